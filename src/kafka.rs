@@ -1,0 +1,1 @@
+//! Stage 3: Kafka framing and headers.

@@ -1,0 +1,1 @@
+//! A bounded out-of-order assembler for one direction of a TCP connection.
