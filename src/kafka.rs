@@ -1,1 +1,14 @@
 //! Stage 3: Kafka framing and headers.
+//!
+//! Pure functions and small state machines over bytes: the API table
+//! ([`api`]), request/response headers ([`header`]), the streaming framer with
+//! gap handling and resynchronization ([`frame`]), and the plausibility tests
+//! used to recognise Kafka without being told the port ([`detect`]). Nothing
+//! here knows about connections or correlation; that is [`crate::session`].
+
+pub mod api;
+pub mod detect;
+pub mod frame;
+pub mod header;
+
+pub use api::ApiKey;

@@ -1,0 +1,744 @@
+//! Splitting one direction of a TCP stream into Kafka frames.
+//!
+//! A [`Framer`] is fed the in-order bytes and gaps of one direction and hands
+//! each complete frame (`size:int32` + `size` bytes) to a [`FrameHandler`].
+//!
+//! Three outcomes, never two: a frame is complete, or more bytes are needed
+//! (kept, bounded by `max_frame_size`), or the bytes cannot be a frame (the
+//! framer is *out of sync*). When a gap (bytes the capture lost) falls inside a
+//! frame whose size is known, the framing survives: the frame is delivered
+//! with the bytes before the gap and a count of lost bytes. When a gap swallows
+//! a frame boundary, or a size is impossible, the framer scans forward,
+//! asking the handler at each byte offset whether a frame plausibly starts
+//! there, and resynchronizes on the first one it accepts.
+//!
+//! Bounds: a frame in progress is buffered only up to `max_frame_size` (larger
+//! frames are skipped and reported); the scan window holds at most
+//! `scan_window` bytes. Buffers grow with the bytes that arrive, never with a
+//! size read off the wire.
+
+use std::borrow::Cow;
+
+use crate::capture::PacketRef;
+
+/// Limits of a framer.
+#[derive(Clone, Copy, Debug)]
+pub struct FramerConfig {
+    /// Frames larger than this (excluding the size prefix) are skipped.
+    pub max_frame_size: u32,
+    /// Smallest size that can hold a header.
+    pub min_frame_size: u32,
+    /// Most bytes kept while searching for a frame start.
+    pub scan_window: usize,
+}
+
+impl Default for FramerConfig {
+    fn default() -> Self {
+        FramerConfig {
+            max_frame_size: 100 << 20,
+            min_frame_size: 4,
+            scan_window: 1 << 20,
+        }
+    }
+}
+
+/// One complete frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// Stream offset of the size prefix.
+    pub offset: u64,
+    /// The size prefix: bytes after it.
+    pub size: u32,
+    /// The bytes after the size prefix; all `size` of them unless `lost > 0`,
+    /// in which case only those before the first lost byte.
+    pub data: &'a [u8],
+    /// Bytes of the frame that the capture lost.
+    pub lost: u64,
+    /// The packet that brought the frame's first byte.
+    pub first: PacketRef,
+    /// The packet that completed it.
+    pub at: PacketRef,
+}
+
+/// A judgement on whether a frame starts at some offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Yes,
+    No,
+    /// Cannot tell from the bytes so far.
+    NeedMore,
+}
+
+/// What the handler wants after a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    /// The frame was garbage: the stream is out of sync from here.
+    Desync,
+}
+
+/// Framing anomalies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameEvent {
+    /// Framing was lost at `offset` (a gap over a boundary, an impossible size,
+    /// or the handler's `Desync`).
+    OutOfSync { offset: u64, cause: DesyncCause },
+    /// A frame start was found at `offset` after discarding `skipped` bytes.
+    Resync { offset: u64, skipped: u64 },
+    /// A frame larger than `max_frame_size` is being skipped.
+    TooLarge { offset: u64, size: u32, limit: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DesyncCause {
+    Gap,
+    BadSize,
+    BadHeader,
+    /// The stream was joined mid-way (no known frame boundary).
+    MidStream,
+}
+
+impl DesyncCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesyncCause::Gap => "gap",
+            DesyncCause::BadSize => "bad_size",
+            DesyncCause::BadHeader => "bad_header",
+            DesyncCause::MidStream => "mid_stream",
+        }
+    }
+}
+
+/// Receives frames and judges candidate frame starts.
+pub trait FrameHandler {
+    fn on_frame(&mut self, frame: Frame<'_>) -> Next;
+    /// Whether a frame may start at `bytes[0]`. `bytes` is everything known
+    /// from there on (at least 4 bytes). Called while out of sync, and for
+    /// frames larger than the limit (to tell an oversize frame from garbage).
+    fn check_candidate(&mut self, bytes: &[u8]) -> Verdict;
+    fn on_event(&mut self, event: FrameEvent, at: PacketRef);
+}
+
+/// Most header bytes gathered to judge an oversize frame.
+const PROBE_MAX: usize = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// At a frame boundary; `buf` holds fewer than 4 bytes of the size.
+    Boundary,
+    /// Inside a frame of `size` bytes; `have` bytes of it (prefix included)
+    /// were received or lost; `buf` holds the prefix and the bytes before the
+    /// first lost one.
+    Body { size: u32, have: u64, lost: u64 },
+    /// Skipping `remaining` bytes of an oversize frame.
+    Skip { remaining: u64 },
+    /// Out of sync; `buf` is the scan window, candidates before `scan` were
+    /// ruled out; `skipped` bytes were discarded so far.
+    Lost { scan: usize, skipped: u64 },
+}
+
+/// The framing state of one direction of one connection.
+#[derive(Debug)]
+pub struct Framer {
+    cfg: FramerConfig,
+    state: State,
+    buf: Vec<u8>,
+    /// Stream offset of the next byte fed.
+    pos: u64,
+    /// Packet of the first byte of the frame in progress.
+    first: PacketRef,
+    frames: u64,
+}
+
+impl Framer {
+    /// A framer at a known frame boundary (the start of a connection).
+    pub fn new(cfg: FramerConfig) -> Self {
+        Framer {
+            cfg,
+            state: State::Boundary,
+            buf: Vec::new(),
+            pos: 0,
+            first: PacketRef::default(),
+            frames: 0,
+        }
+    }
+
+    /// A framer that joins a stream mid-way: it scans for the first frame.
+    pub fn new_mid_stream(cfg: FramerConfig) -> Self {
+        let mut f = Framer::new(cfg);
+        f.state = State::Lost {
+            scan: 0,
+            skipped: 0,
+        };
+        f
+    }
+
+    pub fn is_synced(&self) -> bool {
+        !matches!(self.state, State::Lost { .. })
+    }
+
+    /// Frames delivered so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Bytes held in the frame buffer or scan window.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Feed in-order bytes.
+    pub fn data(&mut self, data: &[u8], at: PacketRef, h: &mut impl FrameHandler) {
+        let mut input: Cow<'_, [u8]> = Cow::Borrowed(data);
+        // `consume` returns bytes to replay after a resync; each round
+        // consumes at least one byte or returns None, so this ends.
+        while let Some(replay) = self.consume(&input, at, h) {
+            input = Cow::Owned(replay);
+        }
+    }
+
+    /// Re-run the scan over the window without new bytes (the handler's
+    /// judgement may have changed, e.g. a request is now in flight).
+    pub fn retry(&mut self, at: PacketRef, h: &mut impl FrameHandler) {
+        if !self.is_synced() {
+            self.data(&[], at, h);
+        }
+    }
+
+    /// `len` bytes were lost.
+    pub fn gap(&mut self, len: u64, at: PacketRef, h: &mut impl FrameHandler) {
+        if len == 0 {
+            return;
+        }
+        let gap_start = self.pos;
+        self.pos += len;
+        match self.state {
+            State::Boundary => {
+                self.buf.clear();
+                self.lose(gap_start, DesyncCause::Gap, at, h);
+            }
+            State::Body { size, have, lost } => {
+                let remaining = u64::from(size) + 4 - have;
+                if len < remaining {
+                    self.state = State::Body {
+                        size,
+                        have: have + len,
+                        lost: lost + len,
+                    };
+                } else {
+                    self.state = State::Body {
+                        size,
+                        have: have + remaining,
+                        lost: lost + remaining,
+                    };
+                    let next = self.emit_buffered(size, gap_start + remaining, at, h);
+                    if len > remaining || next == Next::Desync {
+                        self.lose(gap_start + remaining, DesyncCause::Gap, at, h);
+                    }
+                }
+            }
+            State::Skip { remaining } => {
+                if len < remaining {
+                    self.state = State::Skip {
+                        remaining: remaining - len,
+                    };
+                } else if len == remaining {
+                    self.state = State::Boundary;
+                } else {
+                    self.lose(gap_start + remaining, DesyncCause::Gap, at, h);
+                }
+            }
+            State::Lost { skipped, .. } => {
+                // Bytes before a gap cannot begin a frame that we could follow.
+                let dropped = self.buf.len() as u64;
+                self.buf.clear();
+                self.state = State::Lost {
+                    scan: 0,
+                    skipped: skipped + dropped,
+                };
+            }
+        }
+    }
+
+    /// Enter the out-of-sync state at stream offset `offset`.
+    fn lose(&mut self, offset: u64, cause: DesyncCause, at: PacketRef, h: &mut impl FrameHandler) {
+        self.buf.clear();
+        self.state = State::Lost {
+            scan: 0,
+            skipped: 0,
+        };
+        h.on_event(FrameEvent::OutOfSync { offset, cause }, at);
+    }
+
+    /// Deliver the buffered frame (state must be a complete Body).
+    /// `end` is the stream offset just past the frame.
+    fn emit_buffered(
+        &mut self,
+        size: u32,
+        end: u64,
+        at: PacketRef,
+        h: &mut impl FrameHandler,
+    ) -> Next {
+        let State::Body { lost, .. } = self.state else {
+            return Next::Continue;
+        };
+        let offset = end - (u64::from(size) + 4);
+        let buf = std::mem::take(&mut self.buf);
+        let data = buf.get(4..).unwrap_or(&[]);
+        self.state = State::Boundary;
+        self.frames += 1;
+        let next = h.on_frame(Frame {
+            offset,
+            size,
+            data,
+            lost,
+            first: self.first,
+            at,
+        });
+        // Keep the allocation for the next frame unless it is large.
+        self.buf = buf;
+        self.buf.clear();
+        if self.buf.capacity() > 1 << 20 {
+            self.buf = Vec::new();
+        }
+        next
+    }
+
+    /// Process `input`; returns bytes to replay when a resync found a frame
+    /// start inside the scan window.
+    fn consume(
+        &mut self,
+        input: &[u8],
+        at: PacketRef,
+        h: &mut impl FrameHandler,
+    ) -> Option<Vec<u8>> {
+        let mut i = 0;
+        // Stream offset of input[0].
+        let base = self.pos;
+        self.pos += input.len() as u64;
+        while i < input.len() || matches!(self.state, State::Lost { .. }) {
+            match self.state {
+                State::Boundary => {
+                    if self.buf.is_empty() && input.len() - i >= 4 {
+                        // Fast path: the size prefix is in the input.
+                        let size = u32::from_be_bytes(input[i..i + 4].try_into().unwrap());
+                        match self.check_size(size, &input[i..], h) {
+                            Verdict::No => {
+                                self.lose(base + i as u64, DesyncCause::BadSize, at, h);
+                                continue;
+                            }
+                            Verdict::NeedMore => {
+                                // An oversize frame whose header is still
+                                // coming: gather it on the slow path.
+                                self.first = at;
+                                let n = (input.len() - i).min(PROBE_MAX).min(size as usize + 4);
+                                self.buf.extend_from_slice(&input[i..i + n]);
+                                i += n;
+                                continue;
+                            }
+                            Verdict::Yes => {}
+                        }
+                        if size > self.cfg.max_frame_size {
+                            self.start_skip(base + i as u64, size, at, h);
+                            i += 4;
+                            continue;
+                        }
+                        let end = i + 4 + size as usize;
+                        if end <= input.len() {
+                            // Whole frame in the input: no copy.
+                            self.frames += 1;
+                            let next = h.on_frame(Frame {
+                                offset: base + i as u64,
+                                size,
+                                data: &input[i + 4..end],
+                                lost: 0,
+                                first: at,
+                                at,
+                            });
+                            i = end;
+                            if next == Next::Desync {
+                                self.lose(base + i as u64, DesyncCause::BadHeader, at, h);
+                            }
+                            continue;
+                        }
+                        self.first = at;
+                        self.buf.extend_from_slice(&input[i..]);
+                        self.state = State::Body {
+                            size,
+                            have: (input.len() - i) as u64,
+                            lost: 0,
+                        };
+                        return None;
+                    }
+                    // Slow path: gather the size prefix in `buf`.
+                    if self.buf.is_empty() {
+                        self.first = at;
+                    }
+                    // The size prefix, or (for an oversize frame still being
+                    // judged) header bytes up to a small bound.
+                    let want = if self.buf.len() < 4 {
+                        4 - self.buf.len()
+                    } else {
+                        let size = u32::from_be_bytes(self.buf[..4].try_into().unwrap());
+                        PROBE_MAX
+                            .min(size as usize + 4)
+                            .saturating_sub(self.buf.len())
+                    };
+                    let take = want.min(input.len() - i);
+                    self.buf.extend_from_slice(&input[i..i + take]);
+                    i += take;
+                    if self.buf.len() < 4 {
+                        continue;
+                    }
+                    let size = u32::from_be_bytes(self.buf[..4].try_into().unwrap());
+                    let mut probe = std::mem::take(&mut self.buf);
+                    let verdict = self.check_size(size, &probe, h);
+                    match verdict {
+                        Verdict::No => {
+                            let off = base + i as u64 - probe.len() as u64;
+                            self.lose(off, DesyncCause::BadSize, at, h);
+                            // Rescan from the byte after the bad prefix start.
+                            self.buf = probe.split_off(1);
+                            self.state = State::Lost {
+                                scan: 0,
+                                skipped: 1,
+                            };
+                        }
+                        Verdict::NeedMore => {
+                            // Oversize frame: keep gathering header bytes (bounded).
+                            if probe.len() >= PROBE_MAX.min(size as usize + 4) {
+                                let off = base + i as u64 - probe.len() as u64;
+                                self.lose(off, DesyncCause::BadSize, at, h);
+                                self.buf = probe.split_off(1);
+                                self.state = State::Lost {
+                                    scan: 0,
+                                    skipped: 1,
+                                };
+                            } else {
+                                self.buf = probe;
+                            }
+                        }
+                        Verdict::Yes if size > self.cfg.max_frame_size => {
+                            let off = base + i as u64 - probe.len() as u64;
+                            let have = (probe.len() - 4) as u64;
+                            self.start_skip(off, size, at, h);
+                            if let State::Skip { remaining } = self.state {
+                                if have >= remaining {
+                                    // The probe never reaches past the frame.
+                                    self.state = State::Boundary;
+                                } else {
+                                    self.state = State::Skip {
+                                        remaining: remaining - have,
+                                    };
+                                }
+                            }
+                        }
+                        Verdict::Yes => {
+                            let have = probe.len() as u64;
+                            self.buf = probe;
+                            self.state = State::Body {
+                                size,
+                                have,
+                                lost: 0,
+                            };
+                            if have == u64::from(size) + 4 {
+                                let end = base + i as u64;
+                                if self.emit_buffered(size, end, at, h) == Next::Desync {
+                                    self.lose(base + i as u64, DesyncCause::BadHeader, at, h);
+                                }
+                            }
+                        }
+                    }
+                }
+                State::Body { size, have, lost } => {
+                    let remaining = (u64::from(size) + 4 - have) as usize;
+                    let take = remaining.min(input.len() - i);
+                    if lost == 0 {
+                        self.buf.extend_from_slice(&input[i..i + take]);
+                    }
+                    i += take;
+                    self.state = State::Body {
+                        size,
+                        have: have + take as u64,
+                        lost,
+                    };
+                    if take == remaining
+                        && self.emit_buffered(size, base + i as u64, at, h) == Next::Desync
+                    {
+                        self.lose(base + i as u64, DesyncCause::BadHeader, at, h);
+                    }
+                }
+                State::Skip { remaining } => {
+                    let take = (remaining.min((input.len() - i) as u64)) as usize;
+                    i += take;
+                    self.state = if take as u64 == remaining {
+                        State::Boundary
+                    } else {
+                        State::Skip {
+                            remaining: remaining - take as u64,
+                        }
+                    };
+                }
+                State::Lost { scan, skipped } => {
+                    self.buf.extend_from_slice(&input[i..]);
+                    return self.scan(scan, skipped, at, h);
+                }
+            }
+        }
+        None
+    }
+
+    /// Judge a size prefix at a boundary: `Yes` for a usable size (or an
+    /// oversize frame that looks like a real one), `No` for an impossible
+    /// size.
+    fn check_size(&mut self, size: u32, bytes: &[u8], h: &mut impl FrameHandler) -> Verdict {
+        if size > i32::MAX as u32 || size < self.cfg.min_frame_size {
+            return Verdict::No;
+        }
+        if size <= self.cfg.max_frame_size {
+            return Verdict::Yes;
+        }
+        h.check_candidate(bytes)
+    }
+
+    fn start_skip(&mut self, offset: u64, size: u32, at: PacketRef, h: &mut impl FrameHandler) {
+        h.on_event(
+            FrameEvent::TooLarge {
+                offset,
+                size,
+                limit: self.cfg.max_frame_size,
+            },
+            at,
+        );
+        self.buf.clear();
+        self.state = State::Skip {
+            remaining: u64::from(size),
+        };
+    }
+
+    /// Scan the window from `scan` for a frame start.
+    fn scan(
+        &mut self,
+        mut scan: usize,
+        mut skipped: u64,
+        at: PacketRef,
+        h: &mut impl FrameHandler,
+    ) -> Option<Vec<u8>> {
+        loop {
+            if scan + 4 > self.buf.len() {
+                break;
+            }
+            let verdict = {
+                let cand = &self.buf[scan..];
+                let size = u32::from_be_bytes(cand[..4].try_into().unwrap());
+                if size > i32::MAX as u32 || size < self.cfg.min_frame_size {
+                    Verdict::No
+                } else {
+                    h.check_candidate(cand)
+                }
+            };
+            match verdict {
+                Verdict::Yes => {
+                    skipped += scan as u64;
+                    let offset = self.pos - (self.buf.len() - scan) as u64;
+                    let mut window = std::mem::take(&mut self.buf);
+                    let replay = window.split_off(scan);
+                    h.on_event(FrameEvent::Resync { offset, skipped }, at);
+                    self.state = State::Boundary;
+                    // The replayed bytes are fed again from `offset`.
+                    self.pos = offset;
+                    return Some(replay);
+                }
+                Verdict::No => scan += 1,
+                Verdict::NeedMore => {
+                    if self.buf.len() - scan >= self.cfg.scan_window {
+                        // The candidate wants more than the window holds.
+                        scan += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+        }
+        // Drop what was ruled out, and keep the window bounded.
+        let excess = self.buf.len().saturating_sub(self.cfg.scan_window);
+        let drop = scan.max(excess).min(self.buf.len());
+        if drop > 0 {
+            self.buf.drain(..drop);
+            skipped += drop as u64;
+            scan -= drop.min(scan);
+        }
+        self.state = State::Lost { scan, skipped };
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts any candidate whose 4 bytes after the size are `0xKK 0x00`
+    /// (a stand-in for "api key looks right").
+    #[derive(Default)]
+    struct Rec {
+        frames: Vec<(u64, u32, Vec<u8>, u64, u64)>,
+        events: Vec<FrameEvent>,
+    }
+
+    impl FrameHandler for Rec {
+        fn on_frame(&mut self, f: Frame<'_>) -> Next {
+            self.frames
+                .push((f.offset, f.size, f.data.to_vec(), f.lost, f.at.frame));
+            Next::Continue
+        }
+        fn check_candidate(&mut self, b: &[u8]) -> Verdict {
+            match b.get(4..6) {
+                None => Verdict::NeedMore,
+                Some([0xee, 0]) => Verdict::Yes,
+                Some(_) => Verdict::No,
+            }
+        }
+        fn on_event(&mut self, e: FrameEvent, _at: PacketRef) {
+            self.events.push(e);
+        }
+    }
+
+    fn at(frame: u64) -> PacketRef {
+        PacketRef {
+            frame,
+            ts: Default::default(),
+        }
+    }
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut v = (body.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn cfg() -> FramerConfig {
+        FramerConfig {
+            max_frame_size: 64,
+            min_frame_size: 2,
+            scan_window: 256,
+        }
+    }
+
+    fn stream() -> Vec<u8> {
+        let mut s = frame(&[0xee, 0, 1, 2, 3]);
+        s.extend(frame(&[0xee, 0]));
+        s.extend(frame(&[0xee, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]));
+        s
+    }
+
+    #[test]
+    fn frames_are_independent_of_chunking() {
+        let s = stream();
+        let mut whole = Rec::default();
+        Framer::new(cfg()).data(&s, at(1), &mut whole);
+        assert_eq!(whole.frames.len(), 3);
+        let bodies: Vec<_> = whole.frames.iter().map(|f| f.2.clone()).collect();
+        for a in 0..=s.len() {
+            for b in a..=s.len() {
+                let mut r = Rec::default();
+                let mut f = Framer::new(cfg());
+                f.data(&s[..a], at(1), &mut r);
+                f.data(&s[a..b], at(2), &mut r);
+                f.data(&s[b..], at(3), &mut r);
+                let got: Vec<_> = r.frames.iter().map(|f| f.2.clone()).collect();
+                assert_eq!(got, bodies, "split at {a},{b}");
+                assert!(r.events.is_empty());
+                let offsets: Vec<_> = r.frames.iter().map(|f| f.0).collect();
+                assert_eq!(offsets, vec![0, 9, 15]);
+            }
+        }
+    }
+
+    #[test]
+    fn gap_inside_a_frame_keeps_framing() {
+        let s = stream();
+        let mut r = Rec::default();
+        let mut f = Framer::new(cfg());
+        // Lose bytes 6..8 of the first frame (inside its body).
+        f.data(&s[..6], at(1), &mut r);
+        f.gap(2, at(2), &mut r);
+        f.data(&s[8..], at(3), &mut r);
+        assert_eq!(r.frames.len(), 3);
+        assert_eq!(r.frames[0].3, 2);
+        assert_eq!(r.frames[0].2, vec![0xee, 0]);
+        assert_eq!(r.frames[1].2, vec![0xee, 0]);
+        assert!(r.events.is_empty());
+    }
+
+    #[test]
+    fn gap_over_a_boundary_resyncs_on_next_frame() {
+        let s = stream();
+        let mut r = Rec::default();
+        let mut f = Framer::new(cfg());
+        // Lose from inside frame 1 to inside frame 2's size prefix.
+        f.data(&s[..6], at(1), &mut r);
+        f.gap(5, at(2), &mut r);
+        f.data(&s[11..], at(3), &mut r);
+        assert_eq!(r.frames.len(), 2, "{:?}", r.frames);
+        assert_eq!(r.frames[0].3, 3);
+        assert_eq!(r.frames[1].0, 15);
+        assert!(matches!(
+            r.events[0],
+            FrameEvent::OutOfSync {
+                cause: DesyncCause::Gap,
+                offset: 9
+            }
+        ));
+        assert!(matches!(r.events[1], FrameEvent::Resync { offset: 15, .. }));
+    }
+
+    #[test]
+    fn mid_stream_start_finds_first_frame() {
+        let s = stream();
+        for start in 1..9 {
+            let mut r = Rec::default();
+            let mut f = Framer::new_mid_stream(cfg());
+            f.data(&s[start..], at(1), &mut r);
+            assert_eq!(r.frames.len(), 2, "start {start}");
+        }
+    }
+
+    #[test]
+    fn oversize_frames_are_skipped_and_reported() {
+        let mut s = frame(&[0xee, 0].repeat(50)); // 100 > 64
+        s.extend(frame(&[0xee, 0, 7]));
+        for split in 0..s.len() {
+            let mut r = Rec::default();
+            let mut f = Framer::new(cfg());
+            f.data(&s[..split], at(1), &mut r);
+            f.data(&s[split..], at(2), &mut r);
+            assert_eq!(r.frames.len(), 1, "split {split}");
+            assert_eq!(r.frames[0].2, vec![0xee, 0, 7]);
+            assert!(matches!(
+                r.events[0],
+                FrameEvent::TooLarge { size: 100, .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics_and_stays_bounded() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut f = Framer::new(cfg());
+        let mut r = Rec::default();
+        for round in 0..2000 {
+            let mut chunk = vec![0u8; (round % 97) + 1];
+            for b in chunk.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = (x >> 24) as u8;
+            }
+            f.data(&chunk, at(round as u64), &mut r);
+            if round % 13 == 0 {
+                f.gap(round as u64 % 5, at(round as u64), &mut r);
+            }
+            assert!(f.buffered() <= 256 + 97 + 68);
+        }
+    }
+}
