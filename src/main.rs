@@ -1,1 +1,237 @@
-fn main() {}
+//! The `kwire` command line.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use kwire::capture::file::FileSource;
+use kwire::capture::live::{LiveOptions, LiveSource};
+use kwire::capture::{PacketSource, SourceFormat};
+use kwire::export::ndjson::NdjsonWriter;
+use kwire::export::text::TextWriter;
+use kwire::session::{self, CaptureInfo, RecordSink, SessionConfig};
+use kwire::tcp::TcpConfig;
+
+/// Read Apache Kafka traffic off the wire and explain it.
+///
+/// kwire finds Kafka connections on any port by their traffic, reassembles
+/// TCP, and matches every response to its request.
+#[derive(Parser)]
+#[command(name = "kwire", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One readable line per Kafka exchange, with events and a summary.
+    List(ListArgs),
+    /// Every exchange and event as NDJSON (see docs/ndjson.md).
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Leave out connection open/close lines.
+    #[arg(long)]
+    no_connections: bool,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Write to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<String>,
+}
+
+#[derive(Args)]
+struct Input {
+    /// A pcap or pcapng file, or `-` for a capture on stdin
+    /// (`tcpdump -w - | kwire export -`).
+    #[arg(value_name = "CAPTURE", required_unless_present = "interface")]
+    capture: Option<String>,
+    /// Capture live from this interface (needs capture permission).
+    #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "capture")]
+    interface: Option<String>,
+    /// BPF filter for live capture (default: tcp).
+    #[arg(long, value_name = "EXPR", requires = "interface")]
+    bpf: Option<String>,
+    /// Stop a live capture after this many seconds (default: until Ctrl-C).
+    #[arg(long, value_name = "SECS", requires = "interface")]
+    duration: Option<f64>,
+    /// Treat this port as Kafka whatever the traffic looks like (repeatable).
+    /// Without it, Kafka is recognised on any port from its traffic.
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    ports: Vec<u16>,
+    /// Largest Kafka message decoded; larger ones are skipped and reported.
+    /// Accepts K/M/G suffixes (KiB, MiB, GiB).
+    #[arg(long, value_name = "BYTES", default_value = "100M", value_parser = parse_size)]
+    max_frame_size: u64,
+    /// Most TCP connections tracked at once (least recently active evicted).
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    max_flows: usize,
+    /// Out-of-order bytes buffered per connection direction before a hole is
+    /// given up as lost.
+    #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_size)]
+    max_ooo_bytes: u64,
+    /// Seconds without packets after which a connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    idle_timeout: f64,
+    /// Requests awaiting a response per connection.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    max_in_flight: usize,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let unit = s[i..].to_ascii_lowercase();
+            let m = match unit.trim_end_matches('b').trim_end_matches('i') {
+                "" => 1,
+                "k" => 1 << 10,
+                "m" => 1 << 20,
+                "g" => 1 << 30,
+                _ => return Err(format!("unknown unit in {s:?} (use K, M or G)")),
+            };
+            (&s[..i], m)
+        }
+        None => (s, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s:?}"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("too large: {s:?}"))
+}
+
+impl Input {
+    fn configs(&self) -> Result<(TcpConfig, SessionConfig)> {
+        let tcp = TcpConfig {
+            max_flows: self.max_flows.max(1),
+            max_ooo_bytes: usize::try_from(self.max_ooo_bytes).unwrap_or(usize::MAX),
+            idle_timeout_ns: (self.idle_timeout.max(0.0) * 1e9) as u64,
+            ..TcpConfig::default()
+        };
+        if self.max_frame_size > i32::MAX as u64 {
+            bail!("--max-frame-size cannot exceed 2 GiB (Kafka sizes are int32)");
+        }
+        let session = SessionConfig {
+            kafka_ports: self.ports.clone(),
+            max_frame_size: self.max_frame_size as u32,
+            max_in_flight: self.max_in_flight.max(1),
+            ..SessionConfig::default()
+        };
+        Ok((tcp, session))
+    }
+
+    /// Open the source; the error message is the one line the user sees.
+    fn open(&self) -> Result<(Box<dyn PacketSource>, CaptureInfo, bool)> {
+        if let Some(iface) = &self.interface {
+            let stop = Arc::new(AtomicBool::new(false));
+            let s = stop.clone();
+            ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
+                .context("cannot install the Ctrl-C handler")?;
+            if let Some(secs) = self.duration {
+                let s = stop.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+                    s.store(true, Ordering::SeqCst);
+                });
+            }
+            let opts = LiveOptions {
+                interface: iface.clone(),
+                bpf: self.bpf.clone(),
+                snaplen: 262_144,
+                promisc: false,
+                buffer_size: 16 << 20,
+                stop,
+            };
+            let src = LiveSource::open(&opts)?;
+            let info = CaptureInfo {
+                source: iface.clone(),
+                format: SourceFormat::Live,
+                link_types: src.link_types(),
+                filter: Some(self.bpf.clone().unwrap_or_else(|| "tcp".into())),
+            };
+            return Ok((Box::new(src), info, true));
+        }
+        let path = self.capture.as_deref().unwrap_or("-");
+        let src = FileSource::open(path)?;
+        let info = CaptureInfo {
+            source: path.to_string(),
+            format: src.format(),
+            link_types: src.link_types(),
+            filter: None,
+        };
+        Ok((Box::new(src), info, false))
+    }
+}
+
+fn analyze<S: RecordSink>(input: &Input, sink: S) -> Result<io::Result<S>> {
+    let (tcp, session) = input.configs()?;
+    let (mut src, info, _) = input.open()?;
+    Ok(session::run(src.as_mut(), info, tcp, session, sink).map(|(s, _)| s))
+}
+
+/// A closed pipe (`kwire export x | head`) is a normal way to stop reading.
+fn finish_output(r: io::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot write output"),
+    }
+}
+
+fn main_inner() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List(a) => {
+            let live = a.input.interface.is_some();
+            let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            let mut w = TextWriter::new(out);
+            w.connections = !a.no_connections;
+            w.flush_each = live || io::stdout().is_terminal();
+            let r = analyze(&a.input, w)?.and_then(|mut w| w_flush(&mut w));
+            finish_output(r)
+        }
+        Command::Export(a) => {
+            let live = a.input.interface.is_some();
+            let out: Box<dyn Write> = match &a.output {
+                Some(p) => Box::new(
+                    std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?,
+                ),
+                None => Box::new(io::stdout().lock()),
+            };
+            let mut w = NdjsonWriter::new(BufWriter::with_capacity(1 << 16, out));
+            w.flush_each = live;
+            let r = analyze(&a.input, w)?.and_then(|w| w.into_inner().flush());
+            finish_output(r)
+        }
+    }
+}
+
+fn w_flush<W: Write>(_w: &mut TextWriter<W>) -> io::Result<()> {
+    // TextWriter flushes after the summary.
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match main_inner() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "kwire: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

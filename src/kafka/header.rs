@@ -158,6 +158,22 @@ pub fn response_correlation_id(b: &[u8]) -> Option<i32> {
     i32_at(b, 0)
 }
 
+/// The `acks` of a Produce request body (after the header), which says
+/// whether a response will come (`acks=0`: none). Produce v0–2 start with
+/// acks; v3+ put a transactional id before it, compact from v9 (flexible).
+pub fn produce_acks(version: i16, body: &[u8]) -> Option<i16> {
+    let mut pos = 0usize;
+    if version >= 9 {
+        // Compact nullable string: length + 1, 0 for null.
+        let len = read_uvarint(body, &mut pos).ok()? as usize;
+        pos = pos.checked_add(len.saturating_sub(1))?;
+    } else if version >= 3 {
+        let len = i16_at(body, 0)?;
+        pos = 2 + usize::try_from(len).unwrap_or(0);
+    }
+    i16_at(body, pos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +262,20 @@ mod tests {
             parse_response_header(&b, 1),
             Err(HeaderError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn produce_acks_by_version() {
+        assert_eq!(produce_acks(2, &[0, 1, 0, 0, 0x75, 0x30]), Some(1));
+        // v3: null transactional id, acks 0.
+        assert_eq!(produce_acks(3, &[0xff, 0xff, 0, 0]), Some(0));
+        // v3: transactional id "tx", acks -1.
+        assert_eq!(produce_acks(5, &[0, 2, b't', b'x', 0xff, 0xff]), Some(-1));
+        // v9: compact null, acks -1; compact "tx", acks 0.
+        assert_eq!(produce_acks(9, &[0, 0xff, 0xff]), Some(-1));
+        assert_eq!(produce_acks(10, &[3, b't', b'x', 0, 0]), Some(0));
+        assert_eq!(produce_acks(10, &[0x80]), None);
+        assert_eq!(produce_acks(10, &[0xff, 0xff, 0xff, 0xff, 0x0f]), None);
     }
 
     #[test]

@@ -1,0 +1,303 @@
+//! The plain-text listing of `kwire list`: one line per exchange, in the
+//! order they complete, with events (gaps, resyncs, orphans...) as lines
+//! starting with `!` and connections opening/closing as `+`/`-`, and a
+//! closing `#` summary. Meant for reading and for grep/awk.
+//!
+//! Exchange line columns: request frame, time (UTC), stream, client →
+//! broker, client id, API and version, correlation id, latency, status.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use crate::capture::Timestamp;
+use crate::session::{
+    Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Status, Summary,
+};
+
+/// Writes the listing.
+pub struct TextWriter<W: Write> {
+    out: W,
+    /// Also list connection open/close lines.
+    pub connections: bool,
+    pub flush_each: bool,
+    line: String,
+}
+
+impl<W: Write> TextWriter<W> {
+    pub fn new(out: W) -> Self {
+        TextWriter {
+            out,
+            connections: true,
+            flush_each: false,
+            line: String::new(),
+        }
+    }
+}
+
+/// `HH:MM:SS.micros` of a timestamp (UTC).
+fn clock(t: Timestamp) -> String {
+    let s = t.rfc3339();
+    // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" → "HH:MM:SS.uuuuuu"
+    s.get(11..26).unwrap_or(&s).to_string()
+}
+
+/// A latency in the unit a reader expects.
+pub fn latency(us: i64) -> String {
+    if us.abs() < 1000 {
+        format!("{us}µs")
+    } else if us.abs() < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2}s", us as f64 / 1_000_000.0)
+    }
+}
+
+fn exchange_line(line: &mut String, e: &Exchange) {
+    let api = format!("{} v{}", e.api_key, e.api_version);
+    let lat = e.latency_us().map_or_else(|| "-".to_string(), latency);
+    let status = match e.status {
+        Status::NoResponse(why) => format!("no response ({})", why.as_str().replace('_', " ")),
+        Status::NoResponseExpected => "no response expected (acks=0)".to_string(),
+        s => s.as_str().to_string(),
+    };
+    let _ = write!(
+        line,
+        "{:>7} {} s{:<3} {} → {}  {:<16} {:<22} #{:<6} {:>8}  {}",
+        e.request.frame,
+        clock(e.request.ts),
+        e.stream,
+        e.client,
+        e.broker,
+        e.client_id.as_deref().unwrap_or("-"),
+        api,
+        e.correlation_id,
+        lat,
+        status
+    );
+    if e.request.lost_bytes > 0 || e.response.is_some_and(|r| r.lost_bytes > 0) {
+        line.push_str(" [damaged]");
+    }
+}
+
+fn event_line(line: &mut String, e: &Event) {
+    let stream = e.stream.map_or_else(|| "-".to_string(), |s| s.to_string());
+    let head = |line: &mut String, mark: char| {
+        let _ = write!(
+            line,
+            "{:>7} {} s{:<3} {} {}",
+            e.at.frame,
+            clock(e.at.ts),
+            stream,
+            mark,
+            e.kind.type_name()
+        );
+    };
+    match &e.kind {
+        EventKind::ConnectionOpen {
+            client,
+            broker,
+            detected_by,
+            ..
+        } => {
+            head(line, '+');
+            let _ = write!(line, " {client} → {broker} (by {})", detected_by.as_str());
+        }
+        EventKind::ConnectionClose {
+            reason,
+            requests,
+            unanswered,
+            ..
+        } => {
+            head(line, '-');
+            let _ = write!(
+                line,
+                " {} after {requests} requests, {unanswered} unanswered",
+                reason.as_str()
+            );
+        }
+        EventKind::Gap {
+            direction,
+            bytes,
+            cause,
+        } => {
+            head(line, '!');
+            let _ = write!(
+                line,
+                " {bytes} bytes {} ({})",
+                direction.as_str(),
+                cause.as_str()
+            );
+        }
+        EventKind::OutOfSync {
+            direction, cause, ..
+        } => {
+            head(line, '!');
+            let _ = write!(line, " {} ({})", direction.as_str(), cause.as_str());
+        }
+        EventKind::Resync {
+            direction, skipped, ..
+        } => {
+            head(line, '!');
+            let _ = write!(
+                line,
+                " {} after skipping {skipped} bytes",
+                direction.as_str()
+            );
+        }
+        EventKind::OrphanResponse {
+            correlation_id,
+            size,
+            ..
+        } => {
+            head(line, '!');
+            let _ = write!(line, " #{correlation_id} ({size} bytes)");
+        }
+        EventKind::DuplicateCorrelationId {
+            correlation_id,
+            first_frame,
+        } => {
+            head(line, '!');
+            let _ = write!(line, " #{correlation_id} (first in frame {first_frame})");
+        }
+        EventKind::FrameTooLarge {
+            direction,
+            size,
+            limit,
+        } => {
+            head(line, '!');
+            let _ = write!(line, " {} {size} bytes > {limit}", direction.as_str());
+        }
+        EventKind::MalformedHeader {
+            direction, reason, ..
+        } => {
+            head(line, '!');
+            let _ = write!(line, " {}: {reason}", direction.as_str());
+        }
+        EventKind::MessageLost { direction, size } => {
+            head(line, '!');
+            let _ = write!(line, " {} {size} bytes", direction.as_str());
+        }
+        EventKind::UnknownApi {
+            api_key,
+            api_version,
+        } => {
+            head(line, '!');
+            let _ = write!(line, " key {api_key} v{api_version}");
+        }
+        EventKind::Limit { limit, value } => {
+            head(line, '!');
+            let _ = write!(line, " {limit} ({value})");
+        }
+        EventKind::Packet { issue } => {
+            head(line, '!');
+            let _ = write!(line, " {}", issue.as_str());
+            match issue {
+                PacketIssue::Malformed(why) => {
+                    let _ = write!(line, ": {why}");
+                }
+                PacketIssue::UnsupportedLink(lt) => {
+                    let _ = write!(line, ": {}", lt.name());
+                }
+                _ => {}
+            }
+        }
+        EventKind::CaptureError { message } => {
+            head(line, '!');
+            let _ = write!(line, " {message}");
+        }
+        EventKind::Drops(d) => {
+            head(line, '!');
+            let _ = write!(
+                line,
+                " received {} dropped {} (interface {})",
+                d.received, d.dropped, d.if_dropped
+            );
+        }
+    }
+}
+
+fn summary_line(line: &mut String, s: &Summary) {
+    let _ = write!(
+        line,
+        "# {} packets, {} connections ({} Kafka), {} exchanges ({} answered, {} unanswered), {} orphan responses",
+        s.packets,
+        s.connections,
+        s.kafka_connections,
+        s.exchanges,
+        s.answered,
+        s.unanswered,
+        s.orphans
+    );
+    let notable: Vec<String> = s
+        .events
+        .iter()
+        .filter(|(k, _)| !k.starts_with("connection_"))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if !notable.is_empty() {
+        let _ = write!(line, "; events: {}", notable.join(", "));
+    }
+    if let Some(d) = s.drops {
+        let _ = write!(line, "; kernel dropped {} of {}", d.dropped, d.received);
+    }
+}
+
+impl<W: Write> RecordSink for TextWriter<W> {
+    fn record(&mut self, r: Record) -> io::Result<()> {
+        self.line.clear();
+        match &r {
+            Record::Capture(c) => {
+                let links: Vec<String> = c.link_types.iter().map(|l| l.name()).collect();
+                let _ = write!(
+                    self.line,
+                    "# {} ({}, {})",
+                    c.source,
+                    c.format.as_str(),
+                    if links.is_empty() {
+                        "-".to_string()
+                    } else {
+                        links.join(",")
+                    }
+                );
+            }
+            Record::Exchange(e) => exchange_line(&mut self.line, e),
+            Record::Event(e) => {
+                let conn = matches!(
+                    e.kind,
+                    EventKind::ConnectionOpen { .. } | EventKind::ConnectionClose { .. }
+                );
+                if conn && !self.connections {
+                    return Ok(());
+                }
+                event_line(&mut self.line, e);
+            }
+            Record::Summary(s) => summary_line(&mut self.line, s),
+        }
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())?;
+        if self.flush_each || matches!(r, Record::Summary(_)) {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_units() {
+        assert_eq!(latency(164), "164µs");
+        assert_eq!(latency(1_500), "1.5ms");
+        assert_eq!(latency(2_345_678), "2.35s");
+    }
+
+    #[test]
+    fn clock_is_utc_micros() {
+        assert_eq!(
+            clock(Timestamp::new(1_795_473_032, 883_115_123)),
+            "22:30:32.883115"
+        );
+    }
+}

@@ -1,0 +1,668 @@
+//! One TCP connection as Kafka: detection, framing of both directions, and
+//! correlation of responses to requests.
+//!
+//! A connection starts as a *candidate* unless `--port` or an already
+//! recognised broker endpoint says it is Kafka. A candidate's records are held
+//! (bounded) until a response carries the correlation id of a plausible
+//! request, which confirms it; a candidate that cannot be Kafka (its first
+//! request is implausible, its framing breaks, nothing plausible in the first
+//! bytes) is dropped and its records discarded.
+//!
+//! Correlation keeps the requests in flight in order (Kafka answers in order
+//! per connection). A response whose request has not been seen waits a
+//! little (captures swap adjacent frames) before it is reported as an orphan.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::capture::PacketRef;
+use crate::kafka::ApiKey;
+use crate::kafka::detect::{self, plausible_request_header};
+use crate::kafka::frame::{
+    DesyncCause, Frame, FrameEvent, FrameHandler, Framer, FramerConfig, Next, Verdict,
+};
+use crate::kafka::header::{
+    HeaderError, parse_request_header, produce_acks, response_correlation_id,
+};
+use crate::tcp::{CloseReason, ConnInfo, Dir, GapCause};
+
+use super::SessionConfig;
+use super::record::{
+    DetectedBy, Direction, Event, EventKind, Exchange, MessageInfo, NoResponseReason, Record,
+    Status,
+};
+
+/// Whether a connection is Kafka.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    Candidate,
+    Kafka(DetectedBy),
+    NotKafka,
+}
+
+/// A request waiting for its response.
+#[derive(Clone, Debug)]
+struct Pending {
+    api_key: ApiKey,
+    api_version: i16,
+    correlation_id: i32,
+    client_id: Option<Arc<str>>,
+    request: MessageInfo,
+}
+
+/// A response that arrived before (or without) its request.
+#[derive(Clone, Copy, Debug)]
+struct Early {
+    correlation_id: i32,
+    response: MessageInfo,
+}
+
+/// An event tied to a direction, held until the roles are known.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum DirEvent {
+    Gap { bytes: u64, cause: GapCause },
+    OutOfSync { offset: u64, cause: DesyncCause },
+    Resync { offset: u64, skipped: u64 },
+    TooLarge { size: u32, limit: u32 },
+    Malformed { reason: &'static str, size: u32 },
+    Lost { size: u32 },
+}
+
+/// A record held while the connection is a candidate.
+#[derive(Clone, Debug)]
+pub(super) enum Held {
+    Record(Record),
+    Dir(PacketRef, Dir, DirEvent),
+}
+
+/// Everything but the framers, so a framer can borrow it as its handler.
+pub(super) struct Core {
+    pub info: ConnInfo,
+    pub opened_at: PacketRef,
+    pub state: State,
+    /// The client→broker direction, once known.
+    pub client_dir: Option<Dir>,
+    in_flight: VecDeque<Pending>,
+    early: VecDeque<Early>,
+    pub held: Vec<Held>,
+    /// The client id of the last request (interned: clients keep one).
+    client_id: Option<Arc<str>>,
+    pub requests: u64,
+    pub responses: u64,
+    pub unanswered: u64,
+    pub orphans: u64,
+    matched: u64,
+    mismatched: u64,
+    /// A direction whose framer should rescan (a request is now in flight).
+    retry: Option<Dir>,
+    /// Bytes scanned while no direction had a role.
+    scanned: u64,
+    held_overflow: bool,
+    /// Broker endpoint newly confirmed (for the tracker's known-broker set).
+    pub confirmed_broker: bool,
+}
+
+/// A connection: its framers and its state.
+pub(super) struct Conn {
+    framers: [Framer; 2],
+    pub core: Core,
+}
+
+/// Context shared by all connections during one callback.
+pub(super) struct Ctx<'a> {
+    pub cfg: &'a SessionConfig,
+    pub out: &'a mut Vec<Record>,
+}
+
+impl Conn {
+    /// A connection seen for the first time. `known` is how it is already
+    /// known to be Kafka (and which direction is the client's), if it is.
+    pub fn new(
+        info: ConnInfo,
+        at: PacketRef,
+        cfg: &SessionConfig,
+        known: Option<(DetectedBy, Dir)>,
+    ) -> Conn {
+        let fc = FramerConfig {
+            max_frame_size: cfg.max_frame_size,
+            min_frame_size: 4,
+            scan_window: cfg.scan_window,
+        };
+        let framer = || {
+            if info.handshake_seen {
+                Framer::new(fc)
+            } else {
+                Framer::new_mid_stream(fc)
+            }
+        };
+        let (state, client_dir) = match known {
+            Some((by, dir)) => (State::Kafka(by), Some(dir)),
+            None if info.handshake_seen => (State::Candidate, Some(Dir::AtoB)),
+            None => (State::Candidate, None),
+        };
+        Conn {
+            framers: [framer(), framer()],
+            core: Core {
+                info,
+                opened_at: at,
+                state,
+                client_dir,
+                in_flight: VecDeque::new(),
+                early: VecDeque::new(),
+                held: Vec::new(),
+                client_id: None,
+                requests: 0,
+                responses: 0,
+                unanswered: 0,
+                orphans: 0,
+                matched: 0,
+                mismatched: 0,
+                retry: None,
+                scanned: 0,
+                held_overflow: false,
+                confirmed_broker: false,
+            },
+        }
+    }
+
+    pub fn data(&mut self, dir: Dir, data: &[u8], at: PacketRef, ctx: &mut Ctx<'_>) {
+        if self.core.client_dir.is_none() {
+            self.core.scanned += data.len() as u64;
+            if self.core.scanned > ctx.cfg.detect_scan_limit {
+                self.core.state = State::NotKafka;
+                return;
+            }
+        }
+        let mut h = Handler {
+            core: &mut self.core,
+            dir,
+            ctx,
+        };
+        self.framers[dir.index()].data(data, at, &mut h);
+        self.after_frames(at, ctx);
+    }
+
+    pub fn gap(&mut self, dir: Dir, len: u64, cause: GapCause, at: PacketRef, ctx: &mut Ctx<'_>) {
+        self.core
+            .emit_dir(ctx, at, dir, DirEvent::Gap { bytes: len, cause });
+        let mut h = Handler {
+            core: &mut self.core,
+            dir,
+            ctx,
+        };
+        self.framers[dir.index()].gap(len, at, &mut h);
+        self.after_frames(at, ctx);
+    }
+
+    /// Rescan a direction whose judgement may have changed.
+    fn after_frames(&mut self, at: PacketRef, ctx: &mut Ctx<'_>) {
+        // Each retry can only set `retry` for the other direction when it
+        // assigns roles, which happens once: this loop runs at most twice.
+        for _ in 0..2 {
+            let Some(d) = self.core.retry.take() else {
+                break;
+            };
+            let mut h = Handler {
+                core: &mut self.core,
+                dir: d,
+                ctx,
+            };
+            self.framers[d.index()].retry(at, &mut h);
+        }
+    }
+
+    /// The connection ended: unanswered requests and waiting responses are
+    /// reported, then the close itself.
+    pub fn close(&mut self, reason: CloseReason, at: PacketRef, ctx: &mut Ctx<'_>) {
+        let c = &mut self.core;
+        let why = NoResponseReason::from_close(reason);
+        while let Some(p) = c.in_flight.pop_front() {
+            c.unanswered += 1;
+            let ex = c.exchange(p, None, Status::NoResponse(why));
+            c.emit(ctx, ex);
+        }
+        while let Some(e) = c.early.pop_front() {
+            c.orphan(ctx, e);
+        }
+        let ev = c.event(
+            at,
+            EventKind::ConnectionClose {
+                reason,
+                requests: c.requests,
+                responses: c.responses,
+                unanswered: c.unanswered,
+            },
+        );
+        c.emit(ctx, ev);
+    }
+}
+
+impl Core {
+    fn event(&self, at: PacketRef, kind: EventKind) -> Record {
+        Record::Event(Event {
+            at,
+            stream: Some(self.info.id.0),
+            kind,
+        })
+    }
+
+    /// Emit or hold a record.
+    fn emit(&mut self, ctx: &mut Ctx<'_>, r: Record) {
+        match self.state {
+            State::Kafka(_) => ctx.out.push(r),
+            State::Candidate => self.hold(ctx, Held::Record(r)),
+            State::NotKafka => {}
+        }
+    }
+
+    fn hold(&mut self, ctx: &Ctx<'_>, h: Held) {
+        if self.held.len() < ctx.cfg.max_candidate_records {
+            self.held.push(h);
+        } else {
+            // A candidate that produces this much without a single matched
+            // response is not a Kafka connection we can follow.
+            self.held_overflow = true;
+            self.state = State::NotKafka;
+        }
+    }
+
+    fn emit_dir(&mut self, ctx: &mut Ctx<'_>, at: PacketRef, dir: Dir, ev: DirEvent) {
+        match (self.state, self.client_dir) {
+            (State::Kafka(_), Some(cd)) => {
+                let r = self.dir_record(at, dir, cd, ev);
+                ctx.out.push(r);
+            }
+            (State::NotKafka, _) => {}
+            _ => self.hold(ctx, Held::Dir(at, dir, ev)),
+        }
+    }
+
+    fn dir_record(&self, at: PacketRef, dir: Dir, client_dir: Dir, ev: DirEvent) -> Record {
+        let direction = if dir == client_dir {
+            Direction::ToBroker
+        } else {
+            Direction::ToClient
+        };
+        let kind = match ev {
+            DirEvent::Gap { bytes, cause } => EventKind::Gap {
+                direction,
+                bytes,
+                cause,
+            },
+            DirEvent::OutOfSync { offset, cause } => EventKind::OutOfSync {
+                direction,
+                offset,
+                cause,
+            },
+            DirEvent::Resync { offset, skipped } => EventKind::Resync {
+                direction,
+                offset,
+                skipped,
+            },
+            DirEvent::TooLarge { size, limit } => EventKind::FrameTooLarge {
+                direction,
+                size,
+                limit,
+            },
+            DirEvent::Malformed { reason, size } => EventKind::MalformedHeader {
+                direction,
+                reason,
+                size,
+            },
+            DirEvent::Lost { size } => EventKind::MessageLost { direction, size },
+        };
+        self.event(at, kind)
+    }
+
+    /// The connection is Kafka: announce it and release what was held.
+    pub fn confirm(&mut self, by: DetectedBy, ctx: &mut Ctx<'_>) {
+        if self.state != State::Candidate {
+            return;
+        }
+        let Some(cd) = self.client_dir else {
+            return;
+        };
+        self.state = State::Kafka(by);
+        self.confirmed_broker = true;
+        ctx.out.push(self.open_record(by, cd));
+        for h in std::mem::take(&mut self.held) {
+            let r = match h {
+                Held::Record(r) => r,
+                Held::Dir(at, dir, ev) => self.dir_record(at, dir, cd, ev),
+            };
+            ctx.out.push(r);
+        }
+    }
+
+    pub fn open_record(&self, by: DetectedBy, client_dir: Dir) -> Record {
+        self.event(
+            self.opened_at,
+            EventKind::ConnectionOpen {
+                client: self.info.src(client_dir),
+                broker: self.info.dst(client_dir),
+                handshake_seen: self.info.handshake_seen,
+                detected_by: by,
+            },
+        )
+    }
+
+    fn exchange(&self, p: Pending, response: Option<MessageInfo>, status: Status) -> Record {
+        let cd = self.client_dir.unwrap_or(Dir::AtoB);
+        Record::Exchange(Box::new(Exchange {
+            stream: self.info.id.0,
+            client: self.info.src(cd),
+            broker: self.info.dst(cd),
+            api_key: p.api_key,
+            api_version: p.api_version,
+            correlation_id: p.correlation_id,
+            client_id: p.client_id,
+            request: p.request,
+            response,
+            status,
+            errors: Vec::new(),
+        }))
+    }
+
+    fn orphan(&mut self, ctx: &mut Ctx<'_>, e: Early) {
+        self.orphans += 1;
+        let r = self.event(
+            PacketRef {
+                frame: e.response.frame,
+                ts: e.response.ts,
+            },
+            EventKind::OrphanResponse {
+                correlation_id: e.correlation_id,
+                size: e.response.size,
+                frame: e.response.frame,
+                ts: e.response.ts,
+            },
+        );
+        self.emit(ctx, r);
+    }
+
+    fn intern_client_id(&mut self, raw: Option<&[u8]>) -> Option<Arc<str>> {
+        let raw = raw?;
+        if let Some(cur) = &self.client_id {
+            if cur.as_bytes() == raw {
+                return Some(cur.clone());
+            }
+        }
+        let s: Arc<str> = Arc::from(String::from_utf8_lossy(raw).as_ref());
+        self.client_id = Some(s.clone());
+        Some(s)
+    }
+
+    fn role(&self, dir: Dir) -> Option<bool> {
+        self.client_dir.map(|cd| cd == dir)
+    }
+
+    /// A candidate whose framing was known from the start and broke is not
+    /// Kafka; one joined mid-stream just keeps scanning.
+    fn reject_if_strict(&mut self) {
+        if self.state == State::Candidate && self.info.handshake_seen {
+            self.state = State::NotKafka;
+        }
+    }
+
+    fn on_request(&mut self, dir: Dir, f: Frame<'_>, ctx: &mut Ctx<'_>) -> Next {
+        let msg = MessageInfo {
+            frame: f.at.frame,
+            ts: f.at.ts,
+            size: f.size,
+            lost_bytes: f.lost,
+        };
+        let complete = f.lost == 0;
+        let h = match parse_request_header(f.data) {
+            Ok(h) if h.header_len <= f.size as usize => h,
+            Err(HeaderError::Incomplete) if !complete => {
+                self.emit_dir(ctx, f.at, dir, DirEvent::Lost { size: f.size });
+                return Next::Continue;
+            }
+            Ok(_) | Err(HeaderError::Incomplete) => {
+                return self.malformed(dir, f, "header longer than frame", ctx);
+            }
+            Err(HeaderError::Invalid(reason)) => return self.malformed(dir, f, reason, ctx),
+        };
+        if self.state == State::Candidate {
+            let plausible = match plausible_request_header(f.data, f.size as usize, None) {
+                Ok(()) => true,
+                // The header survived but the frame was cut after it.
+                Err(HeaderError::Incomplete) => !complete,
+                Err(HeaderError::Invalid(_)) => false,
+            };
+            if !plausible {
+                self.reject_if_strict();
+                return Next::Desync;
+            }
+        }
+        if self.client_dir.is_none() {
+            self.client_dir = Some(dir);
+        }
+        self.requests += 1;
+        if h.api_key.info().is_none() {
+            let r = self.event(
+                f.at,
+                EventKind::UnknownApi {
+                    api_key: h.api_key.0,
+                    api_version: h.api_version,
+                },
+            );
+            self.emit(ctx, r);
+        }
+        let client_id = self.intern_client_id(h.client_id);
+        let p = Pending {
+            api_key: h.api_key,
+            api_version: h.api_version,
+            correlation_id: h.correlation_id,
+            client_id,
+            request: msg,
+        };
+        if h.api_key == ApiKey::PRODUCE
+            && produce_acks(h.api_version, &f.data[h.header_len.min(f.data.len())..]) == Some(0)
+        {
+            let r = self.exchange(p, None, Status::NoResponseExpected);
+            self.emit(ctx, r);
+            return Next::Continue;
+        }
+        if let Some(i) = self
+            .early
+            .iter()
+            .position(|e| e.correlation_id == h.correlation_id)
+        {
+            let e = self.early.remove(i).expect("index from position");
+            self.answered(p, e.response, ctx);
+            return Next::Continue;
+        }
+        if let Some(first) = self
+            .in_flight
+            .iter()
+            .find(|q| q.correlation_id == h.correlation_id)
+        {
+            let r = self.event(
+                f.at,
+                EventKind::DuplicateCorrelationId {
+                    correlation_id: h.correlation_id,
+                    first_frame: first.request.frame,
+                },
+            );
+            self.emit(ctx, r);
+        }
+        self.in_flight.push_back(p);
+        if self.in_flight.len() > ctx.cfg.max_in_flight {
+            let old = self.in_flight.pop_front().expect("non-empty");
+            self.unanswered += 1;
+            let r = self.event(
+                f.at,
+                EventKind::Limit {
+                    limit: "max_in_flight",
+                    value: ctx.cfg.max_in_flight as u64,
+                },
+            );
+            self.emit(ctx, r);
+            let r = self.exchange(
+                old,
+                None,
+                Status::NoResponse(NoResponseReason::InFlightLimit),
+            );
+            self.emit(ctx, r);
+        }
+        // The broker's direction may be waiting for a request to sync on.
+        self.retry = Some(dir.reverse());
+        Next::Continue
+    }
+
+    fn malformed(
+        &mut self,
+        dir: Dir,
+        f: Frame<'_>,
+        reason: &'static str,
+        ctx: &mut Ctx<'_>,
+    ) -> Next {
+        if self.state == State::Candidate {
+            self.reject_if_strict();
+            return Next::Desync;
+        }
+        self.emit_dir(
+            ctx,
+            f.at,
+            dir,
+            DirEvent::Malformed {
+                reason,
+                size: f.size,
+            },
+        );
+        Next::Desync
+    }
+
+    fn answered(&mut self, p: Pending, response: MessageInfo, ctx: &mut Ctx<'_>) {
+        self.matched += 1;
+        if self.state == State::Candidate {
+            self.confirm(DetectedBy::Traffic, ctx);
+        }
+        let r = self.exchange(p, Some(response), Status::Ok);
+        self.emit(ctx, r);
+    }
+
+    fn on_response(&mut self, dir: Dir, f: Frame<'_>, ctx: &mut Ctx<'_>) -> Next {
+        let Some(corr) = response_correlation_id(f.data) else {
+            self.emit_dir(ctx, f.at, dir, DirEvent::Lost { size: f.size });
+            return Next::Continue;
+        };
+        self.responses += 1;
+        let msg = MessageInfo {
+            frame: f.at.frame,
+            ts: f.at.ts,
+            size: f.size,
+            lost_bytes: f.lost,
+        };
+        self.expire_early(f.at, ctx);
+        if let Some(i) = self.in_flight.iter().position(|p| p.correlation_id == corr) {
+            let p = self.in_flight.remove(i).expect("index from position");
+            self.answered(p, msg, ctx);
+            return Next::Continue;
+        }
+        self.mismatched += 1;
+        if self.state == State::Candidate && self.matched == 0 && self.mismatched > 8 {
+            self.state = State::NotKafka;
+            return Next::Continue;
+        }
+        self.early.push_back(Early {
+            correlation_id: corr,
+            response: msg,
+        });
+        if self.early.len() > ctx.cfg.max_early_responses {
+            let e = self.early.pop_front().expect("non-empty");
+            self.orphan(ctx, e);
+        }
+        Next::Continue
+    }
+
+    /// Responses that waited too long for their request are orphans.
+    fn expire_early(&mut self, now: PacketRef, ctx: &mut Ctx<'_>) {
+        while let Some(e) = self.early.front() {
+            let waited = now.ts.nanos_since(e.response.ts);
+            if waited < ctx.cfg.early_response_timeout_ns as i128 {
+                break;
+            }
+            let e = self.early.pop_front().expect("non-empty");
+            self.orphan(ctx, e);
+        }
+    }
+
+    fn judge(&mut self, dir: Dir, bytes: &[u8], ctx: &Ctx<'_>) -> Verdict {
+        let max = ctx.cfg.max_frame_size;
+        match self.role(dir) {
+            Some(true) | None => {
+                let cid = self.client_id.as_deref().map(str::as_bytes);
+                detect::request_candidate(bytes, max, cid)
+            }
+            Some(false) => {
+                if self.in_flight.is_empty() {
+                    // Nothing to match a response against yet: wait for a request.
+                    return match bytes.len() {
+                        0..8 => Verdict::NeedMore,
+                        _ => {
+                            let size = u32::from_be_bytes(bytes[..4].try_into().unwrap());
+                            if (4..=i32::MAX as u32).contains(&size) {
+                                Verdict::NeedMore
+                            } else {
+                                Verdict::No
+                            }
+                        }
+                    };
+                }
+                let in_flight = &self.in_flight;
+                detect::response_candidate(bytes, max, |c| {
+                    in_flight.iter().any(|p| p.correlation_id == c)
+                })
+            }
+        }
+    }
+}
+
+/// The framer's view of a connection, for one direction.
+struct Handler<'a, 'b> {
+    core: &'a mut Core,
+    dir: Dir,
+    ctx: &'a mut Ctx<'b>,
+}
+
+impl FrameHandler for Handler<'_, '_> {
+    fn on_frame(&mut self, f: Frame<'_>) -> Next {
+        if self.core.state == State::NotKafka {
+            return Next::Continue;
+        }
+        match self.core.role(self.dir) {
+            Some(false) => self.core.on_response(self.dir, f, self.ctx),
+            _ => {
+                let had_role = self.core.client_dir.is_some();
+                let next = self.core.on_request(self.dir, f, self.ctx);
+                if !had_role && self.core.client_dir.is_some() {
+                    self.core.retry = Some(self.dir.reverse());
+                }
+                next
+            }
+        }
+    }
+
+    fn check_candidate(&mut self, bytes: &[u8]) -> Verdict {
+        if self.core.state == State::NotKafka {
+            return Verdict::No;
+        }
+        self.core.judge(self.dir, bytes, self.ctx)
+    }
+
+    fn on_event(&mut self, event: FrameEvent, at: PacketRef) {
+        let ev = match event {
+            FrameEvent::OutOfSync { offset, cause } => {
+                if cause == DesyncCause::BadSize {
+                    self.core.reject_if_strict();
+                }
+                DirEvent::OutOfSync { offset, cause }
+            }
+            FrameEvent::Resync { offset, skipped } => DirEvent::Resync { offset, skipped },
+            FrameEvent::TooLarge { size, limit, .. } => DirEvent::TooLarge { size, limit },
+        };
+        self.core.emit_dir(self.ctx, at, self.dir, ev);
+    }
+}
