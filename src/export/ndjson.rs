@@ -93,6 +93,9 @@ fn capture(c: &CaptureInfo) -> Value {
 fn message(m: &MessageInfo) -> Value {
     let mut o = Map::new();
     o.insert("frame".into(), m.frame.into());
+    if m.first_frame != m.frame {
+        o.insert("first_frame".into(), m.first_frame.into());
+    }
     o.insert("ts".into(), ts(m.ts));
     o.insert("size".into(), m.size.into());
     if m.lost_bytes > 0 {

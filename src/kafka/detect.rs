@@ -46,6 +46,23 @@ pub fn request_candidate(bytes: &[u8], max_frame_size: u32, client_id: Option<&[
     }
 }
 
+/// Stricter than [`request_candidate`], for a connection joined mid-stream
+/// where either side may be the client: the version must be one Kafka defines
+/// and the client id must be present and non-empty.
+pub fn role_candidate(bytes: &[u8]) -> Verdict {
+    match request_candidate(bytes, u32::MAX, None) {
+        Verdict::Yes => {}
+        v => return v,
+    }
+    let frame = &bytes[4..];
+    let key = ApiKey(i16::from_be_bytes([frame[0], frame[1]]));
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let known = key.info().is_some_and(|a| a.knows_version(version));
+    let named = key.request_header_version(version) >= 1
+        && i16::from_be_bytes([frame[8], frame[9]]) > 0;
+    if known && named { Verdict::Yes } else { Verdict::No }
+}
+
 /// Check a request header in `frame` (the bytes after the size prefix, at
 /// most `size` of them, possibly fewer).
 pub fn plausible_request_header(
@@ -207,6 +224,19 @@ mod tests {
             }
         }
         assert_eq!(yes, 0);
+    }
+
+    #[test]
+    fn a_response_is_not_taken_for_a_request() {
+        // ApiVersions v0 response, correlation id 5: reads as Produce v5 with
+        // correlation id 0x0000_0000 and a client id of 0x003c bytes.
+        let mut r = vec![0, 0, 0, 70, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0x3c, 0, 0, 0, 0, 0, 9];
+        r.resize(74, 0);
+        assert_eq!(role_candidate(&r), Verdict::No);
+        let ok = req(18, 3, 1, Some(b"rdkafka"), 10);
+        assert_eq!(role_candidate(&ok), Verdict::Yes);
+        let anon = req(3, 1, 7, None, 4);
+        assert_eq!(role_candidate(&anon), Verdict::No);
     }
 
     #[test]

@@ -407,6 +407,7 @@ impl Core {
     fn on_request(&mut self, dir: Dir, f: Frame<'_>, ctx: &mut Ctx<'_>) -> Next {
         let msg = MessageInfo {
             frame: f.at.frame,
+            first_frame: f.first.frame,
             ts: f.at.ts,
             size: f.size,
             lost_bytes: f.lost,
@@ -551,6 +552,7 @@ impl Core {
         self.responses += 1;
         let msg = MessageInfo {
             frame: f.at.frame,
+            first_frame: f.first.frame,
             ts: f.at.ts,
             size: f.size,
             lost_bytes: f.lost,
@@ -592,10 +594,14 @@ impl Core {
     fn judge(&mut self, dir: Dir, bytes: &[u8], ctx: &Ctx<'_>) -> Verdict {
         let max = ctx.cfg.max_frame_size;
         match self.role(dir) {
-            Some(true) | None => {
+            Some(true) => {
                 let cid = self.client_id.as_deref().map(str::as_bytes);
                 detect::request_candidate(bytes, max, cid)
             }
+            // Which side is the client is not known: only a request with a
+            // client id settles it (a response's correlation id reads as api
+            // key 0, version N, and its body often as an empty client id).
+            None => detect::role_candidate(bytes),
             Some(false) => {
                 if self.in_flight.is_empty() {
                     // Nothing to match a response against yet: wait for a request.

@@ -36,6 +36,9 @@ pub struct CaptureInfo {
 pub struct MessageInfo {
     /// The packet that completed the message.
     pub frame: u64,
+    /// The packet that brought its first byte (same as `frame` unless the
+    /// message spans several segments).
+    pub first_frame: u64,
     pub ts: Timestamp,
     /// The size prefix: bytes after the 4-byte size.
     pub size: u32,
