@@ -848,7 +848,7 @@ mod tests {
             LinkType::IPV6,
             LinkType(9999),
         ];
-        let mut rng = Lcg(0x6b77_6972_65);
+        let mut rng = Lcg(0x006b_7769_7265);
         let mut buf = [0u8; 256];
         for link in links {
             for _ in 0..5000 {
