@@ -392,7 +392,13 @@ impl Reassembler {
     }
 
     /// A segment for a connection in the table: use it, drop it, or replace it.
-    fn existing(&mut self, i: usize, seg: &TcpSegment<'_>, at: PacketRef, sink: &mut impl StreamSink) -> Found {
+    fn existing(
+        &mut self,
+        i: usize,
+        seg: &TcpSegment<'_>,
+        at: PacketRef,
+        sink: &mut impl StreamSink,
+    ) -> Found {
         let c = self.table.conn(i);
         let quiet = self.now().saturating_sub(c.last_ns);
         if c.state == State::Closed {
@@ -415,7 +421,13 @@ impl Reassembler {
     }
 
     /// Start a connection for `seg` (evicting one if the table is full).
-    fn open(&mut self, key: Key, seg: &TcpSegment<'_>, at: PacketRef, sink: &mut impl StreamSink) -> usize {
+    fn open(
+        &mut self,
+        key: Key,
+        seg: &TcpSegment<'_>,
+        at: PacketRef,
+        sink: &mut impl StreamSink,
+    ) -> usize {
         self.make_room(at, sink);
         let (syn, ack) = (seg.flags.syn(), seg.flags.ack());
         let (a, b, handshake_seen) = match (syn, ack) {
@@ -504,7 +516,13 @@ impl Reassembler {
     }
 
     /// Apply `seg` to open (or ignored) connection `i`.
-    fn process(&mut self, i: usize, seg: &TcpSegment<'_>, at: PacketRef, sink: &mut impl StreamSink) {
+    fn process(
+        &mut self,
+        i: usize,
+        seg: &TcpSegment<'_>,
+        at: PacketRef,
+        sink: &mut impl StreamSink,
+    ) {
         let now = self.now();
         self.table.touch(i);
         let c = self.table.conn_mut(i);

@@ -22,7 +22,10 @@ pub struct LiveSource {}
 
 impl LiveSource {
     pub fn open(opts: &LiveOptions) -> Result<LiveSource, CaptureError> {
-        Err(CaptureError::Live(format!("{}: not implemented", opts.interface)))
+        Err(CaptureError::Live(format!(
+            "{}: not implemented",
+            opts.interface
+        )))
     }
 }
 

@@ -110,6 +110,12 @@ impl Half {
         self.fin.is_some_and(|f| self.next >= f)
     }
 
+    /// Out-of-order runs held.
+    #[cfg(test)]
+    pub fn runs(&self) -> usize {
+        self.ooo.runs()
+    }
+
     pub fn has_arm(&self) -> bool {
         self.arm.is_some()
     }
@@ -230,7 +236,11 @@ impl Half {
     }
 
     /// Over a limit: give up the oldest holes until within them again.
-    fn enforce<S: StreamSink>(&mut self, cfg: &TcpConfig, out: &mut Out<'_, S>) -> Result<(), Stop> {
+    fn enforce<S: StreamSink>(
+        &mut self,
+        cfg: &TcpConfig,
+        out: &mut Out<'_, S>,
+    ) -> Result<(), Stop> {
         let over = |a: &Assembler| a.bytes() > cfg.max_ooo_bytes || a.runs() > cfg.max_ooo_segments;
         if !over(&self.ooo) {
             return Ok(());
@@ -252,7 +262,12 @@ impl Half {
 
     /// Move `next` to at least `end`: bytes not buffered become gaps of
     /// `cause`, buffered runs on the way are delivered.
-    fn skip_to<S: StreamSink>(&mut self, end: u64, cause: GapCause, out: &mut Out<'_, S>) -> Result<(), Stop> {
+    fn skip_to<S: StreamSink>(
+        &mut self,
+        end: u64,
+        cause: GapCause,
+        out: &mut Out<'_, S>,
+    ) -> Result<(), Stop> {
         while self.next < end {
             match self.ooo.front() {
                 Some(front) if front.start <= self.next => self.deliver_front(out)?,
