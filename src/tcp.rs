@@ -12,11 +12,15 @@
 //! [`StreamSink::on_event`]. Nothing panics on any segment.
 
 pub mod assembler;
+mod flow;
+mod half;
 
 use std::net::SocketAddr;
 
 use crate::capture::link::TcpSegment;
 use crate::capture::{PacketRef, Timestamp};
+use flow::{Conn, FlowTable, Key, State};
+use half::{Out, Stop};
 
 /// Limits of the reassembler. Every field is a user-facing option.
 #[derive(Clone, Debug)]
@@ -114,6 +118,10 @@ pub enum CloseReason {
     Evicted,
     /// The capture ended with the connection open.
     CaptureEnd,
+    /// A SYN with a new initial sequence number took the address pair over
+    /// before the old connection was seen to close (its FIN or RST was not
+    /// captured).
+    Reused,
 }
 
 impl CloseReason {
@@ -124,6 +132,7 @@ impl CloseReason {
             CloseReason::Idle => "idle",
             CloseReason::Evicted => "evicted",
             CloseReason::CaptureEnd => "capture_end",
+            CloseReason::Reused => "reused",
         }
     }
 }
@@ -196,38 +205,435 @@ pub struct TcpStats {
     pub peak_buffered_bytes: usize,
 }
 
+/// How long a closed connection is remembered (capped by `idle_timeout_ns`),
+/// so late retransmissions and final ACKs are recognised and ignored instead
+/// of starting a new connection. Linux keeps TIME_WAIT for 60 s.
+const CLOSED_LINGER_NS: u64 = 60_000_000_000;
+
+/// Timeouts (idle connections, overdue holes) are checked once per second of
+/// capture time, not per packet.
+const TICK_NS: i64 = 1_000_000_000;
+
 /// The connection table and per-direction assemblers.
 pub struct Reassembler {
-    _cfg: TcpConfig,
+    cfg: TcpConfig,
     stats: TcpStats,
+    table: FlowTable,
+    next_id: u64,
+    /// Capture clock: the latest timestamp seen, in ns (capture timestamps
+    /// can go backwards; the clock does not).
+    clock: Option<i64>,
+    next_tick: i64,
+    /// Out-of-order bytes buffered now, over all connections.
+    buffered: usize,
+}
+
+/// What a segment for a known address pair means.
+enum Found {
+    Use(usize),
+    /// A late packet of a closed connection.
+    Drop,
+    New,
+}
+
+fn ns_of(ts: Timestamp) -> i64 {
+    ts.as_nanos().clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+fn ns_limit(ns: u64) -> i64 {
+    ns.min(i64::MAX as u64) as i64
+}
+
+fn dir_of(info: &ConnInfo, seg: &TcpSegment<'_>) -> Dir {
+    if seg.src == info.a {
+        Dir::AtoB
+    } else {
+        Dir::BtoA
+    }
+}
+
+/// A SYN that cannot belong to the connection: its ISN differs from the one
+/// the connection started with (a retransmitted SYN has the same ISN).
+fn starts_new(c: &Conn, seg: &TcpSegment<'_>) -> bool {
+    if !seg.flags.syn() {
+        return false;
+    }
+    let h = &c.halves[dir_of(&c.info, seg).index()];
+    if h.started() {
+        seg.seq.wrapping_add(1) != h.base_seq()
+    } else {
+        c.state == State::Closed
+    }
 }
 
 impl Reassembler {
     pub fn new(cfg: TcpConfig) -> Self {
         Reassembler {
-            _cfg: cfg,
+            cfg,
             stats: TcpStats::default(),
+            table: FlowTable::new(),
+            next_id: 0,
+            clock: None,
+            next_tick: 0,
+            buffered: 0,
         }
     }
 
     /// Process one segment.
     pub fn segment(&mut self, seg: &TcpSegment<'_>, at: PacketRef, sink: &mut impl StreamSink) {
-        let _ = (seg, at, sink);
+        self.stats.segments += 1;
+        self.set_clock(at.ts, at, sink);
+        let key = Key::new(seg.src, seg.dst);
+        let found = match self.table.find(&key) {
+            Some(i) => self.existing(i, seg, at, sink),
+            None => Found::New,
+        };
+        let i = match found {
+            Found::Use(i) => i,
+            Found::Drop => return,
+            Found::New => self.open(key, seg, at, sink),
+        };
+        self.process(i, seg, at, sink);
     }
 
     /// Let capture time advance to `now` without a segment (live idle ticks):
     /// expire idle connections and overdue holes.
     pub fn advance(&mut self, now: Timestamp, at: PacketRef, sink: &mut impl StreamSink) {
-        let _ = (now, at, sink);
+        self.set_clock(now, at, sink);
     }
 
     /// The capture ended: deliver what is buffered (holes become gaps) and
     /// close every connection with [`CloseReason::CaptureEnd`].
     pub fn finish(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
-        let _ = (at, sink);
+        let mut open: Vec<usize> = self.table.open_slots().collect();
+        open.sort_by_key(|&i| self.table.conn(i).info.id);
+        for i in open {
+            self.close(i, CloseReason::CaptureEnd, at, sink);
+        }
+        self.table.clear();
+        self.buffered = 0;
     }
 
     pub fn stats(&self) -> TcpStats {
         self.stats
     }
+
+    /// Connections held (open, ignored, and closed ones still remembered).
+    pub fn tracked(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Out-of-order bytes buffered now, over all connections.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.unwrap_or(0)
+    }
+
+    fn set_clock(&mut self, ts: Timestamp, at: PacketRef, sink: &mut impl StreamSink) {
+        let ns = ns_of(ts);
+        match self.clock {
+            None => {
+                self.clock = Some(ns);
+                self.next_tick = ns.saturating_add(TICK_NS);
+            }
+            Some(c) if ns > c => self.clock = Some(ns),
+            Some(_) => {}
+        }
+        let now = self.now();
+        if now >= self.next_tick {
+            self.tick(at, sink);
+            self.next_tick = now.saturating_add(TICK_NS);
+        }
+    }
+
+    fn account(&mut self, before: usize, after: usize) {
+        self.buffered = self.buffered + after - before;
+        self.stats.peak_buffered_bytes = self.stats.peak_buffered_bytes.max(self.buffered);
+    }
+
+    fn linger_ns(&self) -> i64 {
+        ns_limit(CLOSED_LINGER_NS.min(self.cfg.idle_timeout_ns))
+    }
+
+    /// Expire idle connections, forget old closed ones, give up overdue holes.
+    fn tick(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
+        let now = self.now();
+        let idle = ns_limit(self.cfg.idle_timeout_ns);
+        while let Some(i) = self.table.oldest_open()
+            && now.saturating_sub(self.table.conn(i).last_ns) > idle
+        {
+            self.close(i, CloseReason::Idle, at, sink);
+            self.table.remove(i);
+        }
+        let linger = self.linger_ns();
+        while let Some(i) = self.table.oldest_closed()
+            && now.saturating_sub(self.table.conn(i).last_ns) > linger
+        {
+            self.table.remove(i);
+        }
+        // Holes acknowledged on connections that went quiet. Slot order is a
+        // function of the input, so the callback order is deterministic.
+        for i in 0..self.table.slot_count() {
+            let c = self.table.conn_mut(i);
+            if c.state != State::Open || !(c.halves[0].has_arm() || c.halves[1].has_arm()) {
+                continue;
+            }
+            let before = c.buffered();
+            let result = check_arms(c, now, &self.cfg, at, sink, &mut self.stats);
+            let after = c.buffered();
+            self.account(before, after);
+            if result.is_err() {
+                self.ignore(i);
+            }
+        }
+    }
+
+    /// A segment for a connection in the table: use it, drop it, or replace it.
+    fn existing(
+        &mut self,
+        i: usize,
+        seg: &TcpSegment<'_>,
+        at: PacketRef,
+        sink: &mut impl StreamSink,
+    ) -> Found {
+        let c = self.table.conn(i);
+        let quiet = self.now().saturating_sub(c.last_ns);
+        if c.state == State::Closed {
+            if quiet > self.linger_ns() || starts_new(c, seg) {
+                self.table.remove(i);
+                return Found::New;
+            }
+            return Found::Drop;
+        }
+        let reason = if quiet > ns_limit(self.cfg.idle_timeout_ns) {
+            CloseReason::Idle
+        } else if starts_new(c, seg) {
+            CloseReason::Reused
+        } else {
+            return Found::Use(i);
+        };
+        self.close(i, reason, at, sink);
+        self.table.remove(i);
+        Found::New
+    }
+
+    /// Start a connection for `seg` (evicting one if the table is full).
+    fn open(
+        &mut self,
+        key: Key,
+        seg: &TcpSegment<'_>,
+        at: PacketRef,
+        sink: &mut impl StreamSink,
+    ) -> usize {
+        self.make_room(at, sink);
+        let (syn, ack) = (seg.flags.syn(), seg.flags.ack());
+        let (a, b, handshake_seen) = match (syn, ack) {
+            (true, false) => (seg.src, seg.dst, true),
+            (true, true) => (seg.dst, seg.src, true),
+            _ => (seg.src, seg.dst, false),
+        };
+        let info = ConnInfo {
+            id: ConnId(self.next_id),
+            a,
+            b,
+            handshake_seen,
+        };
+        self.next_id += 1;
+        self.stats.connections += 1;
+        let i = self.table.insert(Conn::new(info, key, self.now()));
+        if sink.on_open(&info, at) == Interest::Ignore {
+            self.table.set_state(i, State::Ignored);
+        }
+        i
+    }
+
+    /// Keep the table within `max_flows`: forget the oldest closed
+    /// connection, or else evict the least recently active open one.
+    fn make_room(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
+        let max = self.cfg.max_flows.max(1);
+        while self.table.len() >= max {
+            if let Some(i) = self.table.oldest_closed() {
+                self.table.remove(i);
+                continue;
+            }
+            let Some(i) = self.table.oldest_open() else {
+                break;
+            };
+            self.stats.evicted += 1;
+            let c = self.table.conn(i);
+            if c.state == State::Open {
+                let event = TcpEvent::FlowLimit {
+                    max_flows: self.cfg.max_flows,
+                };
+                sink.on_event(&c.info, event, at);
+            }
+            self.close(i, CloseReason::Evicted, at, sink);
+            self.table.remove(i);
+        }
+    }
+
+    /// Flush connection `i` (holes become gaps), report its close unless it
+    /// is ignored, and keep it as closed.
+    fn close(&mut self, i: usize, reason: CloseReason, at: PacketRef, sink: &mut impl StreamSink) {
+        let c = self.table.conn_mut(i);
+        let before = c.buffered();
+        if c.state == State::Open {
+            let info = c.info;
+            let mut keep = true;
+            for dir in [Dir::AtoB, Dir::BtoA] {
+                let mut out = Out {
+                    sink: &mut *sink,
+                    info,
+                    dir,
+                    at,
+                    stats: &mut self.stats,
+                };
+                if c.halves[dir.index()].flush(&mut out).is_err() {
+                    keep = false;
+                    break;
+                }
+            }
+            if keep {
+                sink.on_close(&info, reason, at);
+            }
+        }
+        self.table.set_state(i, State::Closed);
+        self.account(before, 0);
+    }
+
+    /// The sink lost interest in connection `i`: drop its buffers, go quiet.
+    fn ignore(&mut self, i: usize) {
+        let c = self.table.conn_mut(i);
+        let before = c.buffered();
+        for h in &mut c.halves {
+            h.release();
+        }
+        self.table.set_state(i, State::Ignored);
+        self.account(before, 0);
+    }
+
+    /// Apply `seg` to open (or ignored) connection `i`.
+    fn process(
+        &mut self,
+        i: usize,
+        seg: &TcpSegment<'_>,
+        at: PacketRef,
+        sink: &mut impl StreamSink,
+    ) {
+        let now = self.now();
+        self.table.touch(i);
+        let c = self.table.conn_mut(i);
+        c.packets += 1;
+        c.last_ns = now;
+        let d = dir_of(&c.info, seg);
+        let flags = seg.flags;
+        // Where each direction's stream starts.
+        if flags.syn() {
+            let h = &mut c.halves[d.index()];
+            if !h.started() {
+                h.start(seg.seq.wrapping_add(1));
+            }
+            // The SYN-ACK acknowledges the SYN: the peer's stream starts there.
+            let peer = &mut c.halves[d.reverse().index()];
+            if flags.ack() && !peer.started() {
+                peer.start(seg.ack);
+            }
+        } else if !c.halves[d.index()].started() {
+            c.halves[d.index()].start(seg.seq);
+        }
+        if flags.fin() {
+            c.fin_seen[d.index()] = true;
+        }
+        if flags.rst() {
+            self.close(i, CloseReason::Reset, at, sink);
+            return;
+        }
+        match c.state {
+            State::Open => {}
+            State::Ignored => {
+                if c.fin_seen == [true, true] {
+                    self.table.set_state(i, State::Closed);
+                }
+                return;
+            }
+            State::Closed | State::Free => return,
+        }
+        let before = c.buffered();
+        let result = apply(c, d, seg, now, &self.cfg, at, sink, &mut self.stats);
+        let after = c.buffered();
+        self.account(before, after);
+        match result {
+            Err(Stop) => self.ignore(i),
+            Ok(true) => self.close(i, CloseReason::Fin, at, sink),
+            Ok(false) => {}
+        }
+    }
 }
+
+/// The data, FIN and ACK of `seg` in direction `d` of open connection `c`.
+/// Returns whether both directions have now sent their FIN.
+#[allow(clippy::too_many_arguments)]
+fn apply<S: StreamSink>(
+    c: &mut Conn,
+    d: Dir,
+    seg: &TcpSegment<'_>,
+    now: i64,
+    cfg: &TcpConfig,
+    at: PacketRef,
+    sink: &mut S,
+    stats: &mut TcpStats,
+) -> Result<bool, Stop> {
+    if seg.flags.ack() {
+        c.halves[d.reverse().index()].on_ack(seg.ack, c.packets, now);
+    }
+    let h = &mut c.halves[d.index()];
+    // A SYN's data starts after the SYN's sequence number.
+    let start = h.offset(seg.seq) + i64::from(seg.flags.syn());
+    let wire_len = u64::from(seg.payload_len).max(seg.payload.len() as u64);
+    if wire_len > 0 {
+        let mut out = Out {
+            sink: &mut *sink,
+            info: c.info,
+            dir: d,
+            at,
+            stats: &mut *stats,
+        };
+        h.receive(start, seg.payload, wire_len, cfg, &mut out)?;
+    }
+    if seg.flags.fin() {
+        h.set_fin(start + wire_len as i64);
+    }
+    check_arms(c, now, cfg, at, sink, stats)?;
+    Ok(c.halves[0].fin_seen() && c.halves[1].fin_seen())
+}
+
+/// Give up overdue acknowledged holes in both directions.
+fn check_arms<S: StreamSink>(
+    c: &mut Conn,
+    now: i64,
+    cfg: &TcpConfig,
+    at: PacketRef,
+    sink: &mut S,
+    stats: &mut TcpStats,
+) -> Result<(), Stop> {
+    for dir in [Dir::AtoB, Dir::BtoA] {
+        let h = &mut c.halves[dir.index()];
+        if h.has_arm() {
+            let mut out = Out {
+                sink: &mut *sink,
+                info: c.info,
+                dir,
+                at,
+                stats: &mut *stats,
+            };
+            h.check_arm(c.packets, now, cfg, &mut out)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,332 @@
+//! One direction of a connection: sequence tracking, in-order delivery,
+//! the out-of-order buffer and the rules that turn holes into gaps.
+//!
+//! Sequence numbers are unwrapped into 64-bit stream offsets (offset 0 is
+//! the first byte after the SYN, or the first byte seen when the SYN was not
+//! captured) by their signed 32-bit distance from the next expected byte, so
+//! arithmetic is mod 2^32 and a segment more than 2^31 behind is old.
+
+use super::assembler::Assembler;
+use super::{ConnInfo, Dir, GapCause, Interest, StreamSink, TcpConfig, TcpEvent, TcpStats};
+use crate::capture::PacketRef;
+
+/// The sink asked to ignore the connection: stop all work on it.
+#[derive(Debug)]
+pub(super) struct Stop;
+
+/// Where a direction's output goes, and what it is about.
+pub(super) struct Out<'a, S> {
+    pub sink: &'a mut S,
+    pub info: ConnInfo,
+    pub dir: Dir,
+    pub at: PacketRef,
+    pub stats: &'a mut TcpStats,
+}
+
+impl<S: StreamSink> Out<'_, S> {
+    fn data(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self.sink.on_data(&self.info, self.dir, bytes, self.at) {
+            Interest::Keep => Ok(()),
+            Interest::Ignore => Err(Stop),
+        }
+    }
+
+    fn gap(&mut self, len: u64, cause: GapCause) {
+        if len == 0 {
+            return;
+        }
+        self.stats.gap_bytes += len;
+        self.sink.on_gap(&self.info, self.dir, len, cause, self.at);
+    }
+}
+
+/// The peer acknowledged bytes the capture lacks: give them up once
+/// `hole_packets` more packets or `hole_timeout_ns` have passed since.
+#[derive(Clone, Copy, Debug)]
+struct Arm {
+    /// Offset up to which the bytes are proven sent.
+    end: u64,
+    /// The connection's packet count when armed.
+    packets: u64,
+    /// Capture clock when armed.
+    ns: i64,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Half {
+    /// A base sequence number is known (a SYN, SYN-ACK or segment was seen).
+    started: bool,
+    /// Sequence number of stream offset 0.
+    base_seq: u32,
+    /// Stream offset of the next byte to deliver: everything before it was
+    /// delivered or reported as a gap.
+    next: u64,
+    /// Stream offset of the FIN (the end of the data), once seen.
+    fin: Option<u64>,
+    /// Highest offset the peer acknowledged.
+    acked: u64,
+    arm: Option<Arm>,
+    ooo: Assembler,
+}
+
+impl Half {
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    pub fn base_seq(&self) -> u32 {
+        self.base_seq
+    }
+
+    /// Start the stream at `seq` (offset 0).
+    pub fn start(&mut self, seq: u32) {
+        *self = Half {
+            started: true,
+            base_seq: seq,
+            ..Half::default()
+        };
+    }
+
+    /// Stream offset of `seq`, by its signed distance from the next byte.
+    pub fn offset(&self, seq: u32) -> i64 {
+        let next_seq = self.base_seq.wrapping_add(self.next as u32);
+        self.next as i64 + i64::from(seq.wrapping_sub(next_seq) as i32)
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.ooo.bytes()
+    }
+
+    pub fn fin_seen(&self) -> bool {
+        self.fin.is_some()
+    }
+
+    /// Everything before the FIN was delivered or given up.
+    #[cfg(test)]
+    pub fn done(&self) -> bool {
+        self.fin.is_some_and(|f| self.next >= f)
+    }
+
+    /// Out-of-order runs held.
+    #[cfg(test)]
+    pub fn runs(&self) -> usize {
+        self.ooo.runs()
+    }
+
+    pub fn has_arm(&self) -> bool {
+        self.arm.is_some()
+    }
+
+    /// Drop the buffer (the connection is ignored or closed).
+    pub fn release(&mut self) {
+        self.ooo.clear();
+        self.arm = None;
+    }
+
+    /// Record the FIN at `off` (the end of the data). The first FIN counts.
+    pub fn set_fin(&mut self, off: i64) {
+        if self.fin.is_none() {
+            self.fin = Some(off.max(self.next as i64) as u64);
+        }
+    }
+
+    /// End of the bytes the peer's ACK proves were sent. An ACK one past
+    /// the data with nothing buffered and no FIN seen most likely covers an
+    /// uncaptured FIN, not a lost byte.
+    fn proven_end(&self) -> u64 {
+        match self.fin {
+            Some(f) => self.acked.min(f),
+            None if self.ooo.is_empty() && self.acked == self.next + 1 => self.next,
+            None => self.acked,
+        }
+    }
+
+    fn rearm(&mut self, packets: u64, ns: i64) {
+        let end = self.proven_end();
+        self.arm = (end > self.next).then_some(Arm { end, packets, ns });
+    }
+
+    /// The peer acknowledged up to `ack`.
+    pub fn on_ack(&mut self, ack: u32, packets: u64, ns: i64) {
+        if !self.started {
+            return;
+        }
+        let off = self.offset(ack);
+        if off > self.acked as i64 {
+            self.acked = off as u64;
+        }
+        if self.arm.is_none() {
+            self.rearm(packets, ns);
+        }
+    }
+
+    /// Give up the acknowledged hole if it is overdue; forget it if it was
+    /// filled.
+    pub fn check_arm<S: StreamSink>(
+        &mut self,
+        packets: u64,
+        ns: i64,
+        cfg: &TcpConfig,
+        out: &mut Out<'_, S>,
+    ) -> Result<(), Stop> {
+        let Some(arm) = self.arm else {
+            return Ok(());
+        };
+        if self.next < arm.end {
+            let waited_packets = packets.saturating_sub(arm.packets);
+            let waited_ns = ns.saturating_sub(arm.ns);
+            if waited_packets < u64::from(cfg.hole_packets)
+                && (waited_ns < 0 || (waited_ns as u64) < cfg.hole_timeout_ns)
+            {
+                return Ok(());
+            }
+            self.skip_to(arm.end, GapCause::Lost, out)?;
+            self.drain(out)?;
+        }
+        self.rearm(packets, ns);
+        Ok(())
+    }
+
+    /// Take a segment's payload: `captured` bytes at stream offset `start`,
+    /// `wire_len` bytes long on the wire (more when the snaplen cut it).
+    pub fn receive<S: StreamSink>(
+        &mut self,
+        start: i64,
+        captured: &[u8],
+        wire_len: u64,
+        cfg: &TcpConfig,
+        out: &mut Out<'_, S>,
+    ) -> Result<(), Stop> {
+        let wire_len = wire_len.max(captured.len() as u64) as i64;
+        let mut end = start + wire_len;
+        if let Some(f) = self.fin {
+            // Nothing after the FIN is data.
+            end = end.min(f as i64);
+        }
+        let cap_end = (start + captured.len() as i64).min(end);
+        let next = self.next as i64;
+        if end <= next {
+            out.stats.retransmitted_bytes += wire_len as u64;
+            return Ok(());
+        }
+        if start <= next {
+            // In order, possibly overlapping what was delivered: deliver the
+            // new part straight from the packet.
+            out.stats.retransmitted_bytes += (next - start) as u64;
+            if cap_end > next {
+                out.data(&captured[(next - start) as usize..(cap_end - start) as usize])?;
+                self.next = cap_end as u64;
+            }
+            // What the snaplen cut, in order (buffered bytes there still count).
+            self.skip_to(end as u64, GapCause::Snaplen, out)?;
+            return self.drain(out);
+        }
+        // Out of order: buffer a copy.
+        out.stats.out_of_order_segments += 1;
+        let (start, end, cap_end) = (start as u64, end as u64, cap_end.max(start) as u64);
+        let mut dup = self
+            .ooo
+            .insert_data(start, &captured[..(cap_end - start) as usize]);
+        dup += self.ooo.insert_cut(cap_end, end);
+        out.stats.retransmitted_bytes += dup;
+        self.enforce(cfg, out)
+    }
+
+    /// Over a limit: give up the oldest holes until within them again.
+    fn enforce<S: StreamSink>(
+        &mut self,
+        cfg: &TcpConfig,
+        out: &mut Out<'_, S>,
+    ) -> Result<(), Stop> {
+        let over = |a: &Assembler| a.bytes() > cfg.max_ooo_bytes || a.runs() > cfg.max_ooo_segments;
+        if !over(&self.ooo) {
+            return Ok(());
+        }
+        let event = TcpEvent::OooLimit {
+            dir: out.dir,
+            buffered_bytes: self.ooo.bytes(),
+        };
+        out.sink.on_event(&out.info, event, out.at);
+        while over(&self.ooo)
+            && let Some(front) = self.ooo.front()
+        {
+            let to = front.start;
+            self.skip_to(to, GapCause::BufferLimit, out)?;
+            self.drain(out)?;
+        }
+        Ok(())
+    }
+
+    /// Move `next` to at least `end`: bytes not buffered become gaps of
+    /// `cause`, buffered runs on the way are delivered.
+    fn skip_to<S: StreamSink>(
+        &mut self,
+        end: u64,
+        cause: GapCause,
+        out: &mut Out<'_, S>,
+    ) -> Result<(), Stop> {
+        while self.next < end {
+            match self.ooo.front() {
+                Some(front) if front.start <= self.next => self.deliver_front(out)?,
+                front => {
+                    let stop = front.map_or(end, |f| f.start.min(end));
+                    out.gap(stop - self.next, cause);
+                    self.next = stop;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deliver the buffered runs that are now contiguous.
+    fn drain<S: StreamSink>(&mut self, out: &mut Out<'_, S>) -> Result<(), Stop> {
+        while let Some(front) = self.ooo.front()
+            && front.start <= self.next
+        {
+            self.deliver_front(out)?;
+        }
+        Ok(())
+    }
+
+    /// Deliver the front run's bytes beyond `next` (its start is `<= next`).
+    fn deliver_front<S: StreamSink>(&mut self, out: &mut Out<'_, S>) -> Result<(), Stop> {
+        let Some(run) = self.ooo.pop_front() else {
+            return Ok(());
+        };
+        if run.end <= self.next {
+            // Delivered meanwhile by an in-order segment.
+            out.stats.retransmitted_bytes += run.end - run.start;
+            return Ok(());
+        }
+        let skip = self.next - run.start;
+        out.stats.retransmitted_bytes += skip;
+        self.next = run.end;
+        if run.cut {
+            out.gap(run.end - run.start - skip, GapCause::Snaplen);
+            Ok(())
+        } else {
+            out.data(&run.data[skip as usize..])
+        }
+    }
+
+    /// The connection is closing: deliver what is buffered, the holes before
+    /// it, and bytes the ACKs or the FIN prove were sent, as gaps of
+    /// [`GapCause::Closed`].
+    pub fn flush<S: StreamSink>(&mut self, out: &mut Out<'_, S>) -> Result<(), Stop> {
+        self.arm = None;
+        if !self.started {
+            return Ok(());
+        }
+        let end = self
+            .ooo
+            .end()
+            .unwrap_or(0)
+            .max(self.proven_end())
+            .max(self.fin.unwrap_or(0));
+        self.skip_to(end, GapCause::Closed, out)?;
+        self.drain(out)
+    }
+}
