@@ -107,6 +107,7 @@ struct Tracker {
     out: Vec<Record>,
     kafka_connections: u64,
     dropped_records: u64,
+    reordered: u64,
 }
 
 impl Tracker {
@@ -121,6 +122,7 @@ impl Tracker {
             out: Vec::new(),
             kafka_connections: 0,
             dropped_records: 0,
+            reordered: 0,
         }
     }
 
@@ -160,6 +162,7 @@ impl Tracker {
         let mut ctx = Ctx {
             cfg: &self.cfg,
             out: &mut self.out,
+            reordered: &mut self.reordered,
         };
         conn.core.confirm(DetectedBy::KnownBroker, &mut ctx);
         self.kafka_connections += 1;
@@ -229,24 +232,28 @@ impl StreamSink for Tracker {
     }
 
     fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], at: PacketRef) -> Interest {
+        if std::env::var("KW_DEBUG").is_ok() { eprintln!("data {:?} {:?} {} at {}", conn.id, dir, data.len(), at.frame); }
         let Some(c) = self.conns.get_mut(&conn.id) else {
             return Interest::Ignore;
         };
         let mut ctx = Ctx {
             cfg: &self.cfg,
             out: &mut self.out,
+            reordered: &mut self.reordered,
         };
         c.data(dir, data, at, &mut ctx);
         self.settle(conn.id)
     }
 
     fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, cause: GapCause, at: PacketRef) {
+        if std::env::var("KW_DEBUG").is_ok() { eprintln!("gap {:?} {:?} {} {:?} at {}", conn.id, dir, len, cause, at.frame); }
         let Some(c) = self.conns.get_mut(&conn.id) else {
             return;
         };
         let mut ctx = Ctx {
             cfg: &self.cfg,
             out: &mut self.out,
+            reordered: &mut self.reordered,
         };
         c.gap(dir, len, cause, at, &mut ctx);
         self.settle(conn.id);
@@ -261,6 +268,7 @@ impl StreamSink for Tracker {
             let mut ctx = Ctx {
                 cfg: &self.cfg,
                 out: &mut self.out,
+                reordered: &mut self.reordered,
             };
             c.close(reason, at, &mut ctx);
             return;
@@ -277,6 +285,7 @@ impl StreamSink for Tracker {
         let mut ctx = Ctx {
             cfg: &self.cfg,
             out: &mut close,
+            reordered: &mut self.reordered,
         };
         c.close(reason, at, &mut ctx);
         // Held records now include the close's; `close` got nothing while
@@ -508,6 +517,7 @@ impl<S: RecordSink> Analyzer<S> {
         self.summary.connections = tcp.connections;
         self.summary.kafka_connections = self.tracker.kafka_connections;
         self.summary.dropped_records = self.tracker.dropped_records;
+        self.summary.responses_before_request = self.tracker.reordered;
         let s = self.summary.clone();
         self.send(Record::Summary(Box::new(s.clone())));
         self.check()?;

@@ -280,6 +280,7 @@ fn summary(s: &Summary) -> Value {
         "answered": s.answered,
         "unanswered": s.unanswered,
         "orphans": s.orphans,
+        "responses_before_request": s.responses_before_request,
         "events": s.events,
         "drops": s.drops.map(|d| json!({
             "received": d.received, "dropped": d.dropped, "if_dropped": d.if_dropped,

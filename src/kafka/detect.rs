@@ -116,12 +116,17 @@ pub fn printable(b: &[u8]) -> bool {
     std::str::from_utf8(b).is_ok_and(|s| !s.chars().any(char::is_control))
 }
 
-/// Judge whether a response frame starts at `bytes[0]`: the size must fit and
-/// `expected` must accept its correlation id.
+/// Judge whether a response frame starts at `bytes[0]` (size prefix
+/// included). Its correlation id must be one `in_flight` accepts, and, since
+/// a size and a correlation id are just 8 bytes that a body may contain by
+/// chance, the frame must also fit what follows: it ends exactly where the
+/// known bytes end, or another plausible response header follows it, or (if
+/// it extends beyond the known bytes) it answers `oldest`, the request Kafka
+/// will answer next.
 pub fn response_candidate(
     bytes: &[u8],
-    max_frame_size: u32,
-    expected: impl Fn(i32) -> bool,
+    in_flight: impl Fn(i32) -> bool,
+    oldest: Option<i32>,
 ) -> Verdict {
     let Some(b) = bytes.get(..8) else {
         return Verdict::NeedMore;
@@ -130,9 +135,29 @@ pub fn response_candidate(
     if !(4..=i32::MAX as u32).contains(&size) {
         return Verdict::No;
     }
-    let _ = max_frame_size;
     let corr = i32::from_be_bytes(b[4..8].try_into().unwrap());
-    if expected(corr) {
+    if !in_flight(corr) {
+        return Verdict::No;
+    }
+    let end = 4 + size as usize;
+    if end > bytes.len() {
+        return if oldest == Some(corr) {
+            Verdict::Yes
+        } else {
+            Verdict::NeedMore
+        };
+    }
+    if end == bytes.len() {
+        return Verdict::Yes;
+    }
+    let Some(next) = bytes.get(end..end + 8) else {
+        return Verdict::NeedMore;
+    };
+    let next_size = u32::from_be_bytes(next[..4].try_into().unwrap());
+    let next_corr = i32::from_be_bytes(next[4..8].try_into().unwrap());
+    if (4..=i32::MAX as u32).contains(&next_size)
+        && (in_flight(next_corr) || next_corr.wrapping_sub(corr).unsigned_abs() < 64)
+    {
         Verdict::Yes
     } else {
         Verdict::No
@@ -240,13 +265,20 @@ mod tests {
     }
 
     #[test]
-    fn response_needs_expected_correlation_id() {
-        let r = [0, 0, 0, 8, 0, 0, 0, 42, 0, 0, 0, 0];
-        assert_eq!(response_candidate(&r, 1 << 20, |c| c == 42), Verdict::Yes);
-        assert_eq!(response_candidate(&r, 1 << 20, |c| c == 41), Verdict::No);
-        assert_eq!(
-            response_candidate(&r[..7], 1 << 20, |_| true),
-            Verdict::NeedMore
-        );
+    fn response_needs_expected_correlation_id_and_a_fit() {
+        // Two responses: #42 (4 bytes of body), #43.
+        let r = [0, 0, 0, 8, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 43, 0, 0];
+        let fl = |c: i32| c == 42 || c == 43;
+        assert_eq!(response_candidate(&r, fl, Some(42)), Verdict::Yes);
+        assert_eq!(response_candidate(&r[..12], fl, Some(42)), Verdict::Yes);
+        assert_eq!(response_candidate(&r[12..], fl, Some(42)), Verdict::Yes);
+        assert_eq!(response_candidate(&r, |c| c == 41, Some(41)), Verdict::No);
+        assert_eq!(response_candidate(&r[..7], fl, None), Verdict::NeedMore);
+        // Extends past the known bytes: only the oldest request's answer.
+        assert_eq!(response_candidate(&r[..10], fl, Some(42)), Verdict::Yes);
+        assert_eq!(response_candidate(&r[..10], fl, Some(41)), Verdict::NeedMore);
+        // A size and an in-flight id inside a body, followed by garbage.
+        let g = [0, 0, 0, 4, 0, 0, 0, 42, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0];
+        assert_eq!(response_candidate(&g, fl, Some(42)), Verdict::No);
     }
 }

@@ -122,6 +122,9 @@ pub trait FrameHandler {
 /// Most header bytes gathered to judge an oversize frame.
 const PROBE_MAX: usize = 4096;
 
+/// Undecided resync candidates remembered while scanning.
+const PENDING_MAX: usize = 16;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// At a frame boundary; `buf` holds fewer than 4 bytes of the size.
@@ -148,6 +151,8 @@ pub struct Framer {
     /// Packet of the first byte of the frame in progress.
     first: PacketRef,
     frames: u64,
+    /// Offsets in the scan window whose judgement awaits more bytes.
+    pending: Vec<usize>,
 }
 
 impl Framer {
@@ -160,6 +165,7 @@ impl Framer {
             pos: 0,
             first: PacketRef::default(),
             frames: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -200,7 +206,9 @@ impl Framer {
     /// Re-run the scan over the window without new bytes (the handler's
     /// judgement may have changed, e.g. a request is now in flight).
     pub fn retry(&mut self, at: PacketRef, h: &mut impl FrameHandler) {
-        if !self.is_synced() {
+        if let State::Lost { skipped, .. } = self.state {
+            self.pending.clear();
+            self.state = State::Lost { scan: 0, skipped };
             self.data(&[], at, h);
         }
     }
@@ -252,6 +260,7 @@ impl Framer {
                 // Bytes before a gap cannot begin a frame that we could follow.
                 let dropped = self.buf.len() as u64;
                 self.buf.clear();
+                self.pending.clear();
                 self.state = State::Lost {
                     scan: 0,
                     skipped: skipped + dropped,
@@ -263,6 +272,7 @@ impl Framer {
     /// Enter the out-of-sync state at stream offset `offset`.
     fn lose(&mut self, offset: u64, cause: DesyncCause, at: PacketRef, h: &mut impl FrameHandler) {
         self.buf.clear();
+        self.pending.clear();
         self.state = State::Lost {
             scan: 0,
             skipped: 0,
@@ -516,60 +526,83 @@ impl Framer {
         };
     }
 
-    /// Scan the window from `scan` for a frame start.
-    fn scan(
-        &mut self,
-        mut scan: usize,
-        mut skipped: u64,
-        at: PacketRef,
-        h: &mut impl FrameHandler,
-    ) -> Option<Vec<u8>> {
-        loop {
-            if scan + 4 > self.buf.len() {
-                break;
+    /// Scan the window for a frame start: first re-judge the undecided
+    /// candidates (`pending`), then the offsets from `scan` on. The first
+    /// definite `Yes` wins; undecided ones are kept (at most
+    /// [`PENDING_MAX`]) to be judged again when more bytes arrive.
+    fn scan(&mut self, mut scan: usize, mut skipped: u64, at: PacketRef, h: &mut impl FrameHandler) -> Option<Vec<u8>> {
+        let mut found = None;
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.retain(|&p| {
+            if found.is_some() {
+                return true;
             }
-            let verdict = {
-                let cand = &self.buf[scan..];
-                let size = u32::from_be_bytes(cand[..4].try_into().unwrap());
-                if size > i32::MAX as u32 || size < self.cfg.min_frame_size {
-                    Verdict::No
-                } else {
-                    h.check_candidate(cand)
-                }
-            };
-            match verdict {
+            match self.judge(p, h) {
                 Verdict::Yes => {
-                    skipped += scan as u64;
-                    let offset = self.pos - (self.buf.len() - scan) as u64;
-                    let mut window = std::mem::take(&mut self.buf);
-                    let replay = window.split_off(scan);
-                    h.on_event(FrameEvent::Resync { offset, skipped }, at);
-                    self.state = State::Boundary;
-                    // The replayed bytes are fed again from `offset`.
-                    self.pos = offset;
-                    return Some(replay);
+                    found = Some(p);
+                    true
                 }
-                Verdict::No => scan += 1,
+                Verdict::No => false,
+                Verdict::NeedMore => true,
+            }
+        });
+        while found.is_none() && scan + 4 <= self.buf.len() {
+            match self.judge(scan, h) {
+                Verdict::Yes => found = Some(scan),
+                Verdict::No => {}
                 Verdict::NeedMore => {
-                    if self.buf.len() - scan >= self.cfg.scan_window {
-                        // The candidate wants more than the window holds.
-                        scan += 1;
-                    } else {
-                        break;
+                    if pending.len() < PENDING_MAX {
+                        pending.push(scan);
                     }
                 }
             }
+            scan += 1;
+        }
+        if let Some(at_off) = found {
+            self.pending.clear();
+            skipped += at_off as u64;
+            let offset = self.pos - (self.buf.len() - at_off) as u64;
+            let mut window = std::mem::take(&mut self.buf);
+            let replay = window.split_off(at_off);
+            h.on_event(FrameEvent::Resync { offset, skipped }, at);
+            self.state = State::Boundary;
+            // The replayed bytes are fed again from `offset`.
+            self.pos = offset;
+            return Some(replay);
         }
         // Drop what was ruled out, and keep the window bounded.
+        let keep_from = pending.first().copied().unwrap_or(scan).min(scan);
         let excess = self.buf.len().saturating_sub(self.cfg.scan_window);
-        let drop = scan.max(excess).min(self.buf.len());
+        let drop = keep_from.max(excess).min(self.buf.len());
         if drop > 0 {
             self.buf.drain(..drop);
             skipped += drop as u64;
             scan -= drop.min(scan);
+            pending.retain(|&p| p >= drop);
+            for p in pending.iter_mut() {
+                *p -= drop;
+            }
         }
+        self.pending = pending;
         self.state = State::Lost { scan, skipped };
         None
+    }
+
+    fn judge(&self, at: usize, h: &mut impl FrameHandler) -> Verdict {
+        let cand = &self.buf[at..];
+        let Some(size) = cand.get(..4) else {
+            return Verdict::NeedMore;
+        };
+        let size = u32::from_be_bytes(size.try_into().unwrap());
+        if size > i32::MAX as u32 || size < self.cfg.min_frame_size {
+            return Verdict::No;
+        }
+        let v = h.check_candidate(cand);
+        if v == Verdict::NeedMore && cand.len() >= self.cfg.scan_window {
+            // Wants more than the window can ever hold.
+            return Verdict::No;
+        }
+        v
     }
 }
 

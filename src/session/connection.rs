@@ -112,6 +112,8 @@ pub(super) struct Conn {
 pub(super) struct Ctx<'a> {
     pub cfg: &'a SessionConfig,
     pub out: &'a mut Vec<Record>,
+    /// Responses paired with a request captured after them.
+    pub reordered: &'a mut u64,
 }
 
 impl Conn {
@@ -471,6 +473,7 @@ impl Core {
             .position(|e| e.correlation_id == h.correlation_id)
         {
             let e = self.early.remove(i).expect("index from position");
+            *ctx.reordered += 1;
             self.answered(p, e.response, ctx);
             return Next::Continue;
         }
@@ -618,9 +621,12 @@ impl Core {
                     };
                 }
                 let in_flight = &self.in_flight;
-                detect::response_candidate(bytes, max, |c| {
-                    in_flight.iter().any(|p| p.correlation_id == c)
-                })
+                let oldest = in_flight.front().map(|p| p.correlation_id);
+                detect::response_candidate(
+                    bytes,
+                    |c| in_flight.iter().any(|p| p.correlation_id == c),
+                    oldest,
+                )
             }
         }
     }

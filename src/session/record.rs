@@ -115,6 +115,8 @@ pub enum NoResponseReason {
     Evicted,
     /// Too many requests in flight on the connection; the oldest was dropped.
     InFlightLimit,
+    /// A new connection took the address pair over (its close was not captured).
+    ConnectionReused,
 }
 
 impl NoResponseReason {
@@ -126,6 +128,7 @@ impl NoResponseReason {
             NoResponseReason::IdleTimeout => "idle_timeout",
             NoResponseReason::Evicted => "evicted",
             NoResponseReason::InFlightLimit => "in_flight_limit",
+            NoResponseReason::ConnectionReused => "connection_reused",
         }
     }
 
@@ -136,6 +139,7 @@ impl NoResponseReason {
             CloseReason::Idle => NoResponseReason::IdleTimeout,
             CloseReason::Evicted => NoResponseReason::Evicted,
             CloseReason::CaptureEnd => NoResponseReason::CaptureEnded,
+            CloseReason::Reused => NoResponseReason::ConnectionReused,
         }
     }
 }
@@ -318,6 +322,8 @@ pub struct Summary {
     pub answered: u64,
     pub unanswered: u64,
     pub orphans: u64,
+    /// Responses captured before their request (reordered frames), paired.
+    pub responses_before_request: u64,
     /// Events by `type`.
     pub events: BTreeMap<&'static str, u64>,
     /// Kernel drops of a live capture.
