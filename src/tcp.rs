@@ -385,8 +385,10 @@ impl Reassembler {
             let result = check_arms(c, now, &self.cfg, at, sink, &mut self.stats);
             let after = c.buffered();
             self.account(before, after);
-            if result.is_err() {
-                self.ignore(i);
+            match result {
+                Err(Stop) => self.ignore(i),
+                Ok(true) => self.close(i, CloseReason::Fin, at, sink),
+                Ok(false) => {}
             }
         }
     }
@@ -574,7 +576,8 @@ impl Reassembler {
 }
 
 /// The data, FIN and ACK of `seg` in direction `d` of open connection `c`.
-/// Returns whether both directions have now sent their FIN.
+/// Returns whether both directions have now delivered everything up to
+/// their FIN.
 #[allow(clippy::too_many_arguments)]
 fn apply<S: StreamSink>(
     c: &mut Conn,
@@ -604,13 +607,13 @@ fn apply<S: StreamSink>(
         h.receive(start, seg.payload, wire_len, cfg, &mut out)?;
     }
     if seg.flags.fin() {
-        h.set_fin(start + wire_len as i64);
+        h.set_fin(start + wire_len as i64, c.packets, now);
     }
-    check_arms(c, now, cfg, at, sink, stats)?;
-    Ok(c.halves[0].fin_seen() && c.halves[1].fin_seen())
+    check_arms(c, now, cfg, at, sink, stats)
 }
 
-/// Give up overdue acknowledged holes in both directions.
+/// Give up overdue holes in both directions. Returns whether both
+/// directions have now delivered everything up to their FIN.
 fn check_arms<S: StreamSink>(
     c: &mut Conn,
     now: i64,
@@ -618,7 +621,7 @@ fn check_arms<S: StreamSink>(
     at: PacketRef,
     sink: &mut S,
     stats: &mut TcpStats,
-) -> Result<(), Stop> {
+) -> Result<bool, Stop> {
     for dir in [Dir::AtoB, Dir::BtoA] {
         let h = &mut c.halves[dir.index()];
         if h.has_arm() {
@@ -632,7 +635,7 @@ fn check_arms<S: StreamSink>(
             h.check_arm(c.packets, now, cfg, &mut out)?;
         }
     }
-    Ok(())
+    Ok(c.halves[0].done() && c.halves[1].done())
 }
 
 #[cfg(test)]
