@@ -1353,17 +1353,28 @@ fn random_segments_respect_limits() {
         let mut base = [0u32; 36];
         base.iter_mut().for_each(|b| *b = rng.next());
         for step in 0..3000 {
-            let (si, di) = (rng.below(6) as usize, rng.below(6) as usize);
+            // Mostly three busy pairs, sometimes any pair (and so evictions).
+            let (si, di) = if rng.chance(6) {
+                (rng.below(6) as usize, rng.below(6) as usize)
+            } else {
+                let pair = [(0, 2), (1, 2), (3, 4)][rng.below(3) as usize];
+                if rng.chance(2) {
+                    pair
+                } else {
+                    (pair.1, pair.0)
+                }
+            };
             let (src, dst) = (hosts[si], hosts[di]);
             let b = base[si * 6 + di];
             let seq = match rng.below(10) {
                 0 => rng.next(),
-                1 | 2 => b.wrapping_sub(rng.below(200)),
-                _ => b.wrapping_add(rng.below(3000)),
+                1 => b.wrapping_sub(rng.below(200)),
+                2..=4 => b.wrapping_add(rng.below(1500)),
+                _ => b,
             };
-            let ack = base[di * 6 + si].wrapping_add(rng.below(3000));
+            let ack = base[di * 6 + si].wrapping_add(rng.below(300));
             let mut flags = if rng.chance(10) { 0 } else { ACK };
-            for (f, odds) in [(SYN, 25), (FIN, 30), (RST, 60), (PSH, 3)] {
+            for (f, odds) in [(SYN, 60), (FIN, 60), (RST, 150), (PSH, 3)] {
                 if rng.chance(odds) {
                     flags |= f;
                 }
@@ -1388,8 +1399,8 @@ fn random_segments_respect_limits() {
                 h.advance(2_000_000_000);
             }
             h.send_cut(src, dst, seq, ack, flags, &payload[..len], wire);
-            if rng.chance(3) {
-                base[si * 6 + di] = b.wrapping_add(len as u32);
+            if seq == b || rng.chance(4) {
+                base[si * 6 + di] = seq.wrapping_add(wire);
             }
             // Limits and accounting.
             let mut total = 0;
