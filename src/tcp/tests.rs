@@ -1530,3 +1530,40 @@ fn throughput() {
         );
     }
 }
+
+#[test]
+fn memory_follows_what_is_in_flight_not_the_capture_length() {
+    // 20,000 short connections, 10 per second of capture time: closed ones
+    // are forgotten after the linger time, so the table stays small.
+    let mut h = H::new(TcpConfig::default());
+    for n in 0..20_000u32 {
+        let client = format!("10.1.{}.{}:{}", n >> 14, (n >> 6) & 0xff, 30_000 + (n & 63));
+        let c = client.as_str();
+        h.ns += 100_000_000;
+        h.send(c, S, 1000, 0, SYN, b"");
+        h.send(S, c, 5000, 1001, SYN | ACK, b"");
+        h.send(c, S, 1001, 5001, ACK | PSH, b"req");
+        h.send(S, c, 5001, 1004, ACK | PSH, b"resp");
+        h.send(c, S, 1004, 5005, ACK | FIN, b"");
+        h.send(S, c, 5005, 1005, ACK | FIN, b"");
+        h.send(c, S, 1005, 5006, ACK, b"");
+        assert!(h.r.tracked() <= 700, "{} tracked", h.r.tracked());
+    }
+    assert!(h.r.table.slot_count() <= 700);
+    assert_eq!(h.r.stats().connections, 20_000);
+    let closes = h
+        .rec
+        .evs
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Ev::Close {
+                    reason: CloseReason::Fin,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(closes, 20_000);
+}
