@@ -126,7 +126,10 @@ impl Half {
     /// Like an ACK, it proves the bytes before it were sent.
     pub fn set_fin(&mut self, off: i64, packets: u64, ns: i64) {
         if self.fin.is_none() {
-            self.fin = Some(off.max(self.next as i64) as u64);
+            let fin = off.max(self.next as i64) as u64;
+            self.fin = Some(fin);
+            // Nothing after the FIN is data.
+            self.ooo.truncate(fin);
             if self.arm.is_none() {
                 self.rearm(packets, ns);
             }

@@ -1567,3 +1567,18 @@ fn memory_follows_what_is_in_flight_not_the_capture_length() {
         .count();
     assert_eq!(closes, 20_000);
 }
+
+#[test]
+fn nothing_after_the_fin_is_data() {
+    let mut h = H::new(TcpConfig::default());
+    h.handshake(1000, 5000);
+    h.c(1010, 5001, ACK, b"zz"); // 4: buffered, beyond the FIN to come
+    h.c(1001, 5001, ACK | FIN, b"abc"); // 5
+    assert_eq!(h.r.buffered_bytes(), 0);
+    h.c(1004, 5001, ACK, b"after"); // 6
+    h.s(5001, 1005, ACK | FIN, b""); // 7
+    assert_eq!(
+        h.take_no_open(),
+        [data(0, AB, b"abc", 5), close(0, CloseReason::Fin, 7)]
+    );
+}
