@@ -380,7 +380,7 @@ impl Reassembler {
     }
 
     fn account(&mut self, before: usize, after: usize) {
-        self.buffered = self.buffered + after - before;
+        self.buffered = (self.buffered + after).saturating_sub(before);
         self.stats.peak_buffered_bytes = self.stats.peak_buffered_bytes.max(self.buffered);
     }
 
