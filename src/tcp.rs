@@ -10,6 +10,36 @@
 //! bytes and segments per direction) and grows only with what is in flight,
 //! never with the capture's length. Hitting a limit is reported through
 //! [`StreamSink::on_event`]. Nothing panics on any segment.
+//!
+//! What the sink can rely on:
+//! - Per connection: `on_open` first, then data, gaps and events, then
+//!   `on_close` once, and nothing after it. After the sink answers
+//!   [`Interest::Ignore`] there are no more callbacks for that connection,
+//!   not even `on_close`.
+//! - Per direction, data and gaps together cover the stream from its first
+//!   byte, in order, each byte once: the stream position of a byte is the sum
+//!   of the data and gap lengths before it.
+//! - In-order data is the captured packet's own slice (no copy); only
+//!   out-of-order data is copied, into a buffer per direction.
+//! - Output is a deterministic function of the segments and timestamps
+//!   given: no hash order reaches the sink.
+//!
+//! Rules, in the terms of the TCP stream:
+//! - A hole is given up as [`GapCause::Lost`] once the peer's ACK passes it
+//!   *and* `hole_packets` more packets (or `hole_timeout_ns`) went by, so a
+//!   segment swapped with the ACK that follows it is still delivered. A FIN
+//!   proves the bytes before it were sent in the same way; bytes proven only
+//!   by the FIN become [`GapCause::Closed`] gaps.
+//! - An ACK exactly one past the delivered data, with nothing buffered and
+//!   no FIN seen, is taken to acknowledge an uncaptured FIN, not a lost byte.
+//! - Where segments overlap, the first captured wins (except that an
+//!   in-order segment is delivered as it is).
+//! - A connection closes when both directions have delivered up to their
+//!   FIN, at a RST (after flushing), after `idle_timeout_ns` without packets,
+//!   when evicted, when a SYN with a new ISN takes its address pair, or at
+//!   [`Reassembler::finish`]. A closed connection is remembered for
+//!   `min(idle_timeout_ns, 60 s)` so its late packets are dropped rather than
+//!   opening a new connection.
 
 pub mod assembler;
 mod flow;
@@ -350,7 +380,7 @@ impl Reassembler {
     }
 
     fn account(&mut self, before: usize, after: usize) {
-        self.buffered = self.buffered + after - before;
+        self.buffered = (self.buffered + after).saturating_sub(before);
         self.stats.peak_buffered_bytes = self.stats.peak_buffered_bytes.max(self.buffered);
     }
 
@@ -385,8 +415,10 @@ impl Reassembler {
             let result = check_arms(c, now, &self.cfg, at, sink, &mut self.stats);
             let after = c.buffered();
             self.account(before, after);
-            if result.is_err() {
-                self.ignore(i);
+            match result {
+                Err(Stop) => self.ignore(i),
+                Ok(true) => self.close(i, CloseReason::Fin, at, sink),
+                Ok(false) => {}
             }
         }
     }
@@ -574,7 +606,8 @@ impl Reassembler {
 }
 
 /// The data, FIN and ACK of `seg` in direction `d` of open connection `c`.
-/// Returns whether both directions have now sent their FIN.
+/// Returns whether both directions have now delivered everything up to
+/// their FIN.
 #[allow(clippy::too_many_arguments)]
 fn apply<S: StreamSink>(
     c: &mut Conn,
@@ -604,13 +637,13 @@ fn apply<S: StreamSink>(
         h.receive(start, seg.payload, wire_len, cfg, &mut out)?;
     }
     if seg.flags.fin() {
-        h.set_fin(start + wire_len as i64);
+        h.set_fin(start + wire_len as i64, c.packets, now);
     }
-    check_arms(c, now, cfg, at, sink, stats)?;
-    Ok(c.halves[0].fin_seen() && c.halves[1].fin_seen())
+    check_arms(c, now, cfg, at, sink, stats)
 }
 
-/// Give up overdue acknowledged holes in both directions.
+/// Give up overdue holes in both directions. Returns whether both
+/// directions have now delivered everything up to their FIN.
 fn check_arms<S: StreamSink>(
     c: &mut Conn,
     now: i64,
@@ -618,7 +651,7 @@ fn check_arms<S: StreamSink>(
     at: PacketRef,
     sink: &mut S,
     stats: &mut TcpStats,
-) -> Result<(), Stop> {
+) -> Result<bool, Stop> {
     for dir in [Dir::AtoB, Dir::BtoA] {
         let h = &mut c.halves[dir.index()];
         if h.has_arm() {
@@ -632,7 +665,7 @@ fn check_arms<S: StreamSink>(
             h.check_arm(c.packets, now, cfg, &mut out)?;
         }
     }
-    Ok(())
+    Ok(c.halves[0].done() && c.halves[1].done())
 }
 
 #[cfg(test)]

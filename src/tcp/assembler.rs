@@ -83,6 +83,26 @@ impl Assembler {
         self.bytes = 0;
     }
 
+    /// Drop everything at or after `end`.
+    pub fn truncate(&mut self, end: u64) {
+        while let Some(last) = self.runs.back_mut() {
+            if last.start >= end {
+                self.bytes -= last.data.len();
+                self.runs.pop_back();
+            } else {
+                if last.end > end {
+                    if !last.cut {
+                        let keep = (end - last.start) as usize;
+                        self.bytes -= last.data.len() - keep;
+                        last.data.truncate(keep);
+                    }
+                    last.end = end;
+                }
+                break;
+            }
+        }
+    }
+
     /// Buffer `data` at `start`, where nothing is buffered yet. Returns the
     /// number of bytes that were already covered (duplicates).
     pub fn insert_data(&mut self, start: u64, data: &[u8]) -> u64 {
@@ -230,6 +250,23 @@ mod tests {
         a.insert_cut(12, 14);
         assert_eq!(a.runs(), 4);
         assert_eq!(a.end(), Some(14));
+    }
+
+    #[test]
+    fn truncate_drops_and_trims() {
+        let mut a = Assembler::new();
+        a.insert_data(0, b"abc");
+        a.insert_cut(3, 6);
+        a.insert_data(8, b"ijkl");
+        a.truncate(10);
+        assert_eq!(shape(&a), [(0, 3, false), (3, 6, true), (8, 10, false)]);
+        assert_eq!(a.bytes(), 5);
+        a.truncate(4);
+        assert_eq!(shape(&a), [(0, 3, false), (3, 4, true)]);
+        assert_eq!(a.bytes(), 3);
+        a.truncate(0);
+        assert!(a.is_empty());
+        assert_eq!(a.bytes(), 0);
     }
 
     #[test]

@@ -13,39 +13,52 @@ use std::net::SocketAddr;
 use super::ConnInfo;
 use super::half::Half;
 
-/// The address pair, smaller address first, so both directions find it.
+/// The address pair, smaller endpoint first, so both directions find it.
+/// Addresses are held as integers so that building, comparing and hashing
+/// a key is a handful of integer operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Key {
-    lo: SocketAddr,
-    hi: SocketAddr,
+    lo: u128,
+    hi: u128,
+    /// `lo`'s port above `hi`'s.
+    ports: u32,
+    v6: bool,
+}
+
+fn endpoint(a: &SocketAddr) -> (u128, u16) {
+    match a {
+        SocketAddr::V4(a) => (u128::from(a.ip().to_bits()), a.port()),
+        SocketAddr::V6(a) => (a.ip().to_bits(), a.port()),
+    }
 }
 
 impl Key {
     pub fn new(x: SocketAddr, y: SocketAddr) -> Key {
-        if x <= y {
-            Key { lo: x, hi: y }
-        } else {
-            Key { lo: y, hi: x }
-        }
-    }
-}
-
-fn hash_addr<H: Hasher>(a: &SocketAddr, h: &mut H) {
-    match a {
-        SocketAddr::V4(a) => h.write_u64(u64::from(a.ip().to_bits()) << 16 | u64::from(a.port())),
-        SocketAddr::V6(a) => {
-            let ip = a.ip().to_bits();
-            h.write_u64(ip as u64);
-            h.write_u64((ip >> 64) as u64);
-            h.write_u64(1 << 32 | u64::from(a.port()));
+        // A v4 and a v6 address never talk to each other in one segment.
+        let v6 = x.is_ipv6();
+        let (x, y) = (endpoint(&x), endpoint(&y));
+        let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+        Key {
+            lo: lo.0,
+            hi: hi.0,
+            ports: u32::from(lo.1) << 16 | u32::from(hi.1),
+            v6,
         }
     }
 }
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        hash_addr(&self.lo, h);
-        hash_addr(&self.hi, h);
+        if self.v6 {
+            h.write_u64(self.lo as u64);
+            h.write_u64((self.lo >> 64) as u64);
+            h.write_u64(self.hi as u64);
+            h.write_u64((self.hi >> 64) as u64);
+            h.write_u64(1 << 32 | u64::from(self.ports));
+        } else {
+            h.write_u64((self.lo as u64) << 32 | self.hi as u64);
+            h.write_u64(u64::from(self.ports));
+        }
     }
 }
 
@@ -162,6 +175,8 @@ pub(super) struct FlowTable {
     free: Vec<u32>,
     open: List,
     closed: List,
+    /// The last key found and its slot.
+    last: Option<(Key, u32)>,
 }
 
 impl FlowTable {
@@ -172,6 +187,7 @@ impl FlowTable {
             free: Vec::new(),
             open: List::EMPTY,
             closed: List::EMPTY,
+            last: None,
         }
     }
 
@@ -180,8 +196,16 @@ impl FlowTable {
         self.map.len()
     }
 
-    pub fn find(&self, key: &Key) -> Option<usize> {
-        self.map.get(key).map(|&i| i as usize)
+    pub fn find(&mut self, key: &Key) -> Option<usize> {
+        // Packets come in bursts of one connection: skip the hash then.
+        if let Some((k, i)) = self.last
+            && k == *key
+        {
+            return Some(i as usize);
+        }
+        let i = *self.map.get(key)?;
+        self.last = Some((*key, i));
+        Some(i as usize)
     }
 
     pub fn conn(&self, i: usize) -> &Conn {
@@ -301,6 +325,7 @@ impl FlowTable {
     /// Forget connection `i` and free its slot and buffers.
     pub fn remove(&mut self, i: usize) {
         self.unlink(i);
+        self.last = None;
         let c = &mut self.slots[i];
         self.map.remove(&c.key);
         c.state = State::Free;
@@ -313,6 +338,7 @@ impl FlowTable {
     /// Forget everything.
     pub fn clear(&mut self) {
         self.map.clear();
+        self.last = None;
         self.slots = Vec::new();
         self.free = Vec::new();
         self.open = List::EMPTY;

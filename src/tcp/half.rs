@@ -43,8 +43,9 @@ impl<S: StreamSink> Out<'_, S> {
     }
 }
 
-/// The peer acknowledged bytes the capture lacks: give them up once
-/// `hole_packets` more packets or `hole_timeout_ns` have passed since.
+/// The peer acknowledged (or the FIN proved sent) bytes the capture lacks:
+/// give them up once `hole_packets` more packets or `hole_timeout_ns` have
+/// passed since.
 #[derive(Clone, Copy, Debug)]
 struct Arm {
     /// Offset up to which the bytes are proven sent.
@@ -100,12 +101,7 @@ impl Half {
         self.ooo.bytes()
     }
 
-    pub fn fin_seen(&self) -> bool {
-        self.fin.is_some()
-    }
-
     /// Everything before the FIN was delivered or given up.
-    #[cfg(test)]
     pub fn done(&self) -> bool {
         self.fin.is_some_and(|f| self.next >= f)
     }
@@ -127,18 +123,25 @@ impl Half {
     }
 
     /// Record the FIN at `off` (the end of the data). The first FIN counts.
-    pub fn set_fin(&mut self, off: i64) {
+    /// Like an ACK, it proves the bytes before it were sent.
+    pub fn set_fin(&mut self, off: i64, packets: u64, ns: i64) {
         if self.fin.is_none() {
-            self.fin = Some(off.max(self.next as i64) as u64);
+            let fin = off.max(self.next as i64) as u64;
+            self.fin = Some(fin);
+            // Nothing after the FIN is data.
+            self.ooo.truncate(fin);
+            if self.arm.is_none() {
+                self.rearm(packets, ns);
+            }
         }
     }
 
-    /// End of the bytes the peer's ACK proves were sent. An ACK one past
-    /// the data with nothing buffered and no FIN seen most likely covers an
+    /// End of the bytes proven sent: by the FIN, or else by the peer's ACK.
+    /// An ACK one past the data with nothing buffered most likely covers an
     /// uncaptured FIN, not a lost byte.
     fn proven_end(&self) -> u64 {
         match self.fin {
-            Some(f) => self.acked.min(f),
+            Some(f) => f,
             None if self.ooo.is_empty() && self.acked == self.next + 1 => self.next,
             None => self.acked,
         }
@@ -183,7 +186,10 @@ impl Half {
             {
                 return Ok(());
             }
-            self.skip_to(arm.end, GapCause::Lost, out)?;
+            // Bytes the peer acknowledged are lost; bytes only the FIN
+            // proves are given up as the connection closes.
+            self.skip_to(arm.end.min(self.acked), GapCause::Lost, out)?;
+            self.skip_to(arm.end, GapCause::Closed, out)?;
             self.drain(out)?;
         }
         self.rearm(packets, ns);

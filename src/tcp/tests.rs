@@ -137,14 +137,16 @@ impl StreamSink for Rec {
         assert!(!bytes.is_empty());
         self.ptrs.push(bytes.as_ptr() as usize);
         self.evs.push(data(conn.id.0, dir, bytes, at.frame));
-        let calls = self
-            .evs
-            .iter()
-            .filter(|e| matches!(e, Ev::Data { id, .. } if *id == conn.id.0))
-            .count();
-        if self.ignore_data == Some((conn.id.0, calls)) {
-            self.live.remove(&conn.id.0);
-            self.dead.insert(conn.id.0);
+        if let Some((id, n)) = self.ignore_data
+            && id == conn.id.0
+            && n == self
+                .evs
+                .iter()
+                .filter(|e| matches!(e, Ev::Data { id: i, .. } if *i == id))
+                .count()
+        {
+            self.live.remove(&id);
+            self.dead.insert(id);
             return Interest::Ignore;
         }
         Interest::Keep
@@ -695,20 +697,58 @@ fn snaplen_cut_over_buffered_data_keeps_the_data() {
 }
 
 #[test]
-fn fin_both_ways_with_a_hole_flushes_it() {
-    let mut h = H::new(TcpConfig::default());
+fn fin_both_ways_with_a_hole_waits_then_gives_it_up() {
+    let mut h = H::cfg(|c| c.hole_packets = 3);
     h.handshake(1000, 5000);
     h.c(1001, 5001, ACK, b"aa"); // 4
     h.c(1005, 5001, ACK, b"cc"); // 5
     h.c(1007, 5001, ACK | FIN, b""); // 6
-    assert_eq!(h.take_no_open(), [data(0, AB, b"aa", 4)]);
     h.s(5001, 1003, ACK | FIN, b""); // 7
+    h.c(1008, 5002, ACK, b""); // 8
+    assert_eq!(h.take_no_open(), [data(0, AB, b"aa", 4)]);
+    h.c(1008, 5002, ACK, b""); // 9: 3 packets after the FIN
     assert_eq!(
         h.take_no_open(),
         [
-            gap(0, AB, 2, GapCause::Closed, 7),
-            data(0, AB, b"cc", 7),
+            gap(0, AB, 2, GapCause::Closed, 9),
+            data(0, AB, b"cc", 9),
+            close(0, CloseReason::Fin, 9),
+        ]
+    );
+}
+
+#[test]
+fn data_swapped_after_both_fins_is_delivered() {
+    let mut h = H::new(TcpConfig::default());
+    h.handshake(1000, 5000);
+    h.c(1001, 5001, ACK, b"aa"); // 4
+    h.c(1005, 5001, ACK | FIN, b""); // 5: before the data it follows
+    h.s(5001, 1003, ACK | FIN, b""); // 6
+    h.c(1003, 5002, ACK, b"bb"); // 7
+    assert_eq!(
+        h.take_no_open(),
+        [
+            data(0, AB, b"aa", 4),
+            data(0, AB, b"bb", 7),
             close(0, CloseReason::Fin, 7),
+        ]
+    );
+}
+
+#[test]
+fn fin_proven_hole_on_a_quiet_connection_closes_on_timeout() {
+    let mut h = H::new(TcpConfig::default());
+    h.handshake(1000, 5000);
+    h.c(1001, 5001, ACK, b"aa"); // 4
+    h.c(1005, 5001, ACK | FIN, b""); // 5
+    h.s(5001, 1006, ACK | FIN, b""); // 6: acks the FIN: 1003..1005 lost
+    h.advance(2_000_000_000);
+    assert_eq!(
+        h.take_no_open(),
+        [
+            data(0, AB, b"aa", 4),
+            gap(0, AB, 2, GapCause::Lost, 6),
+            close(0, CloseReason::Fin, 6),
         ]
     );
 }
@@ -1313,17 +1353,28 @@ fn random_segments_respect_limits() {
         let mut base = [0u32; 36];
         base.iter_mut().for_each(|b| *b = rng.next());
         for step in 0..3000 {
-            let (si, di) = (rng.below(6) as usize, rng.below(6) as usize);
+            // Mostly three busy pairs, sometimes any pair (and so evictions).
+            let (si, di) = if rng.chance(6) {
+                (rng.below(6) as usize, rng.below(6) as usize)
+            } else {
+                let pair = [(0, 2), (1, 2), (3, 4)][rng.below(3) as usize];
+                if rng.chance(2) {
+                    pair
+                } else {
+                    (pair.1, pair.0)
+                }
+            };
             let (src, dst) = (hosts[si], hosts[di]);
             let b = base[si * 6 + di];
             let seq = match rng.below(10) {
                 0 => rng.next(),
-                1 | 2 => b.wrapping_sub(rng.below(200)),
-                _ => b.wrapping_add(rng.below(3000)),
+                1 => b.wrapping_sub(rng.below(200)),
+                2..=4 => b.wrapping_add(rng.below(1500)),
+                _ => b,
             };
-            let ack = base[di * 6 + si].wrapping_add(rng.below(3000));
+            let ack = base[di * 6 + si].wrapping_add(rng.below(300));
             let mut flags = if rng.chance(10) { 0 } else { ACK };
-            for (f, odds) in [(SYN, 25), (FIN, 30), (RST, 60), (PSH, 3)] {
+            for (f, odds) in [(SYN, 60), (FIN, 60), (RST, 150), (PSH, 3)] {
                 if rng.chance(odds) {
                     flags |= f;
                 }
@@ -1348,8 +1399,8 @@ fn random_segments_respect_limits() {
                 h.advance(2_000_000_000);
             }
             h.send_cut(src, dst, seq, ack, flags, &payload[..len], wire);
-            if rng.chance(3) {
-                base[si * 6 + di] = b.wrapping_add(len as u32);
+            if seq == b || rng.chance(4) {
+                base[si * 6 + di] = seq.wrapping_add(wire);
             }
             // Limits and accounting.
             let mut total = 0;
@@ -1405,4 +1456,129 @@ fn half_done_tracks_the_fin() {
     h.c(1001, 5001, ACK, b"ab");
     assert!(h.r.table.conn(i).halves[0].done());
     assert_eq!(h.stream(0, AB), b"abcd");
+}
+
+/// Counts bytes; for the throughput measurement.
+struct Count(u64);
+
+impl StreamSink for Count {
+    fn on_open(&mut self, _: &ConnInfo, _: PacketRef) -> Interest {
+        Interest::Keep
+    }
+    fn on_data(&mut self, _: &ConnInfo, _: Dir, data: &[u8], _: PacketRef) -> Interest {
+        self.0 += data.len() as u64;
+        Interest::Keep
+    }
+    fn on_gap(&mut self, _: &ConnInfo, _: Dir, _: u64, _: GapCause, _: PacketRef) {}
+    fn on_close(&mut self, _: &ConnInfo, _: CloseReason, _: PacketRef) {}
+    fn on_event(&mut self, _: &ConnInfo, _: TcpEvent, _: PacketRef) {}
+}
+
+/// In-order segments over `flows` connections, round robin, with a swapped
+/// pair every 50 segments. Run with
+/// `cargo test --release --lib tcp::tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    let payload = vec![7u8; 1460];
+    for flows in [1usize, 10_000] {
+        let mut r = Reassembler::new(TcpConfig::default());
+        let mut sink = Count(0);
+        let segments = 2_000_000u64;
+        let addrs: Vec<(SocketAddr, SocketAddr)> = (0..flows)
+            .map(|i| {
+                (
+                    SocketAddr::from((
+                        [10, 1, (i >> 8) as u8, i as u8],
+                        40_000 + (i % 20_000) as u16,
+                    )),
+                    addr("10.0.0.2:9092"),
+                )
+            })
+            .collect();
+        let mut seq = vec![1000u32; flows];
+        let t = std::time::Instant::now();
+        for n in 0..segments {
+            let f = (n as usize) % flows;
+            let (src, dst) = addrs[f];
+            let seg = TcpSegment {
+                src,
+                dst,
+                seq: seq[f],
+                ack: 5000,
+                flags: TcpFlags(ACK),
+                window: 1000,
+                payload: &payload,
+                payload_len: 1460,
+            };
+            seq[f] = seq[f].wrapping_add(1460);
+            let at = PacketRef {
+                frame: n + 1,
+                ts: Timestamp::new(
+                    1_700_000_000 + (n / 100_000) as i64,
+                    (n % 100_000) as u32 * 10_000,
+                ),
+            };
+            r.segment(&seg, at, &mut sink);
+        }
+        let el = t.elapsed();
+        assert_eq!(sink.0, segments * 1460);
+        eprintln!(
+            "{flows} flows: {segments} segments in {el:?}: {:.1} ns/segment, {:.2} GB/s",
+            el.as_nanos() as f64 / segments as f64,
+            (segments * 1460) as f64 / el.as_secs_f64() / 1e9
+        );
+    }
+}
+
+#[test]
+fn memory_follows_what_is_in_flight_not_the_capture_length() {
+    // 20,000 short connections, 10 per second of capture time: closed ones
+    // are forgotten after the linger time, so the table stays small.
+    let mut h = H::new(TcpConfig::default());
+    for n in 0..20_000u32 {
+        let client = format!("10.1.{}.{}:{}", n >> 14, (n >> 6) & 0xff, 30_000 + (n & 63));
+        let c = client.as_str();
+        h.ns += 100_000_000;
+        h.send(c, S, 1000, 0, SYN, b"");
+        h.send(S, c, 5000, 1001, SYN | ACK, b"");
+        h.send(c, S, 1001, 5001, ACK | PSH, b"req");
+        h.send(S, c, 5001, 1004, ACK | PSH, b"resp");
+        h.send(c, S, 1004, 5005, ACK | FIN, b"");
+        h.send(S, c, 5005, 1005, ACK | FIN, b"");
+        h.send(c, S, 1005, 5006, ACK, b"");
+        assert!(h.r.tracked() <= 700, "{} tracked", h.r.tracked());
+    }
+    assert!(h.r.table.slot_count() <= 700);
+    assert_eq!(h.r.stats().connections, 20_000);
+    let closes = h
+        .rec
+        .evs
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Ev::Close {
+                    reason: CloseReason::Fin,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(closes, 20_000);
+}
+
+#[test]
+fn nothing_after_the_fin_is_data() {
+    let mut h = H::new(TcpConfig::default());
+    h.handshake(1000, 5000);
+    h.c(1010, 5001, ACK, b"zz"); // 4: buffered, beyond the FIN to come
+    h.c(1001, 5001, ACK | FIN, b"abc"); // 5
+    assert_eq!(h.r.buffered_bytes(), 0);
+    h.c(1004, 5001, ACK, b"after"); // 6
+    h.s(5001, 1005, ACK | FIN, b""); // 7
+    assert_eq!(
+        h.take_no_open(),
+        [data(0, AB, b"abc", 5), close(0, CloseReason::Fin, 7)]
+    );
 }
