@@ -26,7 +26,14 @@ fn bulk_capture() -> PathBuf {
             .map(PathBuf::from)
             .unwrap_or_else(|_| root.join("../shared"));
         let st = Command::new("cargo")
-            .args(["run", "--release", "--quiet", "--example", "make_bulk", "--"])
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "--example",
+                "make_bulk",
+                "--",
+            ])
             .arg(shared.join("corpus/bulk_mtu1500.pcap"))
             .arg(&out)
             .arg("7")

@@ -133,10 +133,10 @@ impl Tracker {
         let broker = conn.core.info.dst(cd);
         if self.brokers.insert(broker) {
             self.broker_order.push_back(broker);
-            if self.broker_order.len() > self.cfg.max_known_brokers {
-                if let Some(old) = self.broker_order.pop_front() {
-                    self.brokers.remove(&old);
-                }
+            if self.broker_order.len() > self.cfg.max_known_brokers
+                && let Some(old) = self.broker_order.pop_front()
+            {
+                self.brokers.remove(&old);
             }
             self.resolve_waiting(broker);
         }
@@ -232,7 +232,6 @@ impl StreamSink for Tracker {
     }
 
     fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], at: PacketRef) -> Interest {
-        if std::env::var("KW_DEBUG").is_ok() { eprintln!("data {:?} {:?} {} at {}", conn.id, dir, data.len(), at.frame); }
         let Some(c) = self.conns.get_mut(&conn.id) else {
             return Interest::Ignore;
         };
@@ -246,7 +245,6 @@ impl StreamSink for Tracker {
     }
 
     fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, cause: GapCause, at: PacketRef) {
-        if std::env::var("KW_DEBUG").is_ok() { eprintln!("gap {:?} {:?} {} {:?} at {}", conn.id, dir, len, cause, at.frame); }
         let Some(c) = self.conns.get_mut(&conn.id) else {
             return;
         };

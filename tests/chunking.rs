@@ -9,15 +9,15 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
+use kwire::capture::file::FileSource;
+use kwire::capture::link::{Decoded, decode};
 use kwire::capture::{LinkType, Packet, PacketRef, Timestamp};
+use kwire::capture::{PacketSource, SourceFormat};
 use kwire::export::ndjson::to_json;
 use kwire::session::{Analyzer, CaptureInfo, Record, SessionConfig};
 use kwire::tcp::{
     CloseReason, ConnInfo, Dir, GapCause, Interest, Reassembler, StreamSink, TcpConfig, TcpEvent,
 };
-use kwire::capture::link::{Decoded, decode};
-use kwire::capture::file::FileSource;
-use kwire::capture::{PacketSource, SourceFormat};
 
 /// A connection's bytes as runs of one direction, in arrival order.
 struct Conn {
@@ -72,13 +72,33 @@ fn streams(name: &str) -> Vec<Conn> {
 }
 
 /// An IPv4+TCP packet (link type RAW); checksums are not checked by kwire.
-fn packet(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+fn packet(
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
         panic!("IPv4 only")
     };
     let total = 40 + payload.len();
     let mut p = Vec::with_capacity(total);
-    p.extend([0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+    p.extend([
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
     p.extend(s.ip().octets());
     p.extend(d.ip().octets());
     p.extend(s.port().to_be_bytes());
@@ -98,14 +118,23 @@ const FIN: u8 = 0x01;
 /// Build the packets of all connections, cutting run `r` of every connection
 /// with `cut(conn, run, len) -> segment lengths`. Each run's packets share a
 /// timestamp so that latencies do not depend on the cut.
-fn build(conns: &[Conn], cut: &dyn Fn(usize, usize, usize) -> Vec<usize>) -> Vec<(Timestamp, Vec<u8>)> {
+fn build(
+    conns: &[Conn],
+    cut: &dyn Fn(usize, usize, usize) -> Vec<usize>,
+) -> Vec<(Timestamp, Vec<u8>)> {
     let mut out = Vec::new();
     let mut t = 1_700_000_000i64;
     for (ci, c) in conns.iter().enumerate() {
         let (mut cs, mut ss) = (1000u32, 5000u32);
-        let push = |out: &mut Vec<(Timestamp, Vec<u8>)>, t: i64, p: Vec<u8>| out.push((Timestamp::new(t, 0), p));
+        let push = |out: &mut Vec<(Timestamp, Vec<u8>)>, t: i64, p: Vec<u8>| {
+            out.push((Timestamp::new(t, 0), p))
+        };
         push(&mut out, t, packet(c.client, c.server, cs, 0, SYN, &[]));
-        push(&mut out, t, packet(c.server, c.client, ss, cs + 1, SYN | ACK, &[]));
+        push(
+            &mut out,
+            t,
+            packet(c.server, c.client, ss, cs + 1, SYN | ACK, &[]),
+        );
         cs += 1;
         ss += 1;
         push(&mut out, t, packet(c.client, c.server, cs, ss, ACK, &[]));
@@ -129,8 +158,16 @@ fn build(conns: &[Conn], cut: &dyn Fn(usize, usize, usize) -> Vec<usize>) -> Vec
             assert_eq!(off, bytes.len());
         }
         t += 1;
-        push(&mut out, t, packet(c.client, c.server, cs, ss, FIN | ACK, &[]));
-        push(&mut out, t, packet(c.server, c.client, ss, cs + 1, FIN | ACK, &[]));
+        push(
+            &mut out,
+            t,
+            packet(c.client, c.server, cs, ss, FIN | ACK, &[]),
+        );
+        push(
+            &mut out,
+            t,
+            packet(c.server, c.client, ss, cs + 1, FIN | ACK, &[]),
+        );
     }
     out
 }
@@ -177,7 +214,6 @@ fn strip(v: &mut serde_json::Value) {
     if let Some(o) = v.as_object_mut() {
         o.remove("frame");
         o.remove("first_frame");
-        o.remove("first_frame");
         for (_, x) in o.iter_mut() {
             strip(x);
         }
@@ -186,7 +222,7 @@ fn strip(v: &mut serde_json::Value) {
 
 fn sizes(len: usize, k: usize) -> Vec<usize> {
     let mut v = vec![k; len / k];
-    if len % k != 0 {
+    if !len.is_multiple_of(k) {
         v.push(len % k);
     }
     v
@@ -199,7 +235,11 @@ fn output_is_independent_of_segmentation() {
     let whole = run(&build(&conns, &|_, _, len| vec![len]));
     let exchanges = whole.iter().filter(|v| v["type"] == "exchange").count();
     assert!(exchanges >= 20, "{exchanges}");
-    assert!(whole.iter().all(|v| v["type"] != "gap" && v["type"] != "resync"));
+    assert!(
+        whole
+            .iter()
+            .all(|v| v["type"] != "gap" && v["type"] != "resync")
+    );
 
     // Fixed segment sizes over all runs.
     for k in (1..=40).chain([64, 100, 333, 1000, 1448]) {
@@ -213,7 +253,11 @@ fn output_is_independent_of_segmentation() {
         for (ri, (_, bytes)) in c.runs.iter().enumerate() {
             for at in 1..bytes.len() {
                 let got = run(&build(&conns, &|cj, rj, len| {
-                    if (cj, rj) == (ci, ri) { vec![at, len - at] } else { vec![len] }
+                    if (cj, rj) == (ci, ri) {
+                        vec![at, len - at]
+                    } else {
+                        vec![len]
+                    }
                 }));
                 assert_eq!(got, whole, "conn {ci} run {ri} split at {at}");
                 variants += 1;

@@ -90,7 +90,11 @@ fn swapped_frames_lose_no_exchange() {
         assert!(reordered > 0, "{name}: reordering not reported");
         let (a, _) = analyze(&orig, &[]);
         let (b, _) = analyze(&bad, &[]);
-        assert_eq!(answered(&a), answered(&b), "{name}: swap lost or unpaired exchanges");
+        assert_eq!(
+            answered(&a),
+            answered(&b),
+            "{name}: swap lost or unpaired exchanges"
+        );
     }
 }
 
@@ -102,10 +106,17 @@ fn repeated_frames_lose_no_exchange() {
         let bad = dir.path().join(format!("{name}.dup.pcap"));
         mangle(&orig, &bad, "dup=0.2", 12);
         let summary = cli_export(&bad);
-        assert!(summary["tcp"]["retransmitted_bytes"].as_u64().unwrap() > 0, "{name}: duplicates not reported");
+        assert!(
+            summary["tcp"]["retransmitted_bytes"].as_u64().unwrap() > 0,
+            "{name}: duplicates not reported"
+        );
         let (a, _) = analyze(&orig, &[]);
         let (b, _) = analyze(&bad, &[]);
-        assert_eq!(answered(&a), answered(&b), "{name}: dup lost or unpaired exchanges");
+        assert_eq!(
+            answered(&a),
+            answered(&b),
+            "{name}: dup lost or unpaired exchanges"
+        );
         // And no duplicate exchange came out of a duplicated frame.
         assert_eq!(exchanges(&a).len(), exchanges(&b).len(), "{name}");
     }
@@ -132,10 +143,17 @@ fn mid_stream_start_decodes_everything_after_the_cut() {
                 expected += 1;
                 let k = key(e);
                 let Some(&ans) = got.get(&k) else {
-                    panic!("{name} from={cut}: lost request frame {} {:?}", e.request.frame, k);
+                    panic!(
+                        "{name} from={cut}: lost request frame {} {:?}",
+                        e.request.frame, k
+                    );
                 };
                 if e.response.is_some_and(|r| r.first_frame >= cut) {
-                    assert!(ans, "{name} from={cut}: request frame {} unpaired", e.request.frame);
+                    assert!(
+                        ans,
+                        "{name} from={cut}: request frame {} unpaired",
+                        e.request.frame
+                    );
                 }
             }
             assert!(expected > 0);
@@ -150,13 +168,19 @@ fn mid_stream_start_decodes_everything_after_the_cut() {
                     _ => None,
                 })
                 .collect();
-            let spans_cut = exchanges(&a)
-                .iter()
-                .any(|e| e.request.first_frame >= cut && opened.get(&e.stream).is_some_and(|&f| f < cut));
+            let spans_cut = exchanges(&a).iter().any(|e| {
+                e.request.first_frame >= cut && opened.get(&e.stream).is_some_and(|&f| f < cut)
+            });
             let _ = summary;
-            let midstream = !spans_cut || b.iter().any(|r| matches!(r, Record::Event(ev)
-                if matches!(ev.kind, EventKind::ConnectionOpen { handshake_seen: false, .. })));
-            assert!(midstream, "{name} from={cut}: no connection joined mid-stream reported");
+            let midstream = !spans_cut
+                || b.iter().any(|r| {
+                    matches!(r, Record::Event(ev)
+                if matches!(ev.kind, EventKind::ConnectionOpen { handshake_seen: false, .. }))
+                });
+            assert!(
+                midstream,
+                "{name} from={cut}: no connection joined mid-stream reported"
+            );
         }
     }
 }
@@ -177,7 +201,8 @@ fn lost_frames_cost_only_the_messages_they_touched() {
             assert!(!dropped.is_empty());
             let (a, _) = analyze(&orig, &[]);
             let (b, _) = analyze(&bad, &[]);
-            let got: HashMap<Key, &Exchange> = exchanges(&b).into_iter().map(|e| (key(e), e)).collect();
+            let got: HashMap<Key, &Exchange> =
+                exchanges(&b).into_iter().map(|e| (key(e), e)).collect();
             let touched = |first: u64, last: u64| dropped.range(first..=last).next().is_some();
             let mut checked = 0;
             for e in exchanges(&a) {
@@ -189,12 +214,20 @@ fn lost_frames_cost_only_the_messages_they_touched() {
                 }
                 checked += 1;
                 let Some(g) = got.get(&key(e)) else {
-                    panic!("{name} drop seed {seed}: lost untouched request frame {} {:?}", e.request.frame, key(e));
+                    panic!(
+                        "{name} drop seed {seed}: lost untouched request frame {} {:?}",
+                        e.request.frame,
+                        key(e)
+                    );
                 };
-                if let Some(r) = e.response {
-                    if !touched(r.first_frame.saturating_sub(1), r.frame) {
-                        assert!(g.response.is_some(), "{name} seed {seed}: request frame {} unpaired", e.request.frame);
-                    }
+                if let Some(r) = e.response
+                    && !touched(r.first_frame.saturating_sub(1), r.frame)
+                {
+                    assert!(
+                        g.response.is_some(),
+                        "{name} seed {seed}: request frame {} unpaired",
+                        e.request.frame
+                    );
                 }
             }
             assert!(checked > 0);
@@ -207,8 +240,10 @@ fn lost_frames_cost_only_the_messages_they_touched() {
             });
             if lost_payload {
                 let gaps = summary["events"]["gap"].as_u64().unwrap_or(0);
-                assert!(gaps > 0 && summary["tcp"]["gap_bytes"].as_u64().unwrap() > 0,
-                    "{name} seed {seed}: lost payload not reported as a gap");
+                assert!(
+                    gaps > 0 && summary["tcp"]["gap_bytes"].as_u64().unwrap() > 0,
+                    "{name} seed {seed}: lost payload not reported as a gap"
+                );
             }
         }
     }
@@ -228,7 +263,10 @@ fn short_snaplen_is_reported_not_fatal() {
             let truncated = summary["truncated_packets"].as_u64().unwrap();
             let gaps = summary["events"]["gap"].as_u64().unwrap_or(0);
             let packets = summary["events"]["packet"].as_u64().unwrap_or(0);
-            assert!((truncated > 0 && gaps > 0) || packets > 0, "{name} snap={snap}: truncation not reported: {summary}");
+            assert!(
+                (truncated > 0 && gaps > 0) || packets > 0,
+                "{name} snap={snap}: truncation not reported: {summary}"
+            );
         }
     }
 }

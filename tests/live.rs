@@ -64,7 +64,13 @@ fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::Exit
 /// correlation id, api key, version, answered).
 fn exchange_keys(ndjson: &str) -> BTreeSet<(u16, u16, i64, i64, i64, bool)> {
     let port = |s: &serde_json::Value| -> u16 {
-        s.as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap()
+        s.as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     ndjson
         .lines()
@@ -198,20 +204,29 @@ fn live_capture_finds_the_same_exchanges_as_a_file_capture() {
 
     interrupt(&live);
     interrupt(&tcpdump);
-    let live_status = wait_timeout(&mut live, Duration::from_secs(10)).expect("kwire stops on SIGINT");
+    let live_status =
+        wait_timeout(&mut live, Duration::from_secs(10)).expect("kwire stops on SIGINT");
     assert!(live_status.success(), "kwire live exit {live_status:?}");
     wait_timeout(&mut tcpdump, Duration::from_secs(10)).expect("tcpdump stops on SIGINT");
     let _ = writeln!(mock_in, "quit");
     wait_timeout(&mut mock, Duration::from_secs(10));
 
     let live_text = std::fs::read_to_string(&live_out).unwrap();
-    let file_out = Command::new(kwire).arg("export").arg(&file).output().unwrap();
+    let file_out = Command::new(kwire)
+        .arg("export")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(file_out.status.success());
     let file_text = String::from_utf8(file_out.stdout).unwrap();
 
     let live_keys = exchange_keys(&live_text);
     let file_keys = exchange_keys(&file_text);
-    assert!(file_keys.len() >= 20, "too few exchanges in the file capture: {}", file_keys.len());
+    assert!(
+        file_keys.len() >= 20,
+        "too few exchanges in the file capture: {}",
+        file_keys.len()
+    );
     assert_eq!(live_keys, file_keys, "live and file captures disagree");
     // Live capture reports the kernel's counters.
     let summary: serde_json::Value =

@@ -58,9 +58,13 @@ pub fn role_candidate(bytes: &[u8]) -> Verdict {
     let key = ApiKey(i16::from_be_bytes([frame[0], frame[1]]));
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let known = key.info().is_some_and(|a| a.knows_version(version));
-    let named = key.request_header_version(version) >= 1
-        && i16::from_be_bytes([frame[8], frame[9]]) > 0;
-    if known && named { Verdict::Yes } else { Verdict::No }
+    let named =
+        key.request_header_version(version) >= 1 && i16::from_be_bytes([frame[8], frame[9]]) > 0;
+    if known && named {
+        Verdict::Yes
+    } else {
+        Verdict::No
+    }
 }
 
 /// Check a request header in `frame` (the bytes after the size prefix, at
@@ -116,51 +120,75 @@ pub fn printable(b: &[u8]) -> bool {
     std::str::from_utf8(b).is_ok_and(|s| !s.chars().any(char::is_control))
 }
 
+/// Most frames followed when checking that a response candidate fits.
+const CHAIN_MAX: usize = 64;
+
 /// Judge whether a response frame starts at `bytes[0]` (size prefix
-/// included). Its correlation id must be one `in_flight` accepts, and, since
-/// a size and a correlation id are just 8 bytes that a body may contain by
-/// chance, the frame must also fit what follows: it ends exactly where the
-/// known bytes end, or another plausible response header follows it, or (if
-/// it extends beyond the known bytes) it answers `oldest`, the request Kafka
-/// will answer next.
-pub fn response_candidate(
-    bytes: &[u8],
-    in_flight: impl Fn(i32) -> bool,
-    oldest: Option<i32>,
-) -> Verdict {
-    let Some(b) = bytes.get(..8) else {
+/// included). A size and a correlation id are just 8 bytes that a body may
+/// contain by chance, so the frames from there on must chain: each one a
+/// plausible size, each correlation id a little above the previous one
+/// (clients number requests in order and Kafka answers in order), the last
+/// ending exactly where the known bytes end.
+///
+/// - If `in_flight` accepts the first correlation id: `Yes` when the chain
+///   reaches the end exactly, or has three links before running past it.
+/// - If not (its request is not delivered yet, or was lost): `Yes` only for a
+///   chain of two or more reaching the end exactly; a single fitting frame is
+///   undecided (`NeedMore`), to be judged again once its request arrives.
+pub fn response_candidate(bytes: &[u8], in_flight: impl Fn(i32) -> bool) -> Verdict {
+    let header = |at: usize| -> Option<Option<(usize, i32)>> {
+        let b = bytes.get(at..at + 8)?;
+        let size = u32::from_be_bytes(b[..4].try_into().unwrap());
+        if !(4..=i32::MAX as u32).contains(&size) {
+            return Some(None);
+        }
+        Some(Some((
+            size as usize,
+            i32::from_be_bytes(b[4..8].try_into().unwrap()),
+        )))
+    };
+    let Some(first) = header(0) else {
         return Verdict::NeedMore;
     };
-    let size = u32::from_be_bytes(b[..4].try_into().unwrap());
-    if !(4..=i32::MAX as u32).contains(&size) {
+    let Some((mut size, first_corr)) = first else {
         return Verdict::No;
-    }
-    let corr = i32::from_be_bytes(b[4..8].try_into().unwrap());
-    if !in_flight(corr) {
-        return Verdict::No;
-    }
-    let end = 4 + size as usize;
-    if end > bytes.len() {
-        return if oldest == Some(corr) {
-            Verdict::Yes
-        } else {
-            Verdict::NeedMore
+    };
+    let expected = in_flight(first_corr);
+    let (mut at, mut corr) = (0usize, first_corr);
+    for links in 1..=CHAIN_MAX {
+        let end = at + 4 + size;
+        if end == bytes.len() {
+            return if expected || links >= 2 {
+                Verdict::Yes
+            } else {
+                Verdict::NeedMore
+            };
+        }
+        if end > bytes.len() {
+            // Undecided until the frame's end arrives (re-judged then), unless
+            // several frames already chained.
+            return if expected && links >= 3 {
+                Verdict::Yes
+            } else {
+                Verdict::NeedMore
+            };
+        }
+        let Some(next) = header(end) else {
+            return Verdict::NeedMore;
         };
+        let Some((next_size, next_corr)) = next else {
+            return Verdict::No;
+        };
+        let step = next_corr.wrapping_sub(corr);
+        if !(1..1 << 16).contains(&step) {
+            return Verdict::No;
+        }
+        (at, size, corr) = (end, next_size, next_corr);
     }
-    if end == bytes.len() {
-        return Verdict::Yes;
-    }
-    let Some(next) = bytes.get(end..end + 8) else {
-        return Verdict::NeedMore;
-    };
-    let next_size = u32::from_be_bytes(next[..4].try_into().unwrap());
-    let next_corr = i32::from_be_bytes(next[4..8].try_into().unwrap());
-    if (4..=i32::MAX as u32).contains(&next_size)
-        && (in_flight(next_corr) || next_corr.wrapping_sub(corr).unsigned_abs() < 64)
-    {
+    if expected {
         Verdict::Yes
     } else {
-        Verdict::No
+        Verdict::NeedMore
     }
 }
 
@@ -255,7 +283,9 @@ mod tests {
     fn a_response_is_not_taken_for_a_request() {
         // ApiVersions v0 response, correlation id 5: reads as Produce v5 with
         // correlation id 0x0000_0000 and a client id of 0x003c bytes.
-        let mut r = vec![0, 0, 0, 70, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0x3c, 0, 0, 0, 0, 0, 9];
+        let mut r = vec![
+            0, 0, 0, 70, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0x3c, 0, 0, 0, 0, 0, 9,
+        ];
         r.resize(74, 0);
         assert_eq!(role_candidate(&r), Verdict::No);
         let ok = req(18, 3, 1, Some(b"rdkafka"), 10);
@@ -266,19 +296,28 @@ mod tests {
 
     #[test]
     fn response_needs_expected_correlation_id_and_a_fit() {
-        // Two responses: #42 (4 bytes of body), #43.
-        let r = [0, 0, 0, 8, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 43, 0, 0];
+        // Two responses: #42 (4 bytes of body), #43 (2 bytes).
+        let r = [
+            0, 0, 0, 8, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 43, 0, 0,
+        ];
         let fl = |c: i32| c == 42 || c == 43;
-        assert_eq!(response_candidate(&r, fl, Some(42)), Verdict::Yes);
-        assert_eq!(response_candidate(&r[..12], fl, Some(42)), Verdict::Yes);
-        assert_eq!(response_candidate(&r[12..], fl, Some(42)), Verdict::Yes);
-        assert_eq!(response_candidate(&r, |c| c == 41, Some(41)), Verdict::No);
-        assert_eq!(response_candidate(&r[..7], fl, None), Verdict::NeedMore);
-        // Extends past the known bytes: only the oldest request's answer.
-        assert_eq!(response_candidate(&r[..10], fl, Some(42)), Verdict::Yes);
-        assert_eq!(response_candidate(&r[..10], fl, Some(41)), Verdict::NeedMore);
+        assert_eq!(response_candidate(&r, fl), Verdict::Yes);
+        assert_eq!(response_candidate(&r[..12], fl), Verdict::Yes);
+        assert_eq!(response_candidate(&r[12..], fl), Verdict::Yes);
+        // Not in flight: a chain of two reaching the end still settles it; one
+        // frame alone waits for its request.
+        assert_eq!(response_candidate(&r, |c| c == 41), Verdict::Yes);
+        assert_eq!(response_candidate(&r[12..], |c| c == 41), Verdict::NeedMore);
+        assert_eq!(response_candidate(&r[..7], fl), Verdict::NeedMore);
+        // Extends past the known bytes: undecided.
+        assert_eq!(response_candidate(&r[..10], fl), Verdict::NeedMore);
         // A size and an in-flight id inside a body, followed by garbage.
-        let g = [0, 0, 0, 4, 0, 0, 0, 42, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0];
-        assert_eq!(response_candidate(&g, fl, Some(42)), Verdict::No);
+        let g = [
+            0, 0, 0, 4, 0, 0, 0, 42, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0,
+        ];
+        assert_eq!(response_candidate(&g, fl), Verdict::No);
+        // Small numbers that chain, but with falling correlation ids.
+        let a = [0, 0, 0, 4, 0, 0, 0, 43, 0, 0, 0, 4, 0, 0, 0, 42];
+        assert_eq!(response_candidate(&a, fl), Verdict::No);
     }
 }

@@ -530,7 +530,13 @@ impl Framer {
     /// candidates (`pending`), then the offsets from `scan` on. The first
     /// definite `Yes` wins; undecided ones are kept (at most
     /// [`PENDING_MAX`]) to be judged again when more bytes arrive.
-    fn scan(&mut self, mut scan: usize, mut skipped: u64, at: PacketRef, h: &mut impl FrameHandler) -> Option<Vec<u8>> {
+    fn scan(
+        &mut self,
+        mut scan: usize,
+        mut skipped: u64,
+        at: PacketRef,
+        h: &mut impl FrameHandler,
+    ) -> Option<Vec<u8>> {
         let mut found = None;
         let mut pending = std::mem::take(&mut self.pending);
         pending.retain(|&p| {

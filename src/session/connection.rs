@@ -384,10 +384,10 @@ impl Core {
 
     fn intern_client_id(&mut self, raw: Option<&[u8]>) -> Option<Arc<str>> {
         let raw = raw?;
-        if let Some(cur) = &self.client_id {
-            if cur.as_bytes() == raw {
-                return Some(cur.clone());
-            }
+        if let Some(cur) = &self.client_id
+            && cur.as_bytes() == raw
+        {
+            return Some(cur.clone());
         }
         let s: Arc<str> = Arc::from(String::from_utf8_lossy(raw).as_ref());
         self.client_id = Some(s.clone());
@@ -606,27 +606,10 @@ impl Core {
             // key 0, version N, and its body often as an empty client id).
             None => detect::role_candidate(bytes),
             Some(false) => {
-                if self.in_flight.is_empty() {
-                    // Nothing to match a response against yet: wait for a request.
-                    return match bytes.len() {
-                        0..8 => Verdict::NeedMore,
-                        _ => {
-                            let size = u32::from_be_bytes(bytes[..4].try_into().unwrap());
-                            if (4..=i32::MAX as u32).contains(&size) {
-                                Verdict::NeedMore
-                            } else {
-                                Verdict::No
-                            }
-                        }
-                    };
-                }
                 let in_flight = &self.in_flight;
-                let oldest = in_flight.front().map(|p| p.correlation_id);
-                detect::response_candidate(
-                    bytes,
-                    |c| in_flight.iter().any(|p| p.correlation_id == c),
-                    oldest,
-                )
+                detect::response_candidate(bytes, |c| {
+                    in_flight.iter().any(|p| p.correlation_id == c)
+                })
             }
         }
     }

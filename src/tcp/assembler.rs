@@ -18,6 +18,20 @@
 
 use std::collections::VecDeque;
 
+use crate::capture::PacketRef;
+
+/// Most arrival marks kept per direction; beyond it neighbours are merged
+/// (keeping the later packet, so a message is never dated too early).
+const MAX_MARKS: usize = 1024;
+
+/// Bytes `start..end` of the buffer arrived in packet `at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub start: u64,
+    pub end: u64,
+    pub at: PacketRef,
+}
+
 /// Buffered bytes, or an extent of bytes the capture cut off (`cut`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Run {
@@ -41,6 +55,10 @@ pub struct Assembler {
     runs: VecDeque<Run>,
     /// Captured bytes held (cut runs count nothing).
     bytes: usize,
+    /// Which packet brought which buffered bytes, sorted, not overlapping:
+    /// when a hole is given up, the bytes after it are dated by their own
+    /// packets, not by the packet that gave the hole up.
+    marks: VecDeque<Mark>,
 }
 
 impl Assembler {
@@ -81,10 +99,59 @@ impl Assembler {
     pub fn clear(&mut self) {
         self.runs = VecDeque::new();
         self.bytes = 0;
+        self.marks = VecDeque::new();
+    }
+
+    /// The packet that brought the first buffered data byte.
+    pub fn first_mark(&self) -> Option<PacketRef> {
+        self.marks.front().map(|m| m.at)
+    }
+
+    /// Remove and return (in `out`) the marks of bytes before `end`.
+    pub fn take_marks(&mut self, end: u64, out: &mut Vec<Mark>) {
+        while let Some(m) = self.marks.front_mut() {
+            if m.start >= end {
+                break;
+            }
+            if m.end <= end {
+                out.push(*m);
+                self.marks.pop_front();
+            } else {
+                out.push(Mark { end, ..*m });
+                m.start = end;
+                break;
+            }
+        }
+    }
+
+    fn mark(&mut self, start: u64, end: u64, at: PacketRef) {
+        let i = self.marks.partition_point(|m| m.end <= start);
+        if i > 0 && self.marks[i - 1].end == start && self.marks[i - 1].at == at {
+            self.marks[i - 1].end = end;
+        } else {
+            self.marks.insert(i, Mark { start, end, at });
+        }
+        if self.marks.len() > MAX_MARKS {
+            // Merge the first two: the later packet dates both.
+            if let (Some(a), Some(b)) = (self.marks.pop_front(), self.marks.pop_front()) {
+                let at = if b.at.frame >= a.at.frame { b.at } else { a.at };
+                self.marks.push_front(Mark {
+                    start: a.start,
+                    end: b.end,
+                    at,
+                });
+            }
+        }
     }
 
     /// Drop everything at or after `end`.
     pub fn truncate(&mut self, end: u64) {
+        while self.marks.back().is_some_and(|m| m.start >= end) {
+            self.marks.pop_back();
+        }
+        if let Some(m) = self.marks.back_mut() {
+            m.end = m.end.min(end);
+        }
         while let Some(last) = self.runs.back_mut() {
             if last.start >= end {
                 self.bytes -= last.data.len();
@@ -103,13 +170,14 @@ impl Assembler {
         }
     }
 
-    /// Buffer `data` at `start`, where nothing is buffered yet. Returns the
-    /// number of bytes that were already covered (duplicates).
-    pub fn insert_data(&mut self, start: u64, data: &[u8]) -> u64 {
+    /// Buffer `data` at `start`, brought by packet `at`. Bytes already
+    /// buffered are kept (first writer wins). Returns the number of bytes
+    /// that were already covered (duplicates).
+    pub fn insert_data(&mut self, start: u64, data: &[u8], at: PacketRef) -> u64 {
         if data.is_empty() {
             return 0;
         }
-        self.insert(start, start + data.len() as u64, Piece::Data(data))
+        self.insert(start, start + data.len() as u64, Piece::Data(data), at)
     }
 
     /// Remember that the capture cut the bytes `start..end`, where nothing is
@@ -118,10 +186,10 @@ impl Assembler {
         if end <= start {
             return 0;
         }
-        self.insert(start, end, Piece::Cut)
+        self.insert(start, end, Piece::Cut, PacketRef::default())
     }
 
-    fn insert(&mut self, start: u64, end: u64, piece: Piece<'_>) -> u64 {
+    fn insert(&mut self, start: u64, end: u64, piece: Piece<'_>, at: PacketRef) -> u64 {
         let cut = matches!(piece, Piece::Cut);
         let mut dup = 0;
         // The first run that ends after `start`: the only ones that can overlap.
@@ -147,6 +215,9 @@ impl Assembler {
                 Piece::Cut => &[],
             };
             self.bytes += bytes.len();
+            if !cut {
+                self.mark(cur, stop, at);
+            }
             if i > 0 && self.runs[i - 1].end == cur && self.runs[i - 1].cut == cut {
                 i -= 1;
                 let prev = &mut self.runs[i];
@@ -185,6 +256,11 @@ impl Assembler {
 mod tests {
     use super::*;
 
+    const P: PacketRef = PacketRef {
+        frame: 1,
+        ts: crate::capture::Timestamp { secs: 0, nanos: 0 },
+    };
+
     /// (start, end, cut) of every run.
     fn shape(a: &Assembler) -> Vec<(u64, u64, bool)> {
         a.runs.iter().map(|r| (r.start, r.end, r.cut)).collect()
@@ -197,8 +273,8 @@ mod tests {
     #[test]
     fn inserts_into_empty_and_appends() {
         let mut a = Assembler::new();
-        assert_eq!(a.insert_data(10, b"abc"), 0);
-        assert_eq!(a.insert_data(13, b"de"), 0);
+        assert_eq!(a.insert_data(10, b"abc", P), 0);
+        assert_eq!(a.insert_data(13, b"de", P), 0);
         assert_eq!(shape(&a), [(10, 15, false)]);
         assert_eq!(data_of(&a), [b"abcde".to_vec()]);
         assert_eq!(a.bytes(), 5);
@@ -207,15 +283,15 @@ mod tests {
     #[test]
     fn prepends_and_bridges_holes() {
         let mut a = Assembler::new();
-        a.insert_data(10, b"kl");
-        a.insert_data(4, b"ef");
+        a.insert_data(10, b"kl", P);
+        a.insert_data(4, b"ef", P);
         assert_eq!(shape(&a), [(4, 6, false), (10, 12, false)]);
         // Fills 6..10 exactly: one run.
-        assert_eq!(a.insert_data(6, b"ghij"), 0);
+        assert_eq!(a.insert_data(6, b"ghij", P), 0);
         assert_eq!(shape(&a), [(4, 12, false)]);
         assert_eq!(data_of(&a), [b"efghijkl".to_vec()]);
         // Touches the front.
-        a.insert_data(2, b"cd");
+        a.insert_data(2, b"cd", P);
         assert_eq!(data_of(&a), [b"cdefghijkl".to_vec()]);
         assert_eq!(a.bytes(), 10);
     }
@@ -223,28 +299,28 @@ mod tests {
     #[test]
     fn first_writer_wins_and_duplicates_are_counted() {
         let mut a = Assembler::new();
-        a.insert_data(4, b"EF");
-        a.insert_data(8, b"IJ");
+        a.insert_data(4, b"EF", P);
+        a.insert_data(8, b"IJ", P);
         // Covers 2..12: new bytes 2..4, 6..8, 10..12; duplicates 4..6, 8..10.
-        assert_eq!(a.insert_data(2, b"cdefghijkl"), 4);
+        assert_eq!(a.insert_data(2, b"cdefghijkl", P), 4);
         assert_eq!(shape(&a), [(2, 12, false)]);
         assert_eq!(data_of(&a), [b"cdEFghIJkl".to_vec()]);
         assert_eq!(a.bytes(), 10);
         // Entirely inside.
-        assert_eq!(a.insert_data(5, b"xyz"), 3);
+        assert_eq!(a.insert_data(5, b"xyz", P), 3);
         assert_eq!(a.bytes(), 10);
     }
 
     #[test]
     fn cut_runs_do_not_merge_with_data() {
         let mut a = Assembler::new();
-        a.insert_data(0, b"ab");
+        a.insert_data(0, b"ab", P);
         a.insert_cut(2, 6);
-        a.insert_data(6, b"gh");
+        a.insert_data(6, b"gh", P);
         assert_eq!(shape(&a), [(0, 2, false), (2, 6, true), (6, 8, false)]);
         assert_eq!(a.bytes(), 4);
         // Data over a cut extent: the cut stays (first writer), the rest fills.
-        assert_eq!(a.insert_data(4, b"efghij"), 4);
+        assert_eq!(a.insert_data(4, b"efghij", P), 4);
         assert_eq!(shape(&a), [(0, 2, false), (2, 6, true), (6, 10, false)]);
         a.insert_cut(10, 12);
         a.insert_cut(12, 14);
@@ -255,9 +331,9 @@ mod tests {
     #[test]
     fn truncate_drops_and_trims() {
         let mut a = Assembler::new();
-        a.insert_data(0, b"abc");
+        a.insert_data(0, b"abc", P);
         a.insert_cut(3, 6);
-        a.insert_data(8, b"ijkl");
+        a.insert_data(8, b"ijkl", P);
         a.truncate(10);
         assert_eq!(shape(&a), [(0, 3, false), (3, 6, true), (8, 10, false)]);
         assert_eq!(a.bytes(), 5);
@@ -272,7 +348,7 @@ mod tests {
     #[test]
     fn pop_front_releases_bytes() {
         let mut a = Assembler::new();
-        a.insert_data(5, b"xy");
+        a.insert_data(5, b"xy", P);
         a.insert_cut(0, 3);
         let r = a.pop_front().unwrap();
         assert!(r.cut);
@@ -291,7 +367,7 @@ mod tests {
                 let mut a = Assembler::new();
                 let mut model = [None::<u8>; 12];
                 for (start, bytes) in [(1u64, &b"AB"[..]), (5, b"CDE"), (10, b"F")] {
-                    a.insert_data(start, bytes);
+                    a.insert_data(start, bytes, P);
                     for (k, b) in bytes.iter().enumerate() {
                         model[start as usize + k] = Some(*b);
                     }
@@ -306,7 +382,7 @@ mod tests {
                         *slot = Some(*b);
                     }
                 }
-                assert_eq!(a.insert_data(s, &new), want_dup, "s={s} len={len}");
+                assert_eq!(a.insert_data(s, &new, P), want_dup, "s={s} len={len}");
                 // Rebuild the runs from the model.
                 let mut want = Vec::new();
                 let mut k = 0;

@@ -6,9 +6,20 @@
 //! captured) by their signed 32-bit distance from the next expected byte, so
 //! arithmetic is mod 2^32 and a segment more than 2^31 behind is old.
 
-use super::assembler::Assembler;
+use super::assembler::{Assembler, Mark};
 use super::{ConnInfo, Dir, GapCause, Interest, StreamSink, TcpConfig, TcpEvent, TcpStats};
 use crate::capture::PacketRef;
+
+/// Which packet buffered bytes are delivered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dating {
+    /// The current packet: it filled the hole, so it completes them.
+    Now,
+    /// The packet that brought them: the hole before them was given up, and
+    /// what they complete was complete when they arrived (as Wireshark, which
+    /// does not wait for holes, dates it).
+    Arrival,
+}
 
 /// The sink asked to ignore the connection: stop all work on it.
 #[derive(Debug)]
@@ -25,21 +36,32 @@ pub(super) struct Out<'a, S> {
 
 impl<S: StreamSink> Out<'_, S> {
     fn data(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        let at = self.at;
+        self.data_at(bytes, at)
+    }
+
+    /// Deliver bytes dated by the packet that brought them.
+    fn data_at(&mut self, bytes: &[u8], at: PacketRef) -> Result<(), Stop> {
         if bytes.is_empty() {
             return Ok(());
         }
-        match self.sink.on_data(&self.info, self.dir, bytes, self.at) {
+        match self.sink.on_data(&self.info, self.dir, bytes, at) {
             Interest::Keep => Ok(()),
             Interest::Ignore => Err(Stop),
         }
     }
 
     fn gap(&mut self, len: u64, cause: GapCause) {
+        let at = self.at;
+        self.gap_at(len, cause, at);
+    }
+
+    fn gap_at(&mut self, len: u64, cause: GapCause, at: PacketRef) {
         if len == 0 {
             return;
         }
         self.stats.gap_bytes += len;
-        self.sink.on_gap(&self.info, self.dir, len, cause, self.at);
+        self.sink.on_gap(&self.info, self.dir, len, cause, at);
     }
 }
 
@@ -71,6 +93,8 @@ pub(super) struct Half {
     acked: u64,
     arm: Option<Arm>,
     ooo: Assembler,
+    /// Scratch space for the arrival marks of a run being delivered.
+    marks: Vec<Mark>,
 }
 
 impl Half {
@@ -188,9 +212,14 @@ impl Half {
             }
             // Bytes the peer acknowledged are lost; bytes only the FIN
             // proves are given up as the connection closes.
-            self.skip_to(arm.end.min(self.acked), GapCause::Lost, out)?;
-            self.skip_to(arm.end, GapCause::Closed, out)?;
-            self.drain(out)?;
+            self.skip_to(
+                arm.end.min(self.acked),
+                GapCause::Lost,
+                Dating::Arrival,
+                out,
+            )?;
+            self.skip_to(arm.end, GapCause::Closed, Dating::Arrival, out)?;
+            self.drain(Dating::Arrival, out)?;
         }
         self.rearm(packets, ns);
         Ok(())
@@ -227,15 +256,16 @@ impl Half {
                 self.next = cap_end as u64;
             }
             // What the snaplen cut, in order (buffered bytes there still count).
-            self.skip_to(end as u64, GapCause::Snaplen, out)?;
-            return self.drain(out);
+            self.skip_to(end as u64, GapCause::Snaplen, Dating::Now, out)?;
+            // This packet filled the hole: it completes what follows.
+            return self.drain(Dating::Now, out);
         }
         // Out of order: buffer a copy.
         out.stats.out_of_order_segments += 1;
         let (start, end, cap_end) = (start as u64, end as u64, cap_end.max(start) as u64);
         let mut dup = self
             .ooo
-            .insert_data(start, &captured[..(cap_end - start) as usize]);
+            .insert_data(start, &captured[..(cap_end - start) as usize], out.at);
         dup += self.ooo.insert_cut(cap_end, end);
         out.stats.retransmitted_bytes += dup;
         self.enforce(cfg, out)
@@ -260,8 +290,8 @@ impl Half {
             && let Some(front) = self.ooo.front()
         {
             let to = front.start;
-            self.skip_to(to, GapCause::BufferLimit, out)?;
-            self.drain(out)?;
+            self.skip_to(to, GapCause::BufferLimit, Dating::Arrival, out)?;
+            self.drain(Dating::Arrival, out)?;
         }
         Ok(())
     }
@@ -272,14 +302,23 @@ impl Half {
         &mut self,
         end: u64,
         cause: GapCause,
+        dating: Dating,
         out: &mut Out<'_, S>,
     ) -> Result<(), Stop> {
         while self.next < end {
             match self.ooo.front() {
-                Some(front) if front.start <= self.next => self.deliver_front(out)?,
+                Some(front) if front.start <= self.next => self.deliver_front(dating, out)?,
                 front => {
                     let stop = front.map_or(end, |f| f.start.min(end));
-                    out.gap(stop - self.next, cause);
+                    // A given-up hole is dated by the packet that brought the
+                    // first byte after it: where the loss became visible.
+                    let at = match (dating, front) {
+                        (Dating::Arrival, Some(f)) if f.start == stop => {
+                            self.ooo.first_mark().unwrap_or(out.at)
+                        }
+                        _ => out.at,
+                    };
+                    out.gap_at(stop - self.next, cause, at);
                     self.next = stop;
                 }
             }
@@ -288,20 +327,26 @@ impl Half {
     }
 
     /// Deliver the buffered runs that are now contiguous.
-    fn drain<S: StreamSink>(&mut self, out: &mut Out<'_, S>) -> Result<(), Stop> {
+    fn drain<S: StreamSink>(&mut self, dating: Dating, out: &mut Out<'_, S>) -> Result<(), Stop> {
         while let Some(front) = self.ooo.front()
             && front.start <= self.next
         {
-            self.deliver_front(out)?;
+            self.deliver_front(dating, out)?;
         }
         Ok(())
     }
 
     /// Deliver the front run's bytes beyond `next` (its start is `<= next`).
-    fn deliver_front<S: StreamSink>(&mut self, out: &mut Out<'_, S>) -> Result<(), Stop> {
+    fn deliver_front<S: StreamSink>(
+        &mut self,
+        dating: Dating,
+        out: &mut Out<'_, S>,
+    ) -> Result<(), Stop> {
         let Some(run) = self.ooo.pop_front() else {
             return Ok(());
         };
+        self.marks.clear();
+        self.ooo.take_marks(run.end, &mut self.marks);
         if run.end <= self.next {
             // Delivered meanwhile by an in-order segment.
             out.stats.retransmitted_bytes += run.end - run.start;
@@ -312,10 +357,33 @@ impl Half {
         self.next = run.end;
         if run.cut {
             out.gap(run.end - run.start - skip, GapCause::Snaplen);
-            Ok(())
-        } else {
-            out.data(&run.data[skip as usize..])
+            return Ok(());
         }
+        if dating == Dating::Now {
+            return out.data(&run.data[skip as usize..]);
+        }
+        // Every data byte has a mark; should one be missing, its bytes go
+        // out with the current packet rather than not at all.
+        let mut pos = run.start + skip;
+        for i in 0..self.marks.len() {
+            let m = self.marks[i];
+            let (a, b) = (m.start.max(pos), m.end.min(run.end));
+            if a >= b {
+                continue;
+            }
+            if a > pos {
+                out.data(&run.data[(pos - run.start) as usize..(a - run.start) as usize])?;
+            }
+            out.data_at(
+                &run.data[(a - run.start) as usize..(b - run.start) as usize],
+                m.at,
+            )?;
+            pos = b;
+        }
+        if pos < run.end {
+            out.data(&run.data[(pos - run.start) as usize..])?;
+        }
+        Ok(())
     }
 
     /// The connection is closing: deliver what is buffered, the holes before
@@ -332,7 +400,7 @@ impl Half {
             .unwrap_or(0)
             .max(self.proven_end())
             .max(self.fin.unwrap_or(0));
-        self.skip_to(end, GapCause::Closed, out)?;
-        self.drain(out)
+        self.skip_to(end, GapCause::Closed, Dating::Arrival, out)?;
+        self.drain(Dating::Arrival, out)
     }
 }

@@ -158,10 +158,10 @@ pub fn frame_map(original: &Path, damaged: &Path) -> HashMap<u64, u64> {
     }
     let mut map = HashMap::new();
     for (f, ts, data) in read_packets(damaged) {
-        if let Some(cands) = by_ts.get(&ts) {
-            if let Some((of, _)) = cands.iter().find(|(_, d)| d.starts_with(&data)) {
-                map.insert(f, *of);
-            }
+        if let Some(cands) = by_ts.get(&ts)
+            && let Some((of, _)) = cands.iter().find(|(_, d)| d.starts_with(&data))
+        {
+            map.insert(f, *of);
         }
     }
     map
