@@ -4,10 +4,16 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use std::net::SocketAddr;
+
 use kwire::capture::file::FileSource;
-use kwire::capture::{PacketSource, Timestamp};
+use kwire::capture::link::{Decoded, decode};
+use kwire::capture::{PacketRef, PacketSource, Timestamp};
 use kwire::session::{self, CaptureInfo, Exchange, Record, SessionConfig, Summary};
 use kwire::tcp::TcpConfig;
+use kwire::tcp::{
+    CloseReason, ConnInfo, Dir, GapCause, Interest, Reassembler, StreamSink, TcpEvent,
+};
 
 /// `../shared` beside the repository, or `$KWIRE_SHARED`.
 pub fn shared_dir() -> PathBuf {
@@ -179,4 +185,157 @@ pub fn mangle(input: &Path, output: &Path, mode: &str, seed: u64) {
         .status()
         .expect("python3 runs mangle.py");
     assert!(st.success(), "mangle.py {mode} failed");
+}
+
+/// A connection's bytes as runs of one direction, in arrival order.
+pub struct Conn {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub runs: Vec<(bool, Vec<u8>)>, // (from client, bytes)
+}
+
+#[derive(Default)]
+struct Collect {
+    conns: Vec<Conn>,
+}
+
+impl StreamSink for Collect {
+    fn on_open(&mut self, c: &ConnInfo, _at: PacketRef) -> Interest {
+        assert!(c.handshake_seen);
+        self.conns.push(Conn {
+            client: c.a,
+            server: c.b,
+            runs: Vec::new(),
+        });
+        Interest::Keep
+    }
+    fn on_data(&mut self, c: &ConnInfo, dir: Dir, data: &[u8], _at: PacketRef) -> Interest {
+        let conn = &mut self.conns[c.id.0 as usize];
+        let from_client = dir == Dir::AtoB;
+        match conn.runs.last_mut() {
+            Some((d, bytes)) if *d == from_client => bytes.extend_from_slice(data),
+            _ => conn.runs.push((from_client, data.to_vec())),
+        }
+        Interest::Keep
+    }
+    fn on_gap(&mut self, _: &ConnInfo, _: Dir, _: u64, _: GapCause, _: PacketRef) {
+        panic!("the source capture has no gaps");
+    }
+    fn on_close(&mut self, _: &ConnInfo, _: CloseReason, _: PacketRef) {}
+    fn on_event(&mut self, _: &ConnInfo, _: TcpEvent, _: PacketRef) {}
+}
+
+pub fn streams(name: &str) -> Vec<Conn> {
+    let path = corpus_dir().join(format!("{name}.pcap"));
+    let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
+    let mut tcp = Reassembler::new(TcpConfig::default());
+    let mut sink = Collect::default();
+    while let Some(p) = src.next_packet().unwrap() {
+        if let Decoded::Tcp(seg) = decode(p.link_type, p.data) {
+            tcp.segment(&seg, p.at(), &mut sink);
+        }
+    }
+    tcp.finish(PacketRef::default(), &mut sink);
+    sink.conns
+}
+
+/// An IPv4+TCP packet (link type RAW); checksums are not checked by kwire.
+pub fn packet(
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
+        panic!("IPv4 only")
+    };
+    let total = 40 + payload.len();
+    let mut p = Vec::with_capacity(total);
+    p.extend([
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
+    p.extend(s.ip().octets());
+    p.extend(d.ip().octets());
+    p.extend(s.port().to_be_bytes());
+    p.extend(d.port().to_be_bytes());
+    p.extend(seq.to_be_bytes());
+    p.extend(ack.to_be_bytes());
+    p.extend([0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    p.extend(payload);
+    p
+}
+
+pub const SYN: u8 = 0x02;
+pub const ACK: u8 = 0x10;
+pub const PSH: u8 = 0x08;
+pub const FIN: u8 = 0x01;
+
+/// Build the packets of all connections, cutting run `r` of every connection
+/// with `cut(conn, run, len) -> segment lengths`. Each run's packets share a
+/// timestamp so that latencies do not depend on the cut.
+pub fn build(
+    conns: &[Conn],
+    cut: &dyn Fn(usize, usize, usize) -> Vec<usize>,
+) -> Vec<(Timestamp, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut t = 1_700_000_000i64;
+    for (ci, c) in conns.iter().enumerate() {
+        let (mut cs, mut ss) = (1000u32, 5000u32);
+        let push = |out: &mut Vec<(Timestamp, Vec<u8>)>, t: i64, p: Vec<u8>| {
+            out.push((Timestamp::new(t, 0), p))
+        };
+        push(&mut out, t, packet(c.client, c.server, cs, 0, SYN, &[]));
+        push(
+            &mut out,
+            t,
+            packet(c.server, c.client, ss, cs + 1, SYN | ACK, &[]),
+        );
+        cs += 1;
+        ss += 1;
+        push(&mut out, t, packet(c.client, c.server, cs, ss, ACK, &[]));
+        for (ri, (from_client, bytes)) in c.runs.iter().enumerate() {
+            t += 1;
+            let mut off = 0;
+            for len in cut(ci, ri, bytes.len()) {
+                let chunk = &bytes[off..off + len];
+                off += len;
+                let p = if *from_client {
+                    let p = packet(c.client, c.server, cs, ss, ACK | PSH, chunk);
+                    cs = cs.wrapping_add(len as u32);
+                    p
+                } else {
+                    let p = packet(c.server, c.client, ss, cs, ACK | PSH, chunk);
+                    ss = ss.wrapping_add(len as u32);
+                    p
+                };
+                push(&mut out, t, p);
+            }
+            assert_eq!(off, bytes.len());
+        }
+        t += 1;
+        push(
+            &mut out,
+            t,
+            packet(c.client, c.server, cs, ss, FIN | ACK, &[]),
+        );
+        push(
+            &mut out,
+            t,
+            packet(c.server, c.client, ss, cs + 1, FIN | ACK, &[]),
+        );
+    }
+    out
 }
