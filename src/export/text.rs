@@ -62,7 +62,7 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     };
     let _ = write!(
         line,
-        "{:>7} {} s{:<3} {} → {}  {:<16} {:<22} #{:<6} {:>8}  {}",
+        "{:>7} {} s{:<3} {} → {}  {:<16} {:<28} #{:<6} {:>8}  {}",
         e.request.frame,
         clock(e.request.ts),
         e.stream,

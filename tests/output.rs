@@ -1,0 +1,121 @@
+//! The command line's output on the bundled samples, as snapshots (insta):
+//! `kwire list` on each, and the first records of `kwire export`. A change
+//! in what users see shows up here for review (`cargo insta review`).
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn kwire(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kwire"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn list_samples() {
+    for name in [
+        "demo.pcap",
+        "demo_any.pcapng",
+        "demo_any_sll2.pcap",
+        "errors.pcap",
+        "segmented_mtu1500.pcap",
+    ] {
+        let path = format!("samples/{name}");
+        let (code, out, err) = kwire(&["list", &path]);
+        assert_eq!(code, 0, "{err}");
+        assert!(err.is_empty(), "{err}");
+        insta::assert_snapshot!(format!("list_{name}"), out);
+    }
+}
+
+#[test]
+fn export_is_valid_ndjson_with_header_and_summary() {
+    let (code, out, _) = kwire(&["export", "samples/errors.pcap"]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "capture");
+    assert_eq!(lines[0]["format_version"], 1);
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+    // The first exchange and the summary, whole.
+    let first = lines.iter().find(|l| l["type"] == "exchange").unwrap();
+    insta::assert_json_snapshot!("export_first_exchange", first);
+    let mut summary = lines.last().unwrap().clone();
+    summary.as_object_mut().unwrap().remove("tcp");
+    insta::assert_json_snapshot!("export_summary", summary);
+}
+
+#[test]
+fn errors_are_one_line_and_exit_1() {
+    let (code, out, err) = kwire(&["list", "/nonexistent/capture.pcap"]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("kwire: "), "{err}");
+    let (code, _, err) = kwire(&["list", "Cargo.toml"]);
+    assert_eq!(code, 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, _, err) = kwire(&["export", "-i", "no-such-interface0", "--duration", "0.1"]);
+    assert_eq!(code, 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // A usage error is clap's, exit 2.
+    let (code, _, _) = kwire(&["list"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn stdin_and_closed_pipe() {
+    use std::io::Write;
+    use std::process::Stdio;
+    // A capture on stdin gives the same exchanges as the file.
+    let bytes = std::fs::read(samples_dir().join("demo.pcap")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kwire"))
+        .args(["export", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    let (_, file_out, _) = kwire(&["export", "samples/demo.pcap"]);
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.contains("\"exchange\""))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        strip(&String::from_utf8(out.stdout).unwrap()),
+        strip(&file_out)
+    );
+    // A reader that stops early: kwire ends quietly with 0.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kwire"))
+        .args(["export", "samples/segmented_mtu1500.pcap"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
