@@ -66,8 +66,11 @@ fn conn(client: SocketAddr, server: SocketAddr, runs: Vec<(bool, Vec<u8>)>) -> C
     }
 }
 
-/// Conversations of other protocols, each a list of (from client, bytes).
-fn other_protocols(rng: &mut Rng) -> Vec<(u16, Vec<(bool, Vec<u8>)>)> {
+/// A conversation: its server port and its runs of (from client, bytes).
+type Conversation = (u16, Vec<(bool, Vec<u8>)>);
+
+/// Conversations of other protocols.
+fn other_protocols(rng: &mut Rng) -> Vec<Conversation> {
     let mut v = Vec::new();
     // HTTP/1.1 keep-alive.
     let mut http = Vec::new();
