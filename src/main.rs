@@ -84,6 +84,9 @@ struct Input {
     /// given up as lost.
     #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_size)]
     max_ooo_bytes: u64,
+    /// Out-of-order bytes buffered over all connections together.
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_size)]
+    max_total_ooo_bytes: u64,
     /// Seconds without packets after which a connection is closed.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     idle_timeout: f64,
@@ -121,6 +124,7 @@ impl Input {
         let tcp = TcpConfig {
             max_flows: self.max_flows.max(1),
             max_ooo_bytes: usize::try_from(self.max_ooo_bytes).unwrap_or(usize::MAX),
+            max_total_ooo_bytes: usize::try_from(self.max_total_ooo_bytes).unwrap_or(usize::MAX),
             idle_timeout_ns: (self.idle_timeout.max(0.0) * 1e9) as u64,
             ..TcpConfig::default()
         };

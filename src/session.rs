@@ -108,6 +108,7 @@ struct Tracker {
     kafka_connections: u64,
     dropped_records: u64,
     reordered: u64,
+    brokers_overflow: bool,
 }
 
 impl Tracker {
@@ -123,6 +124,7 @@ impl Tracker {
             kafka_connections: 0,
             dropped_records: 0,
             reordered: 0,
+            brokers_overflow: false,
         }
     }
 
@@ -137,6 +139,17 @@ impl Tracker {
                 && let Some(old) = self.broker_order.pop_front()
             {
                 self.brokers.remove(&old);
+                if !self.brokers_overflow {
+                    self.brokers_overflow = true;
+                    self.out.push(Record::Event(Event {
+                        at: conn.core.opened_at,
+                        stream: None,
+                        kind: EventKind::Limit {
+                            limit: "max_known_brokers",
+                            value: self.cfg.max_known_brokers as u64,
+                        },
+                    }));
+                }
             }
             self.resolve_waiting(broker);
         }
@@ -319,9 +332,13 @@ impl StreamSink for Tracker {
 
     fn on_event(&mut self, conn: &ConnInfo, event: TcpEvent, at: PacketRef) {
         let kind = match event {
-            TcpEvent::OooLimit { .. } => EventKind::Limit {
-                limit: "max_ooo_bytes",
-                value: 0,
+            TcpEvent::OooLimit { limit, total, .. } => EventKind::Limit {
+                limit: if total {
+                    "max_total_ooo_bytes"
+                } else {
+                    "max_ooo_bytes"
+                },
+                value: limit as u64,
             },
             TcpEvent::FlowLimit { max_flows } => EventKind::Limit {
                 limit: "max_flows",

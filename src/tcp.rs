@@ -63,6 +63,9 @@ pub struct TcpConfig {
     pub max_ooo_bytes: usize,
     /// Out-of-order segments (holes) buffered per direction.
     pub max_ooo_segments: usize,
+    /// Out-of-order bytes buffered over all connections; a direction that
+    /// would go beyond it gives up its oldest holes.
+    pub max_total_ooo_bytes: usize,
     /// A connection without packets for this long (capture time) is closed
     /// with [`CloseReason::Idle`].
     pub idle_timeout_ns: u64,
@@ -79,6 +82,7 @@ impl Default for TcpConfig {
             max_flows: 65_536,
             max_ooo_bytes: 4 << 20,
             max_ooo_segments: 256,
+            max_total_ooo_bytes: 256 << 20,
             idle_timeout_ns: 300 * 1_000_000_000,
             hole_timeout_ns: 1_000_000_000,
             hole_packets: 16,
@@ -195,7 +199,14 @@ impl GapCause {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcpEvent {
     /// The out-of-order byte or segment limit was hit in `dir`.
-    OooLimit { dir: Dir, buffered_bytes: usize },
+    OooLimit {
+        dir: Dir,
+        buffered_bytes: usize,
+        /// The limit that was hit: `max_ooo_bytes`, or less when the
+        /// connections together reached `max_total_ooo_bytes` (`total`).
+        limit: usize,
+        total: bool,
+    },
     /// The flow table was full; the connection given was evicted.
     FlowLimit { max_flows: usize },
 }
@@ -522,6 +533,7 @@ impl Reassembler {
                     dir,
                     at,
                     stats: &mut self.stats,
+                    total_limited: false,
                 };
                 if c.halves[dir.index()].flush(&mut out).is_err() {
                     keep = false;
@@ -594,7 +606,22 @@ impl Reassembler {
             State::Closed | State::Free => return,
         }
         let before = c.buffered();
-        let result = apply(c, d, seg, now, &self.cfg, at, sink, &mut self.stats);
+        // Within the global budget: this direction may hold what the others
+        // leave of `max_total_ooo_bytes`, if that is less than its own limit.
+        let others = self.buffered.saturating_sub(c.halves[d.index()].buffered());
+        let room = self.cfg.max_total_ooo_bytes.saturating_sub(others);
+        let shrunk;
+        let total = room < self.cfg.max_ooo_bytes;
+        let cfg = if total {
+            shrunk = TcpConfig {
+                max_ooo_bytes: room,
+                ..self.cfg.clone()
+            };
+            &shrunk
+        } else {
+            &self.cfg
+        };
+        let result = apply(c, d, seg, now, (cfg, total), at, sink, &mut self.stats);
         let after = c.buffered();
         self.account(before, after);
         match result {
@@ -614,7 +641,7 @@ fn apply<S: StreamSink>(
     d: Dir,
     seg: &TcpSegment<'_>,
     now: i64,
-    cfg: &TcpConfig,
+    (cfg, total_limited): (&TcpConfig, bool),
     at: PacketRef,
     sink: &mut S,
     stats: &mut TcpStats,
@@ -633,6 +660,7 @@ fn apply<S: StreamSink>(
             dir: d,
             at,
             stats: &mut *stats,
+            total_limited,
         };
         h.receive(start, seg.payload, wire_len, cfg, &mut out)?;
     }
@@ -661,6 +689,7 @@ fn check_arms<S: StreamSink>(
                 dir,
                 at,
                 stats: &mut *stats,
+                total_limited: false,
             };
             h.check_arm(c.packets, now, cfg, &mut out)?;
         }

@@ -98,6 +98,7 @@ pub(super) struct Core {
     /// Bytes scanned while no direction had a role.
     scanned: u64,
     held_overflow: bool,
+    early_overflow: bool,
     /// Broker endpoint newly confirmed (for the tracker's known-broker set).
     pub confirmed_broker: bool,
 }
@@ -162,6 +163,7 @@ impl Conn {
                 retry: None,
                 scanned: 0,
                 held_overflow: false,
+                early_overflow: false,
                 confirmed_broker: false,
             },
         }
@@ -257,14 +259,23 @@ impl Core {
         }
     }
 
-    fn hold(&mut self, ctx: &Ctx<'_>, h: Held) {
+    fn hold(&mut self, ctx: &mut Ctx<'_>, h: Held) {
         if self.held.len() < ctx.cfg.max_candidate_records {
             self.held.push(h);
         } else {
             // A candidate that produces this much without a single matched
-            // response is not a Kafka connection we can follow.
+            // response is not a Kafka connection we can follow (`--port`
+            // would force it).
             self.held_overflow = true;
             self.state = State::NotKafka;
+            self.held = Vec::new();
+            ctx.out.push(self.event(
+                self.opened_at,
+                EventKind::Limit {
+                    limit: "max_candidate_records",
+                    value: ctx.cfg.max_candidate_records as u64,
+                },
+            ));
         }
     }
 
@@ -576,6 +587,17 @@ impl Core {
             response: msg,
         });
         if self.early.len() > ctx.cfg.max_early_responses {
+            if !self.early_overflow {
+                self.early_overflow = true;
+                let r = self.event(
+                    f.at,
+                    EventKind::Limit {
+                        limit: "max_early_responses",
+                        value: ctx.cfg.max_early_responses as u64,
+                    },
+                );
+                self.emit(ctx, r);
+            }
             let e = self.early.pop_front().expect("non-empty");
             self.orphan(ctx, e);
         }

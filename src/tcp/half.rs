@@ -32,6 +32,8 @@ pub(super) struct Out<'a, S> {
     pub dir: Dir,
     pub at: PacketRef,
     pub stats: &'a mut TcpStats,
+    /// The byte limit in force is what `max_total_ooo_bytes` leaves.
+    pub total_limited: bool,
 }
 
 impl<S: StreamSink> Out<'_, S> {
@@ -284,6 +286,8 @@ impl Half {
         let event = TcpEvent::OooLimit {
             dir: out.dir,
             buffered_bytes: self.ooo.bytes(),
+            limit: cfg.max_ooo_bytes,
+            total: out.total_limited,
         };
         out.sink.on_event(&out.info, event, out.at);
         while over(&self.ooo)

@@ -589,7 +589,9 @@ fn ooo_byte_limit_gives_up_the_oldest_hole() {
                 id: 0,
                 event: TcpEvent::OooLimit {
                     dir: AB,
-                    buffered_bytes: 16
+                    buffered_bytes: 16,
+                    limit: 10,
+                    total: false,
                 },
                 frame: 6
             },
@@ -622,7 +624,9 @@ fn ooo_segment_limit_gives_up_the_oldest_hole() {
                 id: 0,
                 event: TcpEvent::OooLimit {
                     dir: AB,
-                    buffered_bytes: 3
+                    buffered_bytes: 3,
+                    limit: 4 << 20,
+                    total: false,
                 },
                 frame: 7
             },
@@ -1332,6 +1336,7 @@ fn random_segments_respect_limits() {
         max_flows: 4,
         max_ooo_bytes: 300,
         max_ooo_segments: 5,
+        max_total_ooo_bytes: 1000,
         idle_timeout_ns: 3_000_000_000,
         hole_timeout_ns: 500_000_000,
         hole_packets: 4,
@@ -1581,5 +1586,50 @@ fn nothing_after_the_fin_is_data() {
     assert_eq!(
         h.take_no_open(),
         [data(0, AB, b"abc", 5), close(0, CloseReason::Fin, 7)]
+    );
+}
+
+/// `max_total_ooo_bytes` bounds the buffers of all connections together: a
+/// direction that would go beyond it gives up its oldest holes, reported as
+/// an `OooLimit` with `total` set.
+#[test]
+fn total_ooo_limit_bounds_all_connections() {
+    let mut h = H::cfg(|c| {
+        c.max_ooo_bytes = 80;
+        c.max_total_ooo_bytes = 100;
+    });
+    let (a, b, x, y) = (
+        "10.0.0.1:1000",
+        "10.0.0.2:9092",
+        "10.0.0.3:2000",
+        "10.0.0.2:9093",
+    );
+    h.send(a, b, 100, 0, SYN, b"");
+    h.send(x, y, 500, 0, SYN, b"");
+    // Connection 0 buffers 60 bytes behind a hole.
+    h.send(a, b, 111, 0, ACK, &[b'p'; 60]);
+    assert_eq!(h.r.buffered_bytes(), 60);
+    // Connection 1 may hold only the 40 left: it gives up its hole.
+    h.send(x, y, 511, 0, ACK, &[b'q'; 60]);
+    assert!(h.r.buffered_bytes() <= 100, "{}", h.r.buffered_bytes());
+    let evs = h.take();
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            Ev::Event {
+                id: 1,
+                event: TcpEvent::OooLimit {
+                    total: true,
+                    limit: 40,
+                    ..
+                },
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
+    assert!(
+        evs.iter()
+            .any(|e| *e == gap(1, Dir::AtoB, 10, GapCause::BufferLimit, 4))
     );
 }

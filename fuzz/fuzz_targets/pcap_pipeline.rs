@@ -1,0 +1,96 @@
+//! The whole pipeline on a whole capture file: the input bytes are a pcap or
+//! pcapng file, read by `FileSource::from_reader` and run through
+//! `session::run` into a sink that checks every record and writes it as
+//! NDJSON and as the text listing.
+//!
+//! Checks: no panic, hang or runaway allocation; packets come with strictly
+//! increasing frame numbers and normalised timestamps; every record is a JSON
+//! object whose string "type" names it; the capture record is first and the
+//! summary last; the summary agrees with the records (answered <= exchanges,
+//! ...) and counts every packet the source delivered.
+//!
+//! Inputs of odd length are analysed with the seed captures' broker ports
+//! given (`--port`), even ones with detection from the traffic alone, so both
+//! paths of the session layer are fuzzed.
+#![no_main]
+
+mod common;
+
+use std::io::Cursor;
+
+use common::{Checker, SEED_BROKER_PORTS};
+use kwire::capture::file::FileSource;
+use kwire::capture::{CaptureError, LinkType, Packet, PacketSource, SourceFormat};
+use kwire::session::{self, CaptureInfo, SessionConfig};
+use kwire::tcp::TcpConfig;
+use libfuzzer_sys::fuzz_target;
+
+/// Counts the packets a source delivers and checks their frame numbers.
+struct Counting<'a> {
+    inner: &'a mut FileSource,
+    packets: u64,
+    last_frame: u64,
+}
+
+impl PacketSource for Counting<'_> {
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        let r = self.inner.next_packet();
+        if let Ok(Some(p)) = &r {
+            self.packets += 1;
+            assert!(
+                p.frame > self.last_frame,
+                "frame numbers go {} then {}",
+                self.last_frame,
+                p.frame
+            );
+            self.last_frame = p.frame;
+            assert!(p.ts.nanos < 1_000_000_000, "{:?}", p.ts);
+        }
+        r
+    }
+    fn format(&self) -> SourceFormat {
+        self.inner.format()
+    }
+    fn link_types(&self) -> Vec<LinkType> {
+        self.inner.link_types()
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let reader = Box::new(Cursor::new(data.to_vec()));
+    let Ok(mut src) = FileSource::from_reader("fuzz", reader) else {
+        return;
+    };
+    let info = CaptureInfo {
+        source: "fuzz".into(),
+        format: src.format(),
+        link_types: src.link_types(),
+        filter: None,
+    };
+    let tcp = TcpConfig {
+        max_flows: 1024,
+        max_ooo_bytes: 1 << 20,
+        max_ooo_segments: 64,
+        ..TcpConfig::default()
+    };
+    let session = SessionConfig {
+        kafka_ports: if data.len() % 2 == 1 {
+            SEED_BROKER_PORTS.to_vec()
+        } else {
+            Vec::new()
+        },
+        max_frame_size: 1 << 20,
+        scan_window: 64 << 10,
+        detect_scan_limit: 1 << 20,
+        max_unresolved_records: 10_000,
+        ..SessionConfig::default()
+    };
+    let mut counting = Counting {
+        inner: &mut src,
+        packets: 0,
+        last_frame: 0,
+    };
+    let (checker, summary) = session::run(&mut counting, info, tcp, session, Checker::new(true))
+        .expect("the sink never fails");
+    checker.finish(&summary, Some(counting.packets));
+});
