@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Re-record kwire's samples/ captures (see NOTES.md). Needs root (tcpdump/dumpcap, ip netns).
-# usage: record-samples.sh [OUTDIR]   (default: ./samples next to this script)
+# Re-record kwire's samples/ captures (see samples/README.md). Needs root (tcpdump/dumpcap, ip netns).
+# usage: scripts/record-samples.sh [OUTDIR]   (default: the repository's samples/)
 # env: MOCKBROKER (default /tmp/mockbroker, built by build-mockbroker.sh if missing)
 # Ports are random, so every run gives different bytes and a different story in the details.
 set -euo pipefail
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-out=$(mkdir -p -- "${1:-$here/samples}" && cd -- "${1:-$here/samples}" && pwd -P)
+dest=${1:-$here/../samples}
+out=$(mkdir -p -- "$dest" && cd -- "$dest" && pwd -P)
 export MOCKBROKER=${MOCKBROKER:-/tmp/mockbroker}
 [[ -x $MOCKBROKER ]] || "$here/build-mockbroker.sh" "$MOCKBROKER"
 command -v ethtool >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ethtool >/dev/null
