@@ -510,9 +510,13 @@ impl<S: RecordSink> Analyzer<S> {
         }));
     }
 
-    /// Report kernel drop counters (live capture).
+    /// Report kernel drop counters (live capture): always in the summary, as
+    /// an event when packets were dropped.
     pub fn drops(&mut self, d: crate::capture::DropStats) {
         self.summary.drops = Some(d);
+        if d.dropped == 0 && d.if_dropped == 0 {
+            return;
+        }
         let at = self.last;
         self.send(Record::Event(Event {
             at,
