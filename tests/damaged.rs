@@ -231,6 +231,20 @@ fn lost_frames_cost_only_the_messages_they_touched() {
                 }
             }
             assert!(checked > 0);
+            // A request answered in the original but not here must say that
+            // the capture lost its response (not that the connection closed).
+            for e in exchanges(&a) {
+                if let (Some(_), Some(g)) = (e.response, got.get(&key(e)))
+                    && let kwire::session::Status::NoResponse(why) = g.status
+                {
+                    assert_eq!(
+                        why,
+                        kwire::session::NoResponseReason::ResponseLostInCapture,
+                        "{name} seed {seed}: request frame {}",
+                        e.request.frame
+                    );
+                }
+            }
             // A dropped packet that carried payload must show up as a gap.
             let packets = read_packets(&orig);
             let lost_payload = dropped.iter().any(|f| {

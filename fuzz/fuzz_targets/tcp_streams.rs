@@ -326,10 +326,12 @@ fuzz_target!(|data: &[u8]| {
     let tcp_cfg = TcpConfig {
         max_flows,
         max_ooo_bytes: 4096,
+        max_total_ooo_bytes: 6144,
         max_ooo_segments: 1 + usize::from(h3 >> 4) * 2,
         idle_timeout_ns: 10_000_000_000,
         hole_timeout_ns: 200_000_000,
         hole_packets: 1 + u32::from(h3 & 0x0f),
+        ..TcpConfig::default()
     };
 
     // 1. The bare reassembler and its contract.
@@ -400,6 +402,7 @@ fuzz_target!(|data: &[u8]| {
         detect_scan_limit: 8192,
         max_known_brokers: 2,
         max_packet_events: 4,
+        ..SessionConfig::default()
     };
     let mut a = Analyzer::new(tcp_cfg, session, Checker::new(false));
     a.begin(CaptureInfo {

@@ -21,6 +21,9 @@ pub struct TextWriter<W: Write> {
     pub connections: bool,
     pub flush_each: bool,
     line: String,
+    /// An out-of-sync line held back: when framing is found again at once
+    /// (a gap that ended on a message boundary), neither line is news.
+    held: Option<Event>,
 }
 
 impl<W: Write> TextWriter<W> {
@@ -30,6 +33,7 @@ impl<W: Write> TextWriter<W> {
             connections: true,
             flush_each: false,
             line: String::new(),
+            held: None,
         }
     }
 }
@@ -244,6 +248,30 @@ fn summary_line(line: &mut String, s: &Summary) {
 
 impl<W: Write> RecordSink for TextWriter<W> {
     fn record(&mut self, r: Record) -> io::Result<()> {
+        if let Some(held) = self.held.take() {
+            let resynced_at_once = matches!(
+                (&held.kind, &r),
+                (EventKind::OutOfSync { direction: d1, .. }, Record::Event(e))
+                    if e.stream == held.stream
+                        && matches!(e.kind, EventKind::Resync { direction: d2, skipped: 0, .. } if d2 == *d1)
+            );
+            if resynced_at_once {
+                return Ok(());
+            }
+            self.write(Record::Event(held))?;
+        }
+        if let Record::Event(e) = &r
+            && matches!(e.kind, EventKind::OutOfSync { .. })
+        {
+            self.held = Some(e.clone());
+            return Ok(());
+        }
+        self.write(r)
+    }
+}
+
+impl<W: Write> TextWriter<W> {
+    fn write(&mut self, r: Record) -> io::Result<()> {
         self.line.clear();
         match &r {
             Record::Capture(c) => {

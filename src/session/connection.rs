@@ -48,6 +48,8 @@ struct Pending {
     correlation_id: i32,
     client_id: Option<Arc<str>>,
     request: MessageInfo,
+    /// Gaps toward the client before this request was seen.
+    gaps_before: u64,
 }
 
 /// A response that arrived before (or without) its request.
@@ -99,6 +101,8 @@ pub(super) struct Core {
     scanned: u64,
     held_overflow: bool,
     early_overflow: bool,
+    /// Gaps seen toward the client.
+    response_gaps: u64,
     /// Broker endpoint newly confirmed (for the tracker's known-broker set).
     pub confirmed_broker: bool,
 }
@@ -164,6 +168,7 @@ impl Conn {
                 scanned: 0,
                 held_overflow: false,
                 early_overflow: false,
+                response_gaps: 0,
                 confirmed_broker: false,
             },
         }
@@ -187,6 +192,9 @@ impl Conn {
     }
 
     pub fn gap(&mut self, dir: Dir, len: u64, cause: GapCause, at: PacketRef, ctx: &mut Ctx<'_>) {
+        if self.core.client_dir.is_some_and(|cd| cd != dir) {
+            self.core.response_gaps += 1;
+        }
         self.core
             .emit_dir(ctx, at, dir, DirEvent::Gap { bytes: len, cause });
         let mut h = Handler {
@@ -222,6 +230,11 @@ impl Conn {
         let why = NoResponseReason::from_close(reason);
         while let Some(p) = c.in_flight.pop_front() {
             c.unanswered += 1;
+            let why = if c.response_gaps > p.gaps_before {
+                NoResponseReason::ResponseLostInCapture
+            } else {
+                why
+            };
             let ex = c.exchange(p, None, Status::NoResponse(why));
             c.emit(ctx, ex);
         }
@@ -470,6 +483,7 @@ impl Core {
             correlation_id: h.correlation_id,
             client_id,
             request: msg,
+            gaps_before: self.response_gaps,
         };
         if h.api_key == ApiKey::PRODUCE
             && produce_acks(h.api_version, &f.data[h.header_len.min(f.data.len())..]) == Some(0)

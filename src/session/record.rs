@@ -117,6 +117,9 @@ pub enum NoResponseReason {
     InFlightLimit,
     /// A new connection took the address pair over (its close was not captured).
     ConnectionReused,
+    /// The capture lost bytes toward the client after the request: the
+    /// response was probably among them.
+    ResponseLostInCapture,
 }
 
 impl NoResponseReason {
@@ -129,6 +132,7 @@ impl NoResponseReason {
             NoResponseReason::Evicted => "evicted",
             NoResponseReason::InFlightLimit => "in_flight_limit",
             NoResponseReason::ConnectionReused => "connection_reused",
+            NoResponseReason::ResponseLostInCapture => "response_lost_in_capture",
         }
     }
 
