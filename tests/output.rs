@@ -119,3 +119,24 @@ fn stdin_and_closed_pipe() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn truncated_file_is_read_to_the_damage_and_exits_0() {
+    let bytes = std::fs::read(samples_dir().join("demo.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.pcap");
+    // Cut in the middle of a packet record.
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 + 7]).unwrap();
+    let (code, out, err) = kwire(&["export", cut.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["type"] == "capture_error"),
+        "damage not reported"
+    );
+    assert!(lines.iter().filter(|l| l["type"] == "exchange").count() > 20);
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+}

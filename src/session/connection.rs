@@ -455,7 +455,15 @@ impl Core {
                 Ok(()) => true,
                 // The header survived but the frame was cut after it.
                 Err(HeaderError::Incomplete) => !complete,
-                Err(HeaderError::Invalid(_)) => false,
+                // After a plausible first request, a well-framed one from the
+                // same client id may carry a key or version newer than
+                // kwire's table: keep it.
+                Err(HeaderError::Invalid(_)) => {
+                    self.requests > 0
+                        && h.client_id.is_some_and(|id| {
+                            self.client_id.as_deref().map(str::as_bytes) == Some(id)
+                        })
+                }
             };
             if !plausible {
                 self.reject_if_strict();
