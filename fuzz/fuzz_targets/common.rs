@@ -134,6 +134,9 @@ impl Checker {
     /// Check the summary returned by the analyzer against the records seen.
     /// `packets`: how many packets were fed, when known.
     pub fn finish(&self, s: &Summary, packets: Option<u64>) {
+        if std::env::var_os("KWIRE_FUZZ_DEBUG").is_some() {
+            eprintln!("{s:?}");
+        }
         assert_eq!(self.summaries, 1, "exactly one summary record");
         assert_eq!(s.exchanges, self.exchanges, "summary.exchanges");
         assert_eq!(s.answered, self.answered, "summary.answered");
