@@ -89,7 +89,11 @@ pub fn plausible_request_header(
     if frame.len() >= 5 && frame[4] & 0x80 != 0 {
         return Err(HeaderError::Invalid("negative correlation id"));
     }
-    if frame.len() >= 10 {
+    let header_v0 = frame.len() >= 4
+        && ApiKey(i16::from_be_bytes([frame[0], frame[1]]))
+            .request_header_version(i16::from_be_bytes([frame[2], frame[3]]))
+            == 0;
+    if frame.len() >= 10 && !header_v0 {
         let len = i16::from_be_bytes([frame[8], frame[9]]);
         if len < -1
             || len as isize > size as isize - 10
@@ -228,6 +232,26 @@ mod tests {
         assert_eq!(request_candidate(&r, 1 << 20, Some(b"other")), Verdict::No);
         let r = req(3, 1, 7, None, 4);
         assert_eq!(request_candidate(&r, 1 << 20, None), Verdict::Yes);
+    }
+
+    #[test]
+    fn header_v0_has_no_client_id_to_check() {
+        // ControlledShutdown v0: header v0, then broker id -2 (found by fuzzing:
+        // its body was read as a client id length).
+        let r = [0, 0, 0, 12, 0, 7, 0, 0, 0, 0, 0, 1, 0xff, 0xfe, 0, 0];
+        assert_eq!(request_candidate(&r, 1 << 20, None), Verdict::Yes);
+        for cut in 0..r.len() {
+            let want = if cut < 12 {
+                Verdict::NeedMore
+            } else {
+                Verdict::Yes
+            };
+            assert_eq!(
+                request_candidate(&r[..cut], 1 << 20, None),
+                want,
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]
