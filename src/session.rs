@@ -3,7 +3,7 @@
 //! The [`Analyzer`] drives the pipeline for one capture: each packet's
 //! headers are decoded ([`crate::capture::link`]), its segment reassembled
 //! ([`crate::tcp`]), the byte streams framed and correlated per connection
-//! ([`connection`]), and every result handed to a [`RecordSink`] as a
+//! (`session::connection`), and every result handed to a [`RecordSink`] as a
 //! [`Record`]: the capture header first, then exchanges and events in the
 //! order they complete, the summary last.
 //!

@@ -1,8 +1,8 @@
 //! pcap and pcapng files, and a pcap/pcapng stream on stdin.
 //!
-//! Streaming: `pcap-parser`'s reader keeps a buffer of [`INITIAL_BUFFER`]
+//! Streaming: `pcap-parser`'s reader keeps a buffer of `INITIAL_BUFFER`
 //! bytes that grows (doubling, never shrinking) only when one block does not
-//! fit, up to [`MAX_BLOCK`]; a block or record declaring more than that is
+//! fit, up to `MAX_BLOCK`; a block or record declaring more than that is
 //! reported as damage, and the buffer only grows as bytes actually arrive, so
 //! a length field alone never makes it allocate.
 //!
