@@ -125,6 +125,12 @@ fn check_capture(name: &str) {
         .filter(|ev| !gaps.iter().any(|&(s, _)| Some(s) == ev.stream))
         .collect();
     assert!(orphans.is_empty(), "{name}: orphan responses {orphans:?}");
+    // Every header reads (response headers by their request's version).
+    assert!(
+        !summary.events.contains_key("malformed_header"),
+        "{name}: malformed headers {:?}",
+        summary.events
+    );
     let answered = ex.iter().filter(|e| e.status == Status::Ok).count();
     eprintln!(
         "{name}: {} requests ({} answered; tshark pairs {pairs}), {} Kafka connections of {}, events {:?}",

@@ -22,7 +22,7 @@ use crate::kafka::frame::{
     DesyncCause, Frame, FrameEvent, FrameHandler, Framer, FramerConfig, Next, Verdict,
 };
 use crate::kafka::header::{
-    HeaderError, parse_request_header, produce_acks, response_correlation_id,
+    HeaderError, parse_request_header, parse_response_header, produce_acks, response_correlation_id,
 };
 use crate::tcp::{CloseReason, ConnInfo, Dir, GapCause};
 
@@ -596,6 +596,16 @@ impl Core {
         self.expire_early(f.at, ctx);
         if let Some(i) = self.in_flight.iter().position(|p| p.correlation_id == corr) {
             let p = self.in_flight.remove(i).expect("index from position");
+            // The response header's version follows the request's API key
+            // and version (v1 adds tagged fields, except for ApiVersions).
+            let hv = p.api_key.response_header_version(p.api_version);
+            if let Err(HeaderError::Invalid(reason)) = parse_response_header(f.data, hv) {
+                let ev = DirEvent::Malformed {
+                    reason,
+                    size: f.size,
+                };
+                self.emit_dir(ctx, f.at, dir, ev);
+            }
             self.answered(p, msg, ctx);
             return Next::Continue;
         }
