@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod detect;
+pub mod errors;
 pub mod frame;
 pub mod header;
 
