@@ -47,9 +47,10 @@ fn clock(t: Timestamp) -> String {
 
 /// A latency in the unit a reader expects.
 pub fn latency(us: i64) -> String {
-    if us.abs() < 1000 {
+    // `unsigned_abs`: hostile timestamps can make the difference i64::MIN.
+    if us.unsigned_abs() < 1000 {
         format!("{us}µs")
-    } else if us.abs() < 1_000_000 {
+    } else if us.unsigned_abs() < 1_000_000 {
         format!("{:.1}ms", us as f64 / 1000.0)
     } else {
         format!("{:.2}s", us as f64 / 1_000_000.0)
@@ -319,6 +320,9 @@ mod tests {
         assert_eq!(latency(164), "164µs");
         assert_eq!(latency(1_500), "1.5ms");
         assert_eq!(latency(2_345_678), "2.35s");
+        // Found by fuzzing: timestamps far apart.
+        assert!(latency(i64::MIN).ends_with('s'));
+        assert!(latency(i64::MAX).ends_with('s'));
     }
 
     #[test]
