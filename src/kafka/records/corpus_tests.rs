@@ -1,0 +1,1 @@
+//! Corpus tests: every record batch in the real captures.
