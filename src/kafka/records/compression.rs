@@ -377,7 +377,8 @@ fn lz4_frame(
         }
     }
     if content_size {
-        let declared = u64::from_le_bytes(input[start + 6..start + 14].try_into().unwrap_or([0; 8]));
+        let declared =
+            u64::from_le_bytes(input[start + 6..start + 14].try_into().unwrap_or([0; 8]));
         if declared != (out.len() - frame_out_start) as u64 {
             warnings.push(format!(
                 "lz4 frame declares {declared} bytes, holds {}",
@@ -431,7 +432,8 @@ fn zstd(
             }
             Err(e) => return Err(corrupt(format!("zstd: {e}"))),
         }
-        if let (Some(want), Some(got)) = (dec.get_checksum_from_data(), dec.get_calculated_checksum())
+        if let (Some(want), Some(got)) =
+            (dec.get_checksum_from_data(), dec.get_calculated_checksum())
             && want != got
         {
             warnings.push("zstd content checksum does not verify".to_string());

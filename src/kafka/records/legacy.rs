@@ -221,7 +221,10 @@ pub(crate) fn decode_message(
     Some(m)
 }
 
-fn bytes_field<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<Option<&'a [u8]>, &'static str> {
+fn bytes_field<'a>(
+    r: &mut Reader<'a>,
+    what: &'static str,
+) -> Result<Option<&'a [u8]>, &'static str> {
     let len = r.i32(what)?;
     match len {
         -1 => Ok(None),

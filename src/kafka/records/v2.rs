@@ -188,7 +188,11 @@ fn be<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
 
 /// Decode one RecordBatch: `entry` is the whole entry (`12 + batchLength`
 /// bytes, magic 2 at offset 16) found at `position` in the input.
-pub(crate) fn decode_batch(ctx: &mut Ctx<'_>, entry: &[u8], position: usize) -> Option<RecordBatch> {
+pub(crate) fn decode_batch(
+    ctx: &mut Ctx<'_>,
+    entry: &[u8],
+    position: usize,
+) -> Option<RecordBatch> {
     let batch_length = i32::from_be_bytes(be(entry, 8));
     if batch_length < MIN_BATCH_LENGTH || entry.len() < HEADER_LEN {
         ctx.issue(
@@ -288,7 +292,9 @@ fn decode_records(ctx: &mut Ctx<'_>, b: &mut RecordBatch, data: &[u8], complete:
                 ctx.issue(
                     b.position,
                     IssueKind::InvalidRecord,
-                    format!("record {index} at +{at}: negative length {l}; the rest is undecodable"),
+                    format!(
+                        "record {index} at +{at}: negative length {l}; the rest is undecodable"
+                    ),
                 );
                 return;
             }
@@ -366,7 +372,11 @@ fn decode_record(ctx: &mut Ctx<'_>, b: &RecordBatch, body: &[u8], size: u32) -> 
     let mut headers = Vec::new();
     if ctx.full() {
         // Each header takes at least two bytes.
-        headers.reserve((header_count as usize).min(r.remaining() / 2).min(ctx.headers_left));
+        headers.reserve(
+            (header_count as usize)
+                .min(r.remaining() / 2)
+                .min(ctx.headers_left),
+        );
     }
     for _ in 0..header_count {
         let klen = r.varint("header key beyond the record")?;
