@@ -133,6 +133,8 @@ impl Batch {
 /// What [`decode_records`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordSet {
+    /// The mode it was decoded in (payload bytes exist only in `Full`).
+    pub mode: RecordsMode,
     pub batches: Vec<Batch>,
     /// Bytes at the end that start an entry the input cuts short (normal at
     /// the end of a Fetch response); they start at `len - partial_tail_bytes`.
@@ -230,7 +232,10 @@ impl Payload {
 /// Decode the bytes of a `records` field. See the module doc for the
 /// contract.
 pub fn decode_records(bytes: &[u8], mode: RecordsMode, limits: &RecordLimits) -> RecordSet {
-    let mut set = RecordSet::default();
+    let mut set = RecordSet {
+        mode,
+        ..RecordSet::default()
+    };
     if mode == RecordsMode::None {
         return set;
     }

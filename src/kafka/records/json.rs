@@ -84,13 +84,14 @@ impl Payload {
     }
 }
 
-/// Render a [`RecordSet`] decoded in `mode` (`null` for
-/// [`RecordsMode::None`]). The format is in the module doc.
+/// Render a [`RecordSet`] in `mode`: `null` for [`RecordsMode::None`];
+/// payloads only when both `mode` and the set's own mode are `Full` (a set
+/// decoded in `Meta` has no bytes to show). The format is in the module doc.
 pub fn to_json(set: &RecordSet, mode: RecordsMode) -> Value {
-    if mode == RecordsMode::None {
+    if mode == RecordsMode::None || set.mode == RecordsMode::None {
         return Value::Null;
     }
-    let full = mode == RecordsMode::Full;
+    let full = mode == RecordsMode::Full && set.mode == RecordsMode::Full;
     let batches: Vec<Value> = set
         .batches
         .iter()

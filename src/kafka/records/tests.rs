@@ -78,12 +78,12 @@ fn varint(out: &mut Vec<u8>, v: i64) {
 }
 
 #[derive(Clone, Default)]
-struct Rec<'a> {
-    ts_delta: i64,
-    off_delta: i32,
-    key: Option<&'a [u8]>,
-    value: Option<&'a [u8]>,
-    headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
+pub(super) struct Rec<'a> {
+    pub ts_delta: i64,
+    pub off_delta: i32,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
 }
 
 fn nullable(out: &mut Vec<u8>, b: Option<&[u8]>) {
@@ -114,7 +114,7 @@ fn record(r: &Rec) -> Vec<u8> {
     out
 }
 
-fn records(rs: &[Rec]) -> Vec<u8> {
+pub(super) fn records(rs: &[Rec]) -> Vec<u8> {
     rs.iter().flat_map(record).collect()
 }
 
@@ -244,7 +244,10 @@ fn lz4_frame(data: &[u8], o: Lz4Opts) -> Vec<u8> {
         } else {
             lz4_flex::block::compress(chunk)
         };
-        let size = c.len() as u32 | if o.stored { 0x8000_0000 } else { 0 };
+        // As real writers do: a block that does not shrink is stored.
+        let stored = o.stored || c.len() >= chunk.len();
+        let c = if stored { chunk.to_vec() } else { c };
+        let size = c.len() as u32 | if stored { 0x8000_0000 } else { 0 };
         out.extend(size.to_le_bytes());
         out.extend(&c);
         if o.block_checksum {
@@ -263,7 +266,7 @@ fn zstd(data: &[u8]) -> Vec<u8> {
     ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
 }
 
-fn compress(codec: Compression, data: &[u8]) -> Vec<u8> {
+pub(super) fn compress(codec: Compression, data: &[u8]) -> Vec<u8> {
     match codec {
         Compression::NONE => data.to_vec(),
         Compression::GZIP => gzip(data),
@@ -466,8 +469,13 @@ fn meta_mode_keeps_sizes_not_bytes() {
 fn none_mode_decodes_nothing() {
     let bytes = batch_of(Compression::NONE, &three());
     let set = decode_records(&bytes, RecordsMode::None, &RecordLimits::default());
-    assert_eq!(set, RecordSet::default());
+    assert!(set.batches.is_empty() && set.issues.is_empty() && set.partial_tail_bytes == 0);
     assert_eq!(to_json(&set, RecordsMode::None), serde_json::Value::Null);
+    assert_eq!(to_json(&set, RecordsMode::Full), serde_json::Value::Null);
+    // A Meta set rendered as Full shows sizes, not empty payloads.
+    let meta = decode_records(&bytes, RecordsMode::Meta, &RecordLimits::default());
+    let j = to_json(&meta, RecordsMode::Full);
+    assert!(j["batches"][0]["records"][0].get("value").is_none());
 }
 
 fn many(n: usize) -> Vec<Rec<'static>> {
@@ -1313,6 +1321,6 @@ fn empty_and_tiny_inputs() {
         let _ = to_json(&set, RecordsMode::Full);
         assert!(set.batches.is_empty());
     }
-    assert_eq!(full(&[]), RecordSet::default());
+    assert_eq!(full(&[]).batches.len(), 0);
     assert_eq!(full(&[1, 2, 3]).partial_tail_bytes, 3);
 }
