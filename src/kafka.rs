@@ -11,5 +11,6 @@ pub mod detect;
 pub mod errors;
 pub mod frame;
 pub mod header;
+pub mod records;
 
 pub use api::ApiKey;
