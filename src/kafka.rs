@@ -10,5 +10,6 @@ pub mod api;
 pub mod detect;
 pub mod frame;
 pub mod header;
+pub mod schema;
 
 pub use api::ApiKey;

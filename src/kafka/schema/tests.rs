@@ -1,0 +1,1 @@
+//! Unit tests of the schema decoder on hand-built byte constants.
