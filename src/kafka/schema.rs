@@ -30,7 +30,7 @@ pub mod interp;
 pub mod spec;
 pub mod value;
 
-pub use interp::{DecodeError, DecodeErrorKind, Decoded, MAX_DEPTH};
+pub use interp::{DecodeError, DecodeErrorKind, DecodeWarning, Decoded, MAX_DEPTH};
 pub use spec::{FieldSpec, MessageKind, MessageSpec, Segment, Source, Ty, Versions};
 pub use value::{
     ErrorCodeAt, FieldRange, JsonOptions, Node, Step, Value, error_codes, field_ranges,
@@ -112,6 +112,7 @@ fn unknown(version: i16) -> Decoded {
             offset: 0,
             path: String::new(),
         }),
+        warnings: Vec::new(),
     }
 }
 

@@ -19,7 +19,7 @@
 
 use super::generated::FIELDS;
 use super::spec::{FieldSpec, MessageSpec, Segment, Ty};
-use super::value::{Node, Step, Value, path_string};
+use super::value::{Node, Step, Value, path_string, walk};
 
 /// Deepest nesting of structs and arrays followed. Kafka's schemas nest at
 /// most 5 deep; the limit only guards the stack against a corrupt table.
@@ -53,6 +53,19 @@ pub struct DecodeError {
     pub path: String,
 }
 
+/// Something decoded that the schema does not allow but that is harmless to
+/// read on: a null in a field the schema says is not nullable (some brokers
+/// and test brokers write null hosts, protocol names and assignments in
+/// error responses; clients such as librdkafka read them as null, Kafka's
+/// Java client would reject them). The value is decoded as null.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeWarning {
+    pub what: &'static str,
+    pub offset: usize,
+    /// JSON path of the field.
+    pub path: String,
+}
+
 /// The result of decoding one body: always a tree, complete or partial.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decoded {
@@ -71,6 +84,8 @@ pub struct Decoded {
     /// Bytes read.
     pub consumed: usize,
     pub error: Option<DecodeError>,
+    /// Deviations read past (see [`DecodeWarning`]); usually empty.
+    pub warnings: Vec<DecodeWarning>,
 }
 
 impl Decoded {
@@ -110,6 +125,8 @@ struct Interp<'a> {
     version: i16,
     flexible: bool,
     depth: u32,
+    /// Offsets of nulls in non-nullable fields.
+    null_at: Vec<usize>,
 }
 
 impl<'a> Interp<'a> {
@@ -259,10 +276,7 @@ impl<'a> Interp<'a> {
         }
         let Some(count) = self.length(compact, true)? else {
             if !nullable {
-                return stop(
-                    DecodeErrorKind::Invalid("null in a non-nullable field"),
-                    start,
-                );
+                self.null_at.push(start);
             }
             out.push(Node {
                 name: f.name,
@@ -327,12 +341,11 @@ impl<'a> Interp<'a> {
             Ty::Float64 => Value::Float(f64::from_be_bytes(self.array()?)),
             Ty::Uuid => Value::Uuid(self.array()?),
             Ty::Str | Ty::Bytes | Ty::Records => match self.length(compact, f.ty != Ty::Str)? {
-                None if nullable => Value::Null,
                 None => {
-                    return stop(
-                        DecodeErrorKind::Invalid("null in a non-nullable field"),
-                        start,
-                    );
+                    if !nullable {
+                        self.null_at.push(start);
+                    }
+                    Value::Null
                 }
                 Some(n) => {
                     let at = self.pos;
@@ -418,6 +431,7 @@ pub(super) fn decode_at(
             offset: start,
             path: String::new(),
         }),
+        warnings: Vec::new(),
     };
     if u32::try_from(buf.len()).is_err() {
         return fail(DecodeErrorKind::Invalid("body larger than 4 GiB"), version);
@@ -437,6 +451,7 @@ pub(super) fn decode_at(
         version: used,
         flexible: seg.flexible.contains(used),
         depth: 0,
+        null_at: Vec::new(),
     };
     let specs = children(seg.first, seg.len);
     let mut fields = Vec::with_capacity(specs.len());
@@ -458,12 +473,34 @@ pub(super) fn decode_at(
         }),
         Ok(()) => None,
     };
+    let tree = root(fields, it.pos);
+    let warnings = it
+        .null_at
+        .iter()
+        .map(|&offset| DecodeWarning {
+            what: "null in a non-nullable field",
+            offset,
+            path: null_path(&tree, offset),
+        })
+        .collect();
     Decoded {
         message: Some(spec),
         version: used,
         assumed_version: assumed,
-        tree: root(fields, it.pos),
+        tree,
         consumed: it.pos,
         error,
+        warnings,
     }
+}
+
+/// The path of the null node read at `offset`.
+fn null_path(tree: &Node, offset: usize) -> String {
+    let mut found = String::new();
+    walk(tree, &mut |path, n| {
+        if n.value == Value::Null && n.range.start as usize == offset {
+            found = path_string(path);
+        }
+    });
+    found
 }
