@@ -237,3 +237,41 @@ fn every_corpus_body_decodes_completely() {
         );
     }
 }
+
+/// Decode throughput over every corpus body (run in release:
+/// `cargo test --release --test schema -- --ignored --nocapture`).
+/// The bulk of the corpus's bytes are record batches, which the decoder
+/// keeps as ranges; the per-field cost shows in the message rate.
+#[test]
+#[ignore]
+fn decode_throughput() {
+    let bodies: Vec<Body> = corpus_captures()
+        .iter()
+        .flat_map(|name| bodies(name).0)
+        .collect();
+    let bytes: usize = bodies.iter().map(|b| b.bytes.len()).sum();
+    let small: Vec<&Body> = bodies.iter().filter(|b| b.bytes.len() < 4096).collect();
+    let small_bytes: usize = small.iter().map(|b| b.bytes.len()).sum();
+    for (label, set, total) in [
+        ("all bodies", bodies.iter().collect::<Vec<_>>(), bytes),
+        ("bodies under 4 KiB", small, small_bytes),
+    ] {
+        let rounds = 50;
+        let start = std::time::Instant::now();
+        let mut fields = 0usize;
+        for _ in 0..rounds {
+            for b in &set {
+                let d = schema::decode_body(b.api_key, b.version, b.kind, &b.bytes);
+                fields += d.tree.children().len();
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{label}: {} bodies, {:.1} MB: {:.0} MB/s, {:.2} M bodies/s ({fields} top-level fields)",
+            set.len(),
+            total as f64 / 1e6,
+            (total * rounds) as f64 / 1e6 / secs,
+            (set.len() * rounds) as f64 / 1e6 / secs,
+        );
+    }
+}

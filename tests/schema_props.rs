@@ -12,7 +12,14 @@
 //!
 //! Then spot checks: typed messages built with kafka-protocol, encoded by it
 //! and decoded by kwire, field by field.
+//!
+//! And hostile input: every message version, its valid bodies overwritten
+//! at every offset with huge counts and sizes, decodes without panicking
+//! and allocates at most in proportion to the body's size (measured by a
+//! counting allocator).
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
@@ -258,6 +265,7 @@ fn generate(spec: &'static schema::MessageSpec, version: i16, seed: u64) -> (Vec
 
 /// kafka-protocol's decode then encode of one body.
 type Reencode = fn(&[u8], i16) -> Result<Vec<u8>, String>;
+type DynReencode<'a> = &'a dyn Fn(&[u8], i16) -> Result<Vec<u8>, String>;
 
 fn reencode_request(key: KpApiKey) -> impl Fn(&[u8], i16) -> Result<Vec<u8>, String> {
     move |b, v| {
@@ -314,7 +322,7 @@ impl Tally {
         &mut self,
         spec: &'static schema::MessageSpec,
         versions: impl Iterator<Item = i16>,
-        reencode: &dyn Fn(&[u8], i16) -> Result<Vec<u8>, String>,
+        reencode: DynReencode,
     ) {
         for v in versions {
             if spec.segment(v).is_none() {
@@ -347,7 +355,7 @@ impl Tally {
         spec: &'static schema::MessageSpec,
         v: i16,
         seed: u64,
-        reencode: &dyn Fn(&[u8], i16) -> Result<Vec<u8>, String>,
+        reencode: DynReencode,
     ) -> Result<(), String> {
         let (b1, expected) = generate(spec, v, seed);
         let decode = |b: &[u8]| match spec.kind {
@@ -549,4 +557,146 @@ fn typed_messages_decode_field_by_field() {
             .iter()
             .any(|c| c.path == "topics[0].errorCode" && c.code == 3)
     );
+}
+
+/// Counts the bytes allocated by the current thread, and their peak.
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn track(delta: isize) {
+    let _ = LIVE.try_with(|l| {
+        let now = l.get() + delta;
+        l.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
+
+// SAFETY: forwards to the system allocator; the bookkeeping touches only
+// const-initialised thread-locals, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        track(l.size() as isize);
+        // SAFETY: the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        track(-(l.size() as isize));
+        // SAFETY: the caller upholds `dealloc`'s contract.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        track(new as isize - l.size() as isize);
+        // SAFETY: the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Peak bytes allocated (above the start) while running `f`.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(base));
+    let r = f();
+    let peak = PEAK.with(Cell::get) - base;
+    (r, peak.max(0) as usize)
+}
+
+/// Bytes a decode may allocate for a body of `len` bytes: a tree node per
+/// byte at most, array capacity at each nesting level, the strings' bytes.
+fn budget(len: usize) -> usize {
+    400 * len + 16 * 1024
+}
+
+#[test]
+fn hostile_counts_and_sizes_allocate_in_proportion() {
+    const PATTERNS: [&[u8]; 5] = [
+        &[0x7f, 0xff, 0xff, 0xff],       // int32 count or size 2^31 - 1
+        &[0x80, 0x80, 0x80, 0x80, 0x08], // compact: 2^31
+        &[0xff, 0xff, 0xff, 0x7f],       // int16 -1, then a huge one
+        &[0x00, 0x00, 0x7f, 0xff],       // a huge int16 string length
+        &[0xff, 0xff, 0xff, 0xff, 0x0f], // compact: u32::MAX
+    ];
+    let mut decodes = 0usize;
+    let mut worst = (0.0f64, String::new());
+    for spec in schema::messages() {
+        for v in spec.versions.lo..=spec.versions.hi {
+            for seed in 0..2 {
+                let (body, _) = generate(spec, v, seed);
+                for at in 0..body.len().min(160) {
+                    for pat in PATTERNS {
+                        let mut b = body.clone();
+                        for (i, x) in pat.iter().enumerate() {
+                            if let Some(y) = b.get_mut(at + i) {
+                                *y = *x;
+                            }
+                        }
+                        let (d, peak) = peak_of(|| match spec.kind {
+                            MessageKind::Request | MessageKind::Response => {
+                                schema::decode_body(spec.api_key, v, spec.kind, &b)
+                            }
+                            _ => schema::decode_data(spec.name, v, &b),
+                        });
+                        decodes += 1;
+                        assert!(d.consumed <= b.len());
+                        assert!(
+                            peak <= budget(b.len()),
+                            "{} v{v}: {peak} bytes allocated for a {}-byte body \
+                             (pattern {pat:02x?} at {at})",
+                            spec.name,
+                            b.len()
+                        );
+                        let ratio = peak as f64 / (b.len() as f64 + 1.0);
+                        if ratio > worst.0 {
+                            worst = (ratio, format!("{} v{v}, {} bytes", spec.name, b.len()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{decodes} hostile decodes; most allocated per body byte: {:.0} ({})",
+        worst.0, worst.1
+    );
+    // A 2^31 count in a tiny body allocates next to nothing.
+    let (d, peak) =
+        peak_of(|| schema::decode_body(3, 1, MessageKind::Request, &[0x7f, 0xff, 0xff, 0xff]));
+    assert!(d.error.is_some());
+    assert!(peak < 1024, "{peak}");
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut n = 0;
+    for spec in schema::messages() {
+        for v in spec.versions.lo..=spec.versions.hi + 1 {
+            for _ in 0..8 {
+                let len = rng.below(48) as usize;
+                let b: Vec<u8> = (0..len)
+                    .map(|_| match rng.below(4) {
+                        0 => 0,
+                        1 => 0xff,
+                        _ => rng.next() as u8,
+                    })
+                    .collect();
+                let d = match spec.kind {
+                    MessageKind::Request | MessageKind::Response => {
+                        schema::decode_body(spec.api_key, v, spec.kind, &b)
+                    }
+                    _ => schema::decode_data(spec.name, v, &b),
+                };
+                assert!(d.consumed <= b.len());
+                let _ = schema::to_json(&d.tree);
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 5000);
 }
