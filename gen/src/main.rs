@@ -428,6 +428,9 @@ struct Merged<'a> {
     api_key: Option<i16>,
     kind: String,
     segs: Vec<Seg<'a>>,
+    /// Versions deprecated by the source that defines them (Kafka 4
+    /// dropped some that Kafka 3.9 deprecated: Produce 0-2).
+    deprecated: Vers,
 }
 
 /// Merge the two sources' definitions of one message, version by version,
@@ -467,6 +470,30 @@ fn merge<'a>(k: Option<&'a Msg>, t: Option<&'a Msg>, notes: &mut Vec<String>) ->
             ));
         }
     }
+    let mut deprecated: Vec<i16> = Vec::new();
+    for &v in &versions {
+        let definer = match (k, t) {
+            (Some(k), _) if k.valid.contains(v) => k,
+            (_, Some(t)) => t,
+            (Some(k), None) => k,
+            (None, None) => unreachable!(),
+        };
+        if definer.deprecated.contains(v) {
+            deprecated.push(v);
+        }
+    }
+    let deprecated = match (deprecated.first(), deprecated.last()) {
+        (Some(&lo), Some(&hi)) => {
+            assert_eq!(
+                deprecated.len() as i16,
+                hi - lo + 1,
+                "{}: deprecated versions not contiguous",
+                primary.name
+            );
+            Vers { lo, hi }
+        }
+        _ => NONE,
+    };
     // Choose a tree per version: kafka_client's where it defines the
     // version; else tansu-sans-io's, unless kafka_client's field versions
     // describe that old version identically (then one tree serves both).
@@ -495,6 +522,7 @@ fn merge<'a>(k: Option<&'a Msg>, t: Option<&'a Msg>, notes: &mut Vec<String>) ->
         api_key: primary.api_key,
         kind: primary.kind.clone(),
         segs,
+        deprecated,
     }
 }
 
@@ -638,19 +666,19 @@ fn main() {
             };
             let _ = write!(
                 segs,
-                "seg({}, {}, {}, {}, {first}, {len}, {src}), ",
+                "seg({}, {}, {}, {first}, {len}, {src}), ",
                 s.lo,
                 s.hi,
                 vers_lit(s.msg.flexible),
-                vers_lit(s.msg.deprecated),
             );
         }
         let _ = writeln!(
             messages,
-            "    msg({:?}, {}, {}, {lo}, {hi_v}, &[{}]),",
+            "    msg({:?}, {}, {}, {lo}, {hi_v}, {}, &[{}]),",
             m.name,
             m.api_key.unwrap_or(-1),
             kind_of(&m.kind),
+            vers_lit(m.deprecated),
             segs.trim_end_matches(", ")
         );
         if let Some(k) = m.api_key {

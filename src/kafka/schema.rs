@@ -7,6 +7,10 @@
 //! byte ranges, which [`to_json`] writes with Kafka's camelCase field names.
 //! A new Kafka version is a regeneration, not new code.
 //!
+//! The input is a whole body, cut from a complete frame (the framer waits
+//! for all of a frame's bytes): running out of bytes inside it is an error
+//! ([`DecodeErrorKind::Truncated`]), never a request for more.
+//!
 //! Contract, for any bytes, api key and version:
 //! - [`decode_body`] never panics and always returns a tree: the whole body,
 //!   or what was decoded before the error, with the error's offset and field

@@ -18,7 +18,7 @@
 //! A nullable struct field is preceded by an int8 marker (-1: null).
 
 use super::generated::FIELDS;
-use super::spec::{FieldSpec, MessageSpec, Segment, Ty};
+use super::spec::{FieldSpec, MessageKind, MessageSpec, Segment, Ty};
 use super::value::{Node, Step, Value, path_string, walk};
 
 /// Deepest nesting of structs and arrays followed. Kafka's schemas nest at
@@ -81,7 +81,9 @@ pub struct Decoded {
     pub assumed_version: bool,
     /// The root: a struct named after the message.
     pub tree: Node,
-    /// Bytes read.
+    /// Bytes read: all of them when complete, except for a data message of
+    /// a newer version than any known, whose appended fields are skipped as
+    /// Kafka's readers skip them.
     pub consumed: usize,
     pub error: Option<DecodeError>,
     /// Deviations read past (see [`DecodeWarning`]); usually empty.
@@ -466,6 +468,10 @@ pub(super) fn decode_at(
                 path: path_string(&path),
             })
         }
+        // Newer versions of data messages (the consumer protocol's
+        // subscription and assignment) only append fields, and readers of
+        // older versions ignore them: Kafka's own rule for these.
+        Ok(()) if assumed && spec.kind == MessageKind::Data => None,
         Ok(()) if it.pos < buf.len() => Some(DecodeError {
             kind: DecodeErrorKind::TrailingBytes,
             offset: it.pos,

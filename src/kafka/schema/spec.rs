@@ -119,8 +119,6 @@ pub struct Segment {
     pub versions: Versions,
     /// Flexible versions (compact types and tagged fields).
     pub flexible: Versions,
-    /// Versions the definition marks as deprecated.
-    pub deprecated: Versions,
     /// The top-level fields: a run of [`FIELDS`](super::generated::FIELDS).
     pub first: u16,
     pub len: u16,
@@ -138,7 +136,12 @@ pub struct MessageSpec {
     pub kind: MessageKind,
     /// Lowest and highest defined version.
     pub versions: Versions,
-    /// Ordered, contiguous, covering `versions`.
+    /// Versions deprecated by the definition that defines them (Produce
+    /// v0-2: deprecated in Kafka 3.9, gone from Kafka 4's definitions).
+    pub deprecated: Versions,
+    /// Ordered, contiguous, covering `versions`. A segment's tree may also
+    /// serve versions only the older source defines, when its field
+    /// versions describe them identically.
     pub segments: &'static [Segment],
 }
 
@@ -223,7 +226,6 @@ pub(super) const fn seg(
     lo: i16,
     hi: i16,
     flexible: Versions,
-    deprecated: Versions,
     first: u16,
     len: u16,
     source: Source,
@@ -231,7 +233,6 @@ pub(super) const fn seg(
     Segment {
         versions: Versions { lo, hi },
         flexible,
-        deprecated,
         first,
         len,
         source,
@@ -244,6 +245,7 @@ pub(super) const fn msg(
     kind: MessageKind,
     lo: i16,
     hi: i16,
+    deprecated: Versions,
     segments: &'static [Segment],
 ) -> MessageSpec {
     MessageSpec {
@@ -251,6 +253,7 @@ pub(super) const fn msg(
         api_key,
         kind,
         versions: Versions { lo, hi },
+        deprecated,
         segments,
     }
 }

@@ -264,6 +264,18 @@ fn embedded_consumer_protocol_data() {
     assert_eq!(d.tree.get("topics").unwrap().range.start, 2);
     let d = decode_data("ConsumerProtocolSubscription", 0, &meta[2..]);
     assert!(d.is_complete());
+    // A newer version than any known: decoded as the newest, the fields it
+    // appends skipped.
+    let mut v9 = vec![0x00, 0x09];
+    v9.extend(&meta[2..]);
+    v9.extend([0, 0, 0, 0, 0, 0, 0, 5, 0xff, 0xff, 0x77, 0x77]);
+    let d = decode_versioned_data("ConsumerProtocolSubscription", &v9);
+    assert!(d.is_complete(), "{:?}", d.error);
+    assert!(d.assumed_version);
+    assert_eq!(d.version, 3);
+    assert!(d.warnings.is_empty());
+    assert_eq!(json(&d)["generationId"], 5);
+    assert_eq!(d.consumed, v9.len() - 2);
     let d = decode_versioned_data("ConsumerProtocolSubscription", &[0]);
     assert_eq!(d.error.unwrap().kind, DecodeErrorKind::Truncated);
     let d = decode_versioned_data("NoSuchThing", &meta);
