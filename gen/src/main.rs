@@ -416,6 +416,53 @@ fn shape_of(m: &Msg, v: i16) -> (String, String) {
     (w, n)
 }
 
+/// The fields of a message at one version as `path: type` lines, to say
+/// how two definitions differ.
+fn flat(fields: &[Field], v: i16, flexible: bool, prefix: &str, out: &mut Vec<String>) {
+    for f in fields.iter().filter(|f| f.versions.contains(v)) {
+        let path = format!("{prefix}{}", camel(&f.name));
+        out.push(format!(
+            "{path}: {}{:?}{}{}",
+            if f.array { "[]" } else { "" },
+            f.prim,
+            if f.nullable.contains(v) { "?" } else { "" },
+            if f.tagged.contains(v) {
+                format!(" tag {}", f.tag)
+            } else {
+                String::new()
+            },
+        ));
+        if f.prim == Prim::Struct {
+            let sub = if f.array {
+                format!("{path}[].")
+            } else {
+                format!("{path}.")
+            };
+            flat(&f.fields, v, flexible, &sub, out);
+        }
+    }
+}
+
+/// What kafka_client's definition has that tansu-sans-io's lacks at `v`,
+/// and the reverse.
+fn describe_difference(k: &Msg, t: &Msg, v: i16) -> String {
+    let (mut kf, mut tf) = (Vec::new(), Vec::new());
+    flat(&k.fields, v, k.flexible.contains(v), "", &mut kf);
+    flat(&t.fields, v, t.flexible.contains(v), "", &mut tf);
+    let only = |a: &[String], b: &[String]| {
+        a.iter()
+            .filter(|x| !b.contains(x))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "kafka_client has {{{}}} where tansu-sans-io has {{{}}}",
+        only(&kf, &tf),
+        only(&tf, &kf)
+    )
+}
+
 /// One contiguous version range of a merged message, decoded by one tree.
 struct Seg<'a> {
     lo: i16,
@@ -450,23 +497,29 @@ fn merge<'a>(k: Option<&'a Msg>, t: Option<&'a Msg>, notes: &mut Vec<String>) ->
                 k.name, t.name
             ));
         }
-        let mut differ = Vec::new();
+        // Group the versions both define by how they differ.
+        let mut differ: BTreeMap<String, Vec<i16>> = BTreeMap::new();
         for v in versions.iter().copied() {
             if k.valid.contains(v) && t.valid.contains(v) {
                 let (kw, kn) = shape_of(k, v);
                 let (tw, tn) = shape_of(t, v);
-                if kw != tw {
-                    differ.push(format!("v{v} wire"));
+                let what = if kw != tw {
+                    "wire layout"
                 } else if kn != tn {
-                    differ.push(format!("v{v} names"));
-                }
+                    "field names only"
+                } else {
+                    continue;
+                };
+                let key = format!("{what}: {}", describe_difference(k, t, v));
+                differ.entry(key).or_default().push(v);
             }
         }
-        if !differ.is_empty() {
+        for (what, vs) in differ {
+            let vs: Vec<String> = vs.iter().map(|v| format!("v{v}")).collect();
             notes.push(format!(
-                "{}: the sources disagree at {} (kafka_client's used)",
+                "{} {} differ in {what}; kafka_client's used",
                 k.name,
-                differ.join(", ")
+                vs.join(", ")
             ));
         }
     }

@@ -7,11 +7,12 @@
 // used for every version it defines.
 //
 // Differences between the sources, for versions both define:
-// - VoteRequest: the sources disagree at v0 names, v1 names (kafka_client's used)
+// - VoteRequest v1 differ in field names only: kafka_client has {topics[].partitions[].replicaEpoch: Int32, topics[].partitions[].replicaId: Int32, topics[].partitions[].replicaDirectoryId: Uuid} where tansu-sans-io has {topics[].partitions[].candidateEpoch: Int32, topics[].partitions[].candidateId: Int32, topics[].partitions[].candidateDirectoryId: Uuid}; kafka_client's used
+// - VoteRequest v0 differ in field names only: kafka_client has {topics[].partitions[].replicaEpoch: Int32, topics[].partitions[].replicaId: Int32} where tansu-sans-io has {topics[].partitions[].candidateEpoch: Int32, topics[].partitions[].candidateId: Int32}; kafka_client's used
 // - ListConfigResourcesRequest (kafka_client) is ListClientMetricsResourcesRequest in tansu-sans-io
 // - ListConfigResourcesResponse (kafka_client) is ListClientMetricsResourcesResponse in tansu-sans-io
-// - ListConfigResourcesResponse: the sources disagree at v0 names (kafka_client's used)
-// - ReadShareGroupStateSummaryResponse: the sources disagree at v0 wire (kafka_client's used)
+// - ListConfigResourcesResponse v0 differ in field names only: kafka_client has {configResources: []Struct, configResources[].resourceName: Str} where tansu-sans-io has {clientMetricsResources: []Struct, clientMetricsResources[].name: Str}; kafka_client's used
+// - ReadShareGroupStateSummaryResponse v0 differ in wire layout: kafka_client has {results[].partitions[].leaderEpoch: Int32} where tansu-sans-io has {}; kafka_client's used
 
 use super::spec::*;
 use crate::kafka::api::ApiInfo;
