@@ -3,8 +3,11 @@
 //! Pure functions and small state machines over bytes: the API table
 //! ([`api`]), request/response headers ([`header`]), the streaming framer with
 //! gap handling and resynchronization ([`frame`]), and the plausibility tests
-//! used to recognise Kafka without being told the port ([`detect`]). Nothing
-//! here knows about connections or correlation; that is [`crate::session`].
+//! used to recognise Kafka without being told the port ([`detect`]), the
+//! schema-driven body decoder generated from Kafka's message definitions
+//! ([`schema`]), record batches and message sets with their codecs
+//! ([`records`]) and the error-code table ([`errors`]). Nothing here knows
+//! about connections or correlation; that is [`crate::session`].
 
 pub mod api;
 pub mod detect;
@@ -12,5 +15,6 @@ pub mod errors;
 pub mod frame;
 pub mod header;
 pub mod records;
+pub mod schema;
 
 pub use api::ApiKey;
