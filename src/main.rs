@@ -14,6 +14,7 @@ use kwire::capture::live::{LiveOptions, LiveSource};
 use kwire::capture::{PacketSource, SourceFormat};
 use kwire::export::ndjson::NdjsonWriter;
 use kwire::export::text::TextWriter;
+use kwire::kafka::records::{RecordLimits, RecordsMode};
 use kwire::session::{self, CaptureInfo, RecordSink, SessionConfig};
 use kwire::tcp::TcpConfig;
 
@@ -93,6 +94,22 @@ struct Input {
     /// Requests awaiting a response per connection.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     max_in_flight: usize,
+    /// Records in Produce and Fetch: `none` (sizes only), `meta` (batches
+    /// and per-record offsets, timestamps, sizes) or `full` (also keys,
+    /// values and headers, as UTF-8 text when valid, else base64, each cut
+    /// at --max-payload-bytes).
+    #[arg(long, value_name = "MODE", default_value = "meta", value_parser = ["none", "meta", "full"])]
+    records: String,
+    /// Bytes kept of each record key, value or header value with
+    /// `--records full`.
+    #[arg(long, value_name = "BYTES", default_value = "1K", value_parser = parse_size)]
+    max_payload_bytes: u64,
+    /// Most bytes one compressed batch may decompress to.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    max_decompressed_bytes: u64,
+    /// Headers only: do not decode request and response bodies.
+    #[arg(long)]
+    no_bodies: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -131,10 +148,24 @@ impl Input {
         if self.max_frame_size > i32::MAX as u64 {
             bail!("--max-frame-size cannot exceed 2 GiB (Kafka sizes are int32)");
         }
+        let records = match self.records.as_str() {
+            "none" => RecordsMode::None,
+            "full" => RecordsMode::Full,
+            _ => RecordsMode::Meta,
+        };
+        let record_limits = RecordLimits {
+            max_payload_bytes: usize::try_from(self.max_payload_bytes).unwrap_or(usize::MAX),
+            max_decompressed_bytes: usize::try_from(self.max_decompressed_bytes)
+                .unwrap_or(usize::MAX),
+            ..RecordLimits::default()
+        };
         let session = SessionConfig {
             kafka_ports: self.ports.clone(),
             max_frame_size: self.max_frame_size as u32,
             max_in_flight: self.max_in_flight.max(1),
+            decode_bodies: !self.no_bodies,
+            records,
+            record_limits,
             ..SessionConfig::default()
         };
         Ok((tcp, session))

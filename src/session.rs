@@ -10,6 +10,7 @@
 //! Contract: deterministic (the same packets give the same records), bounded
 //! by [`SessionConfig`] and [`crate::tcp::TcpConfig`], never panics on input.
 
+mod body;
 mod connection;
 pub mod record;
 
@@ -18,6 +19,7 @@ use std::net::SocketAddr;
 
 use crate::capture::link::{self, Decoded};
 use crate::capture::{LinkType, Packet, PacketRef, Timestamp};
+use crate::kafka::records::{RecordLimits, RecordsMode};
 use crate::tcp::{
     CloseReason, ConnId, ConnInfo, Dir, GapCause, Interest, Reassembler, StreamSink, TcpConfig,
     TcpEvent,
@@ -55,6 +57,14 @@ pub struct SessionConfig {
     /// Packet-level events (fragments, truncated, malformed) emitted per
     /// kind; further ones are only counted.
     pub max_packet_events: u64,
+    /// Decode request and response bodies (off: headers only).
+    pub decode_bodies: bool,
+    /// How much of the records in Produce/Fetch to decode.
+    pub records: RecordsMode,
+    pub record_limits: RecordLimits,
+    /// Bytes of responses kept per connection while they wait for their
+    /// request (to decode them then); beyond it they are paired undecoded.
+    pub max_early_bytes: usize,
 }
 
 impl Default for SessionConfig {
@@ -71,6 +81,10 @@ impl Default for SessionConfig {
             detect_scan_limit: 4 << 20,
             max_known_brokers: 65_536,
             max_packet_events: 100,
+            decode_bodies: true,
+            records: RecordsMode::Meta,
+            record_limits: RecordLimits::default(),
+            max_early_bytes: 16 << 20,
         }
     }
 }

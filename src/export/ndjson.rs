@@ -21,9 +21,12 @@ use std::io::{self, Write};
 use serde_json::{Map, Value, json};
 
 use crate::capture::Timestamp;
+use crate::kafka::ApiKey;
+use crate::kafka::records;
+use crate::kafka::schema::{self, Node, Value as SValue};
 use crate::session::{
-    CaptureInfo, Event, EventKind, Exchange, MessageInfo, PacketIssue, Record, RecordSink, Status,
-    Summary,
+    Body, CaptureInfo, Event, EventKind, Exchange, MessageInfo, PacketIssue, Record, RecordSink,
+    Status, Summary,
 };
 
 /// Version of the NDJSON format; bumped on incompatible changes.
@@ -90,7 +93,7 @@ fn capture(c: &CaptureInfo) -> Value {
     })
 }
 
-fn message(m: &MessageInfo) -> Value {
+fn message(m: &MessageInfo, api_version: i16, body: Option<&Body>) -> Value {
     let mut o = Map::new();
     o.insert("frame".into(), m.frame.into());
     if m.first_frame != m.frame {
@@ -101,7 +104,73 @@ fn message(m: &MessageInfo) -> Value {
     if m.lost_bytes > 0 {
         o.insert("lost_bytes".into(), m.lost_bytes.into());
     }
+    if let Some(b) = body {
+        body_fields(&mut o, api_version, b);
+    }
     Value::Object(o)
+}
+
+/// A decoded body: `body` (Kafka's field names in camelCase, records
+/// decoded in place), and when applicable `schema_version` (the schema used,
+/// when not the message's own version), `version_assumed`, `decode_error`
+/// with `raw` (the body's bytes, base64), and `notes`.
+fn body_fields(o: &mut Map<String, Value>, api_version: i16, b: &Body) {
+    let d = &b.decoded;
+    if d.message.is_none() {
+        return;
+    }
+    let mut v = schema::to_json(&d.tree);
+    if !b.records.is_empty() {
+        fill_records(&d.tree, &mut v, b);
+    }
+    o.insert("body".into(), v);
+    if d.version != api_version {
+        o.insert("schema_version".into(), d.version.into());
+    }
+    if d.assumed_version {
+        o.insert("version_assumed".into(), true.into());
+    }
+    if let Some(raw) = &b.raw {
+        if let Some(e) = &d.error {
+            o.insert(
+                "decode_error".into(),
+                json!({"offset": e.offset, "path": e.path, "reason": format!("{:?}", e.kind)}),
+            );
+        }
+        o.insert("raw".into(), schema::value::base64(raw).into());
+    }
+    if !b.notes.is_empty() {
+        o.insert("notes".into(), b.notes.clone().into());
+    }
+}
+
+/// Replace the schema's `{"bytes": N}` placeholders of `records` fields by
+/// the decoded records.
+fn fill_records(node: &Node, json: &mut Value, b: &Body) {
+    match &node.value {
+        SValue::Records(r) => {
+            if let Some((_, set)) = b.records.iter().find(|(start, _)| *start == r.start) {
+                *json = records::to_json(set, set.mode);
+            }
+        }
+        SValue::Struct(fields) => {
+            if let Value::Object(m) = json {
+                for f in fields {
+                    if let Some(j) = m.get_mut(f.name) {
+                        fill_records(f, j, b);
+                    }
+                }
+            }
+        }
+        SValue::Array(items) => {
+            if let Value::Array(a) = json {
+                for (n, j) in items.iter().zip(a.iter_mut()) {
+                    fill_records(n, j, b);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn exchange(e: &Exchange) -> Value {
@@ -118,10 +187,15 @@ fn exchange(e: &Exchange) -> Value {
         "client_id".into(),
         e.client_id.as_deref().map_or(Value::Null, Value::from),
     );
-    o.insert("request".into(), message(&e.request));
+    o.insert(
+        "request".into(),
+        message(&e.request, e.api_version, e.request_body.as_deref()),
+    );
     o.insert(
         "response".into(),
-        e.response.as_ref().map_or(Value::Null, message),
+        e.response.as_ref().map_or(Value::Null, |m| {
+            message(m, e.api_version, e.response_body.as_deref())
+        }),
     );
     o.insert(
         "latency_us".into(),
@@ -245,6 +319,22 @@ fn event(e: &Event) -> Value {
         } => {
             put("api_key", (*api_key).into());
             put("api_version", (*api_version).into());
+        }
+        EventKind::DecodeError {
+            direction,
+            api_key,
+            api_version,
+            reason,
+            offset,
+            path,
+        } => {
+            put("direction", direction.as_str().into());
+            put("api_key", (*api_key).into());
+            put("api_name", ApiKey(*api_key).name().into());
+            put("api_version", (*api_version).into());
+            put("reason", reason.clone().into());
+            put("offset", (*offset).into());
+            put("path", path.clone().into());
         }
         EventKind::Limit { limit, value } => {
             put("limit", (*limit).into());

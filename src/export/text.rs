@@ -57,12 +57,36 @@ pub fn latency(us: i64) -> String {
     }
 }
 
+/// The distinct error names of an exchange, with a count when repeated:
+/// `NOT_LEADER_OR_FOLLOWER×2,UNKNOWN_TOPIC_OR_PARTITION`.
+fn error_names(e: &Exchange) -> String {
+    let mut names: Vec<(&str, usize)> = Vec::new();
+    for er in &e.errors {
+        match names.iter_mut().find(|(n, _)| *n == er.name) {
+            Some((_, c)) => *c += 1,
+            None => names.push((er.name, 1)),
+        }
+    }
+    names
+        .iter()
+        .map(|(n, c)| {
+            if *c > 1 {
+                format!("{n}×{c}")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn exchange_line(line: &mut String, e: &Exchange) {
     let api = format!("{} v{}", e.api_key, e.api_version);
     let lat = e.latency_us().map_or_else(|| "-".to_string(), latency);
     let status = match e.status {
         Status::NoResponse(why) => format!("no response ({})", why.as_str().replace('_', " ")),
         Status::NoResponseExpected => "no response expected (acks=0)".to_string(),
+        Status::Error => error_names(e),
         s => s.as_str().to_string(),
     };
     let _ = write!(
@@ -188,6 +212,22 @@ fn event_line(line: &mut String, e: &Event) {
         } => {
             head(line, '!');
             let _ = write!(line, " key {api_key} v{api_version}");
+        }
+        EventKind::DecodeError {
+            direction,
+            api_key,
+            api_version,
+            reason,
+            offset,
+            path,
+        } => {
+            head(line, '!');
+            let _ = write!(
+                line,
+                " {} {} v{api_version}: {reason} at byte {offset} {path}",
+                direction.as_str(),
+                crate::kafka::ApiKey(*api_key)
+            );
         }
         EventKind::Limit { limit, value } => {
             head(line, '!');

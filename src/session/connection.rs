@@ -24,9 +24,12 @@ use crate::kafka::frame::{
 use crate::kafka::header::{
     HeaderError, parse_request_header, parse_response_header, produce_acks, response_correlation_id,
 };
+use crate::kafka::schema::MessageKind;
 use crate::tcp::{CloseReason, ConnInfo, Dir, GapCause};
 
 use super::SessionConfig;
+use super::body;
+use super::record::Body;
 use super::record::{
     DetectedBy, Direction, Event, EventKind, Exchange, MessageInfo, NoResponseReason, Record,
     Status,
@@ -50,13 +53,17 @@ struct Pending {
     request: MessageInfo,
     /// Gaps toward the client before this request was seen.
     gaps_before: u64,
+    body: Option<Box<Body>>,
 }
 
 /// A response that arrived before (or without) its request.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Early {
     correlation_id: i32,
     response: MessageInfo,
+    /// The frame's bytes, to decode once the request is known (within
+    /// `max_early_bytes` per connection).
+    data: Option<Vec<u8>>,
 }
 
 /// An event tied to a direction, held until the roles are known.
@@ -103,6 +110,8 @@ pub(super) struct Core {
     early_overflow: bool,
     /// Gaps seen toward the client.
     response_gaps: u64,
+    /// Bytes held in `early` responses' frames.
+    early_bytes: usize,
     /// Broker endpoint newly confirmed (for the tracker's known-broker set).
     pub confirmed_broker: bool,
 }
@@ -169,6 +178,7 @@ impl Conn {
                 held_overflow: false,
                 early_overflow: false,
                 response_gaps: 0,
+                early_bytes: 0,
                 confirmed_broker: false,
             },
         }
@@ -235,7 +245,7 @@ impl Conn {
             } else {
                 why
             };
-            let ex = c.exchange(p, None, Status::NoResponse(why));
+            let ex = c.exchange(p, None, None, Status::NoResponse(why));
             c.emit(ctx, ex);
         }
         while let Some(e) = c.early.pop_front() {
@@ -372,8 +382,23 @@ impl Core {
         )
     }
 
-    fn exchange(&self, p: Pending, response: Option<MessageInfo>, status: Status) -> Record {
+    fn exchange(
+        &self,
+        p: Pending,
+        response: Option<MessageInfo>,
+        response_body: Option<Box<Body>>,
+        status: Status,
+    ) -> Record {
         let cd = self.client_dir.unwrap_or(Dir::AtoB);
+        let errors = response_body
+            .as_deref()
+            .map(body::errors)
+            .unwrap_or_default();
+        let status = if status == Status::Ok && !errors.is_empty() {
+            Status::Error
+        } else {
+            status
+        };
         Record::Exchange(Box::new(Exchange {
             stream: self.info.id.0,
             client: self.info.src(cd),
@@ -385,12 +410,61 @@ impl Core {
             request: p.request,
             response,
             status,
-            errors: Vec::new(),
+            errors,
+            request_body: p.body,
+            response_body,
         }))
+    }
+
+    /// Decode a body, reporting a failure that is news as an event.
+    #[allow(clippy::too_many_arguments)]
+    fn decode(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        at: PacketRef,
+        dir: Dir,
+        api_key: ApiKey,
+        version: i16,
+        kind: MessageKind,
+        bytes: &[u8],
+        complete: bool,
+    ) -> Option<Box<Body>> {
+        if !ctx.cfg.decode_bodies {
+            return None;
+        }
+        let (b, problem) = body::decode(
+            api_key,
+            version,
+            kind,
+            bytes,
+            complete,
+            ctx.cfg.records,
+            &ctx.cfg.record_limits,
+        );
+        if let Some(p) = problem {
+            let direction = match (self.client_dir, dir) {
+                (Some(cd), d) if cd != d => Direction::ToClient,
+                _ => Direction::ToBroker,
+            };
+            let r = self.event(
+                at,
+                EventKind::DecodeError {
+                    direction,
+                    api_key: api_key.0,
+                    api_version: version,
+                    reason: p.reason,
+                    offset: p.offset,
+                    path: p.path,
+                },
+            );
+            self.emit(ctx, r);
+        }
+        Some(Box::new(b))
     }
 
     fn orphan(&mut self, ctx: &mut Ctx<'_>, e: Early) {
         self.orphans += 1;
+        self.early_bytes -= e.data.as_ref().map_or(0, Vec::len);
         let r = self.event(
             PacketRef {
                 frame: e.response.frame,
@@ -485,6 +559,17 @@ impl Core {
             self.emit(ctx, r);
         }
         let client_id = self.intern_client_id(h.client_id);
+        let body_bytes = f.data.get(h.header_len..).unwrap_or(&[]);
+        let body = self.decode(
+            ctx,
+            f.at,
+            dir,
+            h.api_key,
+            h.api_version,
+            MessageKind::Request,
+            body_bytes,
+            complete,
+        );
         let p = Pending {
             api_key: h.api_key,
             api_version: h.api_version,
@@ -492,11 +577,12 @@ impl Core {
             client_id,
             request: msg,
             gaps_before: self.response_gaps,
+            body,
         };
         if h.api_key == ApiKey::PRODUCE
             && produce_acks(h.api_version, &f.data[h.header_len.min(f.data.len())..]) == Some(0)
         {
-            let r = self.exchange(p, None, Status::NoResponseExpected);
+            let r = self.exchange(p, None, None, Status::NoResponseExpected);
             self.emit(ctx, r);
             return Next::Continue;
         }
@@ -506,8 +592,9 @@ impl Core {
             .position(|e| e.correlation_id == h.correlation_id)
         {
             let e = self.early.remove(i).expect("index from position");
+            self.early_bytes -= e.data.as_ref().map_or(0, Vec::len);
             *ctx.reordered += 1;
-            self.answered(p, e.response, ctx);
+            self.answered(p, e.response, e.data.as_deref(), ctx);
             return Next::Continue;
         }
         if let Some(first) = self
@@ -538,6 +625,7 @@ impl Core {
             self.emit(ctx, r);
             let r = self.exchange(
                 old,
+                None,
                 None,
                 Status::NoResponse(NoResponseReason::InFlightLimit),
             );
@@ -571,12 +659,54 @@ impl Core {
         Next::Desync
     }
 
-    fn answered(&mut self, p: Pending, response: MessageInfo, ctx: &mut Ctx<'_>) {
+    /// Pair `p` with its response; `data` is the response frame (after the
+    /// size), when kept.
+    fn answered(
+        &mut self,
+        p: Pending,
+        response: MessageInfo,
+        data: Option<&[u8]>,
+        ctx: &mut Ctx<'_>,
+    ) {
         self.matched += 1;
         if self.state == State::Candidate {
             self.confirm(DetectedBy::Traffic, ctx);
         }
-        let r = self.exchange(p, Some(response), Status::Ok);
+        let server = self.client_dir.unwrap_or(Dir::AtoB).reverse();
+        let at = PacketRef {
+            frame: response.frame,
+            ts: response.ts,
+        };
+        let mut body = None;
+        if let Some(data) = data {
+            // The response header's version follows the request's API key
+            // and version (v1 adds tagged fields, except for ApiVersions).
+            let hv = p.api_key.response_header_version(p.api_version);
+            match parse_response_header(data, hv) {
+                Ok(h) => {
+                    let bytes = data.get(h.header_len..).unwrap_or(&[]);
+                    body = self.decode(
+                        ctx,
+                        at,
+                        server,
+                        p.api_key,
+                        p.api_version,
+                        MessageKind::Response,
+                        bytes,
+                        response.lost_bytes == 0,
+                    );
+                }
+                Err(HeaderError::Invalid(reason)) => {
+                    let ev = DirEvent::Malformed {
+                        reason,
+                        size: response.size,
+                    };
+                    self.emit_dir(ctx, at, server, ev);
+                }
+                Err(HeaderError::Incomplete) => {}
+            }
+        }
+        let r = self.exchange(p, Some(response), body, Status::Ok);
         self.emit(ctx, r);
     }
 
@@ -596,17 +726,7 @@ impl Core {
         self.expire_early(f.at, ctx);
         if let Some(i) = self.in_flight.iter().position(|p| p.correlation_id == corr) {
             let p = self.in_flight.remove(i).expect("index from position");
-            // The response header's version follows the request's API key
-            // and version (v1 adds tagged fields, except for ApiVersions).
-            let hv = p.api_key.response_header_version(p.api_version);
-            if let Err(HeaderError::Invalid(reason)) = parse_response_header(f.data, hv) {
-                let ev = DirEvent::Malformed {
-                    reason,
-                    size: f.size,
-                };
-                self.emit_dir(ctx, f.at, dir, ev);
-            }
-            self.answered(p, msg, ctx);
+            self.answered(p, msg, Some(f.data), ctx);
             return Next::Continue;
         }
         self.mismatched += 1;
@@ -614,9 +734,14 @@ impl Core {
             self.state = State::NotKafka;
             return Next::Continue;
         }
+        let keep =
+            ctx.cfg.decode_bodies && self.early_bytes + f.data.len() <= ctx.cfg.max_early_bytes;
+        let data = keep.then(|| f.data.to_vec());
+        self.early_bytes += data.as_ref().map_or(0, Vec::len);
         self.early.push_back(Early {
             correlation_id: corr,
             response: msg,
+            data,
         });
         if self.early.len() > ctx.cfg.max_early_responses {
             if !self.early_overflow {

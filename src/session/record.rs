@@ -9,6 +9,8 @@ use std::sync::Arc;
 use crate::capture::{DropStats, LinkType, PacketRef, SourceFormat, Timestamp};
 use crate::kafka::ApiKey;
 use crate::kafka::frame::DesyncCause;
+use crate::kafka::records::RecordSet;
+use crate::kafka::schema::Decoded;
 use crate::tcp::{CloseReason, GapCause, TcpStats};
 
 /// Everything the analyzer emits, in the order it is completed.
@@ -60,9 +62,31 @@ pub struct Exchange {
     pub request: MessageInfo,
     pub response: Option<MessageInfo>,
     pub status: Status,
-    /// Error codes found in the response (filled by body decoding).
+    /// Error codes found in the response body, at every level.
     pub errors: Vec<ErrorRef>,
+    /// The decoded request body, unless decoding is off.
+    pub request_body: Option<Box<Body>>,
+    /// The decoded response body.
+    pub response_body: Option<Box<Body>>,
 }
+
+/// A decoded message body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Body {
+    /// The schema's tree (complete, or partial with an error).
+    pub decoded: Decoded,
+    /// The `records` fields, decoded: keyed by their byte range's start in
+    /// the body.
+    pub records: Vec<(u32, RecordSet)>,
+    /// Why the body is not fully decoded, when it is not and that is not
+    /// news (the capture lost part of it), or deviations read past.
+    pub notes: Vec<String>,
+    /// The body's bytes (at most [`MAX_RAW_BYTES`]) when it failed to decode.
+    pub raw: Option<Vec<u8>>,
+}
+
+/// Most bytes of an undecodable body kept in its exchange.
+pub const MAX_RAW_BYTES: usize = 1 << 20;
 
 impl Exchange {
     /// Response time in microseconds, when answered.
@@ -257,6 +281,16 @@ pub enum EventKind {
     MessageLost { direction: Direction, size: u32 },
     /// An API key kwire does not know.
     UnknownApi { api_key: i16, api_version: i16 },
+    /// A body that did not decode completely (its bytes are kept in the
+    /// exchange).
+    DecodeError {
+        direction: Direction,
+        api_key: i16,
+        api_version: i16,
+        reason: String,
+        offset: usize,
+        path: String,
+    },
     /// A named limit was hit.
     Limit { limit: &'static str, value: u64 },
     /// A packet kwire could not use.
@@ -282,6 +316,7 @@ impl EventKind {
             EventKind::MalformedHeader { .. } => "malformed_header",
             EventKind::MessageLost { .. } => "message_lost",
             EventKind::UnknownApi { .. } => "unknown_api",
+            EventKind::DecodeError { .. } => "decode_error",
             EventKind::Limit { .. } => "limit",
             EventKind::Packet { .. } => "packet",
             EventKind::CaptureError { .. } => "capture_error",

@@ -16,7 +16,11 @@
 //!   position baseOffset batchLength partitionLeaderEpoch magic crc crcValid
 //!   attributes compression timestampType isTransactional isControl
 //!   hasDeleteHorizon lastOffsetDelta baseTimestamp maxTimestamp producerId
-//!   producerEpoch baseSequence recordCount [decompressedSize] records: [<record>]
+//!   producerEpoch baseSequence recordCount [decompressedSize]
+//!   meta mode: keyBytes valueBytes headerCount nullValues (sums over the
+//!   records; nullValues counts tombstones), and records: [<record>] only
+//!   for a control batch (its COMMIT/ABORT markers);
+//!   full mode: records: [<record>]
 //! <record>:
 //!   offset timestamp offsetDelta timestampDelta attributes keySize valueSize
 //!   headerCount [control: {version type [typeId] [markerVersion coordinatorEpoch]}]
@@ -25,7 +29,8 @@
 //!   position offset [wireOffset] messageSize crc crcValid magic attributes
 //!   compression timestampType [timestamp] keySize valueSize
 //!   full mode, not a wrapper: key value
-//!   a wrapper: [decompressedSize] messages: [<message>...]
+//!   a wrapper: [decompressedSize] messageCount, and in full mode
+//!   messages: [<message>...]
 //! ```
 //!
 //! Sizes are as on the wire, -1 for null. `compression` is `none`, `gzip`,
@@ -143,7 +148,20 @@ fn batch_json(b: &RecordBatch, full: bool) -> Value {
     if let Some(n) = b.decompressed_size {
         v["decompressedSize"] = json!(n);
     }
-    v["records"] = Value::Array(b.records.iter().map(|r| record_json(r, full)).collect());
+    if full || a.is_control() {
+        v["records"] = Value::Array(b.records.iter().map(|r| record_json(r, full)).collect());
+    } else {
+        // Meta: what a batch carries, without a line per record.
+        let size = |n: i64| n.max(0);
+        let key_bytes: i64 = b.records.iter().map(|r| size(r.key.wire_size())).sum();
+        let value_bytes: i64 = b.records.iter().map(|r| size(r.value.wire_size())).sum();
+        let headers: u64 = b.records.iter().map(|r| r.header_count as u64).sum();
+        let nulls = b.records.iter().filter(|r| r.value.wire_size() < 0).count();
+        v["keyBytes"] = json!(key_bytes);
+        v["valueBytes"] = json!(value_bytes);
+        v["headerCount"] = json!(headers);
+        v["nullValues"] = json!(nulls);
+    }
     v
 }
 
@@ -224,7 +242,11 @@ fn message_json(m: &Message, full: bool) -> Value {
         if let Some(n) = m.decompressed_size {
             v["decompressedSize"] = json!(n);
         }
-        v["messages"] = Value::Array(m.messages.iter().map(|i| message_json(i, full)).collect());
+        v["messageCount"] = json!(m.messages.len());
+        if full {
+            v["messages"] =
+                Value::Array(m.messages.iter().map(|i| message_json(i, full)).collect());
+        }
     }
     v
 }

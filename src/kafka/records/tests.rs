@@ -456,13 +456,20 @@ fn meta_mode_keeps_sizes_not_bytes() {
     }
     assert_eq!(b.records[0].value.size, Some(11));
     assert_eq!(b.records[0].header_count, 2);
+    // Meta JSON: batch aggregates, no line per record.
     let j = to_json(&set, RecordsMode::Meta);
-    let r0 = &j["batches"][0]["records"][0];
-    assert_eq!(r0["valueSize"], 11);
-    assert_eq!(r0["keySize"], 2);
-    assert_eq!(r0["headerCount"], 2);
-    assert!(r0.get("value").is_none() && r0.get("headers").is_none());
-    assert_eq!(j["batches"][0]["decompressedSize"], records(&three()).len());
+    let jb = &j["batches"][0];
+    assert!(jb.get("records").is_none());
+    assert_eq!(jb["recordCount"], 3);
+    let key_bytes: i64 = b.records.iter().map(|r| r.key.wire_size().max(0)).sum();
+    let value_bytes: i64 = b.records.iter().map(|r| r.value.wire_size().max(0)).sum();
+    let headers: u64 = b.records.iter().map(|r| r.header_count as u64).sum();
+    let nulls = b.records.iter().filter(|r| r.value.wire_size() < 0).count();
+    assert_eq!(jb["keyBytes"], key_bytes);
+    assert_eq!(jb["valueBytes"], value_bytes);
+    assert_eq!(jb["headerCount"], headers);
+    assert_eq!(jb["nullValues"], nulls);
+    assert_eq!(jb["decompressedSize"], records(&three()).len());
 }
 
 #[test]

@@ -1,0 +1,124 @@
+//! Decoding a message body for an exchange: the schema's tree, the records
+//! inside it, the error codes, and what is worth an event.
+//!
+//! Not every incomplete decode is news. Three cases are kept as notes on the
+//! body rather than reported as `decode_error` events, each because Kafka's
+//! own clients read past them: bytes after the last field (Java's readers
+//! ignore them; librdkafka's mock cluster appends one to Metadata v13
+//! responses), an ApiVersions error response whose layout goes beyond the
+//! error code (clients read only the code and retry with a lower version),
+//! and a body the capture lost part of (the loss is reported as a gap).
+
+use crate::kafka::ApiKey;
+use crate::kafka::errors::ErrorCode;
+use crate::kafka::records::{RecordLimits, RecordsMode, decode_records};
+use crate::kafka::schema::{self, DecodeErrorKind, MessageKind, Value};
+
+use super::record::{Body, ErrorRef, MAX_RAW_BYTES};
+
+/// Why a body deserves a `decode_error` event.
+pub(super) struct Problem {
+    pub reason: String,
+    pub offset: usize,
+    pub path: String,
+}
+
+/// Decode `body` (the bytes after the header) of `api_key` at `version`.
+/// `complete` is false when the capture lost part of the message.
+pub(super) fn decode(
+    api_key: ApiKey,
+    version: i16,
+    kind: MessageKind,
+    body: &[u8],
+    complete: bool,
+    records: RecordsMode,
+    limits: &RecordLimits,
+) -> (Body, Option<Problem>) {
+    let mut decoded = schema::decode_body(api_key.0, version, kind, body);
+    let mut notes = Vec::new();
+    let mut problem = None;
+    for w in &decoded.warnings {
+        notes.push(format!("{} at {} ({})", w.what, w.path, w.offset));
+    }
+    if let Some(e) = decoded.error.clone() {
+        let error_code = decoded
+            .tree
+            .get("errorCode")
+            .filter(|n| n.range.start == 0)
+            .cloned();
+        let error_response = api_key == ApiKey::API_VERSIONS
+            && kind == MessageKind::Response
+            && error_code
+                .as_ref()
+                .and_then(|n| n.as_int())
+                .is_some_and(|c| c != 0);
+        if !complete {
+            notes.push(format!(
+                "part of the message was lost in the capture; decoded up to byte {}",
+                e.offset
+            ));
+        } else if error_response {
+            // Only the error code is meaningful: what follows is in a layout
+            // of the broker's choosing (clients read the code and retry).
+            if let (Some(code), Value::Struct(fields)) = (error_code, &mut decoded.tree.value) {
+                *fields = vec![code];
+            }
+            notes.push(format!(
+                "an error response: {} bytes after the error code in a layout clients do not read",
+                body.len().saturating_sub(2)
+            ));
+        } else if e.kind == DecodeErrorKind::TrailingBytes {
+            notes.push(format!(
+                "{} bytes after the last field, ignored as Kafka's readers ignore them",
+                body.len().saturating_sub(e.offset)
+            ));
+        } else if e.kind != DecodeErrorKind::UnknownMessage {
+            problem = Some(Problem {
+                reason: match e.kind {
+                    DecodeErrorKind::Truncated => "truncated".to_string(),
+                    DecodeErrorKind::Invalid(why) => why.to_string(),
+                    DecodeErrorKind::TrailingBytes => "trailing bytes".to_string(),
+                    DecodeErrorKind::UnknownMessage => "unknown message".to_string(),
+                    DecodeErrorKind::UnknownVersion => "unknown version".to_string(),
+                },
+                offset: e.offset,
+                path: e.path.clone(),
+            });
+        }
+    }
+    let mut sets = Vec::new();
+    if records != RecordsMode::None {
+        schema::walk(&decoded.tree, &mut |_, n| {
+            if let Value::Records(r) = &n.value
+                && let Some(bytes) = body.get(r.start as usize..r.end as usize)
+            {
+                sets.push((r.start, decode_records(bytes, records, limits)));
+            }
+        });
+    }
+    let raw = problem
+        .as_ref()
+        .map(|_| body[..body.len().min(MAX_RAW_BYTES)].to_vec());
+    (
+        Body {
+            decoded,
+            records: sets,
+            notes,
+            raw,
+        },
+        problem,
+    )
+}
+
+/// Every non-zero error code in a response body, with its path.
+pub(super) fn errors(body: &Body) -> Vec<ErrorRef> {
+    schema::error_codes(&body.decoded.tree)
+        .into_iter()
+        .filter(|e| e.code != 0)
+        .map(|e| ErrorRef {
+            code: e.code,
+            name: ErrorCode(e.code).name(),
+            path: e.path,
+        })
+        .collect()
+}
