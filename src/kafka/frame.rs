@@ -115,6 +115,8 @@ pub trait FrameHandler {
     /// Whether a frame may start at `bytes[0]`. `bytes` is everything known
     /// from there on (at least 4 bytes). Called while out of sync, and for
     /// frames larger than the limit (to tell an oversize frame from garbage).
+    /// `No` is final; a judgement that may change (more bytes, or a request
+    /// the handler has not seen yet) must be `NeedMore`.
     fn check_candidate(&mut self, bytes: &[u8]) -> Verdict;
     fn on_event(&mut self, event: FrameEvent, at: PacketRef);
 }
@@ -123,7 +125,7 @@ pub trait FrameHandler {
 const PROBE_MAX: usize = 4096;
 
 /// Undecided resync candidates remembered while scanning.
-const PENDING_MAX: usize = 16;
+pub const PENDING_MAX: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -205,10 +207,14 @@ impl Framer {
 
     /// Re-run the scan over the window without new bytes (the handler's
     /// judgement may have changed, e.g. a request is now in flight).
+    ///
+    /// Only the undecided candidates (at most [`PENDING_MAX`]) are judged
+    /// again: a handler's `No` must not depend on what may change (it says
+    /// `NeedMore` instead), so a retry costs a bounded amount of work however
+    /// large the window (found by fuzzing: a full rescan per request was
+    /// quadratic).
     pub fn retry(&mut self, at: PacketRef, h: &mut impl FrameHandler) {
-        if let State::Lost { skipped, .. } = self.state {
-            self.pending.clear();
-            self.state = State::Lost { scan: 0, skipped };
+        if !self.is_synced() && !self.pending.is_empty() {
             self.data(&[], at, h);
         }
     }
