@@ -12,6 +12,7 @@
 
 mod body;
 mod connection;
+pub mod describe;
 pub mod record;
 
 use std::collections::{HashMap, HashSet, VecDeque};

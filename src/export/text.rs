@@ -4,7 +4,9 @@
 //! closing `#` summary. Meant for reading and for grep/awk.
 //!
 //! Exchange line columns: request frame, time (UTC), stream, client →
-//! broker, client id, API and version, correlation id, latency, status.
+//! broker, client id, API and version, correlation id, latency, status
+//! (`ok`, the error names, or why there was no response), then what the
+//! exchange carried ([`crate::session::describe`]).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -105,6 +107,11 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     );
     if e.request.lost_bytes > 0 || e.response.is_some_and(|r| r.lost_bytes > 0) {
         line.push_str(" [damaged]");
+    }
+    let summary = crate::session::describe::describe(e);
+    if !summary.is_empty() {
+        line.push_str("  ");
+        line.push_str(&summary);
     }
 }
 
