@@ -295,7 +295,7 @@ pub fn describe(e: &Exchange) -> String {
                 }
             }
         }
-        12 | 13 | 14 => {
+        12..=14 => {
             // Heartbeat, LeaveGroup, SyncGroup
             let _ = write!(o, "group={}", s(q, "groupId").unwrap_or("?"));
             if let Some(g) = i(q, "generationId") {
