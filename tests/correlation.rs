@@ -328,3 +328,63 @@ fn unknown_api_keys_are_kept() {
     assert_eq!(e[1].status, Status::Ok);
     assert_eq!(events(&recs, "unknown_api").len(), 1);
 }
+
+/// A framed raw SASL token (SaslHandshake v0 flow).
+fn token(bytes: &[u8]) -> Vec<u8> {
+    let mut v = (bytes.len() as u32).to_be_bytes().to_vec();
+    v.extend(bytes);
+    v
+}
+
+#[test]
+fn legacy_sasl_tokens_are_not_kafka_messages() {
+    // SaslHandshake v0 for PLAIN, answered with error 0 and the mechanisms.
+    let handshake = request(17, 0, 2, &[0, 5, b'P', b'L', b'A', b'I', b'N']);
+    let mut hs_resp = 2i32.to_be_bytes().to_vec();
+    hs_resp.extend([0, 0, 0, 0, 0, 1, 0, 5, b'P', b'L', b'A', b'I', b'N']);
+    let mut hs_resp_framed = (hs_resp.len() as u32).to_be_bytes().to_vec();
+    hs_resp_framed.extend(hs_resp);
+    let secret = b"s3cr3t-pa55";
+    let mut plain = b"\0alice\0".to_vec();
+    plain.extend(secret);
+    let conn = Conn {
+        client: c(40007),
+        server: b(),
+        runs: vec![
+            (true, metadata(1)),
+            (false, response(1, 4)),
+            (true, handshake),
+            (false, hs_resp_framed),
+            (true, token(&plain)),
+            (false, token(&[])), // the broker's empty reply
+            (true, metadata(3)),
+            (false, response(3, 4)),
+        ],
+    };
+    let recs = run(&[conn], SessionConfig::default(), &[]);
+    let e = ex(&recs);
+    let apis: Vec<(i16, i32, Status)> = e
+        .iter()
+        .map(|x| (x.api_key.0, x.correlation_id, x.status))
+        .collect();
+    assert_eq!(
+        apis,
+        vec![(3, 1, Status::Ok), (17, 2, Status::Ok), (3, 3, Status::Ok)]
+    );
+    let tokens = events(&recs, "sasl_token");
+    assert_eq!(tokens.len(), 2, "{recs:?}");
+    for ty in [
+        "orphan_response",
+        "out_of_sync",
+        "malformed_header",
+        "unknown_api",
+    ] {
+        assert!(events(&recs, ty).is_empty(), "{ty}: {recs:?}");
+    }
+    // The token's bytes (a password) are not exported.
+    let json: String = recs
+        .iter()
+        .map(|r| kwire::export::ndjson::to_json(r).to_string())
+        .collect();
+    assert!(!json.contains("s3cr3t"));
+}

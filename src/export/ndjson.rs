@@ -320,6 +320,10 @@ fn event(e: &Event) -> Value {
             put("api_key", (*api_key).into());
             put("api_version", (*api_version).into());
         }
+        EventKind::SaslToken { direction, size } => {
+            put("direction", direction.as_str().into());
+            put("size", (*size).into());
+        }
         EventKind::DecodeError {
             direction,
             api_key,

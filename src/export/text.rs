@@ -220,6 +220,10 @@ fn event_line(line: &mut String, e: &Event) {
             head(line, '!');
             let _ = write!(line, " key {api_key} v{api_version}");
         }
+        EventKind::SaslToken { direction, size } => {
+            head(line, ' ');
+            let _ = write!(line, " {} {size} bytes", direction.as_str());
+        }
         EventKind::DecodeError {
             direction,
             api_key,

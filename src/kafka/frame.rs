@@ -185,6 +185,12 @@ impl Framer {
         !matches!(self.state, State::Lost { .. })
     }
 
+    /// Change the smallest acceptable size (legacy SASL tokens after a
+    /// SaslHandshake v0 may be empty: size 0).
+    pub fn set_min_frame_size(&mut self, n: u32) {
+        self.cfg.min_frame_size = n;
+    }
+
     /// Frames delivered so far.
     pub fn frames(&self) -> u64 {
         self.frames

@@ -112,6 +112,11 @@ pub(super) struct Core {
     response_gaps: u64,
     /// Bytes held in `early` responses' frames.
     early_bytes: usize,
+    /// Between a successful SaslHandshake v0 and the next Kafka request:
+    /// frames are raw SASL tokens.
+    sasl_raw: bool,
+    /// `sasl_raw` changed: the framers' smallest size must follow.
+    sasl_switched: bool,
     /// Broker endpoint newly confirmed (for the tracker's known-broker set).
     pub confirmed_broker: bool,
 }
@@ -179,6 +184,8 @@ impl Conn {
                 early_overflow: false,
                 response_gaps: 0,
                 early_bytes: 0,
+                sasl_raw: false,
+                sasl_switched: false,
                 confirmed_broker: false,
             },
         }
@@ -218,6 +225,13 @@ impl Conn {
 
     /// Rescan a direction whose judgement may have changed.
     fn after_frames(&mut self, at: PacketRef, ctx: &mut Ctx<'_>) {
+        if self.core.sasl_switched {
+            self.core.sasl_switched = false;
+            let min = if self.core.sasl_raw { 0 } else { 4 };
+            for f in &mut self.framers {
+                f.set_min_frame_size(min);
+            }
+        }
         // Each retry can only set `retry` for the other direction when it
         // assigns roles, which happens once: this loop runs at most twice.
         for _ in 0..2 {
@@ -678,6 +692,16 @@ impl Core {
             ts: response.ts,
         };
         let mut body = None;
+        if p.api_key == ApiKey::SASL_HANDSHAKE
+            && p.api_version == 0
+            && data.and_then(|d| d.get(4..6)) == Some(&[0, 0][..])
+        {
+            // SaslHandshake v0 succeeded: raw SASL tokens follow (v1 uses
+            // SaslAuthenticate instead). The error code is the body's first
+            // field, after the 4-byte v0 response header.
+            self.sasl_raw = true;
+            self.sasl_switched = true;
+        }
         if let Some(data) = data {
             // The response header's version follows the request's API key
             // and version (v1 adds tagged fields, except for ApiVersions).
@@ -773,6 +797,39 @@ impl Core {
         }
     }
 
+    /// In the raw SASL phase, whether `f` is a SASL token (reported as
+    /// such) rather than a Kafka message. A Kafka request from the same
+    /// client ends the phase; a response to a request in flight is Kafka.
+    fn sasl_token(&mut self, dir: Dir, f: &Frame<'_>, ctx: &mut Ctx<'_>) -> bool {
+        let to_broker = self.client_dir == Some(dir);
+        if to_broker {
+            let cid = self.client_id.as_deref().map(str::as_bytes);
+            if cid.is_some() && plausible_request_header(f.data, f.size as usize, cid).is_ok() {
+                self.sasl_raw = false;
+                self.sasl_switched = true;
+                return false;
+            }
+        } else if let Some(corr) = response_correlation_id(f.data)
+            && self.in_flight.iter().any(|p| p.correlation_id == corr)
+        {
+            return false;
+        }
+        let direction = if to_broker {
+            Direction::ToBroker
+        } else {
+            Direction::ToClient
+        };
+        let r = self.event(
+            f.at,
+            EventKind::SaslToken {
+                direction,
+                size: f.size,
+            },
+        );
+        self.emit(ctx, r);
+        true
+    }
+
     fn judge(&mut self, dir: Dir, bytes: &[u8], ctx: &Ctx<'_>) -> Verdict {
         let max = ctx.cfg.max_frame_size;
         match self.role(dir) {
@@ -804,6 +861,9 @@ struct Handler<'a, 'b> {
 impl FrameHandler for Handler<'_, '_> {
     fn on_frame(&mut self, f: Frame<'_>) -> Next {
         if self.core.state == State::NotKafka {
+            return Next::Continue;
+        }
+        if self.core.sasl_raw && self.core.sasl_token(self.dir, &f, self.ctx) {
             return Next::Continue;
         }
         match self.core.role(self.dir) {

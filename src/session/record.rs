@@ -281,6 +281,10 @@ pub enum EventKind {
     MessageLost { direction: Direction, size: u32 },
     /// An API key kwire does not know.
     UnknownApi { api_key: i16, api_version: i16 },
+    /// A raw SASL token (after a SaslHandshake v0, before SaslAuthenticate
+    /// existed): size-prefixed, not a Kafka message. Its bytes are not
+    /// exported (they carry credentials).
+    SaslToken { direction: Direction, size: u32 },
     /// A body that did not decode completely (its bytes are kept in the
     /// exchange).
     DecodeError {
@@ -316,6 +320,7 @@ impl EventKind {
             EventKind::MalformedHeader { .. } => "malformed_header",
             EventKind::MessageLost { .. } => "message_lost",
             EventKind::UnknownApi { .. } => "unknown_api",
+            EventKind::SaslToken { .. } => "sasl_token",
             EventKind::DecodeError { .. } => "decode_error",
             EventKind::Limit { .. } => "limit",
             EventKind::Packet { .. } => "packet",
