@@ -51,7 +51,7 @@ fn pcap_pipeline_regressions() {
                 assert!(to_json(&r)["type"].is_string());
                 text.record(r)
             };
-            session::run(&mut src, info, TcpConfig::default(), cfg, sink).unwrap();
+            drop(session::run(&mut src, info, TcpConfig::default(), cfg, sink).unwrap());
         }
     }
 }
