@@ -744,12 +744,17 @@ fn split(s: &[u8], from: usize, sep: u8) -> Vec<Range<usize>> {
     out
 }
 
-/// The SCRAM attribute `k=value` in `r`: its letter and the value's range.
-fn attr(s: &[u8], r: &Range<usize>) -> Option<(u8, Range<usize>)> {
-    match s.get(r.clone())? {
-        [k, b'=', ..] if k.is_ascii_alphabetic() => Some((*k, r.start + 2..r.end)),
-        _ => None,
+/// The SCRAM attribute `k=value` in `r`: its key and the value's range.
+/// Keys are one letter (RFC 5802), or a word for the extensions Kafka adds
+/// (`tokenauth=true`).
+fn attr<'a>(s: &'a [u8], r: &Range<usize>) -> Option<(&'a [u8], Range<usize>)> {
+    let part = s.get(r.clone())?;
+    let eq = part.iter().position(|&b| b == b'=')?;
+    let key = &part[..eq];
+    if key.is_empty() || !key.iter().all(u8::is_ascii_alphanumeric) {
+        return None;
     }
+    Some((key, r.start + eq + 1..r.end))
 }
 
 fn sasl_client(bytes: &[u8], show: bool) -> Option<Embedded> {
@@ -816,8 +821,8 @@ fn scram_client_first(mut f: Fields<'_>, from: usize) -> Option<Embedded> {
     let (mut user, mut nonce, mut ext) = (None, None, Vec::new());
     for part in split(bytes, from, b',') {
         match attr(bytes, &part) {
-            Some((b'n', v)) if user.is_none() => user = Some(v),
-            Some((b'r', v)) if nonce.is_none() && user.is_some() => nonce = Some(v),
+            Some((b"n", v)) if user.is_none() => user = Some(v),
+            Some((b"r", v)) if nonce.is_none() && user.is_some() => nonce = Some(v),
             Some(_) => ext.push(part),
             None => return None,
         }
@@ -834,9 +839,9 @@ fn scram_client_final(bytes: &[u8], show: bool) -> Option<Embedded> {
     let (mut cb, mut nonce, mut proof, mut ext) = (None, None, None, Vec::new());
     for part in split(bytes, 0, b',') {
         match attr(bytes, &part) {
-            Some((b'c', v)) if cb.is_none() => cb = Some(v),
-            Some((b'r', v)) if nonce.is_none() => nonce = Some(v),
-            Some((b'p', v)) if proof.is_none() => proof = Some(v),
+            Some((b"c", v)) if cb.is_none() => cb = Some(v),
+            Some((b"r", v)) if nonce.is_none() => nonce = Some(v),
+            Some((b"p", v)) if proof.is_none() => proof = Some(v),
             Some(_) => ext.push(part),
             None => return None,
         }
@@ -897,34 +902,31 @@ fn sasl_server(bytes: &[u8], show: bool) -> Option<Embedded> {
     }
     let mut f = Fields::new(bytes, show);
     let parts = split(bytes, 0, b',');
-    let first = attr(bytes, &parts[0])?;
-    match first.0 {
-        b'v' | b'e' => {
-            let (name, message) = if first.0 == b'v' {
-                ("serverSignature", SaslMessage::ServerFinal)
-            } else {
-                ("error", SaslMessage::ServerError)
-            };
+    let (key, value) = attr(bytes, &parts[0])?;
+    match key {
+        b"v" | b"e" => {
             let mut ext = Vec::new();
             for part in &parts[1..] {
                 attr(bytes, part)?;
                 ext.push(part.clone());
             }
-            if first.0 == b'v' {
-                f.secret(name, first.1);
+            let message = if key == b"v" {
+                f.secret("serverSignature", value);
+                SaslMessage::ServerFinal
             } else {
-                f.text(name, first.1);
-            }
+                f.text("error", value);
+                SaslMessage::ServerError
+            };
             f.extensions(ext);
             Some(f.done(Mechanism::Scram, message))
         }
-        b'r' | b'm' => {
+        b"r" | b"m" => {
             let (mut nonce, mut salt, mut iter, mut ext) = (None, None, None, Vec::new());
             for part in parts {
                 match attr(bytes, &part)? {
-                    (b'r', v) if nonce.is_none() => nonce = Some(v),
-                    (b's', v) if salt.is_none() => salt = Some(v),
-                    (b'i', v) if iter.is_none() => iter = Some(v),
+                    (b"r", v) if nonce.is_none() => nonce = Some(v),
+                    (b"s", v) if salt.is_none() => salt = Some(v),
+                    (b"i", v) if iter.is_none() => iter = Some(v),
                     _ => ext.push(part),
                 }
             }
