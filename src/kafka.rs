@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod detect;
+pub mod embedded;
 pub mod errors;
 pub mod frame;
 pub mod header;

@@ -110,6 +110,10 @@ struct Input {
     /// Headers only: do not decode request and response bodies.
     #[arg(long)]
     no_bodies: bool,
+    /// Show SASL secrets (PLAIN passwords, SCRAM proofs and server
+    /// signatures, OAUTHBEARER tokens) instead of masking them as ***.
+    #[arg(long)]
+    show_secrets: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -166,6 +170,7 @@ impl Input {
             decode_bodies: !self.no_bodies,
             records,
             record_limits,
+            show_secrets: self.show_secrets,
             ..SessionConfig::default()
         };
         Ok((tcp, session))

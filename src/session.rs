@@ -66,6 +66,9 @@ pub struct SessionConfig {
     /// Bytes of responses kept per connection while they wait for their
     /// request (to decode them then); beyond it they are paired undecoded.
     pub max_early_bytes: usize,
+    /// Show SASL secrets (PLAIN passwords, SCRAM proofs and signatures,
+    /// OAUTHBEARER tokens) instead of masking them (`--show-secrets`).
+    pub show_secrets: bool,
 }
 
 impl Default for SessionConfig {
@@ -86,6 +89,7 @@ impl Default for SessionConfig {
             records: RecordsMode::Meta,
             record_limits: RecordLimits::default(),
             max_early_bytes: 16 << 20,
+            show_secrets: false,
         }
     }
 }

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
-use crate::kafka::records;
 use crate::kafka::schema::{self, Node, Value as SValue};
+use crate::kafka::{embedded, records};
 use crate::session::{
     Body, CaptureInfo, Event, EventKind, Exchange, MessageInfo, PacketIssue, Record, RecordSink,
     Status, Summary,
@@ -110,8 +110,8 @@ fn message(m: &MessageInfo, api_version: i16, body: Option<&Body>) -> Value {
     Value::Object(o)
 }
 
-/// A decoded body: `body` (Kafka's field names in camelCase, records
-/// decoded in place), and when applicable `schema_version` (the schema used,
+/// A decoded body: `body` (Kafka's field names in camelCase, records and
+/// embedded protocols decoded in place), and when applicable `schema_version` (the schema used,
 /// when not the message's own version), `version_assumed`, `decode_error`
 /// with `raw` (the body's bytes, base64), and `notes`.
 fn body_fields(o: &mut Map<String, Value>, api_version: i16, b: &Body) {
@@ -120,8 +120,8 @@ fn body_fields(o: &mut Map<String, Value>, api_version: i16, b: &Body) {
         return;
     }
     let mut v = schema::to_json(&d.tree);
-    if !b.records.is_empty() {
-        fill_records(&d.tree, &mut v, b);
+    if !b.records.is_empty() || !b.embedded.is_empty() {
+        fill_nested(&d.tree, &mut v, b);
     }
     o.insert("body".into(), v);
     if d.version != api_version {
@@ -145,19 +145,25 @@ fn body_fields(o: &mut Map<String, Value>, api_version: i16, b: &Body) {
 }
 
 /// Replace the schema's `{"bytes": N}` placeholders of `records` fields by
-/// the decoded records.
-fn fill_records(node: &Node, json: &mut Value, b: &Body) {
+/// the decoded records, and the base64 of bytes fields that hold an
+/// embedded protocol by its decoded message.
+fn fill_nested(node: &Node, json: &mut Value, b: &Body) {
     match &node.value {
         SValue::Records(r) => {
             if let Some((_, set)) = b.records.iter().find(|(start, _)| *start == r.start) {
                 *json = records::to_json(set, set.mode);
             }
         }
+        SValue::Bytes(_) => {
+            if let Some((_, e)) = b.embedded.iter().find(|(at, _)| *at == node.range.start) {
+                *json = embedded::to_json(e);
+            }
+        }
         SValue::Struct(fields) => {
             if let Value::Object(m) = json {
                 for f in fields {
                     if let Some(j) = m.get_mut(f.name) {
-                        fill_records(f, j, b);
+                        fill_nested(f, j, b);
                     }
                 }
             }
@@ -165,7 +171,7 @@ fn fill_records(node: &Node, json: &mut Value, b: &Body) {
         SValue::Array(items) => {
             if let Value::Array(a) = json {
                 for (n, j) in items.iter().zip(a.iter_mut()) {
-                    fill_records(n, j, b);
+                    fill_nested(n, j, b);
                 }
             }
         }

@@ -8,11 +8,21 @@
 //! responses), an ApiVersions error response whose layout goes beyond the
 //! error code (clients read only the code and retry with a lower version),
 //! and a body the capture lost part of (the loss is reported as a gap).
+//!
+//! Protocols embedded in bytes fields (the consumer and Connect group
+//! protocols in JoinGroup and SyncGroup, SASL in SaslAuthenticate) are
+//! decoded too ([`crate::kafka::embedded`]). Unless secrets are to be shown,
+//! SASL secrets are masked in the body itself, not only in the decoded
+//! message: the bytes field's copy in the tree and the raw bytes kept for a
+//! body that failed to decode have them overwritten with `*`, so that no
+//! rendering of the body can leak them; raw bytes of a SaslAuthenticate body
+//! whose `authBytes` could not be read are not kept at all.
 
 use crate::kafka::ApiKey;
+use crate::kafka::embedded;
 use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{RecordLimits, RecordsMode, decode_records};
-use crate::kafka::schema::{self, DecodeErrorKind, MessageKind, Value};
+use crate::kafka::schema::{self, DecodeErrorKind, MessageKind, Node, Value};
 
 use super::record::{Body, ErrorRef, MAX_RAW_BYTES};
 
@@ -25,6 +35,7 @@ pub(super) struct Problem {
 
 /// Decode `body` (the bytes after the header) of `api_key` at `version`.
 /// `complete` is false when the capture lost part of the message.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn decode(
     api_key: ApiKey,
     version: i16,
@@ -33,6 +44,7 @@ pub(super) fn decode(
     complete: bool,
     records: RecordsMode,
     limits: &RecordLimits,
+    show_secrets: bool,
 ) -> (Body, Option<Problem>) {
     let mut decoded = schema::decode_body(api_key.0, version, kind, body);
     let mut notes = Vec::new();
@@ -96,18 +108,62 @@ pub(super) fn decode(
             }
         });
     }
-    let raw = problem
+    let mut raw = problem
         .as_ref()
         .map(|_| body[..body.len().min(MAX_RAW_BYTES)].to_vec());
+    let mut found_embedded = Vec::new();
+    if embedded::carries_embedded(api_key) {
+        let found = embedded::decode(api_key, kind, &decoded.tree, show_secrets);
+        if api_key == ApiKey::SASL_AUTHENTICATE
+            && !show_secrets
+            && raw.is_some()
+            && !found.iter().any(|f| f.embedded.is_some())
+        {
+            raw = None;
+            notes.push(
+                "the body's bytes are not kept: they may hold a SASL credential (--show-secrets keeps them)"
+                    .to_string(),
+            );
+        }
+        for f in found {
+            notes.extend(f.notes);
+            let Some(e) = f.embedded else { continue };
+            if !show_secrets && !e.secrets().is_empty() {
+                if let Some(b) = bytes_at_mut(&mut decoded.tree, f.at) {
+                    embedded::mask(b, e.secrets());
+                }
+                if let Some(r) = raw
+                    .as_mut()
+                    .and_then(|r| r.get_mut(f.data_start as usize..))
+                {
+                    embedded::mask(r, e.secrets());
+                }
+            }
+            found_embedded.push((f.at, e));
+        }
+    }
     (
         Body {
             decoded,
             records: sets,
+            embedded: found_embedded,
             notes,
             raw,
         },
         problem,
     )
+}
+
+/// The bytes of the bytes field whose node starts at `at`.
+fn bytes_at_mut(node: &mut Node, at: u32) -> Option<&mut Vec<u8>> {
+    if !node.range.contains(&at) && node.range.start != at {
+        return None;
+    }
+    match &mut node.value {
+        Value::Bytes(b) if node.range.start == at => Some(b),
+        Value::Struct(c) | Value::Array(c) => c.iter_mut().find_map(|n| bytes_at_mut(n, at)),
+        _ => None,
+    }
 }
 
 /// Every non-zero error code in a response body, with its path.

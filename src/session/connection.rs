@@ -454,6 +454,7 @@ impl Core {
             complete,
             ctx.cfg.records,
             &ctx.cfg.record_limits,
+            ctx.cfg.show_secrets,
         );
         if let Some(p) = problem {
             let direction = match (self.client_dir, dir) {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::capture::{DropStats, LinkType, PacketRef, SourceFormat, Timestamp};
 use crate::kafka::ApiKey;
+use crate::kafka::embedded::Embedded;
 use crate::kafka::frame::DesyncCause;
 use crate::kafka::records::RecordSet;
 use crate::kafka::schema::Decoded;
@@ -78,6 +79,10 @@ pub struct Body {
     /// The `records` fields, decoded: keyed by their byte range's start in
     /// the body.
     pub records: Vec<(u32, RecordSet)>,
+    /// Protocols embedded in bytes fields (consumer and Connect group
+    /// metadata and assignments, SASL messages), decoded: keyed by the
+    /// bytes field's byte range start in the body.
+    pub embedded: Vec<(u32, Embedded)>,
     /// Why the body is not fully decoded, when it is not and that is not
     /// news (the capture lost part of it), or deviations read past.
     pub notes: Vec<String>,
