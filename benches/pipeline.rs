@@ -14,6 +14,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kwire::capture::PacketSource;
 use kwire::capture::file::FileSource;
 use kwire::export::ndjson::NdjsonWriter;
+use kwire::kafka::records::RecordsMode;
 use kwire::session::{self, CaptureInfo, SessionConfig};
 use kwire::tcp::TcpConfig;
 
@@ -52,28 +53,42 @@ fn pipeline(c: &mut Criterion) {
     g.sample_size(10)
         .measurement_time(Duration::from_secs(20))
         .throughput(Throughput::Bytes(size));
-    g.bench_function("export_ndjson", |b| {
-        b.iter(|| {
-            let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
-            let info = CaptureInfo {
-                source: "bench".into(),
-                format: src.format(),
-                link_types: src.link_types(),
-                filter: None,
-            };
-            let sink = NdjsonWriter::new(std::io::sink());
-            let (_, s) = session::run(
-                &mut src,
-                info,
-                TcpConfig::default(),
-                SessionConfig::default(),
-                sink,
-            )
-            .unwrap();
-            assert!(s.exchanges > 0);
-            s.exchanges
-        })
-    });
+    // Issue 2's pipeline (headers only), and with bodies and `--records meta`
+    // (the default), and `--records full`: the ratios are what to watch.
+    for (name, cfg) in [
+        (
+            "headers_only",
+            SessionConfig {
+                decode_bodies: false,
+                ..SessionConfig::default()
+            },
+        ),
+        ("bodies_records_meta", SessionConfig::default()),
+        (
+            "bodies_records_full",
+            SessionConfig {
+                records: RecordsMode::Full,
+                ..SessionConfig::default()
+            },
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
+                let info = CaptureInfo {
+                    source: "bench".into(),
+                    format: src.format(),
+                    link_types: src.link_types(),
+                    filter: None,
+                };
+                let sink = NdjsonWriter::new(std::io::sink());
+                let (_, s) =
+                    session::run(&mut src, info, TcpConfig::default(), cfg.clone(), sink).unwrap();
+                assert!(s.exchanges > 0);
+                s.exchanges
+            })
+        });
+    }
     g.finish();
 }
 
