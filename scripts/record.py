@@ -389,6 +389,30 @@ def sc_sample_segmented(m):
     c.close()
 
 
+def sc_sample_txn(m):
+    """Transactions whose aborted messages reach the wire: flush before abort (librdkafka otherwise drops
+    them unsent), then a read_committed consumer. The mock cluster writes no control markers."""
+    from confluent_kafka import Producer, Consumer
+    m.cmd("topic ledger-out 2 1")
+    p = Producer(ck_conf(m.bootstrap, **{"transactional.id": "ledger-tx", "client.id": "tx-producer", "linger.ms": 5}))
+    p.init_transactions(15)
+    p.begin_transaction()
+    for i in range(20):
+        p.produce("ledger-out", key=b"acct", value=f"credit {i}".encode())
+    p.commit_transaction(15)
+    p.begin_transaction()
+    for i in range(5):
+        p.produce("ledger-out", value=f"doomed {i}".encode())
+    p.flush(10)
+    p.abort_transaction(15)
+    c = Consumer(ck_conf(m.bootstrap, **{"group.id": "auditors", "isolation.level": "read_committed",
+                                         "auto.offset.reset": "earliest", "client.id": "auditor",
+                                         "session.timeout.ms": 3000}))
+    c.subscribe(["ledger-out"])
+    drain(c, 20, 8)
+    c.close()
+
+
 SCENARIOS = {k[3:]: v for k, v in globals().items() if k.startswith("sc_")}
 
 

@@ -232,3 +232,46 @@ fn record_values_are_byte_exact_through_every_codec() {
         );
     }
 }
+
+#[test]
+fn committed_and_aborted_transactions() {
+    // Our own recording where the aborted messages reach the wire (flushed
+    // before the abort). The mock cluster writes no control markers, so those
+    // are checked on built batches in the records module's tests.
+    let (recs, _) = analyze_with(
+        &samples_dir().join("transactions_abort.pcap"),
+        RecordsMode::Full,
+    );
+    let ex = exchanges(&recs);
+    let values: BTreeSet<String> = produced_values(&ex).into_iter().collect();
+    for i in 0..20 {
+        assert!(values.contains(&format!("credit {i}")));
+    }
+    for i in 0..5 {
+        assert!(values.contains(&format!("doomed {i}")));
+    }
+    // Every produced batch is transactional, and the two EndTxn say COMMIT then ABORT.
+    for e in ex.iter().filter(|e| e.api_key.0 == 0) {
+        for (_, set) in &e.request_body.as_ref().unwrap().records {
+            for b in &set.batches {
+                assert!(matches!(b, Batch::V2(rb) if rb.attributes.is_transactional()));
+            }
+        }
+    }
+    let ends: Vec<bool> = ex
+        .iter()
+        .filter(|e| e.api_key.0 == 26)
+        .map(|e| {
+            e.request_body
+                .as_ref()
+                .unwrap()
+                .decoded
+                .tree
+                .get("committed")
+                .unwrap()
+                .value
+                == kwire::kafka::schema::Value::Bool(true)
+        })
+        .collect();
+    assert_eq!(ends, vec![true, false]);
+}

@@ -154,7 +154,13 @@ fn every_corpus_capture_matches_tshark() {
 #[test]
 fn samples_match_tshark() {
     let dir = samples_dir();
-    for name in ["demo", "errors", "segmented_mtu1500", "demo_any_sll2"] {
+    for name in [
+        "demo",
+        "errors",
+        "segmented_mtu1500",
+        "demo_any_sll2",
+        "transactions_abort",
+    ] {
         let (records, _) = analyze(&dir.join(format!("{name}.pcap")), &[]);
         let rows = read_tsv(&dir.join(format!("{name}.tshark.tsv")));
         let want = rows.iter().filter(|r| r.request_key.is_some()).count();

@@ -348,21 +348,24 @@ pub fn describe(e: &Exchange) -> String {
             }
         }
         24 => {
-            // AddPartitionsToTxn (v0-3 top level; v4+ per transaction)
-            let txn = s(q, "transactionalId")
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    items(q, "transactions")
-                        .iter()
-                        .filter_map(|t| s(t, "transactionalId"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                });
-            let _ = write!(
-                o,
-                "txn={txn} {}",
-                topics_partitions(items(q, "topics"), "partitions", "").replace("[]", "")
-            );
+            // AddPartitionsToTxn: v0-3 one transaction (`v3AndBelow…`
+            // fields), v4+ a batch of transactions.
+            if let Some(t) = s(q, "v3AndBelowTransactionalId") {
+                let _ = write!(
+                    o,
+                    "txn={t} {}",
+                    topics_partitions(items(q, "v3AndBelowTopics"), "partitions", "")
+                );
+            } else {
+                for t in items(q, "transactions") {
+                    let _ = write!(
+                        o,
+                        "txn={} {} ",
+                        s(t, "transactionalId").unwrap_or("?"),
+                        topics_partitions(items(t, "topics"), "partitions", "")
+                    );
+                }
+            }
         }
         25 | 28 => {
             let _ = write!(
