@@ -13,6 +13,10 @@
 #                connection's TCP payloads per seed, both directions in arrival
 #                order, under a few header flags, some with a gap
 # link_decode    link-layer frames of the pcap captures and single TCP payloads
+# body_decode    request and response bodies of real exchanges (api key and
+#                version from the request, paired by correlation id), each
+#                after a v1 and after a v2 header (the script does not know
+#                which versions are flexible; one of the two is right)
 #
 # Needs python3 and tshark. Existing corpus files are kept (libFuzzer adds to
 # the corpus as it runs); delete fuzz/corpus/ first for a fresh seed.
@@ -29,7 +33,7 @@ for f in "$repo"/samples/*.pcap "$repo"/samples/*.pcapng "$shared"/corpus/*.pcap
 done
 [ ${#captures[@]} -gt 0 ] || { echo "no captures found" >&2; exit 1; }
 
-mkdir -p "$out"/{pcap_pipeline,tcp_streams,kafka_frames,link_decode}
+mkdir -p "$out"/{pcap_pipeline,tcp_streams,kafka_frames,link_decode,body_decode}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -205,6 +209,40 @@ for f in captures:
     payloads = [p for c in with_data for _, p in c]
     for p in payloads[:: max(1, len(payloads) // 16)][:16]:
         write("link_decode", p[:2048])
+    # body_decode: bodies of paired requests and responses.
+    kept = {}
+    for c in with_data:
+        streams = {False: b"".join(p for srv, p in c if not srv),
+                   True: b"".join(p for srv, p in c if srv)}
+        requests = {}
+        for srv in (False, True):
+            b, pos = streams[srv], 0
+            while pos + 4 <= len(b):
+                size = struct.unpack(">i", b[pos:pos + 4])[0]
+                if size < 4 or pos + 4 + size > len(b):
+                    break
+                m = b[pos + 4:pos + 4 + size]
+                pos += 4 + size
+                if not srv and len(m) >= 10:
+                    key, ver, corr, cid = struct.unpack(">hhih", m[:10])
+                    requests[corr] = (key, ver)
+                    start = 10 + max(cid, 0)
+                    bodies, kind = (m[start:], m[start + 1:]), 0
+                elif srv and len(m) >= 4:
+                    corr = struct.unpack(">i", m[:4])[0]
+                    if corr not in requests:
+                        continue
+                    key, ver = requests[corr]
+                    bodies, kind = (m[4:], m[5:]), 1
+                else:
+                    continue
+                n = kept.get((kind, key, ver), 0)
+                if n >= (8 if key in (0, 1) else 2):
+                    continue
+                kept[(kind, key, ver)] = n + 1
+                for body in bodies:
+                    sel = kind | ((n % 2) << 1) | (8 if key in (0, 1) and n % 3 == 2 else 0)
+                    write("body_decode", struct.pack(">Bhh", sel, key, ver) + body[:SEED_MAX])
     # tcp_streams: groups of up to three connections.
     for g in range(0, min(len(with_data), 6), 3):
         group = with_data[g:g + 3]
@@ -215,6 +253,6 @@ for f in captures:
         write("tcp_streams", tcp_streams_script((n - 1) | 8 | 16, 0b011, group, True, True))
 PY
 
-for t in pcap_pipeline tcp_streams kafka_frames link_decode; do
+for t in pcap_pipeline tcp_streams kafka_frames link_decode body_decode; do
     printf '%-14s %4d files %8d bytes\n' "$t" "$(ls "$out/$t" | wc -l)" "$(cat "$out/$t"/* | wc -c)"
 done

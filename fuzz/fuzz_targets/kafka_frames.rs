@@ -10,6 +10,7 @@
 //!       bit 1  joined mid-stream (no handshake captured)
 //!       bit 2  max_frame_size 512 instead of 1 MiB (oversize frames)
 //!       bit 3  sequence numbers just below 2^32 (wrap-around)
+//!       bit 4  records mode `full` (else `meta`) in check 3
 //!   h1: seed of the re-chunking in check 2
 //! ops, 3 bytes each plus data:
 //!   o0: bit 0 broker->client; bit 1 a gap (no data follows);
@@ -45,9 +46,9 @@ use kwire::kafka::ApiKey;
 use kwire::kafka::detect::{request_candidate, response_candidate, role_candidate};
 use kwire::kafka::frame::{Frame, FrameEvent, FrameHandler, Framer, FramerConfig, Next, Verdict};
 use kwire::kafka::header::{
-    HeaderError, parse_request_header, parse_response_header, produce_acks,
-    response_correlation_id,
+    HeaderError, parse_request_header, parse_response_header, produce_acks, response_correlation_id,
 };
+use kwire::kafka::records::RecordsMode;
 use kwire::session::{Analyzer, CaptureInfo, SessionConfig};
 use kwire::tcp::TcpConfig;
 use libfuzzer_sys::fuzz_target;
@@ -86,10 +87,23 @@ struct Track {
 impl Track {
     fn frame(&mut self, f: &Frame<'_>) {
         let end = f.offset + 4 + u64::from(f.size);
-        assert!(f.offset >= self.frame_end, "frame at {} overlaps the one before (end {})", f.offset, self.frame_end);
-        assert!(end <= self.fed, "frame ends at {end}, past the {} bytes fed", self.fed);
+        assert!(
+            f.offset >= self.frame_end,
+            "frame at {} overlaps the one before (end {})",
+            f.offset,
+            self.frame_end
+        );
+        assert!(
+            end <= self.fed,
+            "frame ends at {end}, past the {} bytes fed",
+            self.fed
+        );
         if f.lost == 0 {
-            assert_eq!(f.data.len(), f.size as usize, "complete frame with short data");
+            assert_eq!(
+                f.data.len(),
+                f.size as usize,
+                "complete frame with short data"
+            );
         } else {
             assert!(
                 f.data.len() as u64 + f.lost <= u64::from(f.size),
@@ -120,15 +134,26 @@ impl Track {
         let off = match e {
             FrameEvent::OutOfSync { offset, .. } => offset,
             FrameEvent::Resync { offset, skipped } => {
-                assert!(skipped <= offset, "skipped {skipped} bytes before offset {offset}");
+                assert!(
+                    skipped <= offset,
+                    "skipped {skipped} bytes before offset {offset}"
+                );
                 offset
             }
-            FrameEvent::TooLarge { offset, size, limit } => {
+            FrameEvent::TooLarge {
+                offset,
+                size,
+                limit,
+            } => {
                 assert!(size > limit);
                 offset
             }
         };
-        assert!(off <= self.fed, "event at {off}, past the {} bytes fed", self.fed);
+        assert!(
+            off <= self.fed,
+            "event at {off}, past the {} bytes fed",
+            self.fed
+        );
     }
 
     fn prefix(&self) -> &[Got] {
@@ -309,7 +334,9 @@ fuzz_target!(|data: &[u8]| {
         min_frame_size: 4,
         scan_window: 64 << 10,
     };
-    let bound = (max_frame_size as usize + 4).max(fc.scan_window).max(PROBE_MAX);
+    let bound = (max_frame_size as usize + 4)
+        .max(fc.scan_window)
+        .max(PROBE_MAX);
 
     // 1. Both directions, in arrival order, with a stateful handler.
     {
@@ -323,7 +350,14 @@ fuzz_target!(|data: &[u8]| {
         let mut framers = [new(), new()];
         let mut h = Handler::new(true, max_frame_size);
         for (i, &(server, item)) in ops.iter().enumerate() {
-            feed(&mut framers[usize::from(server)], &mut h, server, item, i as u64 + 1, bound);
+            feed(
+                &mut framers[usize::from(server)],
+                &mut h,
+                server,
+                item,
+                i as u64 + 1,
+                bound,
+            );
         }
         for server in [false, true] {
             h.server = server;
@@ -378,9 +412,16 @@ fuzz_target!(|data: &[u8]| {
         let (ta, tb) = (&a.track[usize::from(server)], &b.track[usize::from(server)]);
         let (pa, pb) = (ta.prefix(), tb.prefix());
         let n = pa.len().min(pb.len());
-        assert_eq!(pa[..n], pb[..n], "frames differ with chunking (server: {server})");
+        assert_eq!(
+            pa[..n],
+            pb[..n],
+            "frames differ with chunking (server: {server})"
+        );
         if ta.events == 0 && tb.events == 0 && ta.frames.len() < 1024 {
-            assert_eq!(ta.frames, tb.frames, "frames differ with chunking (server: {server})");
+            assert_eq!(
+                ta.frames, tb.frames,
+                "frames differ with chunking (server: {server})"
+            );
         }
     }
 
@@ -404,7 +445,10 @@ fuzz_target!(|data: &[u8]| {
     let (mut cs, mut bs) = (cisn.wrapping_add(1), bisn.wrapping_add(1));
     if !mid_stream {
         push(&mut packets, packet(client, broker, cisn, 0, SYN, &[]));
-        push(&mut packets, packet(broker, client, bisn, cs, SYN | ACK, &[]));
+        push(
+            &mut packets,
+            packet(broker, client, bisn, cs, SYN | ACK, &[]),
+        );
         push(&mut packets, packet(client, broker, cs, bs, ACK, &[]));
     }
     for &(server, item) in &ops {
@@ -433,7 +477,14 @@ fuzz_target!(|data: &[u8]| {
     );
     push(
         &mut packets,
-        packet(client, broker, cs.wrapping_add(1), bs.wrapping_add(1), ACK, &[]),
+        packet(
+            client,
+            broker,
+            cs.wrapping_add(1),
+            bs.wrapping_add(1),
+            ACK,
+            &[],
+        ),
     );
 
     let session = SessionConfig {
@@ -443,6 +494,12 @@ fuzz_target!(|data: &[u8]| {
         max_in_flight: 64,
         max_early_responses: 16,
         detect_scan_limit: 256 << 10,
+        records: if h0 & 16 != 0 {
+            RecordsMode::Full
+        } else {
+            RecordsMode::Meta
+        },
+        record_limits: record_limits(),
         ..SessionConfig::default()
     };
     let tcp = TcpConfig {

@@ -38,12 +38,6 @@ const LINKS: [LinkType; 9] = [
     LinkType(147), // USER0: unsupported
 ];
 
-/// Whether to check known, reported bugs too (`KWIRE_FUZZ_STRICT=1`).
-fn strict() -> bool {
-    static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *STRICT.get_or_init(|| std::env::var_os("KWIRE_FUZZ_STRICT").is_some_and(|v| v == "1"))
-}
-
 fn within(outer: &[u8], inner: &[u8]) -> bool {
     let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
     inner.is_empty() || (i >= o && i + inner.len() <= o + outer.len())
@@ -147,21 +141,15 @@ fuzz_target!(|data: &[u8]| {
 
     let candidates = data.len().min(64 << 10);
     let b = &data[..candidates];
-    // KNOWN BUG (reported, not fixed here; see README "Findings" and
-    // regressions/link_decode/): `plausible_request_header` checks a client id
-    // length even for header v0 (ControlledShutdown v0), so a Yes on 12 bytes
-    // can become a No with more. Skip that one request kind so fuzzing goes
-    // on; set KWIRE_FUZZ_STRICT=1 to check it too.
-    let header_v0 = b.len() >= 8 && {
-        let key = ApiKey(i16::from_be_bytes([b[4], b[5]]));
-        key.request_header_version(i16::from_be_bytes([b[6], b[7]])) == 0
-    };
-    if !header_v0 || strict() {
-        check_monotone("request_candidate", b, |x| request_candidate(x, 1 << 20, None));
-        check_monotone("request_candidate(client id)", b, |x| {
-            request_candidate(x, 512, Some(b"rdkafka"))
-        });
-    }
+    // regressions/link_decode/request_candidate_header_v0_client_id.bin: a
+    // Yes on 12 bytes of a header-v0 request that turned No with more (fixed
+    // in 98714d6).
+    check_monotone("request_candidate", b, |x| {
+        request_candidate(x, 1 << 20, None)
+    });
+    check_monotone("request_candidate(client id)", b, |x| {
+        request_candidate(x, 512, Some(b"rdkafka"))
+    });
     check_monotone("role_candidate", b, role_candidate);
     // Responses: undecided verdicts are by design not monotone (a chain that
     // ends exactly at the end of the bytes), so just run them.

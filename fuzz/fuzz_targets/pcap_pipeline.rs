@@ -11,7 +11,8 @@
 //!
 //! Inputs of odd length are analysed with the seed captures' broker ports
 //! given (`--port`), even ones with detection from the traffic alone, so both
-//! paths of the session layer are fuzzed.
+//! paths of the session layer are fuzzed; bit 1 of the length chooses the
+//! records mode (`meta` or `full`).
 #![no_main]
 
 mod common;
@@ -21,6 +22,7 @@ use std::io::Cursor;
 use common::{Checker, SEED_BROKER_PORTS};
 use kwire::capture::file::FileSource;
 use kwire::capture::{CaptureError, LinkType, Packet, PacketSource, SourceFormat};
+use kwire::kafka::records::RecordsMode;
 use kwire::session::{self, CaptureInfo, SessionConfig};
 use kwire::tcp::TcpConfig;
 use libfuzzer_sys::fuzz_target;
@@ -74,7 +76,7 @@ fuzz_target!(|data: &[u8]| {
         ..TcpConfig::default()
     };
     let session = SessionConfig {
-        kafka_ports: if data.len() % 2 == 1 {
+        kafka_ports: if !data.len().is_multiple_of(2) {
             SEED_BROKER_PORTS.to_vec()
         } else {
             Vec::new()
@@ -83,6 +85,12 @@ fuzz_target!(|data: &[u8]| {
         scan_window: 64 << 10,
         detect_scan_limit: 1 << 20,
         max_unresolved_records: 10_000,
+        records: if (data.len() / 2).is_multiple_of(2) {
+            RecordsMode::Meta
+        } else {
+            RecordsMode::Full
+        },
+        record_limits: common::record_limits(),
         ..SessionConfig::default()
     };
     let mut counting = Counting {

@@ -43,8 +43,10 @@ impl<W: Write> TextWriter<W> {
 /// `HH:MM:SS.micros` of a timestamp (UTC).
 fn clock(t: Timestamp) -> String {
     let s = t.rfc3339();
-    // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" → "HH:MM:SS.uuuuuu"
-    s.get(11..26).unwrap_or(&s).to_string()
+    // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" → "HH:MM:SS.uuuuuu" (the year may
+    // have more than four digits in a hostile capture).
+    let time = s.split_once('T').map_or(s.as_str(), |(_, t)| t);
+    time.get(..15).unwrap_or(time).to_string()
 }
 
 /// A latency in the unit a reader expects.
