@@ -21,7 +21,9 @@ use kwire::tcp::TcpConfig;
 /// Read Apache Kafka traffic off the wire and explain it.
 ///
 /// kwire finds Kafka connections on any port by their traffic, reassembles
-/// TCP, and matches every response to its request.
+/// TCP, matches every response to its request, and decodes every body of
+/// every API key and version (records, embedded consumer protocol, SASL with
+/// secrets masked), with every error code by name.
 #[derive(Parser)]
 #[command(name = "kwire", version, propagate_version = true)]
 struct Cli {
@@ -31,7 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// One readable line per Kafka exchange, with events and a summary.
+    /// One readable line per Kafka exchange (status with error names, and
+    /// what it carried), with events and a summary.
     List(ListArgs),
     /// Every exchange and event as NDJSON (see docs/ndjson.md).
     Export(ExportArgs),
