@@ -253,6 +253,13 @@ for f in captures:
         write("tcp_streams", tcp_streams_script((n - 1) | 8 | 16, 0b011, group, True, True))
 PY
 
-for t in pcap_pipeline tcp_streams kafka_frames link_decode body_decode; do
+# The body targets share body_decode's layout (selector/mode byte, api key,
+# version, body): seed them with its inputs.
+for t in request_decode response_decode record_batches; do
+    mkdir -p "$out/$t"
+    cp "$out/body_decode"/* "$out/$t"/
+done
+
+for t in pcap_pipeline tcp_streams kafka_frames link_decode body_decode request_decode response_decode record_batches; do
     printf '%-14s %4d files %8d bytes\n' "$t" "$(ls "$out/$t" | wc -l)" "$(cat "$out/$t"/* | wc -c)"
 done
