@@ -161,6 +161,9 @@ impl Input {
             _ => RecordsMode::Meta,
         };
         let record_limits = RecordLimits {
+            // The batch CRC costs a pass over every batch: checked when the
+            // records themselves are shown.
+            verify_crc: records == RecordsMode::Full,
             max_payload_bytes: usize::try_from(self.max_payload_bytes).unwrap_or(usize::MAX),
             max_decompressed_bytes: usize::try_from(self.max_decompressed_bytes)
                 .unwrap_or(usize::MAX),

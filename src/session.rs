@@ -87,7 +87,12 @@ impl Default for SessionConfig {
             max_packet_events: 100,
             decode_bodies: true,
             records: RecordsMode::Meta,
-            record_limits: RecordLimits::default(),
+            // Meta shows counts, sizes, offsets and timestamps: the batch
+            // CRC (a pass over every batch) is checked with Full.
+            record_limits: RecordLimits {
+                verify_crc: false,
+                ..RecordLimits::default()
+            },
             max_early_bytes: 16 << 20,
             show_secrets: false,
         }

@@ -88,6 +88,9 @@ pub struct RecordLimits {
     /// How many levels of message sets nested in compressed legacy wrapper
     /// messages are decoded (Kafka writes one); deeper ones are reported.
     pub max_nesting: usize,
+    /// Check each RecordBatch's CRC-32C (it costs a pass over the batch;
+    /// kwire skips it for `--records meta`).
+    pub verify_crc: bool,
 }
 
 impl Default for RecordLimits {
@@ -100,6 +103,7 @@ impl Default for RecordLimits {
             max_payload_bytes: 1024,
             max_issues: 256,
             max_nesting: 2,
+            verify_crc: true,
         }
     }
 }

@@ -99,6 +99,17 @@ pub(super) fn decode(
         }
     }
     let mut sets = Vec::new();
+    // Full mode shows the records: their batches' CRCs are checked too.
+    let full;
+    let limits = if records == RecordsMode::Full && !limits.verify_crc {
+        full = RecordLimits {
+            verify_crc: true,
+            ..limits.clone()
+        };
+        &full
+    } else {
+        limits
+    };
     if records != RecordsMode::None {
         schema::walk(&decoded.tree, &mut |_, n| {
             if let Value::Records(r) = &n.value

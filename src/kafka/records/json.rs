@@ -13,14 +13,13 @@
 //! }
 //!
 //! <batch>, magic 2:
-//!   position baseOffset batchLength partitionLeaderEpoch magic crc crcValid
+//!   position baseOffset batchLength partitionLeaderEpoch magic crc [crcValid]
 //!   attributes compression timestampType isTransactional isControl
 //!   hasDeleteHorizon lastOffsetDelta baseTimestamp maxTimestamp producerId
 //!   producerEpoch baseSequence recordCount [decompressedSize]
-//!   meta mode: keyBytes valueBytes headerCount nullValues (sums over the
-//!   records; nullValues counts tombstones), and records: [<record>] only
-//!   for a control batch (its COMMIT/ABORT markers);
-//!   full mode: records: [<record>]
+//!   meta mode: the header only (records are neither decompressed nor
+//!   read), except a control batch, whose records (COMMIT/ABORT markers)
+//!   are listed; full mode: records: [<record>]
 //! <record>:
 //!   offset timestamp offsetDelta timestampDelta attributes keySize valueSize
 //!   headerCount [control: {version type [typeId] [markerVersion coordinatorEpoch]}]
@@ -130,7 +129,6 @@ fn batch_json(b: &RecordBatch, full: bool) -> Value {
         "partitionLeaderEpoch": b.partition_leader_epoch,
         "magic": b.magic,
         "crc": b.crc,
-        "crcValid": b.crc_valid,
         "attributes": a.0,
         "compression": a.compression().name(),
         "timestampType": a.timestamp_type().name(),
@@ -145,22 +143,14 @@ fn batch_json(b: &RecordBatch, full: bool) -> Value {
         "baseSequence": b.base_sequence,
         "recordCount": b.record_count,
     });
+    if b.crc_checked {
+        v["crcValid"] = json!(b.crc_valid);
+    }
     if let Some(n) = b.decompressed_size {
         v["decompressedSize"] = json!(n);
     }
     if full || a.is_control() {
         v["records"] = Value::Array(b.records.iter().map(|r| record_json(r, full)).collect());
-    } else {
-        // Meta: what a batch carries, without a line per record.
-        let size = |n: i64| n.max(0);
-        let key_bytes: i64 = b.records.iter().map(|r| size(r.key.wire_size())).sum();
-        let value_bytes: i64 = b.records.iter().map(|r| size(r.value.wire_size())).sum();
-        let headers: u64 = b.records.iter().map(|r| r.header_count as u64).sum();
-        let nulls = b.records.iter().filter(|r| r.value.wire_size() < 0).count();
-        v["keyBytes"] = json!(key_bytes);
-        v["valueBytes"] = json!(value_bytes);
-        v["headerCount"] = json!(headers);
-        v["nullValues"] = json!(nulls);
     }
     v
 }

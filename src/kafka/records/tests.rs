@@ -443,33 +443,29 @@ fn v2_uncompressed_fields() {
 }
 
 #[test]
-fn meta_mode_keeps_sizes_not_bytes() {
+fn meta_mode_reads_batch_headers_only() {
+    // Meta: counts, sizes, offsets and timestamps from the batch header; the
+    // records are neither decompressed nor read.
     let bytes = batch_of(Compression::GZIP, &three());
     let set = decode_records(&bytes, RecordsMode::Meta, &RecordLimits::default());
     assert!(set.issues.is_empty());
     let b = v2(&set, 0);
-    assert_eq!(b.records.len(), 3);
-    assert_eq!(b.decompressed_size, Some(records(&three()).len()));
-    for r in &b.records {
-        assert!(r.key.data.is_empty() && r.value.data.is_empty() && r.headers.is_empty());
-        assert!(!r.key.truncated && !r.value.truncated);
-    }
-    assert_eq!(b.records[0].value.size, Some(11));
-    assert_eq!(b.records[0].header_count, 2);
-    // Meta JSON: batch aggregates, no line per record.
+    assert_eq!(b.record_count, 3);
+    assert!(b.records.is_empty());
+    assert_eq!(b.decompressed_size, None);
     let j = to_json(&set, RecordsMode::Meta);
     let jb = &j["batches"][0];
     assert!(jb.get("records").is_none());
     assert_eq!(jb["recordCount"], 3);
-    let key_bytes: i64 = b.records.iter().map(|r| r.key.wire_size().max(0)).sum();
-    let value_bytes: i64 = b.records.iter().map(|r| r.value.wire_size().max(0)).sum();
-    let headers: u64 = b.records.iter().map(|r| r.header_count as u64).sum();
-    let nulls = b.records.iter().filter(|r| r.value.wire_size() < 0).count();
-    assert_eq!(jb["keyBytes"], key_bytes);
-    assert_eq!(jb["valueBytes"], value_bytes);
-    assert_eq!(jb["headerCount"], headers);
-    assert_eq!(jb["nullValues"], nulls);
-    assert_eq!(jb["decompressedSize"], records(&three()).len());
+    assert_eq!(jb["compression"], "gzip");
+    assert!(jb.get("baseOffset").is_some() && jb.get("maxTimestamp").is_some());
+    // Full reads them: sizes without payload limits cut.
+    let full = decode_records(&bytes, RecordsMode::Full, &RecordLimits::default());
+    let fb = v2(&full, 0);
+    assert_eq!(fb.records.len(), 3);
+    assert_eq!(fb.decompressed_size, Some(records(&three()).len()));
+    assert_eq!(fb.records[0].value.size, Some(11));
+    assert_eq!(fb.records[0].header_count, 2);
 }
 
 #[test]
@@ -1210,7 +1206,7 @@ fn decompression_bombs_stop_at_the_limit() {
         max_total_decompressed_bytes: raw_len + 10,
         ..RecordLimits::default()
     };
-    let set = decode_records(&two, RecordsMode::Meta, &limits);
+    let set = decode_records(&two, RecordsMode::Full, &limits);
     assert_eq!(kinds(&set), [IssueKind::DecompressedLimit]);
     assert_eq!(v2(&set, 0).records.len(), rs.len());
     assert!(v2(&set, 1).records.is_empty() && v2(&set, 2).records.is_empty());

@@ -23,7 +23,7 @@
 //! reported and skipped, and the next record is read after `length` bytes.
 
 use super::compression::Compression;
-use super::{Ctx, Field, IssueKind, Payload, Reader};
+use super::{Ctx, Field, IssueKind, Payload, Reader, RecordsMode};
 
 /// Size of the fixed header, up to and including `recordCount`.
 pub const HEADER_LEN: usize = 61;
@@ -44,6 +44,8 @@ pub struct RecordBatch {
     pub crc: u32,
     /// The CRC-32C over attributes..end verifies.
     pub crc_valid: bool,
+    /// Whether `crc_valid` was computed (see `RecordLimits::verify_crc`).
+    pub crc_checked: bool,
     pub attributes: BatchAttributes,
     pub last_offset_delta: i32,
     /// With [`BatchAttributes::has_delete_horizon`], the delete horizon.
@@ -203,7 +205,12 @@ pub(crate) fn decode_batch(
         return None;
     }
     let crc = u32::from_be_bytes(be(entry, 17));
-    let computed = crc32c::crc32c(&entry[21..]);
+    let crc_checked = ctx.limits.verify_crc;
+    let computed = if crc_checked {
+        crc32c::crc32c(&entry[21..])
+    } else {
+        crc
+    };
     let crc_valid = crc == computed;
     if !crc_valid {
         ctx.issue(
@@ -220,6 +227,7 @@ pub(crate) fn decode_batch(
         magic: 2,
         crc,
         crc_valid,
+        crc_checked,
         attributes: BatchAttributes(i16::from_be_bytes(be(entry, 21))),
         last_offset_delta: i32::from_be_bytes(be(entry, 23)),
         base_timestamp: i64::from_be_bytes(be(entry, 27)),
@@ -244,6 +252,12 @@ pub(crate) fn decode_batch(
     }
     if ctx.records_left == 0 {
         ctx.record_limit(position);
+        return Some(b);
+    }
+    // Meta mode: the header has the counts, sizes, offsets and timestamps;
+    // records are read (and decompressed) only in Full mode, and always for
+    // a control batch, whose markers (COMMIT/ABORT) matter.
+    if ctx.mode == RecordsMode::Meta && !b.attributes.is_control() {
         return Some(b);
     }
     let area = &entry[HEADER_LEN..];
