@@ -1,10 +1,10 @@
 //! pcap and pcapng files, and a pcap/pcapng stream on stdin.
 //!
-//! Streaming: `pcap-parser`'s reader keeps a buffer of `INITIAL_BUFFER`
-//! bytes that grows (doubling, never shrinking) only when one block does not
-//! fit, up to `MAX_BLOCK`; a block or record declaring more than that is
-//! reported as damage, and the buffer only grows as bytes actually arrive, so
-//! a length field alone never makes it allocate.
+//! Streaming: `pcap-parser`'s reader keeps a 1 MiB buffer that grows
+//! (doubling, never shrinking) only when one block does not fit, up to 256
+//! MiB; a block or record declaring more than that is reported as damage, and
+//! the buffer only grows as bytes actually arrive, so a length field alone
+//! never makes it allocate. Reading a packet allocates nothing.
 //!
 //! Packet blocks (pcap records; pcapng Enhanced, Simple and obsolete Packet
 //! Blocks) are read in place without allocating; section headers and
