@@ -233,6 +233,10 @@ impl FileSource {
     }
 
     /// Read a capture from any byte stream.
+    ///
+    /// Reads the file header, and the pcapng blocks before the first packet
+    /// so that [`PacketSource::link_types`] is known at once: on a pipe this
+    /// waits for the first packet (or the end).
     pub fn from_reader(
         name: &str,
         reader: Box<dyn Read + Send>,
