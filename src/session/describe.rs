@@ -411,6 +411,7 @@ pub fn describe(e: &Exchange) -> String {
         }
         _ => {}
     }
+    let mut o = o.trim().to_string();
     if o.len() > MAX_SUMMARY {
         let mut cut = MAX_SUMMARY;
         while !o.is_char_boundary(cut) {
