@@ -8,11 +8,8 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use kwire::capture::{LinkType, Packet, SourceFormat, Timestamp};
-use kwire::session::{
-    Analyzer, CaptureInfo, EventKind, Exchange, NoResponseReason, Record, SessionConfig, Status,
-};
-use kwire::tcp::TcpConfig;
+use kwire::capture::Timestamp;
+use kwire::session::{EventKind, Exchange, NoResponseReason, Record, SessionConfig, Status};
 
 /// A request: Metadata v1 (header v1), client id "t", an empty topic list.
 fn request(key: i16, version: i16, corr: i32, body: &[u8]) -> Vec<u8> {
@@ -43,31 +40,7 @@ fn response(corr: i32, body_len: usize) -> Vec<u8> {
 fn run(conns: &[Conn], cfg: SessionConfig, tail: &[(Timestamp, Vec<u8>)]) -> Vec<Record> {
     let mut packets = build(conns, &|_, _, len| vec![len]);
     packets.extend_from_slice(tail);
-    let mut recs = Vec::new();
-    let sink = |r: Record| {
-        recs.push(r);
-        Ok(())
-    };
-    let mut a = Analyzer::new(TcpConfig::default(), cfg, sink);
-    a.begin(CaptureInfo {
-        source: "synthetic".into(),
-        format: SourceFormat::Pcap,
-        link_types: vec![LinkType::RAW],
-        filter: None,
-    })
-    .unwrap();
-    for (i, (ts, data)) in packets.iter().enumerate() {
-        a.packet(&Packet {
-            frame: i as u64 + 1,
-            ts: *ts,
-            link_type: LinkType::RAW,
-            data,
-            orig_len: data.len() as u32,
-        })
-        .unwrap();
-    }
-    drop(a.finish().unwrap());
-    recs
+    run_packets(&packets, cfg).0
 }
 
 fn ex(recs: &[Record]) -> Vec<&Exchange> {
@@ -200,26 +173,7 @@ fn unanswered_requests_say_why() {
         .into_iter()
         .filter(|(_, p)| p[33] & FIN == 0)
         .collect();
-    let mut recs = Vec::new();
-    let mut a = Analyzer::new(
-        TcpConfig::default(),
-        SessionConfig::default(),
-        |r: Record| {
-            recs.push(r);
-            Ok(())
-        },
-    );
-    for (i, (ts, data)) in packets.iter().enumerate() {
-        a.packet(&Packet {
-            frame: i as u64 + 1,
-            ts: *ts,
-            link_type: LinkType::RAW,
-            data,
-            orig_len: data.len() as u32,
-        })
-        .unwrap();
-    }
-    drop(a.finish().unwrap());
+    let (recs, _) = run_packets(&packets, SessionConfig::default());
     let e = ex(&recs);
     assert_eq!(
         e[1].status,
@@ -246,26 +200,7 @@ fn unanswered_requests_say_why() {
         last_ts,
         packet(reset.server, reset.client, seq, 0, 0x04, &[]),
     ));
-    let mut recs = Vec::new();
-    let mut a = Analyzer::new(
-        TcpConfig::default(),
-        SessionConfig::default(),
-        |r: Record| {
-            recs.push(r);
-            Ok(())
-        },
-    );
-    for (i, (ts, data)) in packets.iter().enumerate() {
-        a.packet(&Packet {
-            frame: i as u64 + 1,
-            ts: *ts,
-            link_type: LinkType::RAW,
-            data,
-            orig_len: data.len() as u32,
-        })
-        .unwrap();
-    }
-    drop(a.finish().unwrap());
+    let (recs, _) = run_packets(&packets, SessionConfig::default());
     let e = ex(&recs);
     assert_eq!(
         e[1].status,

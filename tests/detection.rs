@@ -9,37 +9,8 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use kwire::capture::{LinkType, Packet, SourceFormat, Timestamp};
-use kwire::session::{Analyzer, CaptureInfo, EventKind, Record, SessionConfig, Summary};
-use kwire::tcp::TcpConfig;
-
-fn run(packets: &[(Timestamp, Vec<u8>)], cfg: SessionConfig) -> (Vec<Record>, Summary) {
-    let mut recs = Vec::new();
-    let sink = |r: Record| {
-        recs.push(r);
-        Ok(())
-    };
-    let mut a = Analyzer::new(TcpConfig::default(), cfg, sink);
-    a.begin(CaptureInfo {
-        source: "synthetic".into(),
-        format: SourceFormat::Pcap,
-        link_types: vec![LinkType::RAW],
-        filter: None,
-    })
-    .unwrap();
-    for (i, (ts, data)) in packets.iter().enumerate() {
-        a.packet(&Packet {
-            frame: i as u64 + 1,
-            ts: *ts,
-            link_type: LinkType::RAW,
-            data,
-            orig_len: data.len() as u32,
-        })
-        .unwrap();
-    }
-    let (_, summary) = a.finish().unwrap();
-    (recs, summary)
-}
+use kwire::capture::Timestamp;
+use kwire::session::{EventKind, Record, SessionConfig};
 
 struct Rng(u64);
 impl Rng {
@@ -184,7 +155,7 @@ fn other_protocols_are_not_kafka() {
         .map(|(i, (port, runs))| conn(addr(1, 40_000 + i as u16), addr(2, port), runs))
         .collect();
     let packets = build(&conns, &|_, _, len| vec![len]);
-    let (recs, summary) = run(&packets, SessionConfig::default());
+    let (recs, summary) = run_packets(&packets, SessionConfig::default());
     assert_eq!(summary.connections, conns.len() as u64);
     assert_eq!(summary.kafka_connections, 0, "{recs:?}");
     assert_eq!(summary.exchanges, 0);
@@ -202,7 +173,7 @@ fn other_protocols_are_not_kafka() {
     .into_iter()
     .filter(|(_, p)| p[33] & SYN == 0)
     .collect();
-    let (_, summary) = run(&mid, SessionConfig::default());
+    let (_, summary) = run_packets(&mid, SessionConfig::default());
     assert_eq!(summary.kafka_connections, 0);
     assert_eq!(summary.exchanges, 0);
 }
@@ -238,7 +209,7 @@ fn kafka_is_found_on_any_port_among_other_traffic() {
         expected += 1;
     }
     let packets = build(&conns, &|_, _, len| vec![len]);
-    let (recs, summary) = run(&packets, SessionConfig::default());
+    let (recs, summary) = run_packets(&packets, SessionConfig::default());
     assert_eq!(summary.kafka_connections, expected);
     let (want, _) = analyze(&corpus_dir().join("kafka_python.pcap"), &[]);
     assert_eq!(summary.exchanges, exchanges(&want).len() as u64);
@@ -262,13 +233,13 @@ fn port_hint_forces_kafka_without_any_answer() {
     let n = runs.len();
     let c = conn(k.client, k.server, runs);
     let packets = build(std::slice::from_ref(&c), &|_, _, len| vec![len]);
-    let (_, summary) = run(&packets, SessionConfig::default());
+    let (_, summary) = run_packets(&packets, SessionConfig::default());
     assert_eq!(summary.exchanges, 0);
     let cfg = SessionConfig {
         kafka_ports: vec![k.server.port()],
         ..SessionConfig::default()
     };
-    let (recs, summary) = run(&packets, cfg);
+    let (recs, summary) = run_packets(&packets, cfg);
     assert_eq!(summary.kafka_connections, 1);
     assert!(summary.exchanges >= n as u64, "{recs:?}");
     assert_eq!(summary.answered, 0);

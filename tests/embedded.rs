@@ -10,11 +10,9 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use common::*;
-use kwire::capture::{LinkType, Packet, SourceFormat};
 use kwire::export::ndjson;
 use kwire::kafka::embedded::{Embedded, GroupProtocol, Mechanism, Role, SaslMessage};
-use kwire::session::{Analyzer, Body, CaptureInfo, Exchange, Record, SessionConfig};
-use kwire::tcp::TcpConfig;
+use kwire::session::{Body, Exchange, Record, SessionConfig};
 use serde_json::Value as Json;
 
 const JOIN_GROUP: i16 = 11;
@@ -307,36 +305,12 @@ fn sasl_conn_with(
         runs,
     }];
     let packets = build(&conns, &|_, _, len| vec![len]);
-    let mut recs = Vec::new();
-    let sink = |r: Record| {
-        recs.push(r);
-        Ok(())
-    };
     let cfg = SessionConfig {
         kafka_ports: vec![9092],
         show_secrets,
         ..SessionConfig::default()
     };
-    let mut a = Analyzer::new(TcpConfig::default(), cfg, sink);
-    a.begin(CaptureInfo {
-        source: "synthetic".into(),
-        format: SourceFormat::Pcap,
-        link_types: vec![LinkType::RAW],
-        filter: None,
-    })
-    .unwrap();
-    for (i, (ts, data)) in packets.iter().enumerate() {
-        a.packet(&Packet {
-            frame: i as u64 + 1,
-            ts: *ts,
-            link_type: LinkType::RAW,
-            data,
-            orig_len: data.len() as u32,
-        })
-        .unwrap();
-    }
-    drop(a.finish().unwrap());
-    recs
+    run_packets(&packets, cfg).0
 }
 
 /// Every exported line, as text.

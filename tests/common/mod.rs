@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 
 use kwire::capture::file::FileSource;
 use kwire::capture::link::{Decoded, decode};
+use kwire::capture::{LinkType, Packet, SourceFormat};
 use kwire::capture::{PacketRef, PacketSource, Timestamp};
-use kwire::session::{self, CaptureInfo, Exchange, Record, SessionConfig, Summary};
+use kwire::session::{self, Analyzer, CaptureInfo, Exchange, Record, SessionConfig, Summary};
 use kwire::tcp::TcpConfig;
 use kwire::tcp::{
     CloseReason, ConnInfo, Dir, GapCause, Interest, Reassembler, StreamSink, TcpEvent,
@@ -52,6 +53,36 @@ pub fn corpus_captures() -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// Run the pipeline over packets (link type RAW, as `build` makes them),
+/// numbered from 1: every record, and the summary.
+pub fn run_packets(packets: &[(Timestamp, Vec<u8>)], cfg: SessionConfig) -> (Vec<Record>, Summary) {
+    let mut recs = Vec::new();
+    let sink = |r: Record| {
+        recs.push(r);
+        Ok(())
+    };
+    let mut a = Analyzer::new(TcpConfig::default(), cfg, sink);
+    a.begin(CaptureInfo {
+        source: "synthetic".into(),
+        format: SourceFormat::Pcap,
+        link_types: vec![LinkType::RAW],
+        filter: None,
+    })
+    .unwrap();
+    for (i, (ts, data)) in packets.iter().enumerate() {
+        a.packet(&Packet {
+            frame: i as u64 + 1,
+            ts: *ts,
+            link_type: LinkType::RAW,
+            data,
+            orig_len: data.len() as u32,
+        })
+        .unwrap();
+    }
+    let (_, summary) = a.finish().unwrap();
+    (recs, summary)
 }
 
 /// Run the library pipeline over a capture file.
