@@ -20,6 +20,7 @@
 //! stage panics, allocates in proportion to a length read off the wire, or
 //! buffers without a named limit.
 
+pub mod analysis;
 pub mod capture;
 pub mod export;
 pub mod kafka;

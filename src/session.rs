@@ -26,6 +26,7 @@ use crate::tcp::{
     TcpEvent,
 };
 
+pub use body::{DecodeOptions, decode_body};
 pub use record::*;
 
 use connection::{Conn, Ctx, Held, State};
@@ -69,6 +70,9 @@ pub struct SessionConfig {
     /// Show SASL secrets (PLAIN passwords, SCRAM proofs and signatures,
     /// OAUTHBEARER tokens) instead of masking them (`--show-secrets`).
     pub show_secrets: bool,
+    /// Bytes of each body kept in the exchange ([`Body::bytes`]), for a hex
+    /// view; 0 (the default) keeps none.
+    pub keep_bytes: usize,
 }
 
 impl Default for SessionConfig {
@@ -95,6 +99,7 @@ impl Default for SessionConfig {
             },
             max_early_bytes: 16 << 20,
             show_secrets: false,
+            keep_bytes: 0,
         }
     }
 }

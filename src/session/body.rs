@@ -33,19 +33,44 @@ pub(super) struct Problem {
     pub path: String,
 }
 
+/// How to decode a body.
+#[derive(Clone, Debug)]
+pub struct DecodeOptions {
+    /// How much of the records in Produce/Fetch to decode.
+    pub records: RecordsMode,
+    pub limits: RecordLimits,
+    /// Leave SASL secrets readable.
+    pub show_secrets: bool,
+    /// Keep up to this many of the body's bytes in [`Body::bytes`] (for a
+    /// hex view), secrets masked like the tree's; 0 keeps none.
+    pub keep_bytes: usize,
+}
+
+/// Decode `body` (the bytes after the header) of `api_key` at `version`,
+/// records and embedded protocols included, as the session does: for a view
+/// that decodes again what it kept the bytes of (the TUI's detail).
+pub fn decode_body(
+    api_key: ApiKey,
+    version: i16,
+    kind: MessageKind,
+    body: &[u8],
+    complete: bool,
+    opts: &DecodeOptions,
+) -> Body {
+    decode(api_key, version, kind, body, complete, opts).0
+}
+
 /// Decode `body` (the bytes after the header) of `api_key` at `version`.
 /// `complete` is false when the capture lost part of the message.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn decode(
     api_key: ApiKey,
     version: i16,
     kind: MessageKind,
     body: &[u8],
     complete: bool,
-    records: RecordsMode,
-    limits: &RecordLimits,
-    show_secrets: bool,
+    opts: &DecodeOptions,
 ) -> (Body, Option<Problem>) {
+    let (records, limits, show_secrets) = (opts.records, &opts.limits, opts.show_secrets);
     let mut decoded = schema::decode_body(api_key.0, version, kind, body);
     let mut notes = Vec::new();
     let mut problem = None;
@@ -122,6 +147,8 @@ pub(super) fn decode(
     let mut raw = problem
         .as_ref()
         .map(|_| body[..body.len().min(MAX_RAW_BYTES)].to_vec());
+    let mut kept: Option<Vec<u8>> =
+        (opts.keep_bytes > 0).then(|| body[..body.len().min(opts.keep_bytes)].to_vec());
     let mut found_embedded = Vec::new();
     if embedded::carries_embedded(api_key) {
         let found = embedded::decode(api_key, kind, &decoded.tree, show_secrets);
@@ -131,6 +158,7 @@ pub(super) fn decode(
             && !found.iter().any(|f| f.embedded.is_some())
         {
             raw = None;
+            kept = None;
             notes.push(
                 "the body's bytes are not kept: they may hold a SASL credential (--show-secrets keeps them)"
                     .to_string(),
@@ -149,6 +177,12 @@ pub(super) fn decode(
                 {
                     embedded::mask(r, e.secrets());
                 }
+                if let Some(r) = kept
+                    .as_mut()
+                    .and_then(|r| r.get_mut(f.data_start as usize..))
+                {
+                    embedded::mask(r, e.secrets());
+                }
             }
             found_embedded.push((f.at, e));
         }
@@ -160,6 +194,7 @@ pub(super) fn decode(
             embedded: found_embedded,
             notes,
             raw,
+            bytes: kept.map(Vec::into_boxed_slice),
         },
         problem,
     )

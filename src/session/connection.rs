@@ -446,16 +446,13 @@ impl Core {
         if !ctx.cfg.decode_bodies {
             return None;
         }
-        let (b, problem) = body::decode(
-            api_key,
-            version,
-            kind,
-            bytes,
-            complete,
-            ctx.cfg.records,
-            &ctx.cfg.record_limits,
-            ctx.cfg.show_secrets,
-        );
+        let opts = body::DecodeOptions {
+            records: ctx.cfg.records,
+            limits: ctx.cfg.record_limits.clone(),
+            show_secrets: ctx.cfg.show_secrets,
+            keep_bytes: ctx.cfg.keep_bytes,
+        };
+        let (b, problem) = body::decode(api_key, version, kind, bytes, complete, &opts);
         if let Some(p) = problem {
             let direction = match (self.client_dir, dir) {
                 (Some(cd), d) if cd != d => Direction::ToClient,

@@ -88,6 +88,9 @@ pub struct Body {
     pub notes: Vec<String>,
     /// The body's bytes (at most [`MAX_RAW_BYTES`]) when it failed to decode.
     pub raw: Option<Vec<u8>>,
+    /// The body's bytes (at most `SessionConfig::keep_bytes`), SASL secrets
+    /// masked, when asked for: for a hex view. Not exported.
+    pub bytes: Option<Box<[u8]>>,
 }
 
 /// Most bytes of an undecodable body kept in its exchange.
