@@ -26,3 +26,4 @@ pub mod export;
 pub mod kafka;
 pub mod session;
 pub mod tcp;
+pub mod tui;
