@@ -209,8 +209,28 @@ pub enum CaptureError {
 /// opened means the rest of the input is unreadable; the caller reports it and
 /// stops. Frame numbers count every packet read, including ones later found
 /// unusable, so they match Wireshark's.
+/// What [`PacketSource::poll_packet`] found.
+pub enum Next<'a> {
+    Packet(Packet<'a>),
+    /// Nothing arrived for a while (live capture only).
+    Idle,
+    /// The input ended or the capture was stopped.
+    End,
+}
+
 pub trait PacketSource {
+    /// The next packet, waiting for it; `None` at the end of the input (or
+    /// when a live capture is stopped).
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
+    /// The next packet, or [`Next::Idle`] when a live capture has had none
+    /// for a short while (so that a caller can let time pass: expire idle
+    /// connections, read drop counters). Files never idle.
+    fn poll_packet(&mut self) -> Result<Next<'_>, CaptureError> {
+        Ok(match self.next_packet()? {
+            Some(p) => Next::Packet(p),
+            None => Next::End,
+        })
+    }
     fn format(&self) -> SourceFormat;
     /// Link types of the interfaces seen so far (pcapng may add more later).
     fn link_types(&self) -> Vec<LinkType>;

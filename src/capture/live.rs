@@ -13,7 +13,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{CaptureError, DropStats, LinkType, Packet, PacketSource, SourceFormat, Timestamp};
+use super::{
+    CaptureError, DropStats, LinkType, Next, Packet, PacketSource, SourceFormat, Timestamp,
+};
 
 /// How long one wait for packets lasts: how long a stop request may wait.
 const READ_TIMEOUT_MS: i32 = 100;
@@ -130,16 +132,16 @@ impl LiveSource {
     }
 }
 
-impl LiveSource {
-    /// Wait until a packet may be ready, or [`READ_TIMEOUT_MS`] passed.
-    #[cfg(unix)]
-    fn wait(&self) -> Result<(), CaptureError> {
-        if self.fd < 0 {
+/// Wait until a packet may be ready on `fd`, or [`READ_TIMEOUT_MS`] passed.
+#[cfg(unix)]
+fn wait(fd: std::os::fd::RawFd, interface: &str) -> Result<(), CaptureError> {
+    {
+        if fd < 0 {
             std::thread::sleep(std::time::Duration::from_millis(1));
             return Ok(());
         }
         let mut pfd = libc::pollfd {
-            fd: self.fd,
+            fd,
             events: libc::POLLIN,
             revents: 0,
         };
@@ -148,16 +150,35 @@ impl LiveSource {
         if r < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(CaptureError::Live(format!("{}: {e}", self.interface)));
+                return Err(CaptureError::Live(format!("{interface}: {e}")));
             }
         }
         Ok(())
     }
+}
 
-    #[cfg(not(unix))]
-    fn wait(&self) -> Result<(), CaptureError> {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-        Ok(())
+#[cfg(not(unix))]
+fn wait(_fd: i32, _interface: &str) -> Result<(), CaptureError> {
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    Ok(())
+}
+
+/// A libpcap packet as a [`Packet`].
+fn convert<'a>(frame: u64, link: LinkType, packet: pcap::Packet<'a>) -> Packet<'a> {
+    let ts = packet.header.ts;
+    let micros = u64::try_from(ts.tv_usec).unwrap_or(0);
+    // `time_t` is 32 bits on some targets.
+    #[allow(clippy::useless_conversion)]
+    let secs = i64::from(ts.tv_sec);
+    Packet {
+        frame,
+        ts: Timestamp::new(
+            secs + (micros / 1_000_000) as i64,
+            (micros % 1_000_000) as u32 * 1000,
+        ),
+        link_type: link,
+        data: packet.data,
+        orig_len: packet.header.len,
     }
 }
 
@@ -179,7 +200,7 @@ impl PacketSource for LiveSource {
             match unsafe { &mut *cap }.next_packet() {
                 Ok(p) => break p,
                 // Non-blocking: nothing buffered now.
-                Err(pcap::Error::TimeoutExpired) => self.wait()?,
+                Err(pcap::Error::TimeoutExpired) => wait(self.fd, &self.interface)?,
                 Err(e) => {
                     return Err(CaptureError::Live(format!(
                         "{}: {}",
@@ -190,21 +211,28 @@ impl PacketSource for LiveSource {
             }
         };
         self.frame += 1;
-        let ts = packet.header.ts;
-        let micros = u64::try_from(ts.tv_usec).unwrap_or(0);
-        // `time_t` is 32 bits on some targets.
-        #[allow(clippy::useless_conversion)]
-        let secs = i64::from(ts.tv_sec);
-        Ok(Some(Packet {
-            frame: self.frame,
-            ts: Timestamp::new(
-                secs + (micros / 1_000_000) as i64,
-                (micros % 1_000_000) as u32 * 1000,
-            ),
-            link_type: self.link,
-            data: packet.data,
-            orig_len: packet.header.len,
-        }))
+        Ok(Some(convert(self.frame, self.link, packet)))
+    }
+
+    fn poll_packet(&mut self) -> Result<Next<'_>, CaptureError> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(Next::End);
+        }
+        match self.cap.next_packet() {
+            Ok(p) => {
+                self.frame += 1;
+                Ok(Next::Packet(convert(self.frame, self.link, p)))
+            }
+            Err(pcap::Error::TimeoutExpired) => {
+                wait(self.fd, &self.interface)?;
+                Ok(Next::Idle)
+            }
+            Err(e) => Err(CaptureError::Live(format!(
+                "{}: {}",
+                self.interface,
+                message(&e)
+            ))),
+        }
     }
 
     fn format(&self) -> SourceFormat {

@@ -117,6 +117,18 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     }
 }
 
+/// What an event says after its type (`4096 bytes to_client (lost)`), for
+/// a view that shows frame, time and type in columns of its own.
+pub fn event_detail(e: &Event) -> String {
+    let mut line = String::new();
+    event_line(&mut line, e);
+    let stream = e.stream.map_or_else(|| "-".to_string(), |s| s.to_string());
+    let head = format!("{:>7} {} s{:<3} ", e.at.frame, clock(e.at.ts), stream);
+    // The head, a one-character mark, a space and the type.
+    let skip = head.len() + 2 + e.kind.type_name().len();
+    line.get(skip..).unwrap_or("").trim_start().to_string()
+}
+
 fn event_line(line: &mut String, e: &Event) {
     let stream = e.stream.map_or_else(|| "-".to_string(), |s| s.to_string());
     let head = |line: &mut String, mark: char| {
