@@ -25,14 +25,30 @@ use kwire::tcp::TcpConfig;
 /// every API key and version (records, embedded consumer protocol, SASL with
 /// secrets masked), with every error code by name.
 #[derive(Parser)]
-#[command(name = "kwire", version, propagate_version = true)]
+///
+/// `kwire CAPTURE` opens the terminal UI when stdout is a terminal, and
+/// prints the listing otherwise.
+#[derive(Parser)]
+#[command(
+    name = "kwire",
+    version,
+    propagate_version = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_required = false
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// A capture to open in the UI (or list, when stdout is not a terminal).
+    #[arg(value_name = "CAPTURE")]
+    capture: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The terminal UI: timeline, connections, consumer-group flows,
+    /// exchange detail and statistics, for a capture file or live traffic.
+    Tui(TuiArgs),
     /// One readable line per Kafka exchange (status with error names, and
     /// what it carried), with events and a summary.
     List(ListArgs),
@@ -47,6 +63,30 @@ struct ListArgs {
     /// Leave out connection open/close lines.
     #[arg(long)]
     no_connections: bool,
+}
+
+/// `kwire tui`'s options alone, to fill in their defaults for `kwire CAPTURE`.
+#[derive(Parser)]
+struct TuiDefaults {
+    #[command(flatten)]
+    args: TuiArgs,
+}
+
+#[derive(Args)]
+struct TuiArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Exchanges the UI holds; beyond it the oldest tenth is let go (a
+    /// long live session keeps its newest exchanges).
+    #[arg(long, value_name = "N", default_value_t = 2_000_000)]
+    ui_max_exchanges: usize,
+    /// Body bytes the UI holds for the detail view; beyond it the oldest
+    /// bodies are let go (their exchanges stay). K/M/G suffixes.
+    #[arg(long, value_name = "BYTES", default_value = "512M", value_parser = parse_size)]
+    ui_max_body_bytes: u64,
+    /// No colours (also with the NO_COLOR environment variable).
+    #[arg(long)]
+    no_color: bool,
 }
 
 #[derive(Args)]
@@ -144,6 +184,51 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 impl Input {
+    /// Opens the source on the capture thread (libpcap handles stay on the
+    /// thread that reads them). Live: stopped by `stop`, and after
+    /// `--duration`.
+    fn opener(&self, stop: Arc<AtomicBool>) -> Result<kwire::tui::run::Opener> {
+        if let Some(iface) = &self.interface {
+            if let Some(secs) = self.duration {
+                let s = stop.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+                    s.store(true, Ordering::SeqCst);
+                });
+            }
+            let opts = LiveOptions {
+                interface: iface.clone(),
+                bpf: self.bpf.clone(),
+                snaplen: 262_144,
+                promisc: false,
+                buffer_size: 16 << 20,
+                stop,
+            };
+            let filter = Some(self.bpf.clone().unwrap_or_else(|| "tcp".into()));
+            return Ok(Box::new(move || {
+                let src = LiveSource::open(&opts)?;
+                let info = CaptureInfo {
+                    source: opts.interface.clone(),
+                    format: SourceFormat::Live,
+                    link_types: src.link_types(),
+                    filter,
+                };
+                Ok((Box::new(src) as Box<dyn PacketSource>, info))
+            }));
+        }
+        let path = self.capture.clone().unwrap_or_else(|| "-".into());
+        Ok(Box::new(move || {
+            let src = FileSource::open(&path)?;
+            let info = CaptureInfo {
+                source: path.clone(),
+                format: src.format(),
+                link_types: src.link_types(),
+                filter: None,
+            };
+            Ok((Box::new(src) as Box<dyn PacketSource>, info))
+        }))
+    }
+
     fn configs(&self) -> Result<(TcpConfig, SessionConfig)> {
         let tcp = TcpConfig {
             max_flows: self.max_flows.max(1),
@@ -239,9 +324,76 @@ fn finish_output(r: io::Result<()>) -> Result<()> {
     }
 }
 
+fn tui(a: &TuiArgs) -> Result<()> {
+    use kwire::tui::app::{AppOptions, Mode};
+    use kwire::tui::store::StoreLimits;
+
+    if !io::stdout().is_terminal() {
+        bail!("the UI needs a terminal (use `kwire list` or `kwire export` in scripts)");
+    }
+    let (tcp, mut session) = a.input.configs()?;
+    let limits = StoreLimits {
+        max_exchanges: a.ui_max_exchanges.max(1),
+        max_body_bytes: usize::try_from(a.ui_max_body_bytes).unwrap_or(usize::MAX),
+        ..StoreLimits::default()
+    };
+    session.keep_bytes = limits.max_message_bytes;
+    let export = session::DecodeOptions {
+        records: session.records,
+        limits: session.record_limits.clone(),
+        show_secrets: session.show_secrets,
+        keep_bytes: 0,
+    };
+    let decode = session::DecodeOptions {
+        records: RecordsMode::Full,
+        limits: RecordLimits {
+            verify_crc: true,
+            ..session.record_limits.clone()
+        },
+        ..export.clone()
+    };
+    let mut theme = kwire::tui::theme::Theme::from_env();
+    if a.no_color {
+        theme.color = false;
+    }
+    let live = a.input.interface.is_some();
+    let stop = Arc::new(AtomicBool::new(false));
+    let opener = a.input.opener(stop.clone())?;
+    let feeder = kwire::tui::run::start(opener, tcp, session, live, stop)?;
+    let opts = AppOptions {
+        theme,
+        limits,
+        groups: Default::default(),
+        decode,
+        export,
+        mode: if live { Mode::Live } else { Mode::File },
+    };
+    kwire::tui::run::run(opts, feeder).context("terminal error")
+}
+
 fn main_inner() -> Result<()> {
     let cli = Cli::parse();
-    match cli.command {
+    let command = match cli.command {
+        Some(c) => c,
+        None => {
+            let Some(capture) = cli.capture else {
+                Cli::parse_from(["kwire", "--help"]);
+                return Ok(());
+            };
+            // Every option at its default.
+            let a = TuiDefaults::parse_from(["kwire".into(), capture]).args;
+            if io::stdout().is_terminal() {
+                Command::Tui(a)
+            } else {
+                Command::List(ListArgs {
+                    input: a.input,
+                    no_connections: false,
+                })
+            }
+        }
+    };
+    match command {
+        Command::Tui(a) => tui(&a),
         Command::List(a) => {
             let live = a.input.interface.is_some();
             let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());

@@ -1,0 +1,896 @@
+//! The UI's state and what keys do to it. No terminal here: [`App`] takes
+//! records and key events and draws into a ratatui `Frame`, so that tests
+//! drive it on a `TestBackend` exactly as a user drives it in a terminal.
+
+use std::io::Write;
+
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::analysis::connections::Connections;
+use crate::analysis::groups::{GroupLimits, Groups};
+use crate::analysis::stats::Stats;
+use crate::analysis::topics::TopicNames;
+use crate::capture::DropStats;
+use crate::kafka::schema::MessageKind;
+use crate::session::{
+    Body, CaptureInfo, DecodeOptions, Exchange, Record, Summary, decode_body,
+};
+
+use super::detail::{Detail, DetailInput};
+use super::filter::Filter;
+use super::keys::{self, Action};
+use super::store::{Item, Row, Severity, Store, StoreLimits};
+use super::theme::Theme;
+use super::view;
+
+/// The views, in Tab order; their numbers are their keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Timeline,
+    Connections,
+    Groups,
+    Stats,
+}
+
+impl View {
+    pub const ALL: [View; 4] = [View::Timeline, View::Connections, View::Groups, View::Stats];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Timeline => "Timeline",
+            View::Connections => "Connections",
+            View::Groups => "Groups",
+            View::Stats => "Stats",
+        }
+    }
+
+    fn number(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0) + 1
+    }
+}
+
+/// How the timeline shows time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Wall clock, UTC.
+    Absolute,
+    /// Since the previous row shown.
+    SincePrevious,
+    /// Since the first packet.
+    SinceStart,
+}
+
+impl TimeMode {
+    fn next(self) -> TimeMode {
+        match self {
+            TimeMode::Absolute => TimeMode::SincePrevious,
+            TimeMode::SincePrevious => TimeMode::SinceStart,
+            TimeMode::SinceStart => TimeMode::Absolute,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeMode::Absolute => "time (UTC)",
+            TimeMode::SincePrevious => "+since prev",
+            TimeMode::SinceStart => "since start",
+        }
+    }
+}
+
+/// A list's selection and scroll.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListState {
+    pub selected: usize,
+    pub offset: usize,
+}
+
+impl ListState {
+    /// Move by `delta` within `len` rows.
+    pub fn step(&mut self, delta: isize, len: usize) {
+        if len == 0 {
+            self.selected = 0;
+            return;
+        }
+        let s = self.selected as isize + delta;
+        self.selected = s.clamp(0, len as isize - 1) as usize;
+    }
+
+    /// Keep the selection within `height` rows of the offset.
+    pub fn scroll_into_view(&mut self, height: usize, len: usize) {
+        let height = height.max(1);
+        if len == 0 {
+            self.selected = 0;
+            self.offset = 0;
+            return;
+        }
+        self.selected = self.selected.min(len - 1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+        self.offset = self.offset.min(len.saturating_sub(height));
+    }
+}
+
+/// The prompt being typed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    Filter,
+    Export,
+}
+
+#[derive(Clone, Debug)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+    /// The filter's error for the text so far (live validation).
+    pub error: Option<(usize, String)>,
+}
+
+/// Where the input comes from, for the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    File,
+    Live,
+}
+
+/// Options of the UI.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    pub theme: Theme,
+    pub limits: StoreLimits,
+    pub groups: GroupLimits,
+    /// How the detail decodes kept bodies (records in full, secrets).
+    pub decode: DecodeOptions,
+    /// How an export from the UI decodes them (as `kwire export` would).
+    pub export: DecodeOptions,
+    pub mode: Mode,
+}
+
+/// The whole UI state.
+pub struct App {
+    pub opts: AppOptions,
+    pub store: Store,
+    pub names: TopicNames,
+    pub groups: Groups,
+    pub stats: Stats,
+    pub conns: Connections,
+    pub view: View,
+    pub capture: Option<CaptureInfo>,
+    pub summary: Option<Summary>,
+    /// Kernel drop counters of a live capture.
+    pub drops: Option<DropStats>,
+    /// Records the capture thread could not hand over (the UI was behind).
+    pub internal_drops: u64,
+    /// The input is still being read.
+    pub loading: bool,
+    pub quit: bool,
+
+    // Timeline.
+    pub filter: Filter,
+    pub filter_text: String,
+    /// Rows of the store shown (filtered), in frame order.
+    pub visible: Vec<Row>,
+    scanned: usize,
+    seen_generation: u64,
+    pub timeline: ListState,
+    pub time_mode: TimeMode,
+    pub follow: bool,
+    pub paused: bool,
+    /// Rows the store has that a paused display does not show yet.
+    pub(crate) first_ts: Option<crate::capture::Timestamp>,
+
+    // Other views.
+    pub conn_list: ListState,
+    pub group_list: ListState,
+    /// Scroll of the selected group's flow; `Some` when the flow has focus.
+    pub flow: Option<ListState>,
+    pub stats_scroll: usize,
+
+    pub detail: Option<(u64, Detail)>,
+    pub help: bool,
+    pub help_scroll: usize,
+    pub prompt: Option<Prompt>,
+    /// A one-line message for the status bar (export written, …).
+    pub message: Option<String>,
+    /// Rows of the list area at the last render (for paging).
+    pub page: usize,
+}
+
+impl App {
+    pub fn new(opts: AppOptions) -> App {
+        App {
+            store: Store::new(opts.limits),
+            groups: Groups::new(opts.groups),
+            names: TopicNames::new(),
+            stats: Stats::new(),
+            conns: Connections::new(),
+            view: View::Timeline,
+            capture: None,
+            summary: None,
+            drops: None,
+            internal_drops: 0,
+            loading: true,
+            quit: false,
+            filter: Filter::default(),
+            filter_text: String::new(),
+            visible: Vec::new(),
+            scanned: 0,
+            seen_generation: 0,
+            timeline: ListState::default(),
+            time_mode: TimeMode::Absolute,
+            follow: opts.mode == Mode::Live,
+            paused: false,
+            first_ts: None,
+            conn_list: ListState::default(),
+            group_list: ListState::default(),
+            flow: None,
+            stats_scroll: 0,
+            detail: None,
+            help: false,
+            help_scroll: 0,
+            prompt: None,
+            message: None,
+            page: 20,
+            opts,
+        }
+    }
+
+    /// Take one record from the analysis.
+    pub fn ingest(&mut self, r: Record) {
+        match r {
+            Record::Capture(c) => self.capture = Some(c),
+            Record::Exchange(e) => self.ingest_exchange(&e),
+            Record::Event(e) => {
+                if self.first_ts.is_none() {
+                    self.first_ts = Some(e.at.ts);
+                }
+                self.conns.observe_event(&e);
+                if super::store::shown_in_timeline(&e.kind) {
+                    self.store.push_event(&e);
+                }
+                if let crate::session::EventKind::Drops(d) = e.kind {
+                    self.drops = Some(d);
+                }
+            }
+            Record::Summary(s) => {
+                if s.drops.is_some() {
+                    self.drops = s.drops;
+                }
+                self.summary = Some(*s);
+                self.loading = false;
+            }
+        }
+    }
+
+    fn ingest_exchange(&mut self, e: &Exchange) {
+        if self.first_ts.is_none_or(|t| e.request.ts < t) {
+            self.first_ts = Some(e.request.ts);
+        }
+        self.names.observe(e);
+        let item = self.store.item(e, &self.names);
+        let index = self.store.next_index();
+        self.groups.observe(index as usize, e, &self.names);
+        self.stats.observe(e, &self.names);
+        self.conns.observe_exchange(e);
+        self.store.push(item);
+    }
+
+    /// Bring the timeline's visible rows up to date with the store.
+    pub fn refresh(&mut self) {
+        if self.paused {
+            return;
+        }
+        if self.store.generation != self.seen_generation {
+            // Rows were let go or inserted before the end: rebuild, keeping
+            // the selected row if it is still there.
+            let keep = self.visible.get(self.timeline.selected).copied();
+            self.visible.clear();
+            self.scanned = 0;
+            self.seen_generation = self.store.generation;
+            self.scan();
+            if let Some(k) = keep
+                && let Some(p) = self.visible.iter().position(|r| *r == k)
+            {
+                self.timeline.selected = p;
+            }
+        } else {
+            self.scan();
+        }
+        if self.follow && !self.visible.is_empty() {
+            self.timeline.selected = self.visible.len() - 1;
+        }
+    }
+
+    fn scan(&mut self) {
+        let rows = self.store.rows();
+        for (_, row) in &rows[self.scanned.min(rows.len())..] {
+            let show = match row {
+                Row::Exchange(i) => self
+                    .store
+                    .exchange(*i)
+                    .is_some_and(|it| self.filter.is_empty() || self.filter.matches(it)),
+                Row::Event(_) => self.filter.is_empty(),
+            };
+            if show {
+                self.visible.push(*row);
+            }
+        }
+        self.scanned = rows.len();
+    }
+
+    fn set_filter(&mut self, text: &str, filter: Filter) {
+        self.filter = filter;
+        self.filter_text = text.to_string();
+        let keep = self.visible.get(self.timeline.selected).copied();
+        self.visible.clear();
+        self.scanned = 0;
+        let paused = std::mem::replace(&mut self.paused, false);
+        self.refresh();
+        self.paused = paused;
+        self.timeline.selected = keep
+            .and_then(|k| self.visible.iter().position(|r| *r == k))
+            .unwrap_or(0);
+    }
+
+    /// The selected exchange's index, if the selection is an exchange.
+    pub fn selected_exchange(&self) -> Option<u64> {
+        match self.visible.get(self.timeline.selected)? {
+            Row::Exchange(i) => Some(*i),
+            Row::Event(_) => None,
+        }
+    }
+
+    /// Handle a key.
+    pub fn key(&mut self, e: KeyEvent) {
+        self.message = None;
+        if self.prompt.is_some() {
+            self.prompt_key(e);
+            return;
+        }
+        if self.help {
+            match keys::action(&e, false) {
+                Some(Action::Down) => self.help_scroll += 1,
+                Some(Action::Up) => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Some(Action::Quit) => self.quit = true,
+                _ => self.help = false,
+            }
+            return;
+        }
+        if let Some((_, d)) = &mut self.detail {
+            if d.key(e) {
+                return;
+            }
+            match keys::action(&e, false) {
+                Some(Action::Back) | Some(Action::Open) => self.detail = None,
+                Some(Action::Quit) => self.quit = true,
+                Some(Action::Help) => self.help = true,
+                Some(Action::View(n)) => {
+                    self.detail = None;
+                    self.switch(View::ALL[usize::from(n - 1) % View::ALL.len()]);
+                }
+                _ => {}
+            }
+            return;
+        }
+        let timeline = self.view == View::Timeline;
+        let Some(action) = keys::action(&e, timeline) else {
+            return;
+        };
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            Action::NextView => {
+                let n = self.view.number() % View::ALL.len();
+                self.switch(View::ALL[n]);
+            }
+            Action::PrevView => {
+                let n = (self.view.number() + View::ALL.len() - 2) % View::ALL.len();
+                self.switch(View::ALL[n]);
+            }
+            Action::View(n) => {
+                if let Some(v) = View::ALL.get(usize::from(n.saturating_sub(1))) {
+                    self.switch(*v);
+                }
+            }
+            Action::Filter => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Filter,
+                    text: self.filter_text.clone(),
+                    error: None,
+                })
+            }
+            Action::ClearFilter => self.set_filter("", Filter::default()),
+            Action::Export => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Export,
+                    text: "kwire-export.ndjson".to_string(),
+                    error: None,
+                })
+            }
+            Action::Follow => {
+                self.follow = !self.follow;
+                self.refresh();
+            }
+            Action::Pause => {
+                self.paused = !self.paused;
+                self.refresh();
+            }
+            Action::TimeMode => self.time_mode = self.time_mode.next(),
+            Action::NextError => self.next_error(true),
+            Action::PrevError => self.next_error(false),
+            _ => self.list_action(action),
+        }
+    }
+
+    fn switch(&mut self, v: View) {
+        self.view = v;
+        self.flow = None;
+    }
+
+    fn list_action(&mut self, a: Action) {
+        let page = self.page.max(1) as isize;
+        let (state, len): (&mut ListState, usize) = match self.view {
+            View::Timeline => (&mut self.timeline, self.visible.len()),
+            View::Connections => (&mut self.conn_list, self.conns.len()),
+            View::Groups => match &mut self.flow {
+                Some(f) => {
+                    let len = view::groups::flow_len(&self.groups, self.group_list.selected);
+                    (f, len)
+                }
+                None => (&mut self.group_list, self.groups.len()),
+            },
+            View::Stats => {
+                match a {
+                    Action::Down => self.stats_scroll += 1,
+                    Action::Up => self.stats_scroll = self.stats_scroll.saturating_sub(1),
+                    Action::PageDown => self.stats_scroll += page as usize,
+                    Action::PageUp => self.stats_scroll = self.stats_scroll.saturating_sub(page as usize),
+                    Action::Top => self.stats_scroll = 0,
+                    Action::Bottom => self.stats_scroll = usize::MAX / 2,
+                    _ => {}
+                }
+                return;
+            }
+        };
+        match a {
+            Action::Down => state.step(1, len),
+            Action::Up => state.step(-1, len),
+            Action::PageDown => state.step(page, len),
+            Action::PageUp => state.step(-page, len),
+            Action::Top => state.selected = 0,
+            Action::Bottom => state.selected = len.saturating_sub(1),
+            Action::Open => {
+                self.open();
+                return;
+            }
+            Action::Back => {
+                if self.view == View::Groups && self.flow.is_some() {
+                    self.flow = None;
+                }
+                return;
+            }
+            _ => return,
+        }
+        if self.view == View::Timeline && matches!(a, Action::Up | Action::PageUp | Action::Top) {
+            // Moving away from the end stops following.
+            self.follow = false;
+        }
+        if self.view == View::Groups && self.flow.is_none() {
+            // The flow's scroll belongs to the group that was selected.
+            self.flow = None;
+        }
+    }
+
+    fn open(&mut self) {
+        match self.view {
+            View::Timeline => {
+                if let Some(i) = self.selected_exchange() {
+                    self.open_detail(i);
+                }
+            }
+            View::Connections => {
+                if let Some(c) = self.conns.iter().nth(self.conn_list.selected) {
+                    let text = format!("stream:{}", c.stream);
+                    if let Ok(f) = Filter::parse(&text) {
+                        self.set_filter(&text, f);
+                        self.view = View::Timeline;
+                    }
+                }
+            }
+            View::Groups => match &self.flow {
+                None => {
+                    if self.groups.len() > 0 {
+                        self.flow = Some(ListState::default());
+                    }
+                }
+                Some(f) => {
+                    if let Some(i) = view::groups::flow_exchange(&self.groups, self.group_list.selected, f.selected)
+                    {
+                        self.open_detail(i as u64);
+                    }
+                }
+            },
+            View::Stats => {}
+        }
+    }
+
+    fn open_detail(&mut self, index: u64) {
+        let Some(it) = self.store.exchange(index) else {
+            self.message = Some("that exchange is no longer held (over --ui-max-exchanges)".into());
+            return;
+        };
+        let status = status_text(it);
+        let input = DetailInput {
+            api_key: it.api_key,
+            api_version: it.api_version,
+            correlation_id: it.correlation_id,
+            client_id: it.client_id.as_deref(),
+            client: it.client,
+            broker: it.broker,
+            request_frame: it.request.frame,
+            response_frame: it.response.map(|r| r.frame),
+            latency_us: it.latency_us(),
+            status: &status,
+            errors: &it.errors,
+            request: it.request_bytes.as_deref(),
+            request_complete: it.request_whole,
+            response: it.response_bytes.as_deref(),
+            response_complete: it.response_whole,
+            show_secrets: self.opts.decode.show_secrets,
+        };
+        self.detail = Some((index, Detail::new(&input)));
+    }
+
+    fn next_error(&mut self, forward: bool) {
+        let n = self.visible.len();
+        if n == 0 {
+            return;
+        }
+        let cur = self.timeline.selected.min(n - 1);
+        let is_err = |r: &Row| match r {
+            Row::Exchange(i) => self
+                .store
+                .exchange(*i)
+                .is_some_and(|it| matches!(it.severity(), Severity::Fatal | Severity::Retriable | Severity::NoResponse)),
+            Row::Event(_) => false,
+        };
+        let found = if forward {
+            (cur + 1..n).find(|&p| is_err(&self.visible[p]))
+        } else {
+            (0..cur).rev().find(|&p| is_err(&self.visible[p]))
+        };
+        match found {
+            Some(p) => {
+                self.timeline.selected = p;
+                self.follow = false;
+            }
+            None => {
+                self.message = Some(if forward {
+                    "no error after this row".into()
+                } else {
+                    "no error before this row".into()
+                })
+            }
+        }
+    }
+
+    fn prompt_key(&mut self, e: KeyEvent) {
+        let Some(p) = &mut self.prompt else { return };
+        let ctrl = e.modifiers.contains(KeyModifiers::CONTROL);
+        match e.code {
+            KeyCode::Esc => {
+                self.prompt = None;
+                return;
+            }
+            KeyCode::Char('c') if ctrl => {
+                self.prompt = None;
+                return;
+            }
+            KeyCode::Char('u') if ctrl => p.text.clear(),
+            KeyCode::Backspace => {
+                p.text.pop();
+            }
+            KeyCode::Enter => {
+                let p = self.prompt.take().unwrap_or(Prompt {
+                    kind: PromptKind::Filter,
+                    text: String::new(),
+                    error: None,
+                });
+                match p.kind {
+                    PromptKind::Filter => match Filter::parse(&p.text) {
+                        Ok(f) => self.set_filter(p.text.trim(), f),
+                        Err(err) => {
+                            // Stay in the prompt until it parses.
+                            self.prompt = Some(Prompt {
+                                error: Some((err.at, err.message)),
+                                ..p
+                            });
+                        }
+                    },
+                    PromptKind::Export => self.export(p.text.trim()),
+                }
+                return;
+            }
+            KeyCode::Char(c) if !ctrl => {
+                if p.text.chars().count() < 1000 {
+                    p.text.push(c);
+                }
+            }
+            _ => return,
+        }
+        if p.kind == PromptKind::Filter {
+            p.error = Filter::parse(&p.text).err().map(|e| (e.at, e.message));
+        }
+    }
+
+    /// Write the filtered exchanges as NDJSON to `path`.
+    fn export(&mut self, path: &str) {
+        if path.is_empty() {
+            return;
+        }
+        match self.write_export(path) {
+            Ok((n, undecoded)) => {
+                let mut m = format!("wrote {n} exchanges to {path}");
+                if undecoded > 0 {
+                    m.push_str(&format!(" ({undecoded} without bodies: not held)"));
+                }
+                self.message = Some(m);
+            }
+            Err(e) => self.message = Some(format!("cannot write {path}: {e}")),
+        }
+    }
+
+    fn write_export(&self, path: &str) -> std::io::Result<(u64, u64)> {
+        let f = std::fs::File::create(path)?;
+        let mut w = std::io::BufWriter::new(f);
+        let mut n = 0;
+        let mut undecoded = 0;
+        for row in &self.visible {
+            let Row::Exchange(i) = row else { continue };
+            let Some(it) = self.store.exchange(*i) else {
+                continue;
+            };
+            let e = self.rebuild(it, &self.opts.export);
+            if it.request_bytes.is_none() {
+                undecoded += 1;
+            }
+            let v = crate::export::ndjson::to_json(&Record::Exchange(Box::new(e)));
+            serde_json::to_writer(&mut w, &v)?;
+            w.write_all(b"\n")?;
+            n += 1;
+        }
+        w.flush()?;
+        Ok((n, undecoded))
+    }
+
+    /// The exchange an item was made from, its bodies decoded again from
+    /// the kept bytes.
+    pub fn rebuild(&self, it: &Item, opts: &DecodeOptions) -> Exchange {
+        let body = |b: Option<&[u8]>, whole: bool, kind| -> Option<Box<Body>> {
+            b.map(|b| Box::new(decode_body(it.api_key, it.api_version, kind, b, whole, opts)))
+        };
+        Exchange {
+            stream: it.stream,
+            client: it.client,
+            broker: it.broker,
+            api_key: it.api_key,
+            api_version: it.api_version,
+            correlation_id: it.correlation_id,
+            client_id: it.client_id.clone(),
+            request: it.request,
+            response: it.response,
+            status: it.status,
+            errors: it.errors.to_vec(),
+            request_body: body(it.request_bytes.as_deref(), it.request_whole, MessageKind::Request),
+            response_body: body(it.response_bytes.as_deref(), it.response_whole, MessageKind::Response),
+        }
+    }
+
+    /// Draw the whole UI.
+    pub fn render(&mut self, f: &mut Frame) {
+        self.refresh();
+        let area = f.area();
+        let [head, body, foot] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(if self.prompt.is_some() { 2 } else { 1 }),
+        ])
+        .areas(area);
+        self.render_head(f, head);
+        self.page = usize::from(body.height.saturating_sub(2)).max(1);
+        match &mut self.detail {
+            Some((_, d)) => d.render(f, body, &self.opts.theme),
+            None => match self.view {
+                View::Timeline => view::timeline::render(self, f, body),
+                View::Connections => view::connections::render(self, f, body),
+                View::Groups => view::groups::render(self, f, body),
+                View::Stats => view::stats::render(self, f, body),
+            },
+        }
+        self.render_foot(f, foot);
+        if self.help {
+            view::help::render(self, f, body);
+        }
+    }
+
+    fn render_head(&self, f: &mut Frame, area: Rect) {
+        let t = &self.opts.theme;
+        let mut spans = vec![Span::styled(" kwire ", t.header())];
+        for v in View::ALL {
+            let label = format!(" {} {} ", v.number(), v.title());
+            if v == self.view && self.detail.is_none() {
+                spans.push(Span::styled(label, t.selected()));
+            } else {
+                spans.push(Span::styled(label, t.dim()));
+            }
+        }
+        if self.detail.is_some() {
+            spans.push(Span::styled(" Detail ", t.selected()));
+        }
+        let src = self.capture.as_ref().map_or("", |c| c.source.as_str());
+        let mut right = format!(" {src} ");
+        if self.opts.mode == Mode::Live {
+            right = format!(" ● live {src} ");
+        }
+        spans.push(Span::raw(right));
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+
+    fn render_foot(&self, f: &mut Frame, area: Rect) {
+        let t = &self.opts.theme;
+        if let Some(p) = &self.prompt {
+            let [err, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+            let label = match p.kind {
+                PromptKind::Filter => "/",
+                PromptKind::Export => "write NDJSON to: ",
+            };
+            let msg = match (&p.kind, &p.error) {
+                (_, Some((at, m))) => Line::from(vec![
+                    Span::styled(format!(" ✗ at {}: ", at + 1), t.fatal()),
+                    Span::styled(m.clone(), t.fatal()),
+                ]),
+                (PromptKind::Filter, None) if !p.text.trim().is_empty() => {
+                    Line::from(Span::styled(" ✓ valid filter; Enter applies, Esc cancels", t.ok()))
+                }
+                (PromptKind::Filter, None) => Line::from(Span::styled(
+                    " api:Fetch topic:orders group:billing err client:… lat>50ms, free text; ? for all terms",
+                    t.dim(),
+                )),
+                (PromptKind::Export, None) => Line::from(Span::styled(
+                    " the exchanges the timeline shows, as `kwire export` writes them; Enter writes",
+                    t.dim(),
+                )),
+            };
+            f.render_widget(Paragraph::new(msg), err);
+            f.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(label, t.key()),
+                    Span::raw(p.text.clone()),
+                    Span::styled("▏", t.key()),
+                ])),
+                line,
+            );
+            return;
+        }
+        let mut spans = Vec::new();
+        let shown = self.visible.iter().filter(|r| matches!(r, Row::Exchange(_))).count();
+        spans.push(Span::raw(format!(" {} exchanges", self.store.len())));
+        if !self.filter.is_empty() {
+            spans.push(Span::styled(format!(" · {shown} match /{}", self.filter_text), t.key()));
+        }
+        if self.loading {
+            spans.push(Span::styled(
+                if self.opts.mode == Mode::Live { " · capturing" } else { " · reading…" },
+                t.ok(),
+            ));
+        }
+        if self.follow {
+            spans.push(Span::styled(" · follow", t.key()));
+        }
+        if self.paused {
+            let pending = self.store.rows().len().saturating_sub(self.scanned);
+            spans.push(Span::styled(format!(" · PAUSED ({pending} new)"), t.warning()));
+        }
+        if let Some(d) = self.drops
+            && (d.dropped > 0 || d.if_dropped > 0)
+        {
+            spans.push(Span::styled(
+                format!(" · ⚠ kernel dropped {} (if {})", d.dropped, d.if_dropped),
+                t.warning(),
+            ));
+        }
+        if self.internal_drops > 0 {
+            spans.push(Span::styled(
+                format!(" · ⚠ UI behind: {} records dropped", self.internal_drops),
+                t.warning(),
+            ));
+        }
+        let s = &self.store;
+        if s.evicted_exchanges > 0 || s.evicted_bodies > 0 {
+            spans.push(Span::styled(
+                format!(
+                    " · ⚠ let go: {} exchanges, {} bodies (memory limits)",
+                    s.evicted_exchanges, s.evicted_bodies
+                ),
+                t.warning(),
+            ));
+        }
+        if let Some(m) = &self.message {
+            spans.push(Span::styled(format!(" · {m}"), t.key()));
+        }
+        spans.push(Span::styled("  ? help  q quit", t.dim()));
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+}
+
+/// The status as the timeline and detail say it.
+pub fn status_text(it: &Item) -> String {
+    use crate::session::Status;
+    match it.status {
+        Status::Ok => match it.throttle_ms {
+            Some(ms) => format!("throttled {ms}ms"),
+            None => "ok".to_string(),
+        },
+        Status::Error => it.error_names(),
+        Status::NoResponse(why) => format!("no response ({})", why.as_str().replace('_', " ")),
+        Status::NoResponseExpected => "no response expected (acks=0)".to_string(),
+    }
+}
+
+impl App {
+    /// Draw into a `width`×`height` test terminal and return its text, one
+    /// line per row (trailing spaces trimmed): for snapshots.
+    pub fn render_to_string(&mut self, width: u16, height: u16) -> String {
+        let backend = ratatui::backend::TestBackend::new(width, height);
+        let mut term = match ratatui::Terminal::new(backend) {
+            Ok(t) => t,
+            Err(_) => return String::new(),
+        };
+        if term.draw(|f| self.render(f)).is_err() {
+            return String::new();
+        }
+        let buf = term.backend().buffer();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            let mut line = String::new();
+            for x in 0..buf.area.width {
+                line.push_str(buf[(x, y)].symbol());
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        let export = DecodeOptions {
+            records: crate::kafka::records::RecordsMode::Meta,
+            limits: crate::kafka::records::RecordLimits::default(),
+            show_secrets: false,
+            keep_bytes: 0,
+        };
+        AppOptions {
+            theme: Theme::from_env(),
+            limits: StoreLimits::default(),
+            groups: GroupLimits::default(),
+            decode: DecodeOptions {
+                records: crate::kafka::records::RecordsMode::Full,
+                ..export.clone()
+            },
+            export,
+            mode: Mode::File,
+        }
+    }
+}

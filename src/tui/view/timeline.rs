@@ -1,0 +1,189 @@
+//! The timeline: one line per exchange in request order, events in line.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{fit, pad, rpad};
+use crate::capture::Timestamp;
+use crate::export::text::latency;
+use crate::tui::app::{App, TimeMode, status_text};
+use crate::tui::store::{Item, Row, Severity};
+use crate::tui::theme::{Theme, glyph};
+
+/// Which columns fit in `width`.
+struct Columns {
+    client_id: usize,
+    addresses: bool,
+    stream: bool,
+}
+
+impl Columns {
+    fn for_width(width: u16) -> Columns {
+        Columns {
+            client_id: match width {
+                0..100 => 0,
+                100..140 => 12,
+                _ => 16,
+            },
+            addresses: width >= 150,
+            stream: (100..150).contains(&width),
+        }
+    }
+}
+
+/// `HH:MM:SS.uuuuuu` (UTC).
+pub fn clock(t: Timestamp) -> String {
+    let s = t.rfc3339();
+    let time = s.split_once('T').map_or(s.as_str(), |(_, t)| t);
+    time.get(..15).unwrap_or(time).to_string()
+}
+
+fn seconds(ns: i128) -> String {
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    format!("{sign}{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000)
+}
+
+fn time_text(app: &App, ts: Timestamp, prev: Option<Timestamp>) -> String {
+    match app.time_mode {
+        TimeMode::Absolute => clock(ts),
+        TimeMode::SinceStart => seconds(app.first_ts.map_or(0, |f| ts.nanos_since(f))),
+        TimeMode::SincePrevious => match prev {
+            Some(p) => format!("+{}", seconds(ts.nanos_since(p))),
+            None => "+0.000000".to_string(),
+        },
+    }
+}
+
+/// Glyph and style of an exchange's status.
+pub fn status_look(it: &Item, t: &Theme) -> (&'static str, Style) {
+    match it.severity() {
+        Severity::Ok => match it.status {
+            crate::session::Status::NoResponseExpected => (glyph::NO_RESPONSE_EXPECTED, t.dim()),
+            _ => (glyph::OK, t.ok()),
+        },
+        Severity::Throttled => (glyph::THROTTLED, t.throttled()),
+        Severity::Retriable => (glyph::RETRIABLE, t.retriable()),
+        Severity::Fatal => (glyph::FATAL, t.fatal()),
+        Severity::NoResponse => (glyph::NO_RESPONSE, t.warning()),
+    }
+}
+
+pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
+    let t = app.opts.theme;
+    let cols = Columns::for_width(area.width);
+    let height = usize::from(area.height.saturating_sub(1));
+    let len = app.visible.len();
+    app.timeline.scroll_into_view(height, len);
+    let tw = match app.time_mode {
+        TimeMode::Absolute => 15,
+        _ => 11,
+    };
+    // Header.
+    let mut head = format!("{:>7} {} ", "frame", pad(app.time_mode.label(), tw));
+    if cols.stream {
+        head.push_str(&pad("conn", 5));
+    }
+    if cols.addresses {
+        head.push_str(&pad("client → broker", 44));
+    }
+    if cols.client_id > 0 {
+        head.push_str(&pad("client id", cols.client_id + 1));
+    }
+    head.push_str(&format!("{} {:>6} {:>8}   status / summary", pad("api", 20), "corr", "latency"));
+    let mut lines = vec![Line::from(Span::styled(fit(&head, usize::from(area.width)), t.header()))];
+    let mut prev: Option<Timestamp> = None;
+    if app.timeline.offset > 0 {
+        prev = row_ts(app, app.visible[app.timeline.offset - 1]);
+    }
+    let end = (app.timeline.offset + height).min(len);
+    for pos in app.timeline.offset..end {
+        let row = app.visible[pos];
+        let selected = pos == app.timeline.selected;
+        let mut line = match row {
+            Row::Exchange(i) => match app.store.exchange(i) {
+                Some(it) => exchange_line(app, it, &cols, tw, prev, &t),
+                None => Line::raw("(let go)"),
+            },
+            Row::Event(i) => match app.store.event(i) {
+                Some(ev) => {
+                    let mut s = format!("{:>7} {} ", ev.frame, pad(&time_text(app, ev.ts, prev), tw));
+                    if cols.stream {
+                        s.push_str(&pad(&ev.stream.map_or("-".into(), |s| format!("s{s}")), 5));
+                    }
+                    Line::from(vec![
+                        Span::raw(s),
+                        Span::styled(format!("{} {} ", glyph::GAP, ev.kind), t.warning()),
+                        Span::styled(ev.text.to_string(), t.warning()),
+                    ])
+                }
+                None => Line::raw("(let go)"),
+            },
+        };
+        prev = row_ts(app, row).or(prev);
+        if selected {
+            line = line.patch_style(t.selected());
+        }
+        lines.push(line);
+    }
+    if len == 0 {
+        let msg = if app.loading {
+            "waiting for Kafka exchanges…"
+        } else if !app.filter.is_empty() {
+            "no exchange matches the filter (c clears it)"
+        } else {
+            "no Kafka exchange in this capture"
+        };
+        lines.push(Line::from(Span::styled(msg, t.dim())));
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+fn row_ts(app: &App, row: Row) -> Option<Timestamp> {
+    match row {
+        Row::Exchange(i) => app.store.exchange(i).map(|it| it.request.ts),
+        Row::Event(i) => app.store.event(i).map(|e| e.ts),
+    }
+}
+
+fn exchange_line<'a>(
+    app: &App,
+    it: &'a Item,
+    cols: &Columns,
+    tw: usize,
+    prev: Option<Timestamp>,
+    t: &Theme,
+) -> Line<'a> {
+    let mut s = format!(
+        "{:>7} {} ",
+        it.request.frame,
+        pad(&time_text(app, it.request.ts, prev), tw)
+    );
+    if cols.stream {
+        s.push_str(&pad(&format!("s{}", it.stream), 5));
+    }
+    if cols.addresses {
+        s.push_str(&pad(&format!("{} → {}", it.client, it.broker), 44));
+    }
+    if cols.client_id > 0 {
+        s.push_str(&pad(it.client_id.as_deref().unwrap_or("-"), cols.client_id));
+        s.push(' ');
+    }
+    let api = format!("{} v{}", it.api_key.name(), it.api_version);
+    let lat = it.latency_us().map_or_else(|| "-".to_string(), latency);
+    s.push_str(&format!("{} {:>6} {} ", pad(&api, 20), rpad(&it.correlation_id.to_string(), 6), rpad(&lat, 8)));
+    let (g, style) = status_look(it, t);
+    let mut spans = vec![Span::raw(s), Span::styled(format!("{g} "), style)];
+    match it.severity() {
+        Severity::Ok => {}
+        _ => spans.push(Span::styled(format!("{} ", status_text(it)), style)),
+    }
+    if it.damaged() {
+        spans.push(Span::styled(format!("{} damaged ", glyph::GAP), t.warning()));
+    }
+    spans.push(Span::raw(it.summary.to_string()));
+    Line::from(spans)
+}
