@@ -446,3 +446,57 @@ impl Store {
             + self.events.iter().map(|e| e.text.len()).sum::<usize>()
     }
 }
+
+impl crate::tui::filter::Subject for Item {
+    fn api_key(&self) -> i16 {
+        self.api_key.0
+    }
+    fn api_version(&self) -> i16 {
+        self.api_version
+    }
+    fn correlation_id(&self) -> i32 {
+        self.correlation_id
+    }
+    fn stream(&self) -> u64 {
+        self.stream
+    }
+    fn client(&self) -> SocketAddr {
+        self.client
+    }
+    fn broker(&self) -> SocketAddr {
+        self.broker
+    }
+    fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+    fn topics(&self) -> &[String] {
+        &self.topics
+    }
+    fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+    fn error_codes(&self) -> &[i16] {
+        &self.codes
+    }
+    fn retriable(&self) -> bool {
+        Item::retriable(self)
+    }
+    fn throttle_ms(&self) -> Option<i64> {
+        self.throttle_ms.map(i64::from)
+    }
+    fn answered(&self) -> bool {
+        self.response.is_some()
+    }
+    fn no_response(&self) -> bool {
+        matches!(self.status, Status::NoResponse(_))
+    }
+    fn latency_us(&self) -> Option<i64> {
+        Item::latency_us(self)
+    }
+    fn frames(&self) -> (u64, Option<u64>) {
+        (self.request.frame, self.response.map(|r| r.frame))
+    }
+    fn text(&self) -> &str {
+        &self.summary
+    }
+}
