@@ -6,6 +6,7 @@
 //! Everything here is bounded: per-key tables have named limits, and latency
 //! distributions are histograms of fixed size.
 
+pub mod groups;
 pub mod topics;
 
 pub use topics::TopicNames;

@@ -1,0 +1,2302 @@
+//! Consumer-group flows: for each group, the ladder of what its members and
+//! its coordinator said to each other (FindCoordinator, JoinGroup,
+//! SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+//! TxnOffsetCommit, and KIP-848's ConsumerGroupHeartbeat), the generations
+//! it went through (leader, chosen assignor, members, each member's
+//! partitions after SyncGroup), and its members. Read by the TUI's
+//! "Consumer groups" view and the findings.
+//!
+//! Built incrementally by [`Groups::observe`], one exchange at a time, in
+//! the order the analyzer emits them: response-completion order, which is
+//! roughly time order but lets exchanges of different connections (and a
+//! JoinGroup the coordinator held for seconds) arrive after later ones.
+//! Steps are kept sorted by their request's timestamp (inserted in place,
+//! usually at the end); member and generation state is updated so that an
+//! older exchange arriving late does not undo a newer one (generations
+//! only rise, a member's assignment is that of its highest generation, a
+//! leave is undone only by a join requested after it).
+//!
+//! What a member is comes from its own requests (the `memberId` it
+//! carries, or the one a JoinGroup response gave it); steps without a
+//! member id (OffsetFetch before v9) are attributed to the member last
+//! seen on the same connection. Generations of the classic protocol come
+//! from answered JoinGroup, SyncGroup and Heartbeat exchanges; for KIP-848
+//! groups a generation stands for the group epoch, as the member epochs
+//! in ConsumerGroupHeartbeat responses reveal it.
+//!
+//! Contract: nothing here panics on any exchange, however its bodies are
+//! shaped (missing fields, wrong types, partial decodes); exchanges
+//! without decoded bodies are ignored (there is no group to file them
+//! under). Memory is bounded by [`GroupLimits`] and the named constants
+//! below; whatever a limit refuses is counted in [`Groups::dropped`].
+//! Consecutive repeats (heartbeats of one member in one generation,
+//! steady ConsumerGroupHeartbeats, identical FindCoordinator answers)
+//! collapse into one step with a count, so a session heartbeating for
+//! hours stays one step.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::capture::Timestamp;
+use crate::kafka::embedded::Embedded;
+use crate::kafka::errors::ErrorCode;
+use crate::kafka::schema::{self, Node, Value};
+use crate::session::{Body, Exchange, Status};
+
+use super::topics::{TopicNames, group_of};
+
+const OFFSET_COMMIT: i16 = 8;
+const OFFSET_FETCH: i16 = 9;
+const FIND_COORDINATOR: i16 = 10;
+const JOIN_GROUP: i16 = 11;
+const HEARTBEAT: i16 = 12;
+const LEAVE_GROUP: i16 = 13;
+const SYNC_GROUP: i16 = 14;
+const TXN_OFFSET_COMMIT: i16 = 28;
+const CONSUMER_GROUP_HEARTBEAT: i16 = 68;
+
+/// Error codes saying the broker is not (or not yet known as) the
+/// coordinator: its answer does not make it one.
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+const NOT_COORDINATOR: i16 = 16;
+
+/// Most coordinators remembered per group.
+pub const MAX_COORDINATORS: usize = 64;
+/// Most protocol (assignor) names kept per JoinGroup step.
+pub const MAX_PROTOCOLS: usize = 32;
+/// Most partitions kept per assignment (over all its topics).
+pub const MAX_ASSIGNED_PARTITIONS: usize = 65_536;
+/// Most topics kept per subscription.
+pub const MAX_SUBSCRIBED_TOPICS: usize = 4096;
+/// Most topic ids waiting for a name (from a later Metadata response) at
+/// once; ids beyond stay shown as `id:…`.
+pub const MAX_PENDING_TOPIC_IDS: usize = 1024;
+/// Longest [`Step::label`]; longer ones end with `…`.
+pub const MAX_LABEL: usize = 200;
+
+/// Bounds on what [`Groups`] keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupLimits {
+    /// Groups tracked; exchanges of further groups are dropped.
+    pub max_groups: usize,
+    /// Members per group (also bounds a generation's member list and
+    /// assignments, and a LeaveGroup step's list).
+    pub max_members: usize,
+    /// Steps per group; later steps are dropped (state still updates).
+    pub max_steps: usize,
+    /// Generations per group.
+    pub max_generations: usize,
+}
+
+impl Default for GroupLimits {
+    fn default() -> Self {
+        GroupLimits {
+            max_groups: 10_000,
+            max_members: 1_000,
+            max_steps: 100_000,
+            max_generations: 10_000,
+        }
+    }
+}
+
+/// Which group membership protocol a group speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupProtocolKind {
+    /// JoinGroup / SyncGroup / Heartbeat / LeaveGroup.
+    Classic,
+    /// KIP-848's ConsumerGroupHeartbeat.
+    Consumer,
+    /// Only offsets or coordinator lookups seen (a consumer assigning its
+    /// partitions itself, an admin tool, a capture that began mid-way).
+    Unknown,
+}
+
+impl GroupProtocolKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupProtocolKind::Classic => "classic",
+            GroupProtocolKind::Consumer => "consumer",
+            GroupProtocolKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Partitions of one topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicPartitions {
+    /// The topic's name; for a topic given by id whose name is not (yet)
+    /// known, `id:1a2b3c4d…` (replaced once a Metadata response names it).
+    pub topic: String,
+    /// The topic id, when the wire gave one (KIP-848 assignments).
+    pub topic_id: Option<[u8; 16]>,
+    /// Sorted, without duplicates.
+    pub partitions: Vec<i32>,
+}
+
+/// One generation of a classic group, or one group epoch of a KIP-848
+/// group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generation {
+    pub id: i32,
+    /// Where it was first seen: the JoinGroup (or ConsumerGroupHeartbeat)
+    /// response that announced it, or the request that carried it.
+    pub frame: u64,
+    pub ts: Timestamp,
+    /// The chosen assignor (`range`, `cooperative-sticky`, …; KIP-848: the
+    /// `serverAssignor` a member asked for, when one did).
+    pub protocol: Option<String>,
+    /// The leader's member id (classic only).
+    pub leader: Option<String>,
+    /// Members in this generation: from the leader's JoinGroup response,
+    /// each member that joined with it, heartbeated in it (classic) or
+    /// reached this epoch (KIP-848). In order first seen.
+    pub members: Vec<String>,
+    /// Member id → its partitions in this generation: from the leader's
+    /// SyncGroup request and each member's SyncGroup response (classic),
+    /// or what the member held at this epoch (KIP-848: the assignment
+    /// given with the epoch, or carried into it; a shrink given at the
+    /// same epoch is the revocation leading to the next one and is not
+    /// recorded here, a growth is). Members whose assignment was not seen
+    /// are absent.
+    pub assignments: Vec<(String, Vec<TopicPartitions>)>,
+}
+
+impl Generation {
+    /// The assignment of `member` in this generation, when seen.
+    pub fn assignment(&self, member: &str) -> Option<&[TopicPartitions]> {
+        self.assignments
+            .iter()
+            .find(|(m, _)| m == member)
+            .map(|(_, a)| a.as_slice())
+    }
+}
+
+/// A group member, as its own requests show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub member_id: String,
+    /// `groupInstanceId` (static membership) / KIP-848 `instanceId`.
+    pub instance_id: Option<String>,
+    /// The client id of its latest exchange.
+    pub client_id: Option<String>,
+    /// The connection's client address of its latest exchange.
+    pub client: SocketAddr,
+    /// Request frame of its first exchange.
+    pub first_frame: u64,
+    /// Last frame (response, or request when unanswered) of its latest
+    /// exchange, and its timestamp.
+    pub last_frame: u64,
+    pub last_ts: Timestamp,
+    /// The first generation (KIP-848: member epoch above 0) it joined.
+    pub joined_generation: Option<i32>,
+    /// The highest generation (KIP-848: member epoch) it is known to have
+    /// been in.
+    pub generation: Option<i32>,
+    /// It left: LeaveGroup, or a ConsumerGroupHeartbeat with member epoch
+    /// -1 (leave) or -2 (static member leaving temporarily); undone by a
+    /// join requested later.
+    pub left: bool,
+    /// KIP-848: the latest member epoch (from responses, or -1/-2 sent to
+    /// leave).
+    pub member_epoch: Option<i32>,
+    /// Its current partitions: from its highest generation's SyncGroup
+    /// (classic) or the latest ConsumerGroupHeartbeat assignment.
+    pub assignment: Vec<TopicPartitions>,
+    /// The generation (epoch) `assignment` is from; `None` when no
+    /// assignment was seen (then `assignment` is unknown, not empty).
+    pub assignment_generation: Option<i32>,
+    /// Topics subscribed: the consumer protocol's subscription in its
+    /// JoinGroup, or KIP-848 `subscribedTopicNames`.
+    pub subscription: Vec<String>,
+    /// When it left (request time), to tell a later join from a late one.
+    left_at: Option<Timestamp>,
+    /// Its latest step: (request ts, exchange index), to collapse repeats.
+    last_step: Option<(Timestamp, usize)>,
+}
+
+/// The coordinator a FindCoordinator response named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coordinator {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+}
+
+/// What a JoinGroup response gave a member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Joined {
+    pub generation: i32,
+    /// This member is the leader.
+    pub leader: bool,
+    /// The chosen protocol (assignor).
+    pub protocol: Option<String>,
+    /// Members listed (the leader's response lists them all; others get 0).
+    pub members: usize,
+}
+
+/// What a step was.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepKind {
+    /// The coordinator named, when answered without error.
+    FindCoordinator { coordinator: Option<Coordinator> },
+    /// One JoinGroup exchange: the request's protocols, and what the
+    /// response gave when it gave a generation.
+    Join {
+        protocols: Vec<String>,
+        /// The request carried a member id (a rejoin); false for a new
+        /// member.
+        rejoin: bool,
+        joined: Option<Joined>,
+    },
+    /// SyncGroup: `assignments` > 0 only from the leader; `assigned` the
+    /// partitions the response gave this member.
+    Sync {
+        assignments: usize,
+        assigned: Option<Vec<TopicPartitions>>,
+    },
+    /// Heartbeat (repeats collapse: [`Step::count`]).
+    Heartbeat,
+    /// LeaveGroup of these members (one, unless a batch leave, v3+).
+    Leave { members: Vec<String> },
+    /// OffsetCommit, or TxnOffsetCommit when `transactional`.
+    OffsetCommit {
+        partitions: usize,
+        transactional: bool,
+    },
+    /// OffsetFetch of this many partitions (the response's count when the
+    /// request asked for all).
+    OffsetFetch { partitions: usize },
+    /// KIP-848 ConsumerGroupHeartbeat: the epoch sent (0 join, -1 leave,
+    /// -2 static leave), the epoch answered, and the assignment when the
+    /// response carried one. Steady ones (same epoch, nothing assigned)
+    /// collapse.
+    ConsumerHeartbeat {
+        request_epoch: i32,
+        member_epoch: Option<i32>,
+        assigned: Option<Vec<TopicPartitions>>,
+    },
+    /// Another group API (DescribeGroups, …), by name.
+    Other(&'static str),
+}
+
+/// One rung of a group's ladder: an exchange, or a run of repeats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// The exchange's index in the caller's list (the first of a run).
+    pub index: usize,
+    /// Request frame and time (of the first of a run).
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub response_frame: Option<u64>,
+    /// Exchanges collapsed into this step (1 unless repeats).
+    pub count: u32,
+    /// The last exchange of a run: index, request frame and time (the
+    /// same as the first when `count` is 1).
+    pub last_index: usize,
+    pub last_frame: u64,
+    pub last_ts: Timestamp,
+    /// The member id the request carried (or the response gave a new
+    /// member), else the member last seen on the same connection.
+    pub member: Option<Arc<str>>,
+    pub client: SocketAddr,
+    pub broker: SocketAddr,
+    /// The generation (KIP-848: member epoch) the request carried or the
+    /// response assigned; `None` when neither did (or they said -1). A
+    /// leave (LeaveGroup, ConsumerGroupHeartbeat epoch -1/-2) carries
+    /// none: it gets the member's generation as known when observed.
+    pub generation: Option<i32>,
+    pub kind: StepKind,
+    /// The first non-zero error code of the response (top level
+    /// preferred), with its name.
+    pub error: Option<(i16, &'static str)>,
+    pub no_response: bool,
+}
+
+/// One consumer group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupFlow {
+    pub group_id: String,
+    /// The protocol of the latest membership exchange (JoinGroup…, or
+    /// ConsumerGroupHeartbeat; a group migrating shows the newer).
+    pub kind: GroupProtocolKind,
+    /// `protocolType` of JoinGroup: `consumer`, `connect`, …
+    pub protocol_type: Option<String>,
+    /// Brokers that answered the group's requests (FindCoordinator aside,
+    /// and answers NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE aside), in
+    /// order first seen: two or more is a coordinator move.
+    pub coordinators: Vec<SocketAddr>,
+    /// Sorted by id, rising.
+    pub generations: Vec<Generation>,
+    /// In order first seen.
+    pub members: Vec<Member>,
+    /// The ladder, sorted by request time.
+    pub steps: Vec<Step>,
+    /// Exchanges whose response carried an error (a collapsed step counts
+    /// each).
+    pub errors: u64,
+    member_ix: HashMap<String, usize>,
+}
+
+impl GroupFlow {
+    fn new(group_id: String) -> Self {
+        GroupFlow {
+            group_id,
+            kind: GroupProtocolKind::Unknown,
+            protocol_type: None,
+            coordinators: Vec::new(),
+            generations: Vec::new(),
+            members: Vec::new(),
+            steps: Vec::new(),
+            errors: 0,
+            member_ix: HashMap::new(),
+        }
+    }
+
+    /// The member called `member_id`.
+    pub fn member(&self, member_id: &str) -> Option<&Member> {
+        self.members.get(*self.member_ix.get(member_id)?)
+    }
+
+    /// Generation (or epoch) `id`.
+    pub fn generation(&self, id: i32) -> Option<&Generation> {
+        let i = self.generations.binary_search_by_key(&id, |g| g.id).ok()?;
+        self.generations.get(i)
+    }
+
+    /// The latest generation.
+    pub fn current_generation(&self) -> Option<&Generation> {
+        self.generations.last()
+    }
+}
+
+/// Consumer groups seen, by group id.
+#[derive(Clone, Debug)]
+pub struct Groups {
+    limits: GroupLimits,
+    groups: BTreeMap<String, GroupFlow>,
+    dropped: u64,
+    /// `names.len()` when pending ids were last looked up.
+    names_len: usize,
+    /// Topic ids shown as `id:…`, and the groups that hold them.
+    pending: HashMap<[u8; 16], BTreeSet<String>>,
+}
+
+impl Default for Groups {
+    fn default() -> Self {
+        Groups::new(GroupLimits::default())
+    }
+}
+
+/// Which part of a multi-group request a group is.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Whole,
+    /// `groups[i]` of OffsetFetch v8+.
+    FetchGroup(usize),
+    /// `coordinatorKeys[i]` of FindCoordinator v4+.
+    CoordinatorKey(usize),
+}
+
+/// What observing one exchange needs besides the group.
+struct Ctx<'a> {
+    limits: &'a GroupLimits,
+    names: &'a TopicNames,
+    dropped: &'a mut u64,
+    /// Topic ids met without a name.
+    unresolved: Vec<[u8; 16]>,
+}
+
+/// One exchange, seen for one group.
+struct Obs<'a> {
+    index: usize,
+    e: &'a Exchange,
+    q: &'a Node,
+    req: &'a Body,
+    r: Option<&'a Node>,
+    resp: Option<&'a Body>,
+    part: Part,
+    error: Option<(i16, &'static str)>,
+}
+
+impl Obs<'_> {
+    /// Answered without error.
+    fn ok(&self) -> bool {
+        self.r.is_some() && self.error.is_none()
+    }
+
+    fn end(&self) -> (u64, Timestamp) {
+        match self.e.response {
+            Some(r) => (r.frame, r.ts),
+            None => (self.e.request.frame, self.e.request.ts),
+        }
+    }
+}
+
+impl Groups {
+    pub fn new(limits: GroupLimits) -> Self {
+        Groups {
+            limits,
+            groups: BTreeMap::new(),
+            dropped: 0,
+            names_len: 0,
+            pending: HashMap::new(),
+        }
+    }
+
+    /// File exchange `e` under the group(s) it is about (see
+    /// [`group_of`]; every group of a multi-group OffsetFetch or
+    /// FindCoordinator). `index`: the exchange's position in the caller's
+    /// list (the UI jumps to it from a step). `names` resolves topic ids;
+    /// ids it learns later are resolved on a later call.
+    pub fn observe(&mut self, index: usize, e: &Exchange, names: &TopicNames) {
+        self.resolve_pending(names);
+        let Some(req) = e.request_body.as_deref() else {
+            return;
+        };
+        let resp = e.response_body.as_deref();
+        let q = &req.decoded.tree;
+        let r = resp.map(|b| &b.decoded.tree);
+        for (group, part) in targets(e, q) {
+            if !self.groups.contains_key(&group) {
+                if self.groups.len() >= self.limits.max_groups {
+                    self.dropped += 1;
+                    continue;
+                }
+                self.groups
+                    .insert(group.clone(), GroupFlow::new(group.clone()));
+            }
+            let Some(flow) = self.groups.get_mut(&group) else {
+                continue;
+            };
+            let o = Obs {
+                index,
+                e,
+                q,
+                req,
+                r,
+                resp,
+                part,
+                error: part_error(e, q, r, part),
+            };
+            let mut ctx = Ctx {
+                limits: &self.limits,
+                names,
+                dropped: &mut self.dropped,
+                unresolved: Vec::new(),
+            };
+            flow.observe(&o, &mut ctx);
+            for id in ctx.unresolved {
+                let n = self.pending.len();
+                match self.pending.get_mut(&id) {
+                    Some(set) => {
+                        set.insert(group.clone());
+                    }
+                    None if n < MAX_PENDING_TOPIC_IDS => {
+                        self.pending.insert(id, BTreeSet::from([group.clone()]));
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Groups by group id.
+    pub fn iter(&self) -> impl Iterator<Item = &GroupFlow> {
+        self.groups.values()
+    }
+
+    pub fn get(&self, group_id: &str) -> Option<&GroupFlow> {
+        self.groups.get(group_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Groups, members, generations, steps and assigned partitions not
+    /// kept because a limit was reached: each refusal counts once (a
+    /// member over the limit counts at each of its exchanges).
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Name topic ids shown as `id:…` that `names` now knows.
+    fn resolve_pending(&mut self, names: &TopicNames) {
+        if names.len() == self.names_len {
+            return;
+        }
+        self.names_len = names.len();
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut touched = BTreeSet::new();
+        self.pending.retain(|id, groups| {
+            if names.name(id).is_some() {
+                touched.append(groups);
+                false
+            } else {
+                true
+            }
+        });
+        for g in touched {
+            if let Some(flow) = self.groups.get_mut(&g) {
+                flow.resolve(names);
+            }
+        }
+    }
+}
+
+/// The groups an exchange is about, with the part of the request each is.
+fn targets(e: &Exchange, q: &Node) -> Vec<(String, Part)> {
+    match e.api_key.0 {
+        OFFSET_FETCH if !items(q, "groups").is_empty() => items(q, "groups")
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| Some((str_of(g, "groupId")?.to_string(), Part::FetchGroup(i))))
+            .collect(),
+        FIND_COORDINATOR
+            if int(q, "keyType").unwrap_or(0) == 0 && !items(q, "coordinatorKeys").is_empty() =>
+        {
+            let mut out: Vec<(String, Part)> = Vec::new();
+            for (i, k) in items(q, "coordinatorKeys").iter().enumerate() {
+                if let Some(k) = k.as_str()
+                    && !out.iter().any(|(g, _)| g == k)
+                {
+                    out.push((k.to_string(), Part::CoordinatorKey(i)));
+                }
+            }
+            out
+        }
+        _ => group_of(e)
+            .map(|g| vec![(g, Part::Whole)])
+            .unwrap_or_default(),
+    }
+}
+
+/// The first non-zero error code among `codes` (path, code), a top-level
+/// one (path without `.` or `[`) preferred.
+fn first_error<'a>(codes: impl Iterator<Item = (&'a str, i16)>) -> Option<(i16, &'static str)> {
+    let mut first = None;
+    for (path, code) in codes.filter(|(_, c)| *c != 0) {
+        if !path.contains(['.', '[']) {
+            return Some((code, ErrorCode(code).name()));
+        }
+        first.get_or_insert((code, ErrorCode(code).name()));
+    }
+    first
+}
+
+/// The error of the part of the response about this group.
+fn part_error(e: &Exchange, q: &Node, r: Option<&Node>, part: Part) -> Option<(i16, &'static str)> {
+    let whole = || first_error(e.errors.iter().map(|x| (x.path.as_str(), x.code)));
+    let sub = match (part, r) {
+        (Part::FetchGroup(i), Some(r)) => {
+            let id = items(q, "groups").get(i).and_then(|g| str_of(g, "groupId"));
+            let groups = items(r, "groups");
+            groups
+                .iter()
+                .find(|g| id.is_some() && str_of(g, "groupId") == id)
+                .or_else(|| groups.get(i))
+        }
+        (Part::CoordinatorKey(i), Some(r)) => {
+            let key = items(q, "coordinatorKeys").get(i).and_then(Node::as_str);
+            items(r, "coordinators")
+                .iter()
+                .find(|c| key.is_some() && str_of(c, "key") == key)
+        }
+        _ => None,
+    };
+    match sub {
+        Some(n) => {
+            let codes = schema::error_codes(n);
+            first_error(codes.iter().map(|c| (c.path.as_str(), c.code)))
+        }
+        None => whole(),
+    }
+}
+
+fn items<'a>(n: &'a Node, field: &str) -> &'a [Node] {
+    n.get(field).map_or(&[], Node::children)
+}
+
+fn int(n: &Node, field: &str) -> Option<i64> {
+    n.get(field)?.as_int()
+}
+
+fn int32(n: &Node, field: &str) -> Option<i32> {
+    int(n, field).and_then(|v| i32::try_from(v).ok())
+}
+
+fn str_of<'a>(n: &'a Node, field: &str) -> Option<&'a str> {
+    n.get(field)?.as_str()
+}
+
+/// A string field that is set and not empty.
+fn id_of<'a>(n: &'a Node, field: &str) -> Option<&'a str> {
+    str_of(n, field).filter(|s| !s.is_empty())
+}
+
+/// The decoded group protocol message of the bytes field `field`.
+fn embedded_tree<'a>(body: &'a Body, field: Option<&Node>) -> Option<&'a Node> {
+    let at = field?.range.start;
+    body.embedded.iter().find_map(|(k, e)| match e {
+        Embedded::Group { tree, .. } if *k == at => Some(tree),
+        _ => None,
+    })
+}
+
+/// Topics with partitions from an array of topic structs (`topic`/`name`
+/// or `topicId`, and `partitions`), topics sorted, partitions sorted and
+/// deduplicated, at most [`MAX_ASSIGNED_PARTITIONS`] in all.
+fn topic_partitions(list: &[Node], ctx: &mut Ctx<'_>) -> Vec<TopicPartitions> {
+    let mut out: Vec<TopicPartitions> = Vec::new();
+    let mut total = 0usize;
+    for t in list {
+        let Some(topic) = ctx.names.topic_of(t) else {
+            continue;
+        };
+        let topic_id = match t.get("topicId") {
+            Some(Node {
+                value: Value::Uuid(u),
+                ..
+            }) => Some(*u),
+            _ => None,
+        };
+        if let Some(id) = topic_id
+            && ctx.names.name(&id).is_none()
+            && !ctx.unresolved.contains(&id)
+        {
+            ctx.unresolved.push(id);
+        }
+        let ps = items(t, "partitions");
+        let room = MAX_ASSIGNED_PARTITIONS - total;
+        if ps.len() > room {
+            *ctx.dropped += (ps.len() - room) as u64;
+        }
+        let partitions: Vec<i32> = ps
+            .iter()
+            .take(room)
+            .filter_map(|p| p.as_int().and_then(|v| i32::try_from(v).ok()))
+            .collect();
+        total += partitions.len();
+        out.push(TopicPartitions {
+            topic,
+            topic_id,
+            partitions,
+        });
+    }
+    out.sort_by(|a, b| a.topic.cmp(&b.topic));
+    // The same topic listed twice: one entry.
+    out.dedup_by(|b, a| {
+        if a.topic == b.topic {
+            a.partitions.append(&mut b.partitions);
+            true
+        } else {
+            false
+        }
+    });
+    for t in &mut out {
+        t.partitions.sort_unstable();
+        t.partitions.dedup();
+    }
+    out
+}
+
+/// The partitions of a consumer protocol assignment.
+fn consumer_assignment(tree: &Node, ctx: &mut Ctx<'_>) -> Option<Vec<TopicPartitions>> {
+    let list = tree.get("assignedPartitions")?;
+    Some(topic_partitions(list.children(), ctx))
+}
+
+/// Topic names of a string array.
+fn topic_names(n: &Node) -> Vec<String> {
+    n.children()
+        .iter()
+        .filter_map(Node::as_str)
+        .take(MAX_SUBSCRIBED_TOPICS)
+        .map(str::to_string)
+        .collect()
+}
+
+fn set_assignment(g: &mut Generation, member: &str, tps: Vec<TopicPartitions>, max: usize) -> bool {
+    match g.assignments.iter().position(|(m, _)| m == member) {
+        Some(i) => {
+            g.assignments[i].1 = tps;
+            true
+        }
+        None if g.assignments.len() < max => {
+            g.assignments.push((member.to_string(), tps));
+            true
+        }
+        None => false,
+    }
+}
+
+fn add_member(g: &mut Generation, member: &str, max: usize) -> bool {
+    if g.members.iter().any(|m| m == member) {
+        return true;
+    }
+    if g.members.len() >= max {
+        return false;
+    }
+    g.members.push(member.to_string());
+    true
+}
+
+fn resolve_list(tps: &mut [TopicPartitions], names: &TopicNames) {
+    for t in tps {
+        if let Some(id) = t.topic_id
+            && t.topic.starts_with("id:")
+            && let Some(n) = names.name(&id)
+        {
+            t.topic = n.to_string();
+        }
+    }
+}
+
+impl GroupFlow {
+    fn observe(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) {
+        let e = o.e;
+        if o.error.is_some() {
+            self.errors += 1;
+        }
+        if e.api_key.0 != FIND_COORDINATOR
+            && e.response.is_some()
+            && !matches!(
+                o.error,
+                Some((COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR, _))
+            )
+            && !self.coordinators.contains(&e.broker)
+        {
+            if self.coordinators.len() < MAX_COORDINATORS {
+                self.coordinators.push(e.broker);
+            } else {
+                *ctx.dropped += 1;
+            }
+        }
+        let step = match e.api_key.0 {
+            FIND_COORDINATOR => self.find_coordinator(o),
+            JOIN_GROUP => self.join(o, ctx),
+            SYNC_GROUP => self.sync(o, ctx),
+            HEARTBEAT => self.heartbeat(o, ctx),
+            LEAVE_GROUP => self.leave(o, ctx),
+            OFFSET_COMMIT | TXN_OFFSET_COMMIT => self.commit(o, ctx),
+            OFFSET_FETCH => self.fetch(o, ctx),
+            CONSUMER_GROUP_HEARTBEAT => self.consumer_heartbeat(o, ctx),
+            _ => {
+                let member = id_of(o.q, "memberId");
+                if let Some(m) = member {
+                    self.touch_member(m, o, ctx);
+                }
+                self.step(o, member, None, StepKind::Other(e.api_key.name()))
+            }
+        };
+        self.push_step(step, ctx);
+    }
+
+    /// A step of `o` for `member` (or the member last seen on the
+    /// connection).
+    fn step(
+        &self,
+        o: &Obs<'_>,
+        member: Option<&str>,
+        generation: Option<i32>,
+        kind: StepKind,
+    ) -> Step {
+        let e = o.e;
+        let member = match member {
+            Some(m) => Some(Arc::from(m)),
+            None if e.api_key.0 != FIND_COORDINATOR => self
+                .members
+                .iter()
+                .rev()
+                .find(|m| m.client == e.client)
+                .map(|m| Arc::from(m.member_id.as_str())),
+            None => None,
+        };
+        Step {
+            index: o.index,
+            frame: e.request.frame,
+            ts: e.request.ts,
+            response_frame: e.response.map(|r| r.frame),
+            count: 1,
+            last_index: o.index,
+            last_frame: e.request.frame,
+            last_ts: e.request.ts,
+            member,
+            client: e.client,
+            broker: e.broker,
+            generation: generation.filter(|g| *g >= 0),
+            kind,
+            error: o.error,
+            no_response: matches!(e.status, Status::NoResponse(_)),
+        }
+    }
+
+    fn set_kind(&mut self, kind: GroupProtocolKind) {
+        self.kind = kind;
+    }
+
+    /// The member `id`, created if new (within the limit), with this
+    /// exchange's activity recorded.
+    fn touch_member(&mut self, id: &str, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Option<usize> {
+        let e = o.e;
+        let (end_frame, end_ts) = o.end();
+        let ix = match self.member_ix.get(id) {
+            Some(&ix) => ix,
+            None => {
+                if self.members.len() >= ctx.limits.max_members {
+                    *ctx.dropped += 1;
+                    return None;
+                }
+                self.members.push(Member {
+                    member_id: id.to_string(),
+                    instance_id: None,
+                    client_id: None,
+                    client: e.client,
+                    first_frame: e.request.frame,
+                    last_frame: end_frame,
+                    last_ts: end_ts,
+                    joined_generation: None,
+                    generation: None,
+                    left: false,
+                    member_epoch: None,
+                    assignment: Vec::new(),
+                    assignment_generation: None,
+                    subscription: Vec::new(),
+                    left_at: None,
+                    last_step: None,
+                });
+                let ix = self.members.len() - 1;
+                self.member_ix.insert(id.to_string(), ix);
+                ix
+            }
+        };
+        let m = self.members.get_mut(ix)?;
+        m.first_frame = m.first_frame.min(e.request.frame);
+        if end_ts >= m.last_ts {
+            m.last_ts = end_ts;
+            m.last_frame = end_frame;
+            m.client = e.client;
+            if let Some(c) = &e.client_id
+                && m.client_id.as_deref() != Some(&**c)
+            {
+                m.client_id = Some(c.to_string());
+            }
+        }
+        Some(ix)
+    }
+
+    /// A member joins (or rejoins) at `ts`: undo an earlier leave.
+    fn rejoin(&mut self, ix: usize, ts: Timestamp) {
+        if let Some(m) = self.members.get_mut(ix)
+            && m.left_at.is_none_or(|at| at < ts)
+        {
+            m.left = false;
+            m.left_at = None;
+        }
+    }
+
+    /// A member is in generation `g`.
+    fn in_generation(&mut self, ix: usize, g: i32) {
+        if let Some(m) = self.members.get_mut(ix) {
+            if g > 0 && m.joined_generation.is_none_or(|j| g < j) {
+                m.joined_generation = Some(g);
+            }
+            if m.generation.is_none_or(|x| g > x) {
+                m.generation = Some(g);
+            }
+        }
+    }
+
+    /// The member's assignment as of generation `g`, unless it already
+    /// has one from a later generation.
+    fn assign(&mut self, ix: usize, g: i32, tps: &[TopicPartitions]) {
+        if let Some(m) = self.members.get_mut(ix)
+            && m.assignment_generation.is_none_or(|x| g >= x)
+        {
+            m.assignment = tps.to_vec();
+            m.assignment_generation = Some(g);
+        }
+    }
+
+    /// Generation `id`'s index, created if new (within the limit); its
+    /// first sighting moves earlier when an earlier one arrives late.
+    fn generation_at(
+        &mut self,
+        id: i32,
+        frame: u64,
+        ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<usize> {
+        match self.generations.binary_search_by_key(&id, |g| g.id) {
+            Ok(i) => {
+                let g = &mut self.generations[i];
+                if ts < g.ts {
+                    g.ts = ts;
+                    g.frame = frame;
+                }
+                Some(i)
+            }
+            Err(i) => {
+                if self.generations.len() >= ctx.limits.max_generations {
+                    *ctx.dropped += 1;
+                    return None;
+                }
+                self.generations.insert(
+                    i,
+                    Generation {
+                        id,
+                        frame,
+                        ts,
+                        protocol: None,
+                        leader: None,
+                        members: Vec::new(),
+                        assignments: Vec::new(),
+                    },
+                );
+                Some(i)
+            }
+        }
+    }
+
+    fn gen_add_member(&mut self, gi: usize, member: &str, ctx: &mut Ctx<'_>) {
+        if let Some(g) = self.generations.get_mut(gi)
+            && !add_member(g, member, ctx.limits.max_members)
+        {
+            *ctx.dropped += 1;
+        }
+    }
+
+    fn gen_assign(
+        &mut self,
+        gi: usize,
+        member: &str,
+        tps: Vec<TopicPartitions>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        if let Some(g) = self.generations.get_mut(gi)
+            && !set_assignment(g, member, tps, ctx.limits.max_members)
+        {
+            *ctx.dropped += 1;
+        }
+    }
+
+    fn find_coordinator(&mut self, o: &Obs<'_>) -> Step {
+        let node = match (o.part, o.r) {
+            (Part::CoordinatorKey(i), Some(r)) => {
+                let key = items(o.q, "coordinatorKeys").get(i).and_then(Node::as_str);
+                items(r, "coordinators")
+                    .iter()
+                    .find(|c| key.is_some() && str_of(c, "key") == key)
+            }
+            (_, Some(r)) if r.get("host").is_some() => Some(r),
+            (_, Some(r)) => items(r, "coordinators").first(),
+            (_, None) => None,
+        };
+        let coordinator = node.filter(|_| o.error.is_none()).and_then(|n| {
+            Some(Coordinator {
+                node_id: int32(n, "nodeId").filter(|id| *id >= 0)?,
+                host: str_of(n, "host")?.to_string(),
+                port: int32(n, "port")?,
+            })
+        });
+        self.step(o, None, None, StepKind::FindCoordinator { coordinator })
+    }
+
+    fn join(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+        self.set_kind(GroupProtocolKind::Classic);
+        if let Some(t) = str_of(o.q, "protocolType")
+            && self.protocol_type.as_deref() != Some(t)
+        {
+            self.protocol_type = Some(t.to_string());
+        }
+        let req_member = id_of(o.q, "memberId");
+        let member = req_member.or_else(|| o.r.and_then(|r| id_of(r, "memberId")));
+        let protocols: Vec<String> = items(o.q, "protocols")
+            .iter()
+            .filter_map(|p| str_of(p, "name"))
+            .take(MAX_PROTOCOLS)
+            .map(str::to_string)
+            .collect();
+        let subscription = items(o.q, "protocols").iter().find_map(|p| {
+            embedded_tree(o.req, p.get("metadata"))
+                .and_then(|t| t.get("topics"))
+                .map(topic_names)
+        });
+        let mut leader_id = None;
+        let joined = match o.r {
+            Some(r) if o.ok() => int32(r, "generationId").filter(|g| *g >= 0).map(|g| {
+                leader_id = id_of(r, "leader");
+                Joined {
+                    generation: g,
+                    leader: leader_id.is_some() && leader_id == member,
+                    protocol: str_of(r, "protocolName").map(str::to_string),
+                    members: items(r, "members").len(),
+                }
+            }),
+            _ => None,
+        };
+        let ix = member.and_then(|m| self.touch_member(m, o, ctx));
+        if let Some(ix) = ix {
+            self.rejoin(ix, o.e.request.ts);
+            let m = &mut self.members[ix];
+            if let Some(i) = id_of(o.q, "groupInstanceId")
+                && m.instance_id.as_deref() != Some(i)
+            {
+                m.instance_id = Some(i.to_string());
+            }
+            if let Some(s) = subscription {
+                m.subscription = s;
+            }
+        }
+        if let (Some(j), Some(r)) = (&joined, o.r) {
+            let (frame, ts) = o.end();
+            if let Some(gi) = self.generation_at(j.generation, frame, ts, ctx) {
+                let g = &mut self.generations[gi];
+                if let Some(p) = &j.protocol
+                    && g.protocol.as_ref() != Some(p)
+                {
+                    g.protocol = Some(p.clone());
+                }
+                if let Some(l) = leader_id
+                    && g.leader.as_deref() != Some(l)
+                {
+                    g.leader = Some(l.to_string());
+                }
+                for m in items(r, "members") {
+                    let Some(id) = id_of(m, "memberId") else {
+                        continue;
+                    };
+                    self.gen_add_member(gi, id, ctx);
+                    // Fill in the subscription of members known without one.
+                    if let Some(&mi) = self.member_ix.get(id)
+                        && self.members[mi].subscription.is_empty()
+                        && let Some(resp) = o.resp
+                        && let Some(t) =
+                            embedded_tree(resp, m.get("metadata")).and_then(|t| t.get("topics"))
+                    {
+                        self.members[mi].subscription = topic_names(t);
+                    }
+                }
+                if let Some(m) = member {
+                    self.gen_add_member(gi, m, ctx);
+                }
+            }
+            if let Some(ix) = ix {
+                self.in_generation(ix, j.generation);
+            }
+        }
+        let generation = joined.as_ref().map(|j| j.generation);
+        self.step(
+            o,
+            member,
+            generation,
+            StepKind::Join {
+                protocols,
+                rejoin: req_member.is_some(),
+                joined,
+            },
+        )
+    }
+
+    fn sync(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+        self.set_kind(GroupProtocolKind::Classic);
+        let member = id_of(o.q, "memberId");
+        let generation = int32(o.q, "generationId");
+        let assignments = items(o.q, "assignments");
+        let mut leader_list = Vec::new();
+        for a in assignments.iter().take(ctx.limits.max_members) {
+            let (Some(id), Some(tree)) = (
+                id_of(a, "memberId"),
+                embedded_tree(o.req, a.get("assignment")),
+            ) else {
+                continue;
+            };
+            if let Some(tps) = consumer_assignment(tree, ctx) {
+                leader_list.push((id, tps));
+            }
+        }
+        let assigned = match (o.r, o.resp) {
+            (Some(r), Some(resp)) if o.error.is_none() => {
+                embedded_tree(resp, r.get("assignment")).and_then(|t| consumer_assignment(t, ctx))
+            }
+            _ => None,
+        };
+        let ix = member.and_then(|m| self.touch_member(m, o, ctx));
+        if o.ok()
+            && let Some(g) = generation.filter(|g| *g >= 0)
+            && let Some(gi) = self.generation_at(g, o.e.request.frame, o.e.request.ts, ctx)
+        {
+            if let Some(p) = id_of(o.q, "protocolName")
+                && self.generations[gi].protocol.is_none()
+            {
+                self.generations[gi].protocol = Some(p.to_string());
+            }
+            for (id, tps) in &leader_list {
+                self.gen_add_member(gi, id, ctx);
+                if let Some(&mi) = self.member_ix.get(*id) {
+                    self.assign(mi, g, tps);
+                }
+                self.gen_assign(gi, id, tps.clone(), ctx);
+            }
+            if let Some(m) = member {
+                self.gen_add_member(gi, m, ctx);
+                if let Some(tps) = &assigned {
+                    self.gen_assign(gi, m, tps.clone(), ctx);
+                    if let Some(ix) = ix {
+                        self.assign(ix, g, tps);
+                    }
+                }
+            }
+            if let Some(ix) = ix {
+                self.in_generation(ix, g);
+            }
+        }
+        self.step(
+            o,
+            member,
+            generation,
+            StepKind::Sync {
+                assignments: assignments.len(),
+                assigned,
+            },
+        )
+    }
+
+    fn heartbeat(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+        self.set_kind(GroupProtocolKind::Classic);
+        let member = id_of(o.q, "memberId");
+        let generation = int32(o.q, "generationId");
+        let ix = member.and_then(|m| self.touch_member(m, o, ctx));
+        if o.ok()
+            && let Some(g) = generation.filter(|g| *g >= 0)
+            && let Some(gi) = self.generation_at(g, o.e.request.frame, o.e.request.ts, ctx)
+        {
+            if let Some(m) = member {
+                self.gen_add_member(gi, m, ctx);
+            }
+            if let Some(ix) = ix {
+                self.in_generation(ix, g);
+            }
+        }
+        self.step(o, member, generation, StepKind::Heartbeat)
+    }
+
+    fn leave(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+        let mut members: Vec<String> = Vec::new();
+        if let Some(m) = id_of(o.q, "memberId") {
+            members.push(m.to_string());
+        }
+        for m in items(o.q, "members") {
+            if members.len() >= ctx.limits.max_members {
+                *ctx.dropped += 1;
+                break;
+            }
+            if let Some(id) = id_of(m, "memberId") {
+                members.push(id.to_string());
+            }
+        }
+        // A batch leave (v3+) may come from an admin on behalf of others:
+        // only a lone member's activity is its own.
+        if let [one] = members.as_slice() {
+            self.touch_member(one, o, ctx);
+        }
+        let top_error = o.r.and_then(|r| int(r, "errorCode")).unwrap_or(0) != 0;
+        let answers = o.r.map_or(&[][..], |r| items(r, "members"));
+        for id in &members {
+            let refused = answers.iter().any(|a| {
+                str_of(a, "memberId") == Some(id) && int(a, "errorCode").unwrap_or(0) != 0
+            });
+            if top_error || refused {
+                continue;
+            }
+            if let Some(&ix) = self.member_ix.get(id.as_str()) {
+                let m = &mut self.members[ix];
+                let ts = o.e.request.ts;
+                if m.left_at.is_none_or(|at| ts > at) {
+                    m.left = true;
+                    m.left_at = Some(ts);
+                }
+            }
+        }
+        let member = match members.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        };
+        let generation = member
+            .as_deref()
+            .and_then(|m| self.member(m))
+            .and_then(|m| m.generation);
+        let mut s = self.step(
+            o,
+            member.as_deref(),
+            generation,
+            StepKind::Leave { members },
+        );
+        if member.is_none() {
+            // Not the connection's member: a batch leave names its own.
+            s.member = None;
+        }
+        s
+    }
+
+    fn commit(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+        let member = id_of(o.q, "memberId");
+        let generation =
+            int32(o.q, "generationIdOrMemberEpoch").or_else(|| int32(o.q, "generationId"));
+        let partitions = items(o.q, "topics")
+            .iter()
+            .map(|t| items(t, "partitions").len())
+            .sum();
+        if let Some(m) = member {
+            self.touch_member(m, o, ctx);
+        }
+        self.step(
+            o,
+            member,
+            generation,
+            StepKind::OffsetCommit {
+                partitions,
+                transactional: o.e.api_key.0 == TXN_OFFSET_COMMIT,
+            },
+        )
+    }
+
+    fn fetch(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+        let (node, answer) = match o.part {
+            Part::FetchGroup(i) => {
+                let node = items(o.q, "groups").get(i);
+                let id = node.and_then(|g| str_of(g, "groupId"));
+                let answer = o.r.and_then(|r| {
+                    let groups = items(r, "groups");
+                    groups
+                        .iter()
+                        .find(|g| id.is_some() && str_of(g, "groupId") == id)
+                        .or_else(|| groups.get(i))
+                });
+                (node, answer)
+            }
+            _ => (Some(o.q), o.r),
+        };
+        let member = node.and_then(|n| id_of(n, "memberId"));
+        let generation = node.and_then(|n| int32(n, "memberEpoch"));
+        let count = |n: Option<&Node>, field: &str| -> usize {
+            n.map_or(0, |n| {
+                items(n, "topics")
+                    .iter()
+                    .map(|t| items(t, field).len())
+                    .sum()
+            })
+        };
+        let mut partitions = count(node, "partitionIndexes");
+        if partitions == 0 {
+            partitions = count(answer, "partitions");
+        }
+        if let Some(m) = member {
+            self.touch_member(m, o, ctx);
+        }
+        self.step(o, member, generation, StepKind::OffsetFetch { partitions })
+    }
+
+    fn consumer_heartbeat(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+        self.set_kind(GroupProtocolKind::Consumer);
+        let member = id_of(o.q, "memberId").or_else(|| o.r.and_then(|r| id_of(r, "memberId")));
+        let request_epoch = int32(o.q, "memberEpoch").unwrap_or(0);
+        let ok = o.ok();
+        let member_epoch = o.r.filter(|_| ok).and_then(|r| int32(r, "memberEpoch"));
+        let assigned = match o.r.filter(|_| ok).and_then(|r| r.get("assignment")) {
+            Some(a) if a.value != Value::Null => {
+                Some(topic_partitions(items(a, "topicPartitions"), ctx))
+            }
+            _ => None,
+        };
+        let ix = member.and_then(|m| self.touch_member(m, o, ctx));
+        let ts = o.e.request.ts;
+        if let Some(ix) = ix {
+            let m = &mut self.members[ix];
+            if let Some(topics) =
+                o.q.get("subscribedTopicNames")
+                    .filter(|n| n.value != Value::Null)
+            {
+                m.subscription = topic_names(topics);
+            }
+            if let Some(i) = id_of(o.q, "instanceId")
+                && m.instance_id.as_deref() != Some(i)
+            {
+                m.instance_id = Some(i.to_string());
+            }
+            if request_epoch < 0 {
+                if o.error.is_none() && m.left_at.is_none_or(|at| ts > at) {
+                    m.left = true;
+                    m.left_at = Some(ts);
+                    m.member_epoch = Some(request_epoch);
+                }
+            } else if request_epoch == 0 {
+                self.rejoin(ix, ts);
+            }
+        }
+        if let (Some(ix), Some(ep)) = (ix, member_epoch.filter(|_| request_epoch >= 0)) {
+            let newer = self.members[ix].generation.is_none_or(|g| ep >= g);
+            if newer {
+                self.members[ix].member_epoch = Some(ep);
+            }
+            if let Some(tps) = &assigned {
+                self.assign(ix, ep, tps);
+            }
+            if ep > 0 {
+                self.in_generation(ix, ep);
+                let (frame, rts) = o.end();
+                if let Some(gi) = self.generation_at(ep, frame, rts, ctx) {
+                    let id = self.members[ix].member_id.clone();
+                    self.gen_add_member(gi, &id, ctx);
+                    if let Some(a) = id_of(o.q, "serverAssignor")
+                        && self.generations[gi].protocol.is_none()
+                    {
+                        self.generations[gi].protocol = Some(a.to_string());
+                    }
+                    // The member's partitions at this epoch: what it was
+                    // just given, or what it held (when known) on reaching it.
+                    // A shrink at the same epoch is the revocation that
+                    // leads to the next epoch: the epoch keeps what the
+                    // member held in it.
+                    let m = &self.members[ix];
+                    let recorded = self.generations[gi].assignment(&id);
+                    let held = match (&assigned, recorded) {
+                        (Some(tps), Some(old)) if tps != old && within(tps, old) => None,
+                        (Some(tps), _) => Some(tps.clone()),
+                        (None, None) if m.assignment_generation.is_some() => {
+                            Some(m.assignment.clone())
+                        }
+                        (None, _) => None,
+                    };
+                    if let Some(tps) = held {
+                        self.gen_assign(gi, &id, tps, ctx);
+                    }
+                }
+            }
+        }
+        // A leave is tied to the epoch the member leaves.
+        let generation = member_epoch
+            .filter(|e| *e > 0)
+            .or(Some(request_epoch).filter(|e| *e > 0))
+            .or_else(|| {
+                let m = self.members.get(ix?)?;
+                (request_epoch < 0).then_some(m.generation?)
+            });
+        self.step(
+            o,
+            member,
+            generation,
+            StepKind::ConsumerHeartbeat {
+                request_epoch,
+                member_epoch,
+                assigned,
+            },
+        )
+    }
+
+    /// Where the step that `s` may repeat is: the latest step of its
+    /// member, or a recent one of its client when it has none.
+    fn previous_of(&self, s: &Step) -> Option<usize> {
+        match &s.member {
+            // A member over the limit: only right after its own step.
+            Some(m) if !self.member_ix.contains_key(&**m) => {
+                let last = self.steps.len().checked_sub(1)?;
+                (self.steps[last].member.as_ref() == Some(m)).then_some(last)
+            }
+            Some(m) => {
+                let (ts, index) = self.member(m)?.last_step?;
+                let start = self.steps.partition_point(|x| x.ts < ts);
+                let i = self.steps[start..]
+                    .iter()
+                    .take_while(|x| x.ts == ts)
+                    .position(|x| x.index == index)?;
+                Some(start + i)
+            }
+            // Without a member: only right after the same client's step.
+            None => {
+                let last = self.steps.len().checked_sub(1)?;
+                let prev = &self.steps[last];
+                (prev.member.is_none() && prev.client == s.client).then_some(last)
+            }
+        }
+    }
+
+    fn push_step(&mut self, s: Step, ctx: &mut Ctx<'_>) {
+        if let Some(i) = self.previous_of(&s)
+            && let Some(prev) = self.steps.get_mut(i)
+            && prev.ts <= s.ts
+            && repeats(prev, &s)
+        {
+            prev.count = prev.count.saturating_add(1);
+            if s.ts >= prev.last_ts {
+                prev.last_ts = s.ts;
+                prev.last_frame = s.frame;
+                prev.last_index = s.index;
+            }
+            return;
+        }
+        if self.steps.len() >= ctx.limits.max_steps {
+            *ctx.dropped += 1;
+            return;
+        }
+        if let Some(m) = &s.member
+            && let Some(&ix) = self.member_ix.get(&**m)
+        {
+            let m = &mut self.members[ix];
+            if m.last_step.is_none_or(|(ts, _)| s.ts >= ts) {
+                m.last_step = Some((s.ts, s.index));
+            }
+        }
+        let pos = self
+            .steps
+            .partition_point(|x| (x.ts, x.frame) <= (s.ts, s.frame));
+        self.steps.insert(pos, s);
+    }
+
+    /// Give names to topic ids `names` now knows.
+    fn resolve(&mut self, names: &TopicNames) {
+        for m in &mut self.members {
+            resolve_list(&mut m.assignment, names);
+        }
+        for g in &mut self.generations {
+            for (_, a) in &mut g.assignments {
+                resolve_list(a, names);
+            }
+        }
+        for s in &mut self.steps {
+            if let StepKind::Sync {
+                assigned: Some(a), ..
+            }
+            | StepKind::ConsumerHeartbeat {
+                assigned: Some(a), ..
+            } = &mut s.kind
+            {
+                resolve_list(a, names);
+            }
+        }
+    }
+}
+
+/// Every partition of `a` is in `b` (both sorted, as built).
+fn within(a: &[TopicPartitions], b: &[TopicPartitions]) -> bool {
+    a.iter().all(|t| {
+        b.binary_search_by(|u| u.topic.cmp(&t.topic))
+            .is_ok_and(|i| {
+                t.partitions
+                    .iter()
+                    .all(|p| b[i].partitions.binary_search(p).is_ok())
+            })
+    })
+}
+
+/// `next` repeats `prev`: same member (or client), generation, outcome,
+/// and a kind that collapses.
+fn repeats(prev: &Step, next: &Step) -> bool {
+    if prev.member != next.member
+        || prev.generation != next.generation
+        || prev.error != next.error
+        || prev.no_response
+        || next.no_response
+    {
+        return false;
+    }
+    match (&prev.kind, &next.kind) {
+        (StepKind::Heartbeat, StepKind::Heartbeat) => true,
+        (
+            StepKind::FindCoordinator { coordinator: a },
+            StepKind::FindCoordinator { coordinator: b },
+        ) => a == b && prev.client == next.client,
+        (a @ StepKind::ConsumerHeartbeat { .. }, b @ StepKind::ConsumerHeartbeat { .. }) => {
+            steady(a) && steady(b)
+        }
+        _ => false,
+    }
+}
+
+/// A ConsumerGroupHeartbeat that changed nothing.
+fn steady(k: &StepKind) -> bool {
+    matches!(
+        k,
+        StepKind::ConsumerHeartbeat {
+            request_epoch,
+            member_epoch: Some(m),
+            assigned: None,
+        } if *request_epoch > 0 && request_epoch == m
+    )
+}
+
+/// `events[0,1] orders[2]`; `no partitions` for an empty assignment.
+pub fn format_assignment(tps: &[TopicPartitions]) -> String {
+    if tps.is_empty() {
+        return "no partitions".to_string();
+    }
+    let mut o = String::new();
+    for (i, t) in tps.iter().enumerate() {
+        if i > 0 {
+            o.push(' ');
+        }
+        o.push_str(&t.topic);
+        o.push('[');
+        for (j, p) in t.partitions.iter().enumerate() {
+            if j > 0 {
+                o.push(',');
+            }
+            let _ = write!(o, "{p}");
+        }
+        o.push(']');
+        if o.len() > MAX_LABEL {
+            break;
+        }
+    }
+    o
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+impl Step {
+    /// One line for a ladder: `JoinGroup → gen 2, leader, range (2
+    /// members)`, `Heartbeat gen 3 ×14`, `OffsetCommit gen 3, 3 partitions
+    /// ✗ ILLEGAL_GENERATION`, `ConsumerGroupHeartbeat join → epoch 2,
+    /// assigned shipments[0,1,2,3]`. At most [`MAX_LABEL`] bytes.
+    pub fn label(&self) -> String {
+        let mut o = String::new();
+        let generation = |o: &mut String| {
+            if let Some(g) = self.generation {
+                let _ = write!(o, " gen {g}");
+            }
+        };
+        match &self.kind {
+            StepKind::FindCoordinator { coordinator } => {
+                o.push_str("FindCoordinator");
+                if let Some(c) = coordinator {
+                    let _ = write!(o, " → node {} {}:{}", c.node_id, c.host, c.port);
+                }
+            }
+            StepKind::Join {
+                protocols,
+                rejoin,
+                joined,
+            } => {
+                o.push_str("JoinGroup");
+                if !rejoin {
+                    o.push_str(" (new member)");
+                }
+                match joined {
+                    Some(j) => {
+                        let _ = write!(
+                            o,
+                            " → gen {}, {}",
+                            j.generation,
+                            if j.leader { "leader" } else { "follower" }
+                        );
+                        if let Some(p) = &j.protocol {
+                            let _ = write!(o, ", {p}");
+                        }
+                        if j.members > 0 {
+                            let _ = write!(o, " ({})", plural(j.members, "member"));
+                        }
+                    }
+                    None if !protocols.is_empty() => {
+                        let _ = write!(o, " [{}]", protocols.join(","));
+                    }
+                    None => {}
+                }
+            }
+            StepKind::Sync {
+                assignments,
+                assigned,
+            } => {
+                o.push_str("SyncGroup");
+                generation(&mut o);
+                if *assignments > 0 {
+                    let _ = write!(o, " (leader, {})", plural(*assignments, "assignment"));
+                }
+                if let Some(a) = assigned {
+                    let _ = write!(o, " → {}", format_assignment(a));
+                }
+            }
+            StepKind::Heartbeat => {
+                o.push_str("Heartbeat");
+                generation(&mut o);
+            }
+            StepKind::Leave { members } => {
+                o.push_str("LeaveGroup");
+                generation(&mut o);
+                if members.len() > 1 {
+                    let _ = write!(o, " {}", plural(members.len(), "member"));
+                }
+            }
+            StepKind::OffsetCommit {
+                partitions,
+                transactional,
+            } => {
+                o.push_str(if *transactional {
+                    "TxnOffsetCommit"
+                } else {
+                    "OffsetCommit"
+                });
+                generation(&mut o);
+                if self.generation.is_some() {
+                    o.push(',');
+                }
+                let _ = write!(o, " {}", plural(*partitions, "partition"));
+            }
+            StepKind::OffsetFetch { partitions } => {
+                o.push_str("OffsetFetch");
+                if *partitions > 0 {
+                    let _ = write!(o, " {}", plural(*partitions, "partition"));
+                }
+            }
+            StepKind::ConsumerHeartbeat {
+                request_epoch,
+                member_epoch,
+                assigned,
+            } => {
+                o.push_str("ConsumerGroupHeartbeat ");
+                match request_epoch {
+                    0 => o.push_str("join"),
+                    -1 => o.push_str("leave"),
+                    -2 => o.push_str("leave (static)"),
+                    e => {
+                        let _ = write!(o, "epoch {e}");
+                    }
+                }
+                if let Some(m) = member_epoch
+                    && (m != request_epoch || *request_epoch == 0)
+                {
+                    let _ = write!(o, " → epoch {m}");
+                }
+                if let Some(a) = assigned {
+                    let _ = write!(o, ", assigned {}", format_assignment(a));
+                }
+            }
+            StepKind::Other(name) => o.push_str(name),
+        }
+        // The outcome is kept whole; what is cut is the middle.
+        let mut tail = String::new();
+        if self.count > 1 {
+            let _ = write!(tail, " ×{}", self.count);
+        }
+        if let Some((_, name)) = self.error {
+            let _ = write!(tail, " ✗ {name}");
+        }
+        if self.no_response {
+            tail.push_str(" (no response)");
+        }
+        let room = MAX_LABEL.saturating_sub(tail.len());
+        if o.len() > room {
+            let mut cut = room.saturating_sub('…'.len_utf8());
+            while !o.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            o.truncate(cut);
+            o.push('…');
+        }
+        o.push_str(&tail);
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The model on small hand-built exchanges: collapsing, late arrivals,
+    //! limits, hostile shapes, topic ids named later, labels.
+
+    use super::*;
+    use crate::capture::Timestamp;
+    use crate::kafka::ApiKey;
+    use crate::kafka::embedded::{GroupProtocol, Role};
+    use crate::kafka::schema::Decoded;
+    use crate::session::{ErrorRef, MessageInfo, NoResponseReason};
+
+    fn n(name: &'static str, value: Value) -> Node {
+        Node {
+            name,
+            range: 0..0,
+            value,
+        }
+    }
+    fn s(name: &'static str, v: &str) -> Node {
+        n(name, Value::Str(v.to_string()))
+    }
+    fn i(name: &'static str, v: i64) -> Node {
+        n(name, Value::Int(v))
+    }
+    fn st(name: &'static str, fields: Vec<Node>) -> Node {
+        n(name, Value::Struct(fields))
+    }
+    fn arr(name: &'static str, items: Vec<Node>) -> Node {
+        n(name, Value::Array(items))
+    }
+    fn uuid(name: &'static str, b: u8) -> Node {
+        n(name, Value::Uuid([b; 16]))
+    }
+
+    fn body(tree: Node) -> Box<Body> {
+        Box::new(Body {
+            decoded: Decoded {
+                message: None,
+                version: 0,
+                assumed_version: false,
+                tree,
+                consumed: 0,
+                error: None,
+                warnings: Vec::new(),
+            },
+            records: Vec::new(),
+            embedded: Vec::new(),
+            notes: Vec::new(),
+            raw: None,
+            bytes: None,
+        })
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// An exchange of `api` requested at second `t` (frame `frame`),
+    /// answered a millisecond later (frame + 1) unless `resp` is `None`.
+    fn ex(api: i16, t: u32, frame: u64, req: Vec<Node>, resp: Option<Vec<Node>>) -> Exchange {
+        let info = |frame, ts| MessageInfo {
+            frame,
+            first_frame: frame,
+            ts,
+            size: 0,
+            lost_bytes: 0,
+        };
+        let ts = Timestamp::new(1_000 + i64::from(t), 0);
+        let resp = resp.map(|r| st("", r));
+        let errors: Vec<ErrorRef> = resp
+            .as_ref()
+            .map(schema::error_codes)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.code != 0)
+            .map(|c| ErrorRef {
+                code: c.code,
+                name: ErrorCode(c.code).name(),
+                path: c.path,
+            })
+            .collect();
+        Exchange {
+            stream: 0,
+            client: addr(40_000),
+            broker: addr(9092),
+            api_key: ApiKey(api),
+            api_version: 0,
+            correlation_id: frame as i32,
+            client_id: Some(Arc::from("c1")),
+            request: info(frame, ts),
+            response: resp
+                .as_ref()
+                .map(|_| info(frame + 1, Timestamp::new(ts.secs, 1_000_000))),
+            status: match (&resp, errors.is_empty()) {
+                (None, _) => Status::NoResponse(NoResponseReason::CaptureEnded),
+                (Some(_), true) => Status::Ok,
+                (Some(_), false) => Status::Error,
+            },
+            errors,
+            request_body: Some(body(st("", req))),
+            response_body: resp.map(body),
+        }
+    }
+
+    fn heartbeat(t: u32, frame: u64, member: &str, generation: i64, error: i64) -> Exchange {
+        ex(
+            HEARTBEAT,
+            t,
+            frame,
+            vec![
+                s("groupId", "g"),
+                i("generationId", generation),
+                s("memberId", member),
+            ],
+            Some(vec![i("errorCode", error)]),
+        )
+    }
+
+    fn run(exchanges: &[Exchange], limits: GroupLimits) -> Groups {
+        let names = TopicNames::new();
+        let mut g = Groups::new(limits);
+        for (ix, e) in exchanges.iter().enumerate() {
+            g.observe(ix, e, &names);
+        }
+        g
+    }
+
+    #[test]
+    fn heartbeats_collapse_per_member_generation_and_outcome() {
+        let mut v = Vec::new();
+        for k in 0..5 {
+            v.push(heartbeat(k, 10 + 2 * u64::from(k), "m1", 2, 0));
+        }
+        v.push(heartbeat(6, 30, "m1", 2, 27)); // REBALANCE_IN_PROGRESS
+        v.push(heartbeat(7, 32, "m1", 2, 27));
+        v.push(heartbeat(8, 34, "m1", 3, 0));
+        let g = run(&v, GroupLimits::default());
+        let f = g.get("g").unwrap();
+        let got: Vec<(u32, u64, u64, Option<i32>)> = f
+            .steps
+            .iter()
+            .map(|s| (s.count, s.frame, s.last_frame, s.generation))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (5, 10, 18, Some(2)),
+                (2, 30, 32, Some(2)),
+                (1, 34, 34, Some(3))
+            ]
+        );
+        assert_eq!(f.steps[0].label(), "Heartbeat gen 2 ×5");
+        assert_eq!(
+            f.steps[1].label(),
+            "Heartbeat gen 2 ×2 ✗ REBALANCE_IN_PROGRESS"
+        );
+        assert_eq!(f.steps[1].last_index, 6);
+        assert_eq!(f.errors, 2);
+        // Generations only from answers without error.
+        assert_eq!(
+            f.generations.iter().map(|g| g.id).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(f.kind, GroupProtocolKind::Classic);
+        assert_eq!(f.member("m1").unwrap().generation, Some(3));
+    }
+
+    #[test]
+    fn other_members_steps_in_between_do_not_break_a_run() {
+        let v = [
+            heartbeat(0, 10, "m1", 2, 0),
+            heartbeat(1, 12, "m2", 2, 0),
+            heartbeat(2, 14, "m1", 2, 0),
+            heartbeat(3, 16, "m2", 2, 0),
+        ];
+        let g = run(&v, GroupLimits::default());
+        let f = g.get("g").unwrap();
+        assert_eq!(f.steps.len(), 2);
+        assert!(f.steps.iter().all(|s| s.count == 2));
+        assert_eq!(f.generations[0].members, ["m1", "m2"]);
+    }
+
+    #[test]
+    fn late_arrivals_are_inserted_in_time_order() {
+        // A JoinGroup held 5 s by the coordinator completes after later
+        // exchanges of another member.
+        let join = ex(
+            JOIN_GROUP,
+            1,
+            10,
+            vec![s("groupId", "g"), s("memberId", "m1")],
+            Some(vec![
+                i("errorCode", 0),
+                i("generationId", 3),
+                s("protocolName", "range"),
+                s("leader", "m1"),
+                s("memberId", "m1"),
+                arr(
+                    "members",
+                    vec![
+                        st("", vec![s("memberId", "m1")]),
+                        st("", vec![s("memberId", "m2")]),
+                    ],
+                ),
+            ]),
+        );
+        let v = [
+            heartbeat(0, 5, "m2", 2, 0),
+            heartbeat(2, 20, "m2", 2, 27),
+            join,
+        ];
+        let g = run(&v, GroupLimits::default());
+        let f = g.get("g").unwrap();
+        let frames: Vec<u64> = f.steps.iter().map(|s| s.frame).collect();
+        assert_eq!(frames, [5, 10, 20]);
+        assert_eq!(
+            f.steps[1].label(),
+            "JoinGroup → gen 3, leader, range (2 members)"
+        );
+        let g3 = f.generation(3).unwrap();
+        assert_eq!(g3.leader.as_deref(), Some("m1"));
+        assert_eq!(g3.members, ["m1", "m2"]);
+        assert_eq!(f.current_generation().unwrap().id, 3);
+    }
+
+    #[test]
+    fn a_leave_is_undone_only_by_a_later_join() {
+        let join = |t, frame| {
+            ex(
+                JOIN_GROUP,
+                t,
+                frame,
+                vec![s("groupId", "g"), s("memberId", "m1")],
+                Some(vec![i("errorCode", 0), i("generationId", 4)]),
+            )
+        };
+        let leave = ex(
+            LEAVE_GROUP,
+            5,
+            50,
+            vec![s("groupId", "g"), s("memberId", "m1")],
+            Some(vec![i("errorCode", 0)]),
+        );
+        // The join was requested before the leave but answered after it.
+        let g = run(&[leave.clone(), join(4, 40)], GroupLimits::default());
+        let f = g.get("g").unwrap();
+        assert!(f.member("m1").unwrap().left);
+        // Its generation was not known yet when the leave was observed.
+        assert_eq!(f.steps[1].label(), "LeaveGroup");
+        let g = run(&[leave, join(6, 60)], GroupLimits::default());
+        assert!(!g.get("g").unwrap().member("m1").unwrap().left);
+    }
+
+    #[test]
+    fn limits_are_kept_and_counted() {
+        let limits = GroupLimits {
+            max_groups: 1,
+            max_members: 2,
+            max_steps: 3,
+            max_generations: 2,
+        };
+        let mut v = Vec::new();
+        for (k, m) in ["a", "b", "c"].iter().enumerate() {
+            // Three members, three generations, three steps.
+            v.push(heartbeat(k as u32, 10 + k as u64 * 2, m, k as i64 + 1, 0));
+        }
+        v.push(heartbeat(9, 30, "a", 2, 0)); // a fourth step (another generation)
+        let mut other = heartbeat(10, 40, "x", 1, 0);
+        other.request_body = Some(body(st(
+            "",
+            vec![s("groupId", "other"), s("memberId", "x")],
+        )));
+        v.push(other);
+        let g = run(&v, limits);
+        assert_eq!(g.len(), 1);
+        let f = g.get("g").unwrap();
+        assert_eq!(f.members.len(), 2);
+        assert_eq!(f.generations.len(), 2);
+        assert_eq!(f.steps.len(), 3);
+        // c refused as a member and a generation, the fourth step, the
+        // other group.
+        assert_eq!(g.dropped(), 4);
+    }
+
+    #[test]
+    fn hostile_shapes_do_not_panic() {
+        let weird = vec![
+            vec![],
+            vec![i("groupId", 5)],
+            vec![s("groupId", "g"), i("memberId", 1), s("generationId", "x")],
+            vec![
+                s("groupId", "g"),
+                s("memberId", "m"),
+                i("generationId", i64::MAX),
+                i("memberEpoch", i64::MIN),
+                s("protocols", "no"),
+                arr("assignments", vec![i("", 1), st("", vec![])]),
+                arr("members", vec![s("", "x")]),
+                arr("topics", vec![s("", "t"), st("", vec![i("partitions", 3)])]),
+                arr("coordinatorKeys", vec![i("", 1)]),
+                arr("groups", vec![st("", vec![])]),
+            ],
+        ];
+        let resp = vec![
+            i("errorCode", 0),
+            i("generationId", -7),
+            i("memberEpoch", 99_999_999_999),
+            s("assignment", "x"),
+            arr("members", vec![st("", vec![i("memberId", 3)])]),
+            arr("coordinators", vec![st("", vec![i("key", 1)])]),
+            arr("groups", vec![i("", 1)]),
+        ];
+        let mut v = Vec::new();
+        for api in [8, 9, 10, 11, 12, 13, 14, 15, 28, 68] {
+            for req in &weird {
+                v.push(ex(api, 0, 1, req.clone(), Some(resp.clone())));
+                v.push(ex(api, 0, 1, req.clone(), None));
+            }
+        }
+        let g = run(&v, GroupLimits::default());
+        for f in g.iter() {
+            for s in &f.steps {
+                assert!(!s.label().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn consumer_protocol_assignments_from_sync_group() {
+        // The leader's SyncGroup: two members' assignments, embedded.
+        let assignment = |at: u32, topic: &str, parts: &[i64]| {
+            let tree = st(
+                "",
+                vec![arr(
+                    "assignedPartitions",
+                    vec![st(
+                        "",
+                        vec![
+                            s("topic", topic),
+                            arr("partitions", parts.iter().map(|p| i("", *p)).collect()),
+                        ],
+                    )],
+                )],
+            );
+            let field = Node {
+                name: "assignment",
+                range: at..at + 10,
+                value: Value::Bytes(vec![0; 10]),
+            };
+            let e = Embedded::Group {
+                protocol: GroupProtocol::Consumer,
+                role: Role::Assignment,
+                version: 0,
+                tree,
+            };
+            (field, (at, e))
+        };
+        let (f1, e1) = assignment(100, "orders", &[3, 2, 2]);
+        let (f2, e2) = assignment(200, "orders", &[0, 1]);
+        let (f3, e3) = assignment(300, "orders", &[2, 3]);
+        let mut sync = ex(
+            SYNC_GROUP,
+            0,
+            10,
+            vec![
+                s("groupId", "g"),
+                i("generationId", 5),
+                s("memberId", "m1"),
+                arr(
+                    "assignments",
+                    vec![
+                        st("", vec![s("memberId", "m1"), f1]),
+                        st("", vec![s("memberId", "m2"), f2]),
+                    ],
+                ),
+            ],
+            Some(vec![i("errorCode", 0), f3]),
+        );
+        sync.request_body.as_mut().unwrap().embedded = vec![e1, e2];
+        sync.response_body.as_mut().unwrap().embedded = vec![e3];
+        let g = run(&[sync], GroupLimits::default());
+        let f = g.get("g").unwrap();
+        let g5 = f.generation(5).unwrap();
+        assert_eq!(
+            format_assignment(g5.assignment("m1").unwrap()),
+            "orders[2,3]"
+        );
+        assert_eq!(
+            format_assignment(g5.assignment("m2").unwrap()),
+            "orders[0,1]"
+        );
+        let m1 = f.member("m1").unwrap();
+        assert_eq!(m1.assignment_generation, Some(5));
+        assert_eq!(
+            f.steps[0].label(),
+            "SyncGroup gen 5 (leader, 2 assignments) → orders[2,3]"
+        );
+    }
+
+    #[test]
+    fn topic_ids_are_named_when_metadata_arrives_later() {
+        let cghb = ex(
+            CONSUMER_GROUP_HEARTBEAT,
+            0,
+            10,
+            vec![
+                s("groupId", "g"),
+                s("memberId", "m"),
+                i("memberEpoch", 0),
+                arr("subscribedTopicNames", vec![s("", "orders")]),
+            ],
+            Some(vec![
+                i("errorCode", 0),
+                s("memberId", "m"),
+                i("memberEpoch", 7),
+                st(
+                    "assignment",
+                    vec![arr(
+                        "topicPartitions",
+                        vec![st(
+                            "",
+                            vec![
+                                uuid("topicId", 0xab),
+                                arr("partitions", vec![i("", 1), i("", 0)]),
+                            ],
+                        )],
+                    )],
+                ),
+            ]),
+        );
+        let metadata = ex(
+            3,
+            1,
+            20,
+            vec![],
+            Some(vec![arr(
+                "topics",
+                vec![st("", vec![uuid("topicId", 0xab), s("name", "orders")])],
+            )]),
+        );
+        let mut names = TopicNames::new();
+        let mut g = Groups::default();
+        g.observe(0, &cghb, &names);
+        let label = |g: &Groups| g.get("g").unwrap().steps[0].label();
+        assert_eq!(
+            label(&g),
+            "ConsumerGroupHeartbeat join → epoch 7, assigned id:abababab…[0,1]"
+        );
+        names.observe(&metadata);
+        g.observe(1, &metadata, &names);
+        assert_eq!(
+            label(&g),
+            "ConsumerGroupHeartbeat join → epoch 7, assigned orders[0,1]"
+        );
+        let f = g.get("g").unwrap();
+        assert_eq!(f.kind, GroupProtocolKind::Consumer);
+        assert_eq!(f.member("m").unwrap().assignment[0].topic, "orders");
+        assert_eq!(f.generation(7).unwrap().assignments[0].1[0].topic, "orders");
+        assert_eq!(f.member("m").unwrap().subscription, ["orders"]);
+    }
+
+    #[test]
+    fn multi_group_offset_fetch_and_find_coordinator() {
+        let fetch = ex(
+            OFFSET_FETCH,
+            0,
+            10,
+            vec![arr(
+                "groups",
+                vec![
+                    st(
+                        "",
+                        vec![
+                            s("groupId", "a"),
+                            arr(
+                                "topics",
+                                vec![st(
+                                    "",
+                                    vec![
+                                        s("name", "t"),
+                                        arr("partitionIndexes", vec![i("", 0), i("", 1)]),
+                                    ],
+                                )],
+                            ),
+                        ],
+                    ),
+                    st("", vec![s("groupId", "b"), n("topics", Value::Null)]),
+                ],
+            )],
+            Some(vec![arr(
+                "groups",
+                vec![
+                    st("", vec![s("groupId", "b"), i("errorCode", 15)]),
+                    st("", vec![s("groupId", "a"), i("errorCode", 0)]),
+                ],
+            )]),
+        );
+        let find = ex(
+            FIND_COORDINATOR,
+            1,
+            20,
+            vec![
+                i("keyType", 0),
+                arr("coordinatorKeys", vec![s("", "a"), s("", "b")]),
+            ],
+            Some(vec![arr(
+                "coordinators",
+                vec![
+                    st(
+                        "",
+                        vec![
+                            s("key", "a"),
+                            i("nodeId", 2),
+                            s("host", "h"),
+                            i("port", 9),
+                            i("errorCode", 0),
+                        ],
+                    ),
+                    st("", vec![s("key", "b"), i("nodeId", -1), i("errorCode", 15)]),
+                ],
+            )]),
+        );
+        let g = run(&[fetch, find], GroupLimits::default());
+        let labels = |id: &str| -> Vec<String> {
+            g.get(id).unwrap().steps.iter().map(Step::label).collect()
+        };
+        assert_eq!(
+            labels("a"),
+            ["OffsetFetch 2 partitions", "FindCoordinator → node 2 h:9"]
+        );
+        assert_eq!(
+            labels("b"),
+            [
+                "OffsetFetch ✗ COORDINATOR_NOT_AVAILABLE",
+                "FindCoordinator ✗ COORDINATOR_NOT_AVAILABLE"
+            ]
+        );
+        // A coordinator that is not one does not count as one.
+        assert_eq!(g.get("a").unwrap().coordinators, [addr(9092)]);
+        assert!(g.get("b").unwrap().coordinators.is_empty());
+        assert_eq!(g.get("b").unwrap().kind, GroupProtocolKind::Unknown);
+    }
+
+    #[test]
+    fn labels_keep_the_outcome_when_cut() {
+        let step = Step {
+            index: 0,
+            frame: 1,
+            ts: Timestamp::default(),
+            response_frame: None,
+            count: 3,
+            last_index: 2,
+            last_frame: 3,
+            last_ts: Timestamp::default(),
+            member: None,
+            client: addr(1),
+            broker: addr(2),
+            generation: Some(1),
+            kind: StepKind::Sync {
+                assignments: 0,
+                assigned: Some(vec![TopicPartitions {
+                    topic: "é".repeat(300),
+                    topic_id: None,
+                    partitions: vec![1],
+                }]),
+            },
+            error: Some((22, "ILLEGAL_GENERATION")),
+            no_response: false,
+        };
+        let l = step.label();
+        assert!(l.len() <= MAX_LABEL, "{}", l.len());
+        assert!(l.ends_with("… ×3 ✗ ILLEGAL_GENERATION"), "{l}");
+        let commit = Step {
+            kind: StepKind::OffsetCommit {
+                partitions: 1,
+                transactional: true,
+            },
+            count: 1,
+            error: None,
+            no_response: true,
+            ..step
+        };
+        assert_eq!(
+            commit.label(),
+            "TxnOffsetCommit gen 1, 1 partition (no response)"
+        );
+    }
+}
