@@ -6,6 +6,9 @@
 //! Everything here is bounded: per-key tables have named limits, and latency
 //! distributions are histograms of fixed size.
 
+pub mod connections;
+pub mod histogram;
+pub mod stats;
 pub mod topics;
 
 pub use topics::TopicNames;
