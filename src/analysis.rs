@@ -6,7 +6,10 @@
 //! Everything here is bounded: per-key tables have named limits, and latency
 //! distributions are histograms of fixed size.
 
+pub mod connections;
 pub mod groups;
+pub mod histogram;
+pub mod stats;
 pub mod topics;
 
 pub use topics::TopicNames;
