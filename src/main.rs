@@ -24,7 +24,6 @@ use kwire::tcp::TcpConfig;
 /// TCP, matches every response to its request, and decodes every body of
 /// every API key and version (records, embedded consumer protocol, SASL with
 /// secrets masked), with every error code by name.
-#[derive(Parser)]
 ///
 /// `kwire CAPTURE` opens the terminal UI when stdout is a terminal, and
 /// prints the listing otherwise.

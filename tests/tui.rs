@@ -17,8 +17,13 @@ fn load(path: &std::path::Path) -> App {
         theme: Theme::mono(),
         ..AppOptions::default()
     };
-    load_file(path.to_str().unwrap(), opts, TcpConfig::default(), SessionConfig::default())
-        .expect("capture opens")
+    load_file(
+        path.to_str().unwrap(),
+        opts,
+        TcpConfig::default(),
+        SessionConfig::default(),
+    )
+    .expect("capture opens")
 }
 
 fn sample(name: &str) -> App {
@@ -122,8 +127,6 @@ fn filter_prompt_validates_while_typing() {
 #[test]
 fn errors_mtu1500_every_error_highlighted_and_walked() {
     let mut app = corpus("errors_mtu1500");
-    let exchanges = exchanges(&corpus_dir().join("errors_mtu1500.pcap"));
-    let _ = &exchanges;
     let _ = app.render_to_string(200, 50);
     // The rows n must visit: errors and unanswered requests, in frame order.
     let want: Vec<u64> = app
@@ -160,7 +163,10 @@ fn errors_mtu1500_every_error_highlighted_and_walked() {
         let screen = app.render_to_string(200, 50);
         let row = screen
             .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{} ", it.request.frame)))
+            .find(|l| {
+                l.trim_start()
+                    .starts_with(&format!("{} ", it.request.frame))
+            })
             .unwrap_or_else(|| panic!("frame {} not on screen:\n{screen}", it.request.frame));
         let glyphs = ["✗", "↻", "…"];
         assert!(glyphs.iter().any(|g| row.contains(g)), "no glyph: {row}");
@@ -175,8 +181,22 @@ fn errors_mtu1500_every_error_highlighted_and_walked() {
     }
     // At the last error, n says so and stays.
     key(&mut app, 'n');
-    assert_eq!(app.store.exchange(app.selected_exchange().unwrap()).unwrap().request.frame, *want.last().unwrap());
+    assert_eq!(
+        app.store
+            .exchange(app.selected_exchange().unwrap())
+            .unwrap()
+            .request
+            .frame,
+        *want.last().unwrap()
+    );
     // N walks back.
     key(&mut app, 'N');
-    assert_eq!(app.store.exchange(app.selected_exchange().unwrap()).unwrap().request.frame, want[want.len() - 2]);
+    assert_eq!(
+        app.store
+            .exchange(app.selected_exchange().unwrap())
+            .unwrap()
+            .request
+            .frame,
+        want[want.len() - 2]
+    );
 }

@@ -16,9 +16,7 @@ use crate::analysis::stats::Stats;
 use crate::analysis::topics::TopicNames;
 use crate::capture::DropStats;
 use crate::kafka::schema::MessageKind;
-use crate::session::{
-    Body, CaptureInfo, DecodeOptions, Exchange, Record, Summary, decode_body,
-};
+use crate::session::{Body, CaptureInfo, DecodeOptions, Exchange, Record, Summary, decode_body};
 
 use super::detail::{Detail, DetailInput};
 use super::filter::Filter;
@@ -191,6 +189,7 @@ pub struct App {
     pub group_list: ListState,
     /// Scroll of the selected group's flow; `Some` when the flow has focus.
     pub flow: Option<ListState>,
+    pub group_cache: view::groups::FlowCache,
     pub stats_scroll: usize,
 
     pub detail: Option<(u64, Detail)>,
@@ -231,6 +230,7 @@ impl App {
             conn_list: ListState::default(),
             group_list: ListState::default(),
             flow: None,
+            group_cache: Default::default(),
             stats_scroll: 0,
             detail: None,
             help: false,
@@ -443,10 +443,7 @@ impl App {
             View::Timeline => (&mut self.timeline, self.visible.len()),
             View::Connections => (&mut self.conn_list, self.conns.len()),
             View::Groups => match &mut self.flow {
-                Some(f) => {
-                    let len = view::groups::flow_len(&self.groups, self.group_list.selected);
-                    (f, len)
-                }
+                Some(f) => (f, view::groups::flow_len_of(&self.group_cache)),
                 None => (&mut self.group_list, self.groups.len()),
             },
             View::Stats => {
@@ -454,7 +451,9 @@ impl App {
                     Action::Down => self.stats_scroll += 1,
                     Action::Up => self.stats_scroll = self.stats_scroll.saturating_sub(1),
                     Action::PageDown => self.stats_scroll += page as usize,
-                    Action::PageUp => self.stats_scroll = self.stats_scroll.saturating_sub(page as usize),
+                    Action::PageUp => {
+                        self.stats_scroll = self.stats_scroll.saturating_sub(page as usize)
+                    }
                     Action::Top => self.stats_scroll = 0,
                     Action::Bottom => self.stats_scroll = usize::MAX / 2,
                     _ => {}
@@ -499,8 +498,13 @@ impl App {
                 }
             }
             View::Connections => {
-                if let Some(c) = self.conns.iter().nth(self.conn_list.selected) {
-                    let text = format!("stream:{}", c.stream);
+                let stream = self
+                    .conns
+                    .iter()
+                    .nth(self.conn_list.selected)
+                    .map(|c| c.stream);
+                if let Some(stream) = stream {
+                    let text = format!("stream:{stream}");
                     if let Ok(f) = Filter::parse(&text) {
                         self.set_filter(&text, f);
                         self.view = View::Timeline;
@@ -509,13 +513,22 @@ impl App {
             }
             View::Groups => match &self.flow {
                 None => {
-                    if self.groups.len() > 0 {
-                        self.flow = Some(ListState::default());
+                    if !self.groups.is_empty() {
+                        // Start on the first step of the ladder.
+                        let first = self
+                            .group_cache
+                            .lines
+                            .iter()
+                            .position(|l| l.index.is_some())
+                            .unwrap_or(0);
+                        self.flow = Some(ListState {
+                            selected: first,
+                            offset: 0,
+                        });
                     }
                 }
                 Some(f) => {
-                    if let Some(i) = view::groups::flow_exchange(&self.groups, self.group_list.selected, f.selected)
-                    {
+                    if let Some(i) = view::groups::flow_exchange(self, f.selected) {
                         self.open_detail(i as u64);
                     }
                 }
@@ -558,10 +571,12 @@ impl App {
         }
         let cur = self.timeline.selected.min(n - 1);
         let is_err = |r: &Row| match r {
-            Row::Exchange(i) => self
-                .store
-                .exchange(*i)
-                .is_some_and(|it| matches!(it.severity(), Severity::Fatal | Severity::Retriable | Severity::NoResponse)),
+            Row::Exchange(i) => self.store.exchange(*i).is_some_and(|it| {
+                matches!(
+                    it.severity(),
+                    Severity::Fatal | Severity::Retriable | Severity::NoResponse
+                )
+            }),
             Row::Event(_) => false,
         };
         let found = if forward {
@@ -677,7 +692,16 @@ impl App {
     /// the kept bytes.
     pub fn rebuild(&self, it: &Item, opts: &DecodeOptions) -> Exchange {
         let body = |b: Option<&[u8]>, whole: bool, kind| -> Option<Box<Body>> {
-            b.map(|b| Box::new(decode_body(it.api_key, it.api_version, kind, b, whole, opts)))
+            b.map(|b| {
+                Box::new(decode_body(
+                    it.api_key,
+                    it.api_version,
+                    kind,
+                    b,
+                    whole,
+                    opts,
+                ))
+            })
         };
         Exchange {
             stream: it.stream,
@@ -691,8 +715,16 @@ impl App {
             response: it.response,
             status: it.status,
             errors: it.errors.to_vec(),
-            request_body: body(it.request_bytes.as_deref(), it.request_whole, MessageKind::Request),
-            response_body: body(it.response_bytes.as_deref(), it.response_whole, MessageKind::Response),
+            request_body: body(
+                it.request_bytes.as_deref(),
+                it.request_whole,
+                MessageKind::Request,
+            ),
+            response_body: body(
+                it.response_bytes.as_deref(),
+                it.response_whole,
+                MessageKind::Response,
+            ),
         }
     }
 
@@ -749,7 +781,8 @@ impl App {
     fn render_foot(&self, f: &mut Frame, area: Rect) {
         let t = &self.opts.theme;
         if let Some(p) = &self.prompt {
-            let [err, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+            let [err, line] =
+                Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
             let label = match p.kind {
                 PromptKind::Filter => "/",
                 PromptKind::Export => "write NDJSON to: ",
@@ -759,9 +792,9 @@ impl App {
                     Span::styled(format!(" ✗ at {}: ", at + 1), t.fatal()),
                     Span::styled(m.clone(), t.fatal()),
                 ]),
-                (PromptKind::Filter, None) if !p.text.trim().is_empty() => {
-                    Line::from(Span::styled(" ✓ valid filter; Enter applies, Esc cancels", t.ok()))
-                }
+                (PromptKind::Filter, None) if !p.text.trim().is_empty() => Line::from(
+                    Span::styled(" ✓ valid filter; Enter applies, Esc cancels", t.ok()),
+                ),
                 (PromptKind::Filter, None) => Line::from(Span::styled(
                     " api:Fetch topic:orders group:billing err client:… lat>50ms, free text; ? for all terms",
                     t.dim(),
@@ -783,14 +816,25 @@ impl App {
             return;
         }
         let mut spans = Vec::new();
-        let shown = self.visible.iter().filter(|r| matches!(r, Row::Exchange(_))).count();
+        let shown = self
+            .visible
+            .iter()
+            .filter(|r| matches!(r, Row::Exchange(_)))
+            .count();
         spans.push(Span::raw(format!(" {} exchanges", self.store.len())));
         if !self.filter.is_empty() {
-            spans.push(Span::styled(format!(" · {shown} match /{}", self.filter_text), t.key()));
+            spans.push(Span::styled(
+                format!(" · {shown} match /{}", self.filter_text),
+                t.key(),
+            ));
         }
         if self.loading {
             spans.push(Span::styled(
-                if self.opts.mode == Mode::Live { " · capturing" } else { " · reading…" },
+                if self.opts.mode == Mode::Live {
+                    " · capturing"
+                } else {
+                    " · reading…"
+                },
                 t.ok(),
             ));
         }
@@ -799,7 +843,10 @@ impl App {
         }
         if self.paused {
             let pending = self.store.rows().len().saturating_sub(self.scanned);
-            spans.push(Span::styled(format!(" · PAUSED ({pending} new)"), t.warning()));
+            spans.push(Span::styled(
+                format!(" · PAUSED ({pending} new)"),
+                t.warning(),
+            ));
         }
         if let Some(d) = self.drops
             && (d.dropped > 0 || d.if_dropped > 0)

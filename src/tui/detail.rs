@@ -49,6 +49,19 @@ use crate::kafka::schema::MessageKind;
 use crate::session::{DecodeOptions, ErrorRef, decode_body};
 use tree::{Item, NO_PARENT, Tone};
 
+/// The detail's keys, for the help screen (what [`Detail::key`] handles).
+pub const KEYS: &[(&str, &str)] = &[
+    ("r [", "show the request"),
+    ("s ]", "show the response"),
+    ("j k ↓ ↑", "next / previous field"),
+    ("PgDn PgUp g G", "page, first, last field"),
+    ("Enter space", "open or close the field"),
+    ("→ l", "open the field (or enter it)"),
+    ("← h", "close the field (or go to its parent)"),
+    ("e E", "open / close every field"),
+    ("Esc", "back to the list"),
+];
+
 /// What the detail shows: an exchange and the body bytes the UI kept.
 pub struct DetailInput<'a> {
     pub api_key: ApiKey,

@@ -282,7 +282,12 @@ mod tests {
         for (i, a) in BINDINGS.iter().enumerate() {
             for b in &BINDINGS[i + 1..] {
                 for k in a.keys {
-                    assert!(!b.keys.contains(k), "{k:?} bound to {:?} and {:?}", a.action, b.action);
+                    assert!(
+                        !b.keys.contains(k),
+                        "{k:?} bound to {:?} and {:?}",
+                        a.action,
+                        b.action
+                    );
                 }
             }
         }

@@ -144,9 +144,10 @@ fn feed(
     let sink = move |r: Record| {
         // The summary and the capture header must arrive whatever the load.
         if matches!(r, Record::Summary(_) | Record::Capture(_)) {
-            return s.tx.send(Feed::Record(r)).map_err(|_| {
-                io::Error::new(io::ErrorKind::BrokenPipe, "the UI has quit")
-            });
+            return s
+                .tx
+                .send(Feed::Record(r))
+                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the UI has quit"));
         }
         s.send(Feed::Record(r))
     };

@@ -256,17 +256,18 @@ impl Store {
             .filter(|&t| t > 0)
             .map(|t| t.min(i64::from(i32::MAX)) as i32);
         let max = self.limits.max_message_bytes;
-        let mut take = |b: Option<&crate::session::Body>, lost: bool| -> (Option<Box<[u8]>>, bool) {
-            let Some(bytes) = b.and_then(|b| b.bytes.as_deref()) else {
-                return (None, false);
+        let mut take =
+            |b: Option<&crate::session::Body>, lost: bool| -> (Option<Box<[u8]>>, bool) {
+                let Some(bytes) = b.and_then(|b| b.bytes.as_deref()) else {
+                    return (None, false);
+                };
+                if bytes.len() > max {
+                    self.cut_bodies += 1;
+                    (Some(bytes[..max].into()), false)
+                } else {
+                    (Some(bytes.into()), !lost)
+                }
             };
-            if bytes.len() > max {
-                self.cut_bodies += 1;
-                (Some(bytes[..max].into()), false)
-            } else {
-                (Some(bytes.into()), !lost)
-            }
-        };
         let (request_bytes, request_whole) =
             take(e.request_body.as_deref(), e.request.lost_bytes > 0);
         let (response_bytes, response_whole) = take(
@@ -392,7 +393,8 @@ impl Store {
 
     /// The exchange at `index`, unless let go.
     pub fn exchange(&self, index: u64) -> Option<&Item> {
-        self.items.get(usize::try_from(index.checked_sub(self.first)?).ok()?)
+        self.items
+            .get(usize::try_from(index.checked_sub(self.first)?).ok()?)
     }
 
     pub fn event(&self, index: u64) -> Option<&EventItem> {

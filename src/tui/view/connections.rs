@@ -28,9 +28,21 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     if sw_w > 0 {
         head.push_str(&pad("software", sw_w));
     }
-    head.push_str(&format!("{:>6} {:>5} {:>5} {:>8} {:>8}  state", "reqs", "errs", "unans", "out", "in"));
-    let mut lines = vec![Line::from(Span::styled(fit(&head, usize::from(area.width)), t.header()))];
-    for (pos, c) in app.conns.iter().enumerate().skip(app.conn_list.offset).take(height) {
+    head.push_str(&format!(
+        "{:>6} {:>5} {:>5} {:>8} {:>8}  state",
+        "reqs", "errs", "unans", "out", "in"
+    ));
+    let mut lines = vec![Line::from(Span::styled(
+        fit(&head, usize::from(area.width)),
+        t.header(),
+    ))];
+    for (pos, c) in app
+        .conns
+        .iter()
+        .enumerate()
+        .skip(app.conn_list.offset)
+        .take(height)
+    {
         let mut line = conn_line(c, addr_w, sw_w, wide, &t);
         if pos == app.conn_list.selected {
             line = line.patch_style(t.selected());
@@ -39,20 +51,34 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     }
     if len == 0 {
         lines.push(Line::from(Span::styled(
-            if app.loading { "waiting for Kafka connections…" } else { "no Kafka connection" },
+            if app.loading {
+                "waiting for Kafka connections…"
+            } else {
+                "no Kafka connection"
+            },
             t.dim(),
         )));
     }
     if app.conns.dropped() > 0 {
         lines.push(Line::from(Span::styled(
-            format!("{} {} older connections not kept (limit)", glyph::GAP, app.conns.dropped()),
+            format!(
+                "{} {} older connections not kept (limit)",
+                glyph::GAP,
+                app.conns.dropped()
+            ),
             t.warning(),
         )));
     }
     f.render_widget(Paragraph::new(lines), area);
 }
 
-fn conn_line(c: &ConnStats, addr_w: usize, sw_w: usize, wide: bool, t: &crate::tui::theme::Theme) -> Line<'static> {
+fn conn_line(
+    c: &ConnStats,
+    addr_w: usize,
+    sw_w: usize,
+    wide: bool,
+    t: &crate::tui::theme::Theme,
+) -> Line<'static> {
     let addr = if wide {
         format!("{} → {}", c.client, c.broker)
     } else {
@@ -72,16 +98,21 @@ fn conn_line(c: &ConnStats, addr_w: usize, sw_w: usize, wide: bool, t: &crate::t
             .map_or_else(|| "-".to_string(), |(n, v)| format!("{n} {v}"));
         s.push_str(&pad(&sw, sw_w));
     }
-    s.push_str(&format!(
-        "{:>6} ",
-        c.requests
-    ));
+    s.push_str(&format!("{:>6} ", c.requests));
     let mut spans = vec![Span::raw(s)];
     let errs = rpad(&c.errors.to_string(), 5);
-    spans.push(if c.errors > 0 { Span::styled(errs, t.fatal()) } else { Span::raw(errs) });
+    spans.push(if c.errors > 0 {
+        Span::styled(errs, t.fatal())
+    } else {
+        Span::raw(errs)
+    });
     spans.push(Span::raw(" "));
     let un = rpad(&c.no_response.to_string(), 5);
-    spans.push(if c.no_response > 0 { Span::styled(un, t.warning()) } else { Span::raw(un) });
+    spans.push(if c.no_response > 0 {
+        Span::styled(un, t.warning())
+    } else {
+        Span::raw(un)
+    });
     spans.push(Span::raw(format!(
         " {:>8} {:>8}  ",
         bytes(c.request_bytes),
@@ -95,12 +126,21 @@ fn conn_line(c: &ConnStats, addr_w: usize, sw_w: usize, wide: bool, t: &crate::t
     });
     if c.gaps > 0 || c.resyncs > 0 {
         spans.push(Span::styled(
-            format!("  {} {} gaps ({}), {} resyncs", glyph::GAP, c.gaps, bytes(c.lost_bytes), c.resyncs),
+            format!(
+                "  {} {} gaps ({}), {} resyncs",
+                glyph::GAP,
+                c.gaps,
+                bytes(c.lost_bytes),
+                c.resyncs
+            ),
             t.warning(),
         ));
     }
     if c.requests == 0 && c.state == ConnState::Reset {
-        spans.push(Span::styled("  refused or cut before any request", t.warning()));
+        spans.push(Span::styled(
+            "  refused or cut before any request",
+            t.warning(),
+        ));
     }
     Line::from(spans)
 }

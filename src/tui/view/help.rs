@@ -35,12 +35,32 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     out.push(Line::from(Span::styled("Status", t.header())));
     for (g, style, what) in [
         (glyph::OK, t.ok(), "answered"),
-        (glyph::RETRIABLE, t.retriable(), "retriable error (the client may retry)"),
+        (
+            glyph::RETRIABLE,
+            t.retriable(),
+            "retriable error (the client may retry)",
+        ),
         (glyph::FATAL, t.fatal(), "error that is not retriable"),
-        (glyph::THROTTLED, t.throttled(), "throttled by a quota (throttleTimeMs > 0)"),
-        (glyph::NO_RESPONSE, t.warning(), "no response (why is said in line)"),
-        (glyph::NO_RESPONSE_EXPECTED, t.dim(), "no response expected (Produce acks=0)"),
-        (glyph::GAP, t.warning(), "capture trouble: bytes lost, resync, orphan response"),
+        (
+            glyph::THROTTLED,
+            t.throttled(),
+            "throttled by a quota (throttleTimeMs > 0)",
+        ),
+        (
+            glyph::NO_RESPONSE,
+            t.warning(),
+            "no response (why is said in line)",
+        ),
+        (
+            glyph::NO_RESPONSE_EXPECTED,
+            t.dim(),
+            "no response expected (Produce acks=0)",
+        ),
+        (
+            glyph::GAP,
+            t.warning(),
+            "capture trouble: bytes lost, resync, orphan response",
+        ),
     ] {
         out.push(Line::from(vec![
             Span::styled(format!("  {g:<14}"), style),
@@ -71,11 +91,10 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     f.render_widget(
         Paragraph::new(lines)
             .scroll((app.help_scroll as u16, 0))
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(Span::styled(" Help: j/k scroll, any other key closes ", t.header())),
-            ),
+            .block(Block::default().borders(Borders::ALL).title(Span::styled(
+                " Help: j/k scroll, any other key closes ",
+                t.header(),
+            ))),
         rect,
     );
 }

@@ -46,10 +46,18 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             c.answered
         ))];
         let e = rpad(&c.errors.to_string(), 6);
-        spans.push(if c.errors > 0 { Span::styled(e, t.fatal()) } else { Span::raw(e) });
+        spans.push(if c.errors > 0 {
+            Span::styled(e, t.fatal())
+        } else {
+            Span::raw(e)
+        });
         spans.push(Span::raw(" "));
         let u = rpad(&c.no_response.to_string(), 6);
-        spans.push(if c.no_response > 0 { Span::styled(u, t.warning()) } else { Span::raw(u) });
+        spans.push(if c.no_response > 0 {
+            Span::styled(u, t.warning())
+        } else {
+            Span::raw(u)
+        });
         spans.push(Span::raw(format!(
             " {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {}",
             lat(l.percentile(0.5)),
@@ -62,7 +70,10 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         )));
         if a.throttled > 0 {
             spans.push(Span::styled(
-                format!("  ⏳ throttled {}× ({} ms)", a.throttled, a.throttle_time_ms),
+                format!(
+                    "  ⏳ throttled {}× ({} ms)",
+                    a.throttled, a.throttle_time_ms
+                ),
                 t.throttled(),
             ));
         }
@@ -89,12 +100,21 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     out.push(Line::raw(""));
 
     let errors = s.errors();
-    out.push(h(format!("{} {} {:>7}  first frames", pad("Errors: API", 24), pad("code", 40), "count")));
+    out.push(h(format!(
+        "{} {} {:>7}  first frames",
+        pad("Errors: API", 24),
+        pad("code", 40),
+        "count"
+    )));
     if errors.is_empty() {
         out.push(Line::from(Span::styled("  none", t.ok())));
     }
     for e in errors {
-        let style = if e.code.is_retriable() { t.retriable() } else { t.fatal() };
+        let style = if e.code.is_retriable() {
+            t.retriable()
+        } else {
+            t.fatal()
+        };
         let frames: Vec<String> = e.frames.iter().map(u64::to_string).collect();
         out.push(Line::from(vec![
             Span::raw(format!("{} ", pad(e.api_key.name(), 24))),
@@ -116,7 +136,10 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     )));
     let topics = s.topics();
     if topics.is_empty() {
-        out.push(Line::from(Span::styled("  no records produced or fetched", t.dim())));
+        out.push(Line::from(Span::styled(
+            "  no records produced or fetched",
+            t.dim(),
+        )));
     }
     for tp in topics {
         let tr = &tp.traffic;

@@ -44,7 +44,11 @@ pub fn clock(t: Timestamp) -> String {
 fn seconds(ns: i128) -> String {
     let sign = if ns < 0 { "-" } else { "" };
     let ns = ns.unsigned_abs();
-    format!("{sign}{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000)
+    format!(
+        "{sign}{}.{:06}",
+        ns / 1_000_000_000,
+        (ns % 1_000_000_000) / 1000
+    )
 }
 
 fn time_text(app: &App, ts: Timestamp, prev: Option<Timestamp>) -> String {
@@ -93,8 +97,16 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     if cols.client_id > 0 {
         head.push_str(&pad("client id", cols.client_id + 1));
     }
-    head.push_str(&format!("{} {:>6} {:>8}   status / summary", pad("api", 20), "corr", "latency"));
-    let mut lines = vec![Line::from(Span::styled(fit(&head, usize::from(area.width)), t.header()))];
+    head.push_str(&format!(
+        "{} {:>6} {:>8}   status / summary",
+        pad("api", 20),
+        "corr",
+        "latency"
+    ));
+    let mut lines = vec![Line::from(Span::styled(
+        fit(&head, usize::from(area.width)),
+        t.header(),
+    ))];
     let mut prev: Option<Timestamp> = None;
     if app.timeline.offset > 0 {
         prev = row_ts(app, app.visible[app.timeline.offset - 1]);
@@ -110,7 +122,8 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
             },
             Row::Event(i) => match app.store.event(i) {
                 Some(ev) => {
-                    let mut s = format!("{:>7} {} ", ev.frame, pad(&time_text(app, ev.ts, prev), tw));
+                    let mut s =
+                        format!("{:>7} {} ", ev.frame, pad(&time_text(app, ev.ts, prev), tw));
                     if cols.stream {
                         s.push_str(&pad(&ev.stream.map_or("-".into(), |s| format!("s{s}")), 5));
                     }
@@ -174,7 +187,12 @@ fn exchange_line<'a>(
     }
     let api = format!("{} v{}", it.api_key.name(), it.api_version);
     let lat = it.latency_us().map_or_else(|| "-".to_string(), latency);
-    s.push_str(&format!("{} {:>6} {} ", pad(&api, 20), rpad(&it.correlation_id.to_string(), 6), rpad(&lat, 8)));
+    s.push_str(&format!(
+        "{} {:>6} {} ",
+        pad(&api, 20),
+        rpad(&it.correlation_id.to_string(), 6),
+        rpad(&lat, 8)
+    ));
     let (g, style) = status_look(it, t);
     let mut spans = vec![Span::raw(s), Span::styled(format!("{g} "), style)];
     match it.severity() {
@@ -182,7 +200,10 @@ fn exchange_line<'a>(
         _ => spans.push(Span::styled(format!("{} ", status_text(it)), style)),
     }
     if it.damaged() {
-        spans.push(Span::styled(format!("{} damaged ", glyph::GAP), t.warning()));
+        spans.push(Span::styled(
+            format!("{} damaged ", glyph::GAP),
+            t.warning(),
+        ));
     }
     spans.push(Span::raw(it.summary.to_string()));
     Line::from(spans)
