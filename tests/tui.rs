@@ -154,10 +154,20 @@ fn errors_mtu1500_every_error_highlighted_and_walked() {
     key(&mut app, 'g');
     let mut seen = Vec::new();
     let mut names = std::collections::BTreeSet::new();
-    for _ in 0..want.len() {
-        key(&mut app, 'n');
+    for step in 0..want.len() {
+        // The first row may be an error itself: n goes to the next one.
+        let first_is_error = app
+            .store
+            .exchange(app.selected_exchange().unwrap())
+            .unwrap()
+            .request
+            .frame
+            == want[0];
+        if !(step == 0 && first_is_error) {
+            key(&mut app, 'n');
+        }
         let i = app.selected_exchange().expect("n selects an exchange");
-        let it = app.store.exchange(i).unwrap();
+        let it = app.store.exchange(i).unwrap().clone();
         seen.push(it.request.frame);
         // The selected row is on screen with a glyph and the error's name.
         let screen = app.render_to_string(200, 50);

@@ -770,6 +770,10 @@ impl App {
             spans.push(Span::styled(" Detail ", t.selected()));
         }
         let src = self.capture.as_ref().map_or("", |c| c.source.as_str());
+        // The file's name: the path is in the shell that opened it.
+        let src = std::path::Path::new(src)
+            .file_name()
+            .map_or(src.into(), |n| n.to_string_lossy());
         let mut right = format!(" {src} ");
         if self.opts.mode == Mode::Live {
             right = format!(" ● live {src} ");

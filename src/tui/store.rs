@@ -96,8 +96,19 @@ impl Item {
         self.response.map(|r| r.ts.micros_since(self.request.ts))
     }
 
-    /// Whether every error of the exchange is retriable.
+    /// Whether every error of the exchange is retriable. Two codes that
+    /// Kafka does not mark retriable count as such here, because clients
+    /// act on them as part of normal operation: ApiVersions answered
+    /// UNSUPPORTED_VERSION (how a client and a broker negotiate: the client
+    /// retries with version 0) and REBALANCE_IN_PROGRESS (the coordinator
+    /// asking members to rejoin).
     pub fn retriable(&self) -> bool {
+        if self.api_key == ApiKey::API_VERSIONS && *self.codes == [35] {
+            return true;
+        }
+        if *self.codes == [27] {
+            return true;
+        }
         !self.codes.is_empty() && self.codes.iter().all(|&c| ErrorCode(c).is_retriable())
     }
 

@@ -13,12 +13,16 @@ use crate::tui::theme::glyph;
 
 pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     let t = app.opts.theme;
-    let wide = area.width >= 140;
+    let wide = area.width >= 150;
     let height = usize::from(area.height.saturating_sub(1));
     let len = app.conns.len();
     app.conn_list.scroll_into_view(height, len);
     let addr_w = if wide { 44 } else { 23 };
-    let sw_w = if wide { 34 } else { 0 };
+    let sw_w = match area.width {
+        0..110 => 0,
+        110..150 => 26,
+        _ => 34,
+    };
     let mut head = format!(
         "{:>5} {} {}",
         "conn",

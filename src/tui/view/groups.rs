@@ -44,7 +44,8 @@ fn lane_letter(i: usize) -> char {
 }
 
 fn error_style(code: i16, t: &Theme) -> (Style, &'static str) {
-    if ErrorCode(code).is_retriable() {
+    // REBALANCE_IN_PROGRESS is the coordinator asking members to rejoin.
+    if ErrorCode(code).is_retriable() || code == 27 {
         (t.retriable(), glyph::RETRIABLE)
     } else {
         (t.fatal(), glyph::FATAL)
