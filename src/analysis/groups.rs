@@ -114,6 +114,7 @@ pub enum GroupProtocolKind {
 }
 
 impl GroupProtocolKind {
+    /// `classic`, `consumer` or `unknown`.
     pub fn as_str(self) -> &'static str {
         match self {
             GroupProtocolKind::Classic => "classic",
@@ -139,6 +140,8 @@ pub struct TopicPartitions {
 /// group.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Generation {
+    /// `generationId` (KIP-848: the member epoch standing for the group
+    /// epoch).
     pub id: i32,
     /// Where it was first seen: the JoinGroup (or ConsumerGroupHeartbeat)
     /// response that announced it, or the request that carried it.
@@ -176,6 +179,7 @@ impl Generation {
 /// A group member, as its own requests show it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
+    /// `memberId`.
     pub member_id: String,
     /// `groupInstanceId` (static membership) / KIP-848 `instanceId`.
     pub instance_id: Option<String>,
@@ -219,7 +223,9 @@ pub struct Member {
 /// The coordinator a FindCoordinator response named.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Coordinator {
+    /// `nodeId`.
     pub node_id: i32,
+    /// `host` and `port` as the broker advertises them.
     pub host: String,
     pub port: i32,
 }
@@ -289,6 +295,7 @@ pub struct Step {
     /// Request frame and time (of the first of a run).
     pub frame: u64,
     pub ts: Timestamp,
+    /// The response's frame (of the first of a run), when answered.
     pub response_frame: Option<u64>,
     /// Exchanges collapsed into this step (1 unless repeats).
     pub count: u32,
@@ -300,6 +307,7 @@ pub struct Step {
     /// The member id the request carried (or the response gave a new
     /// member), else the member last seen on the same connection.
     pub member: Option<Arc<str>>,
+    /// The connection's client and broker (of the first of a run).
     pub client: SocketAddr,
     pub broker: SocketAddr,
     /// The generation (KIP-848: member epoch) the request carried or the
@@ -307,16 +315,19 @@ pub struct Step {
     /// leave (LeaveGroup, ConsumerGroupHeartbeat epoch -1/-2) carries
     /// none: it gets the member's generation as known when observed.
     pub generation: Option<i32>,
+    /// What the exchange was, with what it carried.
     pub kind: StepKind,
     /// The first non-zero error code of the response (top level
     /// preferred), with its name.
     pub error: Option<(i16, &'static str)>,
+    /// The request got no response (connection closed, capture ended…).
     pub no_response: bool,
 }
 
 /// One consumer group.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupFlow {
+    /// `groupId`.
     pub group_id: String,
     /// The protocol of the latest membership exchange (JoinGroup…, or
     /// ConsumerGroupHeartbeat; a group migrating shows the newer).
@@ -435,6 +446,7 @@ impl Obs<'_> {
 }
 
 impl Groups {
+    /// No groups yet; at most what `limits` allow.
     pub fn new(limits: GroupLimits) -> Self {
         Groups {
             limits,
@@ -507,14 +519,17 @@ impl Groups {
         self.groups.values()
     }
 
+    /// The group called `group_id`.
     pub fn get(&self, group_id: &str) -> Option<&GroupFlow> {
         self.groups.get(group_id)
     }
 
+    /// Groups tracked.
     pub fn len(&self) -> usize {
         self.groups.len()
     }
 
+    /// No group seen.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
