@@ -173,6 +173,10 @@ pub fn flow_lines(g: &GroupFlow, t: &Theme, width: usize) -> Vec<FlowLine> {
             },
         };
         let label_has_error = s.error.is_some_and(|(_, n)| label.contains(n));
+        // The model marks errors with ✗; the view's glyph says their kind.
+        if let Some((code, _)) = s.error {
+            label = label.replace(" ✗ ", &format!(" {} ", error_style(code, t).1));
+        }
         spans.push(Span::styled(label, style));
         if let Some((code, name)) = s.error
             && !label_has_error
@@ -230,25 +234,33 @@ fn group_line(g: &GroupFlow, width: usize, t: &Theme) -> Line<'static> {
     let gens = g
         .generations
         .last()
-        .map_or("-".to_string(), |x| format!("g{}", x.id));
+        .map_or(String::new(), |x| format!(" g{}", x.id));
+    let errs = if g.errors > 0 {
+        format!(" {}{}", glyph::FATAL, g.errors)
+    } else {
+        String::new()
+    };
     let present = g.members.iter().filter(|m| !m.left).count();
+    let members = if width >= 28 {
+        format!(" {present}m")
+    } else {
+        String::new()
+    };
+    let tail = gens.chars().count() + members.len() + errs.chars().count();
     let mut spans = vec![Span::styled(
-        pad(&g.group_id, width.saturating_sub(16)),
+        pad(&g.group_id, width.saturating_sub(tail).max(4)),
         t.name(),
     )];
-    spans.push(Span::raw(format!(" {:>5} {:>2}m ", gens, present)));
+    spans.push(Span::raw(format!("{gens}{members}")));
     if g.errors > 0 {
-        spans.push(Span::styled(
-            format!("{}{}", glyph::FATAL, g.errors),
-            t.fatal(),
-        ));
+        spans.push(Span::styled(errs, t.fatal()));
     }
     Line::from(spans)
 }
 
 pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     let t = app.opts.theme;
-    let list_w = if area.width >= 120 { 32 } else { 24 };
+    let list_w = if area.width >= 120 { 32 } else { 22 };
     let [left, right] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(20)]).areas(area);
     let height = usize::from(left.height.saturating_sub(2));
