@@ -63,7 +63,7 @@ fn timeline_160x40_since_start() {
 }
 
 #[test]
-fn timeline_errors_highlighted_and_n_walks_them() {
+fn timeline_errors_sample_120x30() {
     let mut app = sample("errors.pcap");
     let screen = app.render_to_string(120, 30);
     insta::assert_snapshot!(screen);
@@ -209,4 +209,67 @@ fn errors_mtu1500_every_error_highlighted_and_walked() {
             .frame,
         want[want.len() - 2]
     );
+}
+
+/// `w` writes the exchanges the timeline shows as NDJSON, line for line
+/// what `kwire export` writes for them.
+#[test]
+fn export_from_the_ui_matches_kwire_export() {
+    let path = samples_dir().join("demo.pcap");
+    let mut app = load(&path);
+    typed(&mut app, "/api:JoinGroup,SyncGroup,Produce");
+    code(&mut app, KeyCode::Enter);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ui.ndjson");
+    key(&mut app, 'w');
+    app.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    typed(&mut app, out.to_str().unwrap());
+    code(&mut app, KeyCode::Enter);
+    let msg = app.message.clone().unwrap_or_default();
+    assert!(msg.starts_with("wrote 14 exchanges"), "{msg}");
+    let written = std::fs::read_to_string(&out).unwrap();
+
+    let (records, _) = analyze(&path, &[]);
+    let want: Vec<String> = records
+        .iter()
+        .filter(|r| matches!(r, kwire::session::Record::Exchange(e) if matches!(e.api_key.0, 0 | 11 | 14)))
+        .map(|r| kwire::export::ndjson::to_json(r).to_string())
+        .collect();
+    let got: Vec<&str> = written.lines().collect();
+    assert_eq!(got.len(), want.len());
+    // The UI lists in request order, the export in completion order.
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    let mut got_sorted: Vec<String> = got.iter().map(|s| s.to_string()).collect();
+    got_sorted.sort();
+    assert_eq!(got_sorted, want_sorted);
+}
+
+/// The filter examples in README.md parse.
+#[test]
+fn readme_filter_examples_parse() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("The filter is checked as you type:")
+        .nth(1)
+        .expect("README has the filter examples");
+    let mut n = 0;
+    for line in block
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+    {
+        for example in line
+            .trim()
+            .split("  ")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            kwire::tui::filter::Filter::parse(example)
+                .unwrap_or_else(|e| panic!("README filter {example:?}: {}", e.message));
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "{n} examples found");
 }

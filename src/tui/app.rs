@@ -926,10 +926,12 @@ impl App {
 
 impl Default for AppOptions {
     fn default() -> Self {
+        // Exports decode as `kwire export` does by default.
+        let session = crate::session::SessionConfig::default();
         let export = DecodeOptions {
-            records: crate::kafka::records::RecordsMode::Meta,
-            limits: crate::kafka::records::RecordLimits::default(),
-            show_secrets: false,
+            records: session.records,
+            limits: session.record_limits.clone(),
+            show_secrets: session.show_secrets,
             keep_bytes: 0,
         };
         AppOptions {
@@ -938,6 +940,10 @@ impl Default for AppOptions {
             groups: GroupLimits::default(),
             decode: DecodeOptions {
                 records: crate::kafka::records::RecordsMode::Full,
+                limits: crate::kafka::records::RecordLimits {
+                    verify_crc: true,
+                    ..session.record_limits.clone()
+                },
                 ..export.clone()
             },
             export,
