@@ -358,7 +358,9 @@ fn tui(a: &TuiArgs) -> Result<()> {
     let live = a.input.interface.is_some();
     let stop = Arc::new(AtomicBool::new(false));
     let opener = a.input.opener(stop.clone())?;
-    let feeder = kwire::tui::run::start(opener, tcp, session, live, stop)?;
+    // The capture's own message is the one line the user sees.
+    let feeder = kwire::tui::run::start(opener, tcp, session, live, stop)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let opts = AppOptions {
         theme,
         limits,
@@ -376,8 +378,13 @@ fn main_inner() -> Result<()> {
         Some(c) => c,
         None => {
             let Some(capture) = cli.capture else {
-                Cli::parse_from(["kwire", "--help"]);
-                return Ok(());
+                use clap::CommandFactory;
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand,
+                        "",
+                    )
+                    .exit();
             };
             // Every option at its default.
             let a = TuiDefaults::parse_from(["kwire".into(), capture]).args;
