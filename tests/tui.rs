@@ -273,3 +273,62 @@ fn readme_filter_examples_parse() {
     }
     assert!(n >= 6, "{n} examples found");
 }
+
+/// A live-like session: records arrive while the UI draws; follow keeps the
+/// newest selected, pause freezes the display and says how much is new,
+/// and the exchange limit lets the oldest go without breaking the view.
+#[test]
+fn follow_pause_and_limits_while_records_arrive() {
+    use kwire::tui::app::Mode;
+    use kwire::tui::store::StoreLimits;
+    let opts = AppOptions {
+        theme: Theme::mono(),
+        mode: Mode::Live,
+        limits: StoreLimits {
+            max_exchanges: 60,
+            ..StoreLimits::default()
+        },
+        ..AppOptions::default()
+    };
+    let mut app = App::new(opts);
+    let (records, _) = analyze(&samples_dir().join("demo.pcap"), &[]);
+    let mut it = records.into_iter();
+    for r in it.by_ref().take(100) {
+        app.ingest(r);
+    }
+    app.render_to_string(120, 30);
+    assert!(app.follow, "live starts following");
+    assert_eq!(app.timeline.selected, app.visible.len() - 1);
+    key(&mut app, ' ');
+    let frozen = app.visible.len();
+    for r in it.by_ref().take(60) {
+        app.ingest(r);
+    }
+    let s = app.render_to_string(120, 30);
+    assert_eq!(app.visible.len(), frozen, "paused");
+    assert!(s.contains("PAUSED"), "{s}");
+    key(&mut app, ' ');
+    for r in it {
+        app.ingest(r);
+    }
+    let s = app.render_to_string(120, 30);
+    assert!(app.store.len() <= 60);
+    assert!(app.store.evicted_exchanges > 0);
+    assert!(s.contains("let go:"), "the limit is reported:\n{s}");
+    assert_eq!(
+        app.timeline.selected,
+        app.visible.len() - 1,
+        "still following"
+    );
+    for r in &app.visible {
+        if let kwire::tui::store::Row::Exchange(i) = r {
+            assert!(
+                app.store.exchange(*i).is_some(),
+                "only held exchanges shown"
+            );
+        }
+    }
+    // Moving up stops following.
+    key(&mut app, 'k');
+    assert!(!app.follow);
+}

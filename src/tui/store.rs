@@ -513,3 +513,131 @@ impl crate::tui::filter::Subject for Item {
         &self.summary
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::records::RecordSet;
+    use crate::kafka::schema::{Decoded, Value};
+    use crate::session::Body;
+
+    fn body(bytes: usize) -> Box<Body> {
+        Box::new(Body {
+            decoded: Decoded {
+                message: None,
+                version: 0,
+                assumed_version: false,
+                consumed: 0,
+                tree: Node {
+                    name: "x",
+                    range: 0..0,
+                    value: Value::Struct(Vec::new()),
+                },
+                error: None,
+                warnings: Vec::new(),
+            },
+            records: Vec::<(u32, RecordSet)>::new(),
+            embedded: Vec::new(),
+            notes: Vec::new(),
+            raw: None,
+            bytes: Some(vec![7; bytes].into_boxed_slice()),
+        })
+    }
+
+    fn exchange(frame: u64, bytes: usize) -> Exchange {
+        let info = MessageInfo {
+            frame,
+            first_frame: frame,
+            ts: Timestamp::new(frame as i64, 0),
+            size: bytes as u32,
+            lost_bytes: 0,
+        };
+        Exchange {
+            stream: 0,
+            client: "127.0.0.1:1".parse().unwrap(),
+            broker: "127.0.0.1:9092".parse().unwrap(),
+            api_key: ApiKey(18),
+            api_version: 0,
+            correlation_id: frame as i32,
+            client_id: None,
+            request: info,
+            response: None,
+            status: Status::Ok,
+            errors: Vec::new(),
+            request_body: Some(body(bytes)),
+            response_body: None,
+        }
+    }
+
+    fn push(s: &mut Store, frame: u64, bytes: usize) -> u64 {
+        let names = TopicNames::new();
+        let it = s.item(&exchange(frame, bytes), &names);
+        s.push(it)
+    }
+
+    #[test]
+    fn body_budget_lets_oldest_bodies_go() {
+        let mut s = Store::new(StoreLimits {
+            max_body_bytes: 1000,
+            ..StoreLimits::default()
+        });
+        for f in 1..=10 {
+            push(&mut s, f, 300);
+        }
+        assert!(s.body_bytes() <= 1000);
+        assert_eq!(s.evicted_bodies, 7);
+        assert!(s.exchange(0).unwrap().request_bytes.is_none());
+        assert!(s.exchange(9).unwrap().request_bytes.is_some());
+        assert_eq!(s.len(), 10, "exchanges stay");
+    }
+
+    #[test]
+    fn a_body_over_the_message_limit_is_kept_cut() {
+        let mut s = Store::new(StoreLimits {
+            max_message_bytes: 100,
+            ..StoreLimits::default()
+        });
+        let i = push(&mut s, 1, 250);
+        let it = s.exchange(i).unwrap();
+        assert_eq!(it.request_bytes.as_ref().unwrap().len(), 100);
+        assert!(!it.request_whole);
+        assert_eq!(s.cut_bodies, 1);
+    }
+
+    #[test]
+    fn exchange_limit_lets_the_oldest_tenth_go_and_indexes_stay() {
+        let mut s = Store::new(StoreLimits {
+            max_exchanges: 100,
+            ..StoreLimits::default()
+        });
+        for f in 1..=150 {
+            push(&mut s, f, 10);
+        }
+        assert!(s.len() <= 100);
+        assert!(s.evicted_exchanges >= 50);
+        assert!(s.exchange(0).is_none());
+        let last = s.next_index() - 1;
+        assert_eq!(s.exchange(last).unwrap().request.frame, 150);
+        // Rows only name exchanges still held, in frame order.
+        let frames: Vec<u64> = s.rows().iter().map(|(f, _)| *f).collect();
+        assert!(frames.windows(2).all(|w| w[0] <= w[1]));
+        for (_, r) in s.rows() {
+            let Row::Exchange(i) = r else { continue };
+            assert!(s.exchange(*i).is_some());
+        }
+        // Memory accounting follows what is held.
+        let held: usize = s.exchanges().map(|(_, it)| it.heap_bytes()).sum();
+        assert_eq!(held, s.heap_bytes());
+    }
+
+    #[test]
+    fn rows_arriving_out_of_order_are_placed_by_frame() {
+        let mut s = Store::new(StoreLimits::default());
+        push(&mut s, 10, 1);
+        let g = s.generation;
+        push(&mut s, 5, 1);
+        assert!(s.generation > g, "views must rebuild");
+        let frames: Vec<u64> = s.rows().iter().map(|(f, _)| *f).collect();
+        assert_eq!(frames, [5, 10]);
+    }
+}
