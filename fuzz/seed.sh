@@ -260,6 +260,10 @@ for t in request_decode response_decode record_batches; do
     cp "$out/body_decode"/* "$out/$t"/
 done
 
-for t in pcap_pipeline tcp_streams kafka_frames link_decode body_decode request_decode response_decode record_batches; do
+# tui_ingest reads whole captures, like pcap_pipeline.
+mkdir -p "$out/tui_ingest"
+cp "$out/pcap_pipeline"/* "$out/tui_ingest"/
+
+for t in pcap_pipeline tcp_streams kafka_frames link_decode body_decode request_decode response_decode record_batches tui_ingest; do
     printf '%-14s %4d files %8d bytes\n' "$t" "$(ls "$out/$t" | wc -l)" "$(cat "$out/$t"/* | wc -c)"
 done
