@@ -68,20 +68,23 @@ pub fn flow_lines(g: &GroupFlow, t: &Theme, width: usize) -> Vec<FlowLine> {
     // Who is who.
     out.push(info(Line::from(Span::styled("Members", t.header()))));
     for (i, m) in g.members.iter().enumerate() {
+        // Most telling first, so that a narrow pane cuts the least useful.
         let mut s = format!(
-            "  {}  {}  {}  {}",
+            "  {}  {}",
             lane_letter(i.min(MAX_LANES - 1)),
-            fit(&m.member_id, 40),
             m.client_id.as_deref().unwrap_or("-"),
-            m.client
         );
         if let Some(gen_) = m.joined_generation {
             s.push_str(&format!("  joined gen {gen_}"));
         }
         let mut spans = vec![Span::styled(s, t.name())];
         if m.left {
-            spans.push(Span::styled("  left", t.dim()));
+            spans.push(Span::styled(", left", t.dim()));
         }
+        spans.push(Span::styled(
+            format!("  {}  {}", fit(&m.member_id, 40), m.client),
+            t.dim(),
+        ));
         out.push(info(Line::from(spans)));
     }
     if g.members.is_empty() {
@@ -98,14 +101,14 @@ pub fn flow_lines(g: &GroupFlow, t: &Theme, width: usize) -> Vec<FlowLine> {
     out.push(info(Line::from(Span::styled(what, t.header()))));
     for gen_ in &g.generations {
         let members: String = gen_.members.iter().map(|m| letter(m)).collect();
-        let mut s = format!("  gen {:<4} {}  ", gen_.id, clock(gen_.ts));
-        if let Some(p) = &gen_.protocol {
-            s.push_str(&format!("{p}  "));
-        }
+        let mut s = format!("  gen {:<4} members {members:<3}", gen_.id);
         if let Some(l) = &gen_.leader {
-            s.push_str(&format!("leader {}  ", letter(l)));
+            s.push_str(&format!(" leader {}", letter(l)));
         }
-        s.push_str(&format!("members {members}  (frame {})", gen_.frame));
+        if let Some(p) = &gen_.protocol {
+            s.push_str(&format!("  {p}"));
+        }
+        s.push_str(&format!("  {} (frame {})", clock(gen_.ts), gen_.frame));
         out.push(info(Line::from(Span::styled(s, t.header()))));
         for (m, a) in &gen_.assignments {
             out.push(info(Line::from(vec![
