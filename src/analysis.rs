@@ -7,6 +7,7 @@
 //! distributions are histograms of fixed size.
 
 pub mod connections;
+pub mod findings;
 pub mod groups;
 pub mod histogram;
 pub mod stats;

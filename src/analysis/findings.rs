@@ -1,0 +1,235 @@
+//! Findings: what went wrong, in plain words, with counts, the connections,
+//! groups and topics involved and the frames to look at, most severe first.
+//!
+//! A [`Diagnoser`] is fed every exchange and event in the order the
+//! analyzer emits them (as the TUI and `kwire diagnose` both do) and can
+//! state its findings at any time (a live view asks repeatedly; a file asks
+//! once at the end). Each family of findings is a [`Detector`] in a module
+//! of its own; each keeps bounded state (named limits) whatever the input.
+
+use std::net::SocketAddr;
+
+use serde_json::{Value as Json, json};
+
+use crate::capture::Timestamp;
+use crate::session::{Event, Exchange};
+
+use super::topics::TopicNames;
+
+/// Frames listed per finding (the first ones; `count` says how many).
+pub const MAX_FRAMES: usize = 20;
+/// Connections, groups, topics, clients, brokers listed per finding.
+pub const MAX_NAMES: usize = 20;
+
+/// How bad a finding is. Ordered: `Error` is the most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Normal behaviour worth knowing (a membership change, a negotiation).
+    Info,
+    /// Something a Kafka engineer would look at (slow responses, retries
+    /// that succeeded, throttling).
+    Warning,
+    /// Something failed for the client (never connected, requests lost,
+    /// fatal errors, a broker that stopped answering).
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable identifier of the kind of finding (`apiversions_loop`,
+    /// `rebalance`, `throttled`…): for scripts and tests.
+    pub code: &'static str,
+    /// One sentence in plain words, with the numbers:
+    /// `client py-stuck retried ApiVersions v3 27 times on 27 connections;
+    /// the broker answered UNSUPPORTED_VERSION each time and the client
+    /// never sent another request`.
+    pub title: String,
+    /// Further lines (what to check, per-item breakdowns).
+    pub details: Vec<String>,
+    /// How many times it happened (exchanges, connections, rebalances…).
+    pub count: u64,
+    /// The frames to look at, first ones first (at most [`MAX_FRAMES`]).
+    pub frames: Vec<u64>,
+    /// The connections (TCP stream indexes) involved.
+    pub streams: Vec<u64>,
+    pub groups: Vec<String>,
+    pub topics: Vec<String>,
+    /// Client ids.
+    pub clients: Vec<String>,
+    pub brokers: Vec<SocketAddr>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+}
+
+impl Finding {
+    /// A finding with nothing but its severity, code and title.
+    pub fn new(severity: Severity, code: &'static str, title: impl Into<String>) -> Finding {
+        Finding {
+            severity,
+            code,
+            title: title.into(),
+            details: Vec::new(),
+            count: 0,
+            frames: Vec::new(),
+            streams: Vec::new(),
+            groups: Vec::new(),
+            topics: Vec::new(),
+            clients: Vec::new(),
+            brokers: Vec::new(),
+            first: None,
+            last: None,
+        }
+    }
+
+    /// Add a frame (kept if fewer than [`MAX_FRAMES`]).
+    pub fn frame(&mut self, f: u64) {
+        if self.frames.len() < MAX_FRAMES && !self.frames.contains(&f) {
+            self.frames.push(f);
+        }
+    }
+
+    /// Note a time it happened.
+    pub fn at(&mut self, ts: Timestamp) {
+        if self.first.is_none_or(|f| ts < f) {
+            self.first = Some(ts);
+        }
+        if self.last.is_none_or(|l| ts > l) {
+            self.last = Some(ts);
+        }
+    }
+
+    pub fn stream(&mut self, s: u64) {
+        push_unique(&mut self.streams, s);
+    }
+    pub fn group(&mut self, g: &str) {
+        push_unique_str(&mut self.groups, g);
+    }
+    pub fn topic(&mut self, t: &str) {
+        push_unique_str(&mut self.topics, t);
+    }
+    pub fn client(&mut self, c: &str) {
+        push_unique_str(&mut self.clients, c);
+    }
+    pub fn broker(&mut self, b: SocketAddr) {
+        push_unique(&mut self.brokers, b);
+    }
+
+    /// The finding as an NDJSON record (`"type": "finding"`; see
+    /// docs/ndjson.md).
+    pub fn to_json(&self) -> Json {
+        json!({
+            "type": "finding",
+            "severity": self.severity.as_str(),
+            "code": self.code,
+            "title": self.title,
+            "details": self.details,
+            "count": self.count,
+            "frames": self.frames,
+            "streams": self.streams,
+            "groups": self.groups,
+            "topics": self.topics,
+            "clients": self.clients,
+            "brokers": self.brokers.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
+            "first_ts": self.first.map(|t| t.rfc3339()),
+            "last_ts": self.last.map(|t| t.rfc3339()),
+        })
+    }
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if v.len() < MAX_NAMES && !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+fn push_unique_str(v: &mut Vec<String>, x: &str) {
+    if v.len() < MAX_NAMES && !v.iter().any(|s| s == x) {
+        v.push(x.to_string());
+    }
+}
+
+/// What detectors may consult besides the exchange itself.
+pub struct Context<'a> {
+    pub names: &'a TopicNames,
+}
+
+/// One family of findings.
+pub trait Detector: Send {
+    /// Take an exchange (in the order the analyzer emits them: by response,
+    /// roughly by time).
+    fn exchange(&mut self, e: &Exchange, cx: &Context<'_>);
+    /// Take an event (connection open/close, gaps…).
+    fn event(&mut self, _ev: &Event, _cx: &Context<'_>) {}
+    /// State what was found so far.
+    fn findings(&self, cx: &Context<'_>, out: &mut Vec<Finding>);
+}
+
+/// Every detector, fed together.
+pub struct Diagnoser {
+    names: TopicNames,
+    detectors: Vec<Box<dyn Detector>>,
+}
+
+impl Default for Diagnoser {
+    fn default() -> Self {
+        Diagnoser::new()
+    }
+}
+
+impl Diagnoser {
+    /// Every detector kwire has.
+    pub fn new() -> Diagnoser {
+        Diagnoser {
+            names: TopicNames::new(),
+            detectors: all_detectors(),
+        }
+    }
+
+    pub fn observe_exchange(&mut self, e: &Exchange) {
+        self.names.observe(e);
+        let cx = Context { names: &self.names };
+        for d in &mut self.detectors {
+            d.exchange(e, &cx);
+        }
+    }
+
+    pub fn observe_event(&mut self, ev: &Event) {
+        let cx = Context { names: &self.names };
+        for d in &mut self.detectors {
+            d.event(ev, &cx);
+        }
+    }
+
+    /// Everything found so far, most severe first (then most frequent,
+    /// then earliest).
+    pub fn findings(&self) -> Vec<Finding> {
+        let cx = Context { names: &self.names };
+        let mut out = Vec::new();
+        for d in &self.detectors {
+            d.findings(&cx, &mut out);
+        }
+        out.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.count.cmp(&a.count))
+                .then(a.first.cmp(&b.first))
+        });
+        out
+    }
+}
+
+fn all_detectors() -> Vec<Box<dyn Detector>> {
+    Vec::new()
+}
