@@ -175,6 +175,8 @@ pub struct App {
     pub filter_text: String,
     /// Rows of the store shown (filtered), in frame order.
     pub visible: Vec<Row>,
+    /// Exchanges among `visible` (the rest are events).
+    pub visible_exchanges: usize,
     scanned: usize,
     seen_generation: u64,
     pub timeline: ListState,
@@ -220,6 +222,7 @@ impl App {
             filter: Filter::default(),
             filter_text: String::new(),
             visible: Vec::new(),
+            visible_exchanges: 0,
             scanned: 0,
             seen_generation: 0,
             timeline: ListState::default(),
@@ -292,6 +295,7 @@ impl App {
             // the selected row if it is still there.
             let keep = self.visible.get(self.timeline.selected).copied();
             self.visible.clear();
+            self.visible_exchanges = 0;
             self.scanned = 0;
             self.seen_generation = self.store.generation;
             self.scan();
@@ -320,6 +324,9 @@ impl App {
             };
             if show {
                 self.visible.push(*row);
+                if let Row::Exchange(_) = row {
+                    self.visible_exchanges += 1;
+                }
             }
         }
         self.scanned = rows.len();
@@ -330,6 +337,7 @@ impl App {
         self.filter_text = text.to_string();
         let keep = self.visible.get(self.timeline.selected).copied();
         self.visible.clear();
+        self.visible_exchanges = 0;
         self.scanned = 0;
         let paused = std::mem::replace(&mut self.paused, false);
         self.refresh();

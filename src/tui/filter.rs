@@ -104,6 +104,36 @@ pub trait Subject {
     fn frames(&self) -> (u64, Option<u64>);
     /// The one-line summary, searched by free text.
     fn text(&self) -> &str;
+    /// Everything free text searches (summary, API name, client id,
+    /// topics, group, error names), lower-cased ([`lower_search_text`]),
+    /// when the subject keeps it: one search instead of six.
+    fn search_text(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The text [`Subject::search_text`] returns: the fields free text searches,
+/// lower-cased, separated by a character no needle contains (`\n`).
+pub fn lower_search_text(s: &dyn Subject) -> String {
+    let mut parts: Vec<&str> = vec![s.text(), ApiKey(s.api_key()).name()];
+    if let Some(c) = s.client_id() {
+        parts.push(c);
+    }
+    parts.extend(s.topics().iter().map(String::as_str));
+    if let Some(g) = s.group() {
+        parts.push(g);
+    }
+    let names: Vec<&str> = s
+        .error_codes()
+        .iter()
+        .map(|&c| ErrorCode(c).name())
+        .collect();
+    parts.extend(names);
+    parts
+        .iter()
+        .map(|p| p.chars().flat_map(char::to_lowercase).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A parsed filter, ready to match. The default matches everything.
@@ -319,6 +349,9 @@ impl Term {
             Term::Throttled => s.throttle_ms().is_some_and(|t| t > 0),
             Term::Latency(cmp, us) => s.latency_us().is_some_and(|l| cmp.eval(l as f64, *us)),
             Term::Text(n) => {
+                if let Some(t) = s.search_text() {
+                    return n.found_in_lower(t);
+                }
                 n.found_in(s.text())
                     || n.found_in(ApiKey(s.api_key()).name())
                     || s.client_id().is_some_and(|c| n.found_in(c))
@@ -451,13 +484,25 @@ impl Glob {
 struct Needle {
     lower: String,
     ascii: bool,
+    /// Searches lower-cased text.
+    finder: memchr::memmem::Finder<'static>,
 }
 
 impl Needle {
     fn new(s: &str) -> Needle {
         let lower: String = s.chars().flat_map(char::to_lowercase).collect();
         let ascii = lower.is_ascii();
-        Needle { lower, ascii }
+        let finder = memchr::memmem::Finder::new(lower.as_bytes()).into_owned();
+        Needle {
+            lower,
+            ascii,
+            finder,
+        }
+    }
+
+    /// Whether `lower` (already lower-cased) contains the needle.
+    fn found_in_lower(&self, lower: &str) -> bool {
+        self.finder.find(lower.as_bytes()).is_some()
     }
 
     /// Whether `hay` contains the needle, ignoring case. An ASCII needle is
@@ -468,10 +513,15 @@ impl Needle {
             return true;
         }
         if self.ascii {
-            return hay
-                .as_bytes()
-                .windows(n.len())
-                .any(|w| w.eq_ignore_ascii_case(n));
+            // Jump between occurrences of the first byte (either case):
+            // most rows are rejected without comparing a window.
+            let h = hay.as_bytes();
+            let Some(last) = h.len().checked_sub(n.len()) else {
+                return false;
+            };
+            let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+            return memchr::memchr2_iter(lo, up, &h[..=last])
+                .any(|i| h[i..i + n.len()].eq_ignore_ascii_case(n));
         }
         hay.char_indices().any(|(i, _)| {
             let mut h = hay[i..].chars().flat_map(char::to_lowercase);
@@ -1559,6 +1609,92 @@ mod tests {
             .filter(|(_, s)| filter.matches(*s))
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// A subject that keeps its search text, as the UI's store does.
+    struct WithSearch(Ex, String);
+
+    impl Subject for WithSearch {
+        fn api_key(&self) -> i16 {
+            self.0.api_key()
+        }
+        fn api_version(&self) -> i16 {
+            self.0.api_version()
+        }
+        fn correlation_id(&self) -> i32 {
+            self.0.correlation_id()
+        }
+        fn stream(&self) -> u64 {
+            self.0.stream()
+        }
+        fn client(&self) -> SocketAddr {
+            self.0.client()
+        }
+        fn broker(&self) -> SocketAddr {
+            self.0.broker()
+        }
+        fn client_id(&self) -> Option<&str> {
+            self.0.client_id()
+        }
+        fn topics(&self) -> &[String] {
+            self.0.topics()
+        }
+        fn group(&self) -> Option<&str> {
+            self.0.group()
+        }
+        fn error_codes(&self) -> &[i16] {
+            self.0.error_codes()
+        }
+        fn retriable(&self) -> bool {
+            self.0.retriable()
+        }
+        fn throttle_ms(&self) -> Option<i64> {
+            self.0.throttle_ms()
+        }
+        fn answered(&self) -> bool {
+            self.0.answered()
+        }
+        fn no_response(&self) -> bool {
+            self.0.no_response()
+        }
+        fn latency_us(&self) -> Option<i64> {
+            self.0.latency_us()
+        }
+        fn frames(&self) -> (u64, Option<u64>) {
+            self.0.frames()
+        }
+        fn text(&self) -> &str {
+            self.0.text()
+        }
+        fn search_text(&self) -> Option<&str> {
+            Some(&self.1)
+        }
+    }
+
+    #[test]
+    fn kept_search_text_finds_what_the_fields_find() {
+        let needles = [
+            "fetch",
+            "FETCH",
+            "orders",
+            "rebalance",
+            "m-1",
+            "ILLEGAL",
+            "billing",
+            "x",
+            "range",
+            "produce",
+            "zzz",
+            "Ä",
+            "",
+        ];
+        for ex in all() {
+            let kept = WithSearch(ex.clone(), lower_search_text(&ex));
+            for n in needles {
+                let f = Filter::parse(&format!("\"{n}\"")).unwrap();
+                assert_eq!(f.matches(&kept), f.matches(&ex), "{n:?} on {ex:?}");
+            }
+        }
     }
 
     fn error(f: &str) -> FilterError {

@@ -74,6 +74,8 @@ pub struct Item {
     /// Whether the kept bytes are the whole body.
     pub request_whole: bool,
     pub response_whole: bool,
+    /// What free text searches, lower-cased once (`filter::lower_search_text`).
+    pub search: Box<str>,
 }
 
 /// How an exchange is highlighted.
@@ -158,6 +160,7 @@ impl Item {
             + self.topics.len() * std::mem::size_of::<String>()
             + self.topics.iter().map(|t| t.capacity()).sum::<usize>()
             + self.group.as_ref().map_or(0, |g| g.len())
+            + self.search.len()
             + self.body_bytes()
     }
 
@@ -285,7 +288,7 @@ impl Store {
             e.response_body.as_deref(),
             e.response.is_some_and(|r| r.lost_bytes > 0),
         );
-        Item {
+        let mut item = Item {
             stream: e.stream,
             client: e.client,
             broker: e.broker,
@@ -306,7 +309,10 @@ impl Store {
             response_bytes,
             request_whole,
             response_whole,
-        }
+            search: Box::from(""),
+        };
+        item.search = crate::tui::filter::lower_search_text(&item).into_boxed_str();
+        item
     }
 
     /// Add an exchange; returns its index.
@@ -450,12 +456,14 @@ impl Store {
         self.heap_bytes
     }
 
-    /// Bytes held in all: items, their heap, rows and events.
+    /// Bytes held in all: items (the slots allocated, used or not), their
+    /// heap, rows, the body index and events.
     pub fn memory(&self) -> usize {
-        self.items.len() * std::mem::size_of::<Item>()
+        self.items.capacity() * std::mem::size_of::<Item>()
             + self.heap_bytes
             + self.rows.capacity() * std::mem::size_of::<(u64, Row)>()
-            + self.events.len() * std::mem::size_of::<EventItem>()
+            + self.bodies.capacity() * std::mem::size_of::<u64>()
+            + self.events.capacity() * std::mem::size_of::<EventItem>()
             + self.events.iter().map(|e| e.text.len()).sum::<usize>()
     }
 }
@@ -511,6 +519,9 @@ impl crate::tui::filter::Subject for Item {
     }
     fn text(&self) -> &str {
         &self.summary
+    }
+    fn search_text(&self) -> Option<&str> {
+        Some(&self.search)
     }
 }
 
