@@ -485,14 +485,14 @@ struct Needle {
     lower: String,
     ascii: bool,
     /// Searches lower-cased text.
-    finder: memchr::memmem::Finder<'static>,
+    finder: Box<memchr::memmem::Finder<'static>>,
 }
 
 impl Needle {
     fn new(s: &str) -> Needle {
         let lower: String = s.chars().flat_map(char::to_lowercase).collect();
         let ascii = lower.is_ascii();
-        let finder = memchr::memmem::Finder::new(lower.as_bytes()).into_owned();
+        let finder = Box::new(memchr::memmem::Finder::new(lower.as_bytes()).into_owned());
         Needle {
             lower,
             ascii,
