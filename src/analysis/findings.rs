@@ -7,6 +7,14 @@
 //! once at the end). Each family of findings is a [`Detector`] in a module
 //! of its own; each keeps bounded state (named limits) whatever the input.
 
+mod bootstrap;
+mod connections;
+mod groups;
+mod lag;
+mod metadata;
+mod producer;
+mod requests;
+
 use std::net::SocketAddr;
 
 use serde_json::{Value as Json, json};
@@ -231,5 +239,14 @@ impl Diagnoser {
 }
 
 fn all_detectors() -> Vec<Box<dyn Detector>> {
-    Vec::new()
+    [
+        bootstrap::detectors(),
+        requests::detectors(),
+        connections::detectors(),
+        metadata::detectors(),
+        groups::detectors(),
+        lag::detectors(),
+        producer::detectors(),
+    ]
+    .concat()
 }
