@@ -248,5 +248,7 @@ fn all_detectors() -> Vec<Box<dyn Detector>> {
         lag::detectors(),
         producer::detectors(),
     ]
-    .concat()
+    .into_iter()
+    .flatten()
+    .collect()
 }
