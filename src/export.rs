@@ -5,4 +5,5 @@
 //! one-line-per-exchange listing of `kwire list`.
 
 pub mod ndjson;
+pub mod stats;
 pub mod text;

@@ -9,6 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use kwire::analysis::connections::Connections;
+use kwire::analysis::findings::{self, Diagnoser, Diagnosing, Finding, Severity};
+use kwire::analysis::stats::Stats;
+use kwire::analysis::topics::TopicNames;
 use kwire::capture::file::FileSource;
 use kwire::capture::live::{LiveOptions, LiveSource};
 use kwire::capture::{PacketSource, SourceFormat};
@@ -51,8 +55,26 @@ enum Command {
     /// One readable line per Kafka exchange (status with error names, and
     /// what it carried), with events and a summary.
     List(ListArgs),
-    /// Every exchange and event as NDJSON (see docs/ndjson.md).
+    /// Every exchange and event as NDJSON (see docs/ndjson.md), then the
+    /// findings.
     Export(ExportArgs),
+    /// What went wrong, in plain words: findings most severe first, with
+    /// counts, what they involve and the frames to look at.
+    Diagnose(ReportArgs),
+    /// Per API counts and latency percentiles, errors by API and code,
+    /// records and bytes per topic and partition, per client id and per
+    /// connection.
+    Stats(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    input: Input,
+    /// JSON instead of text (diagnose: one `finding` object per line, as in
+    /// `kwire export`; stats: one object).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -409,6 +431,8 @@ fn main_inner() -> Result<()> {
             let r = analyze(&a.input, w)?.and_then(|mut w| w_flush(&mut w));
             finish_output(r)
         }
+        Command::Diagnose(a) => diagnose(&a),
+        Command::Stats(a) => stats(&a),
         Command::Export(a) => {
             let live = a.input.interface.is_some();
             let out: Box<dyn Write> = match &a.output {
@@ -419,10 +443,99 @@ fn main_inner() -> Result<()> {
             };
             let mut w = NdjsonWriter::new(BufWriter::with_capacity(1 << 16, out));
             w.flush_each = live;
-            let r = analyze(&a.input, w)?.and_then(|w| w.into_inner().flush());
+            // The findings come just before the summary.
+            let sink = Diagnosing::new(w, |w: &mut NdjsonWriter<_>, found: &[Finding]| {
+                found.iter().try_for_each(|f| w.write_value(&f.to_json()))
+            });
+            let r = analyze(&a.input, sink)?.and_then(|s| s.inner.into_inner().flush());
             finish_output(r)
         }
     }
+}
+
+/// Collects what `diagnose` and `stats` report.
+#[derive(Default)]
+struct Report {
+    diagnoser: Diagnoser,
+    stats: Stats,
+    conns: Connections,
+    names: TopicNames,
+    summary: Option<session::Summary>,
+    source: String,
+}
+
+impl RecordSink for Report {
+    fn record(&mut self, r: session::Record) -> io::Result<()> {
+        match r {
+            session::Record::Capture(c) => self.source = c.source,
+            session::Record::Exchange(e) => {
+                self.diagnoser.observe_exchange(&e);
+                self.names.observe(&e);
+                self.stats.observe(&e, &self.names);
+                self.conns.observe_exchange(&e);
+            }
+            session::Record::Event(ev) => {
+                self.diagnoser.observe_event(&ev);
+                self.stats.observe_event(&ev);
+                self.conns.observe_event(&ev);
+            }
+            session::Record::Summary(s) => self.summary = Some(*s),
+        }
+        Ok(())
+    }
+}
+
+fn report(input: &Input) -> Result<Report> {
+    analyze(input, Report::default())?.context("analysis stopped")
+}
+
+fn diagnose(a: &ReportArgs) -> Result<()> {
+    let r = report(&a.input)?;
+    let found = r.diagnoser.findings();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let res = if a.json {
+        found.iter().try_for_each(|f| {
+            serde_json::to_writer(&mut out, &f.to_json())?;
+            out.write_all(b"\n")
+        })
+    } else {
+        (|| {
+            let count = |s| found.iter().filter(|f| f.severity == s).count();
+            let ex = r.summary.as_ref().map_or(0, |s| s.exchanges);
+            writeln!(
+                out,
+                "# {}: {} exchanges; {} findings: {} errors, {} warnings, {} info",
+                r.source,
+                ex,
+                found.len(),
+                count(Severity::Error),
+                count(Severity::Warning),
+                count(Severity::Info)
+            )?;
+            if found.is_empty() {
+                writeln!(out, "nothing wrong found")?;
+            }
+            for f in &found {
+                write!(out, "{}", findings::to_text(f))?;
+            }
+            Ok(())
+        })()
+    };
+    finish_output(res.and_then(|()| out.flush()))
+}
+
+fn stats(a: &ReportArgs) -> Result<()> {
+    let r = report(&a.input)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let res = if a.json {
+        serde_json::to_writer_pretty(&mut out, &kwire::export::stats::to_json(&r.stats, &r.conns))
+            .map_err(io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+    } else {
+        let tables = kwire::export::stats::tables(&r.stats, Some(&r.conns));
+        write!(out, "{}", kwire::export::stats::to_text(&tables))
+    };
+    finish_output(res.and_then(|()| out.flush()))
 }
 
 fn w_flush<W: Write>(_w: &mut TextWriter<W>) -> io::Result<()> {

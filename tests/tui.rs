@@ -332,3 +332,20 @@ fn follow_pause_and_limits_while_records_arrive() {
     key(&mut app, 'k');
     assert!(!app.follow);
 }
+
+#[test]
+fn findings_view() {
+    let mut app = corpus("errors_mtu1500");
+    key(&mut app, '5');
+    assert_eq!(app.view, View::Findings);
+    insta::assert_snapshot!(app.render_to_string(120, 40));
+    // Enter shows the selected finding's exchanges in the timeline.
+    if let Some(f) = app.findings.first().cloned()
+        && !f.frames.is_empty()
+    {
+        code(&mut app, KeyCode::Enter);
+        assert_eq!(app.view, View::Timeline);
+        assert!(app.filter_text.starts_with("frame:"), "{}", app.filter_text);
+        assert!(app.visible_exchanges >= 1);
+    }
+}

@@ -238,6 +238,95 @@ impl Diagnoser {
     }
 }
 
+/// A sink that diagnoses what passes through it: every record goes on to
+/// `inner`; just before the summary, `on_findings` gets the findings.
+pub struct Diagnosing<S, F> {
+    pub inner: S,
+    pub diagnoser: Diagnoser,
+    on_findings: F,
+}
+
+impl<S, F> Diagnosing<S, F>
+where
+    S: crate::session::RecordSink,
+    F: FnMut(&mut S, &[Finding]) -> std::io::Result<()>,
+{
+    pub fn new(inner: S, on_findings: F) -> Self {
+        Diagnosing {
+            inner,
+            diagnoser: Diagnoser::new(),
+            on_findings,
+        }
+    }
+}
+
+impl<S, F> crate::session::RecordSink for Diagnosing<S, F>
+where
+    S: crate::session::RecordSink,
+    F: FnMut(&mut S, &[Finding]) -> std::io::Result<()>,
+{
+    fn record(&mut self, r: crate::session::Record) -> std::io::Result<()> {
+        use crate::session::Record;
+        match &r {
+            Record::Exchange(e) => self.diagnoser.observe_exchange(e),
+            Record::Event(ev) => self.diagnoser.observe_event(ev),
+            Record::Summary(_) => {
+                let found = self.diagnoser.findings();
+                (self.on_findings)(&mut self.inner, &found)?;
+            }
+            Record::Capture(_) => {}
+        }
+        self.inner.record(r)
+    }
+}
+
+/// A finding as plain text: a line with the severity and title, then its
+/// details, frames and what it involves, indented.
+pub fn to_text(f: &Finding) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let mark = match f.severity {
+        Severity::Error => "✗ ERROR  ",
+        Severity::Warning => "! WARNING",
+        Severity::Info => "· info   ",
+    };
+    let _ = writeln!(o, "{mark} {}", f.title);
+    for d in &f.details {
+        let _ = writeln!(o, "           {d}");
+    }
+    if !f.frames.is_empty() {
+        let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+        let more = if f.count > f.frames.len() as u64 && f.frames.len() == MAX_FRAMES {
+            " …"
+        } else {
+            ""
+        };
+        let _ = writeln!(o, "           frames: {}{more}", frames.join(" "));
+    }
+    let mut involved = Vec::new();
+    if !f.groups.is_empty() {
+        involved.push(format!("groups {}", f.groups.join(", ")));
+    }
+    if !f.topics.is_empty() {
+        involved.push(format!("topics {}", f.topics.join(", ")));
+    }
+    if !f.clients.is_empty() {
+        involved.push(format!("clients {}", f.clients.join(", ")));
+    }
+    if !f.brokers.is_empty() {
+        let b: Vec<String> = f.brokers.iter().map(|b| b.to_string()).collect();
+        involved.push(format!("brokers {}", b.join(", ")));
+    }
+    if !f.streams.is_empty() {
+        let s: Vec<String> = f.streams.iter().map(|s| format!("s{s}")).collect();
+        involved.push(format!("connections {}", s.join(" ")));
+    }
+    if !involved.is_empty() {
+        let _ = writeln!(o, "           {}", involved.join("; "));
+    }
+    o
+}
+
 fn all_detectors() -> Vec<Box<dyn Detector>> {
     [
         bootstrap::detectors(),

@@ -50,6 +50,16 @@ impl<W: Write> NdjsonWriter<W> {
     pub fn into_inner(self) -> W {
         self.out
     }
+
+    /// Write a JSON object of another kind (`finding`) as one line.
+    pub fn write_value(&mut self, v: &Value) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, v)?;
+        self.out.write_all(b"\n")?;
+        if self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
 }
 
 impl<W: Write> RecordSink for NdjsonWriter<W> {

@@ -32,10 +32,17 @@ pub enum View {
     Connections,
     Groups,
     Stats,
+    Findings,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Timeline, View::Connections, View::Groups, View::Stats];
+    pub const ALL: [View; 5] = [
+        View::Timeline,
+        View::Connections,
+        View::Groups,
+        View::Stats,
+        View::Findings,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -43,6 +50,7 @@ impl View {
             View::Connections => "Connections",
             View::Groups => "Groups",
             View::Stats => "Stats",
+            View::Findings => "Findings",
         }
     }
 
@@ -193,6 +201,12 @@ pub struct App {
     pub flow: Option<ListState>,
     pub group_cache: view::groups::FlowCache,
     pub stats_scroll: usize,
+    pub diagnoser: crate::analysis::findings::Diagnoser,
+    /// The findings as last stated, and when (records ingested then).
+    pub findings: Vec<crate::analysis::findings::Finding>,
+    findings_at: Option<(u64, std::time::Instant)>,
+    ingested: u64,
+    pub finding_list: ListState,
 
     pub detail: Option<(u64, Detail)>,
     pub help: bool,
@@ -235,6 +249,11 @@ impl App {
             flow: None,
             group_cache: Default::default(),
             stats_scroll: 0,
+            diagnoser: Default::default(),
+            findings: Vec::new(),
+            findings_at: None,
+            ingested: 0,
+            finding_list: ListState::default(),
             detail: None,
             help: false,
             help_scroll: 0,
@@ -247,6 +266,7 @@ impl App {
 
     /// Take one record from the analysis.
     pub fn ingest(&mut self, r: Record) {
+        self.ingested += 1;
         match r {
             Record::Capture(c) => self.capture = Some(c),
             Record::Exchange(e) => self.ingest_exchange(&e),
@@ -255,6 +275,7 @@ impl App {
                     self.first_ts = Some(e.at.ts);
                 }
                 self.conns.observe_event(&e);
+                self.diagnoser.observe_event(&e);
                 if super::store::shown_in_timeline(&e.kind) {
                     self.store.push_event(&e);
                 }
@@ -282,7 +303,21 @@ impl App {
         self.groups.observe(index as usize, e, &self.names);
         self.stats.observe(e, &self.names);
         self.conns.observe_exchange(e);
+        self.diagnoser.observe_exchange(e);
         self.store.push(item);
+    }
+
+    /// State the findings again if records arrived since (at most once a
+    /// second while they keep arriving).
+    pub fn refresh_findings(&mut self) {
+        let stale = match self.findings_at {
+            None => true,
+            Some((n, at)) => n != self.ingested && (!self.loading || at.elapsed().as_secs() >= 1),
+        };
+        if stale {
+            self.findings = self.diagnoser.findings();
+            self.findings_at = Some((self.ingested, std::time::Instant::now()));
+        }
     }
 
     /// Bring the timeline's visible rows up to date with the store.
@@ -454,6 +489,7 @@ impl App {
                 Some(f) => (f, view::groups::flow_len_of(&self.group_cache)),
                 None => (&mut self.group_list, self.groups.len()),
             },
+            View::Findings => (&mut self.finding_list, self.findings.len()),
             View::Stats => {
                 match a {
                     Action::Down => self.stats_scroll += 1,
@@ -541,6 +577,20 @@ impl App {
                     }
                 }
             },
+            View::Findings => {
+                let text = self
+                    .findings
+                    .get(self.finding_list.selected)
+                    .and_then(view::findings::filter_for);
+                match text.map(|t| (Filter::parse(&t), t)) {
+                    Some((Ok(f), t)) => {
+                        self.set_filter(&t, f);
+                        self.view = View::Timeline;
+                        self.follow = false;
+                    }
+                    _ => self.message = Some("this finding names no frame".into()),
+                }
+            }
             View::Stats => {}
         }
     }
@@ -755,6 +805,7 @@ impl App {
                 View::Connections => view::connections::render(self, f, body),
                 View::Groups => view::groups::render(self, f, body),
                 View::Stats => view::stats::render(self, f, body),
+                View::Findings => view::findings::render(self, f, body),
             },
         }
         self.render_foot(f, foot);

@@ -194,6 +194,12 @@ pub const BINDINGS: &[Binding] = &[
         help: "statistics",
     },
     Binding {
+        keys: &[Char('5')],
+        action: Action::View(5),
+        scope: Scope::Global,
+        help: "findings: what went wrong",
+    },
+    Binding {
         keys: &[Char('/')],
         action: Action::Filter,
         scope: Scope::Timeline,

@@ -2,6 +2,7 @@
 //! state and the analysis models, nothing else.
 
 pub mod connections;
+pub mod findings;
 pub mod groups;
 pub mod help;
 pub mod stats;
@@ -34,16 +35,4 @@ pub fn rpad(s: &str, width: usize) -> String {
     format!("{}{f}", " ".repeat(width - n))
 }
 
-/// A byte count the short way: `812B`, `14.2K`, `3.1M`, `1.2G`.
-pub fn bytes(n: u64) -> String {
-    let f = n as f64;
-    if n < 1024 {
-        format!("{n}B")
-    } else if n < 1 << 20 {
-        format!("{:.1}K", f / 1024.0)
-    } else if n < 1 << 30 {
-        format!("{:.1}M", f / (1u64 << 20) as f64)
-    } else {
-        format!("{:.1}G", f / (1u64 << 30) as f64)
-    }
-}
+pub use crate::export::stats::bytes;
