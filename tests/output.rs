@@ -140,3 +140,42 @@ fn truncated_file_is_read_to_the_damage_and_exits_0() {
     assert!(lines.iter().filter(|l| l["type"] == "exchange").count() > 20);
     assert_eq!(lines.last().unwrap()["type"], "summary");
 }
+
+/// `kwire stats --json` per API: requests equal what tshark counts on the
+/// same capture (request PDUs per api key), and `kwire stats` prints every
+/// table.
+#[test]
+fn stats_command_agrees_with_tshark() {
+    for name in ["kcat", "kafka_python", "confluent_basic", "errors_mtu1500"] {
+        let path = corpus_dir().join(format!("{name}.pcap"));
+        let (code, out, err) = kwire(&["stats", "--json", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["type"], "stats");
+        let mut got = std::collections::BTreeMap::new();
+        for a in v["stats"]["apis"].as_array().unwrap() {
+            got.insert(
+                a["api_key"].as_i64().unwrap(),
+                a["requests"].as_u64().unwrap(),
+            );
+        }
+        let mut want = std::collections::BTreeMap::new();
+        for r in read_tsv(&corpus_dir().join(format!("{name}.tshark.tsv"))) {
+            if let Some(k) = r.request_key {
+                *want.entry(i64::from(k)).or_insert(0u64) += 1;
+            }
+        }
+        assert_eq!(got, want, "{name}: requests per api key, kwire vs tshark");
+        let (code, text, _) = kwire(&["stats", path.to_str().unwrap()]);
+        assert_eq!(code, 0);
+        for title in [
+            "# Requests by API",
+            "# Errors by API and code",
+            "# Records by topic and partition",
+            "# By client id",
+            "# By connection",
+        ] {
+            assert!(text.contains(title), "{name}: {title} missing");
+        }
+    }
+}
