@@ -291,3 +291,42 @@ fn offset_commit_stalled() {
         f.details
     );
 }
+
+/// Damaged captures (lost, reordered, repeated frames; a start mid-stream)
+/// of the recorded scenarios: no panic, and no retry claimed out of
+/// nothing on the healthy parts.
+#[test]
+fn damaged_scenarios_do_not_panic() {
+    let dir = std::env::temp_dir().join(format!("kwire-fproducer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in [
+        "producer_retries",
+        "producer_fenced",
+        "lag_growing",
+        "lag_commit_stalled",
+    ] {
+        let src = samples_dir().join("findings").join(format!("{name}.pcap"));
+        let clean = findings(&src);
+        for (mode, seed) in [
+            ("drop=0.05", 1),
+            ("swap=0.2", 2),
+            ("dup=0.2", 3),
+            ("from=40", 4),
+            ("snap=200", 5),
+        ] {
+            let out = dir.join(format!("{name}-{}.pcap", mode.replace('=', "")));
+            mangle(&src, &out, mode, seed);
+            let got = findings(&out);
+            if mode.starts_with("dup") {
+                // TCP retransmissions are not producer retries.
+                assert_eq!(
+                    got.iter().map(|f| (f.code, f.count)).collect::<Vec<_>>(),
+                    clean.iter().map(|f| (f.code, f.count)).collect::<Vec<_>>(),
+                    "{name} {mode}:\n{}",
+                    show(&got)
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
