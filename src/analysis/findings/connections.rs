@@ -243,12 +243,16 @@ impl Detector for Outages {
                     let ep = b.failure(ts);
                     ep.stalled += stalled.len() as u64;
                     for u in &stalled {
+                        ep.start = ep.start.min(u.ts);
                         ep.frame(u.frame);
                         ep.stream(u.stream);
                         if ep.clients.len() < MAX_FRAMES && !ep.clients.contains(&u.client) {
                             ep.clients.push(u.client.clone());
                         }
                     }
+                    // Its requests are counted as stalled, not the
+                    // connection as cut.
+                    return;
                 }
                 if matches!(
                     reason,

@@ -301,7 +301,12 @@ pub struct NoResponse {
     activity: HashMap<String, Vec<(u64, Timestamp, Timestamp)>>,
     /// Connections' first packet, from `connection_open`.
     opened: HashMap<u64, Timestamp>,
+    /// Latest request per (client, API).
+    latest: HashMap<(String, ApiKey), Timestamp>,
 }
+
+/// (client, API) pairs whose latest request time is kept.
+pub const MAX_CLIENT_APIS: usize = 16_384;
 
 /// Connections remembered per client (to tell a client that carried on
 /// from one that exited).
@@ -310,13 +315,23 @@ pub const MAX_STREAMS_PER_CLIENT: usize = 256;
 pub const MAX_OPENED: usize = 65_536;
 
 impl NoResponse {
-    /// Whether `client` sent a request after `end` on a connection opened
-    /// before it: the same process carried on (a client id shared by a
-    /// process started afterwards opens new connections).
-    fn carried_on(&self, client: &str, end: Timestamp) -> bool {
-        self.activity
-            .get(client)
-            .is_some_and(|v| v.iter().any(|&(_, open, last)| open < end && last > end))
+    /// Whether the client of `u` carried on after `end`: it sent a request
+    /// on a connection opened before (the same process: a client id shared
+    /// by a process started afterwards opens new connections), or sent the
+    /// same API again.
+    fn carried_on(&self, u: &Unanswered, end: Timestamp) -> bool {
+        let kept_going = self
+            .activity
+            .get(&u.client)
+            .is_some_and(|v| v.iter().any(|&(_, open, last)| open < end && last > end));
+        // Or it sent the same API again: a retry (a later process with the
+        // same client id rarely starts with the request a previous one was
+        // cut in, and a shutdown sends nothing after).
+        let retried = self
+            .latest
+            .get(&(u.client.clone(), u.api))
+            .is_some_and(|t| *t > end);
+        kept_going || retried
     }
 }
 
@@ -326,6 +341,12 @@ pub const MAX_UNANSWERED: usize = 16_384;
 impl Detector for NoResponse {
     fn exchange(&mut self, e: &Exchange, cx: &Context<'_>) {
         let key = client_key(e);
+        let k2 = (key.clone(), e.api_key);
+        if let Some(t) = self.latest.get_mut(&k2) {
+            *t = (*t).max(e.request.ts);
+        } else if self.latest.len() < MAX_CLIENT_APIS {
+            self.latest.insert(k2, e.request.ts);
+        }
         if self.activity.contains_key(&key) || self.activity.len() < MAX_CLIENTS {
             let v = self.activity.entry(key).or_default();
             if let Some(c) = v.iter_mut().find(|c| c.0 == e.stream) {
@@ -393,7 +414,7 @@ impl Detector for NoResponse {
                 }
                 _ if overdue.is_some_and(|o| o > STALL_MS * 1000) => &mut timeout,
                 _ => {
-                    if !self.carried_on(&u.client, *end) {
+                    if !self.carried_on(u, *end) {
                         continue;
                     }
                     &mut lost
@@ -1019,7 +1040,7 @@ pub(super) mod tests {
             &[
                 Either::E(e.clone()),
                 Either::V(close(1, 1001, CloseReason::Reset)),
-                Either::E(ex(3, 3, 12, "c", 9093, 2000, Some(2001))),
+                Either::E(ex(3, 2, 7, "c", 9093, 2000, Some(2001))),
             ],
         );
         assert!(f.is_empty(), "{f:?}");
