@@ -480,9 +480,9 @@ impl Analysis<'_> {
                 {
                     continue;
                 }
-                departed.push((m.clone(), self.departure(m, prev.ts, next.ts)));
+                departed.push((m.clone(), (prev.ts, next.ts)));
             }
-            let told = self
+            let told: Vec<(u64, &'static str, &'static str, Timestamp)> = self
                 .flow
                 .steps
                 .iter()
@@ -496,8 +496,19 @@ impl Analysis<'_> {
                         && s.error.is_some_and(|(c, _)| rejoin_signal(c))
                         && !self.left_before(s)
                 })
-                .map(|s| (s.frame, api_of(s), s.error.map_or("", |(_, n)| n)))
+                .map(|s| (s.frame, api_of(s), s.error.map_or("", |(_, n)| n), s.ts))
                 .collect();
+            // The coordinator noticed the departure when it first told the
+            // others to rejoin; else when the new generation formed.
+            let noticed = told.iter().map(|t| t.3).min().unwrap_or(next.ts);
+            let departed = departed
+                .into_iter()
+                .map(|(m, (from, _))| {
+                    let d = self.departure(&m, from, noticed.min(next.ts));
+                    (m, d)
+                })
+                .collect();
+            let told = told.into_iter().map(|(f, a, n, _)| (f, a, n)).collect();
             out.push(Rebalance {
                 prev: prev.id,
                 next: next.id,
@@ -805,7 +816,7 @@ impl Analysis<'_> {
                     } => (
                         *silent_us,
                         format!(
-                            "its session timed out (sessionTimeoutMs {session_ms}): it crashed, hung or lost its connection"
+                            "its session timed out (sessionTimeoutMs {session_ms}): it crashed, hung or lost its network"
                         ),
                     ),
                     Departure::Dropped { silent_us } => (
@@ -821,10 +832,10 @@ impl Analysis<'_> {
                     Severity::Warning,
                     code,
                     format!(
-                        "member {} of group {group} stopped heartbeating without leaving; the group moved to generation {} without it {} later: {what}",
+                        "member {} of group {group} stopped heartbeating without leaving; the coordinator removed it after {} of silence and the group moved to generation {} without it: {what}",
                         self.who(m),
-                        r.next,
-                        duration(silent_us)
+                        duration(silent_us),
+                        r.next
                     ),
                 );
                 f.count = 1;
@@ -1092,7 +1103,8 @@ impl Analysis<'_> {
         let mut open: Option<Timestamp> = None;
         let mut outages = 0u64;
         let mut longest = 0i64;
-        let mut resolved_by: Option<&Step> = None;
+        // The step that ended the longest outage, and whether the last one ended.
+        let mut worst: Option<&Step> = None;
         for s in &self.flow.steps {
             match s.error {
                 Some((code, name)) if is_coordinator_code(code) => {
@@ -1119,9 +1131,12 @@ impl Analysis<'_> {
                         && s.response_frame.is_some()
                         && !matches!(s.kind, StepKind::FindCoordinator { .. })
                     {
-                        longest = longest.max(s.ts.micros_since(t));
+                        let lasted = s.ts.micros_since(t);
+                        if worst.is_none() || lasted > longest {
+                            longest = lasted;
+                            worst = Some(s);
+                        }
                         open = None;
-                        resolved_by = Some(s);
                     }
                 }
             }
@@ -1138,11 +1153,16 @@ impl Analysis<'_> {
                 })
                 .collect();
             let mut title = format!(
-                "group {group} could not reach its coordinator: {}",
+                "group {group} could not reach its coordinator{}: {}",
+                if outages > 1 {
+                    format!(" {}", times(outages))
+                } else {
+                    String::new()
+                },
                 what.join(", ")
             );
-            match (open, resolved_by) {
-                (None, Some(r)) => {
+            match (open, worst) {
+                (None, Some(r)) if outages == 1 => {
                     let _ = write!(
                         title,
                         "; {} answered {} after the first error (frame {})",
@@ -1150,9 +1170,16 @@ impl Analysis<'_> {
                         duration(longest),
                         r.frame
                     );
-                    if outages > 1 {
-                        let _ = write!(title, " at worst, over {outages} outages");
-                    }
+                    f.frame(r.frame);
+                }
+                (None, Some(r)) => {
+                    let _ = write!(
+                        title,
+                        "; each time a coordinator answered again, after {} at worst ({}, frame {})",
+                        duration(longest),
+                        api_of(r),
+                        r.frame
+                    );
                     f.frame(r.frame);
                 }
                 _ => {
@@ -1178,8 +1205,8 @@ impl Analysis<'_> {
                 Severity::Info,
                 "coordinator_moved",
                 format!(
-                    "group {group}'s coordinator moved {} times: {}",
-                    self.flow.coordinators.len() - 1,
+                    "the coordinator of group {group} moved {}: {}",
+                    times((self.flow.coordinators.len() - 1) as u64),
                     brokers.join(" → ")
                 ),
             );

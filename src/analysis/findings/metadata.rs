@@ -52,6 +52,9 @@ pub const MAX_TROUBLES: usize = 1024;
 pub const MAX_OPEN_EPISODES: usize = 16_384;
 /// Most partitions named per finding.
 pub const MAX_PARTITIONS: usize = 64;
+/// Shortest span between the first and last failure a title mentions
+/// ("over 5.0 s"): below a second it says nothing a reader needs.
+pub const MIN_SPAN_SHOWN_US: i64 = 1_000_000;
 /// Most outcomes read from one response (topic-partitions with an error code).
 pub const MAX_OUTCOMES: usize = 65_536;
 
@@ -473,12 +476,24 @@ impl Trouble {
         } else {
             format!(" ({})", f.clients.join(", "))
         };
+        let over = match (f.first, f.last) {
+            (Some(a), Some(b)) if f.count > 1 && b.micros_since(a) >= MIN_SPAN_SHOWN_US => {
+                format!(" over {}", duration(b.micros_since(a)))
+            }
+            _ => String::new(),
+        };
         let mut title = format!(
-            "{apis} {prep} {what} answered {name} {}{clients}",
+            "{apis} {prep} {what} answered {name} {}{over}{clients}",
             times(f.count)
         );
         let recovered_all = open == 0 && self.recovered > 0;
-        if recovered_all {
+        if recovered_all && auth {
+            let _ = write!(
+                title,
+                "; later succeeded, {} after the first refusal (an ACL was granted)",
+                duration(self.slowest_recovery_us)
+            );
+        } else if recovered_all {
             let refresh = if self.non_metadata_episodes > 0 && self.refreshed > 0 {
                 "the client refreshed metadata and "
             } else {
@@ -521,7 +536,7 @@ impl Trouble {
             _ => "the principal lacks an ACL: retrying does not help, an ACL must be granted",
         };
         f.details.push(format!("{name}: {meaning}"));
-        if self.non_metadata_episodes > 0 {
+        if self.non_metadata_episodes > 0 && !auth {
             f.details.push(format!(
                 "metadata refreshed after {} of {} failures",
                 self.refreshed.min(self.non_metadata_episodes),
