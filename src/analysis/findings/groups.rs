@@ -1299,6 +1299,21 @@ mod tests {
         assert_eq!(list(&["a".into(), "b".into()]), "a and b");
         assert_eq!(list(&["a".into(), "b".into(), "c".into()]), "a, b, and c");
         assert_eq!(times(2), "twice");
+        let parts = [
+            ("b-2".to_string(), "joined (generation 3)".to_string()),
+            ("b-2".to_string(), "left (generation 4)".to_string()),
+            ("b-3".to_string(), "joined (generation 5)".to_string()),
+        ];
+        assert_eq!(
+            prose(&parts),
+            "b-2 joined (generation 3), left (generation 4), and b-3 joined (generation 5)"
+        );
+        let t = tally(&[
+            (1, "Heartbeat", "X"),
+            (2, "Heartbeat", "X"),
+            (3, "OffsetCommit", "Y"),
+        ]);
+        assert_eq!(t, ["Heartbeat X ×2", "OffsetCommit Y"]);
     }
 
     #[test]

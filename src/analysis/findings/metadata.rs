@@ -572,6 +572,102 @@ mod tests {
         assert_eq!(family(-1), None);
     }
 
+    fn n(name: &'static str, value: Value) -> Node {
+        Node {
+            name,
+            range: 0..1,
+            value,
+        }
+    }
+
+    fn walk(tree: &Node) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        visit(tree, None, &mut out, &TopicNames::new(), "");
+        out
+    }
+
+    #[test]
+    fn outcomes_carry_topic_and_partition() {
+        // Produce v9-shaped: responses[{name, partitionResponses[{index, errorCode}]}].
+        let part = |i: i64, code: i64| {
+            n(
+                "",
+                Value::Struct(vec![
+                    n("index", Value::Int(i)),
+                    n("errorCode", Value::Int(code)),
+                ]),
+            )
+        };
+        let tree = n(
+            "ProduceResponse",
+            Value::Struct(vec![n(
+                "responses",
+                Value::Array(vec![n(
+                    "",
+                    Value::Struct(vec![
+                        n("name", Value::Str("t".into())),
+                        n(
+                            "partitionResponses",
+                            Value::Array(vec![part(0, 0), part(1, 6)]),
+                        ),
+                    ]),
+                )]),
+            )]),
+        );
+        let out = walk(&tree);
+        assert_eq!(
+            out,
+            [
+                Outcome {
+                    topic: Some("t".into()),
+                    partition: Some(0),
+                    code: 0
+                },
+                Outcome {
+                    topic: Some("t".into()),
+                    partition: Some(1),
+                    code: 6
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_shapes_do_not_panic() {
+        // Out-of-range codes and partitions, arrays of scalars, topics
+        // without names, a code on the root.
+        let tree = n(
+            "X",
+            Value::Struct(vec![
+                n("errorCode", Value::Int(1 << 40)),
+                n(
+                    "topics",
+                    Value::Array(vec![
+                        n("", Value::Int(3)),
+                        n(
+                            "",
+                            Value::Struct(vec![
+                                n("partitionIndex", Value::Int(1 << 40)),
+                                n("errorCode", Value::Str("x".into())),
+                            ]),
+                        ),
+                        n(
+                            "",
+                            Value::Struct(vec![
+                                n("name", Value::Null),
+                                n("errorCode", Value::Int(-5)),
+                            ]),
+                        ),
+                    ]),
+                ),
+            ]),
+        );
+        let out = walk(&tree);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].code, -1);
+        assert_eq!(out[1].topic, None);
+    }
+
     #[test]
     fn durations() {
         assert_eq!(duration(-5), "0 µs");
