@@ -15,7 +15,7 @@ use crate::tui::theme::{Theme, glyph};
 fn look(s: Severity, t: &Theme) -> (&'static str, ratatui::style::Style) {
     match s {
         Severity::Error => (glyph::FATAL, t.fatal()),
-        Severity::Warning => (glyph::RETRIABLE, t.retriable()),
+        Severity::Warning => ("!", t.retriable()),
         Severity::Info => ("·", t.dim()),
     }
 }
