@@ -648,7 +648,8 @@ fn help_then_quit_restores_the_terminal() {
     );
 
     t.key("?");
-    let help = t.wait_for("the help", |s| s.contains("Help:"));
+    // Wait for the whole help: a capture can catch a frame half written.
+    let help = t.wait_for("the help", |s| s.contains("Help:") && s.contains("j ↓"));
     let row = help
         .lines()
         .find(|l| l.contains("j ↓"))
@@ -698,7 +699,9 @@ fn small_terminal_80x24() {
     }
 
     t.key("3");
-    let groups = t.wait_for("the groups view", |s| s.contains("Generations"));
+    let groups = t.wait_for("the groups view", |s| {
+        s.contains("Generations") && s.contains("gen 4")
+    });
     for l in groups.lines() {
         assert!(l.chars().count() <= 80, "wider than 80: {l:?}");
     }

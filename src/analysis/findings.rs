@@ -228,6 +228,7 @@ impl Diagnoser {
         for d in &self.detectors {
             d.findings(&cx, &mut out);
         }
+        fold_consequences(&mut out);
         out.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -236,6 +237,36 @@ impl Diagnoser {
         });
         out
     }
+}
+
+/// Findings that are the consequence of another are folded into it: a
+/// client stuck at bootstrap (an ApiVersions loop, a bootstrap that never
+/// completes) reconnects over and over, so its reconnect storm is said as a
+/// detail of the bootstrap finding, not as a finding of its own.
+fn fold_consequences(out: &mut Vec<Finding>) {
+    let causes: Vec<usize> = (0..out.len())
+        .filter(|&i| matches!(out[i].code, "apiversions_loop" | "bootstrap_incomplete"))
+        .collect();
+    // (consequence, cause) pairs.
+    let pairs: Vec<(usize, usize)> = (0..out.len())
+        .filter(|&i| out[i].code == "reconnect_storm" && !out[i].clients.is_empty())
+        .filter_map(|i| {
+            causes
+                .iter()
+                .find(|&&c| out[i].clients.iter().all(|x| out[c].clients.contains(x)))
+                .map(|&c| (i, c))
+        })
+        .collect();
+    for &(i, c) in &pairs {
+        let line = format!("as a consequence: {}", out[i].title);
+        out[c].details.push(line);
+    }
+    let mut index = 0;
+    out.retain(|_| {
+        let keep = !pairs.iter().any(|&(i, _)| i == index);
+        index += 1;
+        keep
+    });
 }
 
 /// A sink that diagnoses what passes through it: every record goes on to
@@ -340,4 +371,40 @@ fn all_detectors() -> Vec<Box<dyn Detector>> {
     .into_iter()
     .flatten()
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(sev: Severity, code: &'static str, client: &str) -> Finding {
+        let mut x = Finding::new(sev, code, format!("{code} of {client}"));
+        x.client(client);
+        x
+    }
+
+    #[test]
+    fn a_storm_caused_by_a_bootstrap_loop_is_folded_into_it() {
+        let mut out = vec![
+            f(Severity::Warning, "reconnect_storm", "a"),
+            f(Severity::Error, "apiversions_loop", "a"),
+            f(Severity::Warning, "reconnect_storm", "b"),
+        ];
+        fold_consequences(&mut out);
+        let codes: Vec<&str> = out.iter().map(|x| x.code).collect();
+        assert_eq!(codes, ["apiversions_loop", "reconnect_storm"]);
+        assert_eq!(out[0].details, ["as a consequence: reconnect_storm of a"]);
+        assert_eq!(out[1].clients, ["b"], "another client's storm stays");
+    }
+
+    #[test]
+    fn findings_sort_most_severe_then_most_frequent() {
+        let mut d = Diagnoser {
+            names: TopicNames::new(),
+            detectors: Vec::new(),
+        };
+        assert!(d.findings().is_empty());
+        d.detectors = all_detectors();
+        assert!(d.findings().is_empty(), "nothing seen, nothing found");
+    }
 }
