@@ -179,3 +179,55 @@ fn stats_command_agrees_with_tshark() {
         }
     }
 }
+
+/// Findings reach every output: `kwire export` writes them as `finding`
+/// lines just before the summary, `kwire diagnose --json` writes the same
+/// objects alone, and `kwire diagnose` says the first one in its first
+/// finding line.
+#[test]
+fn findings_in_export_and_diagnose() {
+    let path = corpus_dir().join("kafka_python_apiversions_loop.pcap");
+    let path = path.to_str().unwrap();
+    let (code, out, err) = kwire(&["export", path]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = lines.iter().map(|v| v["type"].as_str().unwrap()).collect();
+    let first_finding = types
+        .iter()
+        .position(|t| *t == "finding")
+        .expect("findings");
+    assert!(
+        types[first_finding..types.len() - 1]
+            .iter()
+            .all(|t| *t == "finding")
+    );
+    assert_eq!(*types.last().unwrap(), "summary");
+    let exported: Vec<&serde_json::Value> =
+        lines.iter().filter(|v| v["type"] == "finding").collect();
+    assert_eq!(exported[0]["code"], "apiversions_loop");
+    assert_eq!(exported[0]["severity"], "error");
+    assert_eq!(exported[0]["count"], 27);
+
+    let (code, json, _) = kwire(&["diagnose", "--json", path]);
+    assert_eq!(code, 0);
+    let alone: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alone.len(), exported.len());
+    assert_eq!(&alone[0], exported[0]);
+
+    let (code, text, _) = kwire(&["diagnose", path]);
+    assert_eq!(code, 0);
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().contains("1 errors"), "{text}");
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with("✗ ERROR")
+            && first.contains("retried ApiVersions v4 27 times on 27 connections"),
+        "{first}"
+    );
+}
