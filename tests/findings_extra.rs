@@ -1,0 +1,94 @@
+//! Findings librdkafka's mock cluster cannot produce, over real clients'
+//! traffic with the small Python broker of `scripts/record_findings_extra.py`
+//! (`samples/findings/extra_*.pcap`). Every expectation here was checked by
+//! reading the capture (`kwire list`, `kwire diagnose`, tshark).
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use kwire::analysis::findings::{Diagnoser, Finding, Severity};
+use kwire::session::Record;
+
+fn diagnose(path: &Path, ports: &[u16]) -> Vec<Finding> {
+    let (records, _) = analyze(path, ports);
+    let mut d = Diagnoser::new();
+    for r in &records {
+        match r {
+            Record::Exchange(e) => d.observe_exchange(e),
+            Record::Event(ev) => d.observe_event(ev),
+            _ => {}
+        }
+    }
+    d.findings()
+}
+
+fn sample(name: &str) -> Vec<Finding> {
+    let dir = samples_dir().join("findings");
+    let ports: Vec<u16> = std::fs::read_to_string(dir.join(format!("{name}.ports")))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    diagnose(&dir.join(format!("{name}.pcap")), &ports)
+}
+
+fn codes(f: &[Finding]) -> Vec<(&'static str, Severity, u64)> {
+    f.iter().map(|f| (f.code, f.severity, f.count)).collect()
+}
+
+/// confluent-kafka 2.16.1 (`quota-producer`, acks=all) sends 5 Produce v7,
+/// each answered with throttleTimeMs 300 (responses at frames 9…17).
+#[test]
+fn throttled_producer() {
+    let all = sample("extra_throttled");
+    let f: Vec<&Finding> = all.iter().filter(|f| f.code == "throttled").collect();
+    assert_eq!(f.len(), 1, "{:?}", codes(&all));
+    let f = f[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.count, 5);
+    assert_eq!(
+        f.title,
+        "client quota-producer was throttled by 127.0.0.1:33425 5 times (5 Produce): \
+         1500 ms in total, up to 300 ms at once"
+    );
+    assert_eq!(f.frames, [9, 11, 13, 15, 17]);
+    assert_eq!(f.clients, ["quota-producer"]);
+    assert_eq!(f.topics, ["t"]);
+    assert!(
+        !all.iter()
+            .any(|f| f.code == "error_response" || f.severity == Severity::Error)
+    );
+}
+
+/// kafka-python 3.0.12 pinned to `api_version=(2, 0)` sends Produce v6
+/// (frames 20, 22, 24) to a broker advertising Produce v0–v5, which answers
+/// each UNSUPPORTED_VERSION; the client gives up on the three records.
+#[test]
+fn pinned_client_version_unsupported() {
+    let all = sample("extra_version_unsupported");
+    let f: Vec<&Finding> = all
+        .iter()
+        .filter(|f| f.code == "version_unsupported")
+        .collect();
+    assert_eq!(f.len(), 1, "{:?}", codes(&all));
+    let f = f[0];
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.count, 3);
+    assert_eq!(
+        f.title,
+        "pinned-producer sent Produce v6 3 times to 127.0.0.1:38233, which answered UNSUPPORTED_VERSION"
+    );
+    assert_eq!(f.frames, [20, 22, 24]);
+    assert_eq!(f.clients, ["pinned-producer"]);
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.contains("it advertises Produce v0–v5")),
+        "{:?}",
+        f.details
+    );
+    assert_eq!(all[0].code, "version_unsupported");
+    assert!(all.iter().any(|f| f.code == "produce_failed"));
+}
