@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use crate::capture::Timestamp;
 use crate::session::{
-    Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Status, Summary,
+    ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Status, Summary,
 };
 
 /// Writes the listing.
@@ -41,7 +41,7 @@ impl<W: Write> TextWriter<W> {
 }
 
 /// `HH:MM:SS.micros` of a timestamp (UTC).
-fn clock(t: Timestamp) -> String {
+pub fn clock(t: Timestamp) -> String {
     let s = t.rfc3339();
     // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" → "HH:MM:SS.uuuuuu" (the year may
     // have more than four digits in a hostile capture).
@@ -63,9 +63,9 @@ pub fn latency(us: i64) -> String {
 
 /// The distinct error names of an exchange, with a count when repeated:
 /// `NOT_LEADER_OR_FOLLOWER×2,UNKNOWN_TOPIC_OR_PARTITION`.
-fn error_names(e: &Exchange) -> String {
+pub fn error_names(errors: &[ErrorRef]) -> String {
     let mut names: Vec<(&str, usize)> = Vec::new();
-    for er in &e.errors {
+    for er in errors {
         match names.iter_mut().find(|(n, _)| *n == er.name) {
             Some((_, c)) => *c += 1,
             None => names.push((er.name, 1)),
@@ -84,15 +84,21 @@ fn error_names(e: &Exchange) -> String {
         .join(",")
 }
 
+/// How an exchange ended, as the listing and the UI say it: `ok`, the error
+/// names, `no response (connection reset)`, `no response expected (acks=0)`.
+pub fn status_text(status: Status, errors: &[ErrorRef]) -> String {
+    match status {
+        Status::NoResponse(why) => format!("no response ({})", why.as_str().replace('_', " ")),
+        Status::NoResponseExpected => "no response expected (acks=0)".to_string(),
+        Status::Error => error_names(errors),
+        s => s.as_str().to_string(),
+    }
+}
+
 fn exchange_line(line: &mut String, e: &Exchange) {
     let api = format!("{} v{}", e.api_key, e.api_version);
     let lat = e.latency_us().map_or_else(|| "-".to_string(), latency);
-    let status = match e.status {
-        Status::NoResponse(why) => format!("no response ({})", why.as_str().replace('_', " ")),
-        Status::NoResponseExpected => "no response expected (acks=0)".to_string(),
-        Status::Error => error_names(e),
-        s => s.as_str().to_string(),
-    };
+    let status = status_text(e.status, &e.errors);
     let _ = write!(
         line,
         "{:>7} {} s{:<3} {} → {}  {:<16} {:<28} #{:<6} {:>8}  {}",

@@ -944,16 +944,11 @@ impl App {
 }
 
 /// The status as the timeline and detail say it.
+/// The listing's status, and a throttled response says so.
 pub fn status_text(it: &Item) -> String {
-    use crate::session::Status;
-    match it.status {
-        Status::Ok => match it.throttle_ms {
-            Some(ms) => format!("throttled {ms}ms"),
-            None => "ok".to_string(),
-        },
-        Status::Error => it.error_names(),
-        Status::NoResponse(why) => format!("no response ({})", why.as_str().replace('_', " ")),
-        Status::NoResponseExpected => "no response expected (acks=0)".to_string(),
+    match (it.status, it.throttle_ms) {
+        (crate::session::Status::Ok, Some(ms)) => format!("throttled {ms}ms"),
+        (status, _) => crate::export::text::status_text(status, &it.errors),
     }
 }
 

@@ -42,6 +42,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
 use super::theme::{Theme, glyph};
+use crate::export::text::latency;
 use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{RecordLimits, RecordsMode};
@@ -282,17 +283,6 @@ fn styled_line(parts: &[(String, Tone)], theme: &Theme) -> Line<'static> {
             .map(|(s, t)| Span::styled(s.clone(), style(theme, *t)))
             .collect::<Vec<_>>(),
     )
-}
-
-/// A latency in the unit a reader expects.
-fn latency(us: i64) -> String {
-    if us.unsigned_abs() < 1000 {
-        format!("{us}µs")
-    } else if us.unsigned_abs() < 1_000_000 {
-        format!("{:.1}ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.2}s", us as f64 / 1_000_000.0)
-    }
 }
 
 /// The two header lines.

@@ -129,28 +129,6 @@ impl Item {
         self.request.lost_bytes > 0 || self.response.is_some_and(|r| r.lost_bytes > 0)
     }
 
-    /// The error names, `NOT_LEADER_OR_FOLLOWER×2,REQUEST_TIMED_OUT`.
-    pub fn error_names(&self) -> String {
-        let mut names: Vec<(&str, usize)> = Vec::new();
-        for e in self.errors.iter() {
-            match names.iter_mut().find(|(n, _)| *n == e.name) {
-                Some((_, c)) => *c += 1,
-                None => names.push((e.name, 1)),
-            }
-        }
-        let parts: Vec<String> = names
-            .iter()
-            .map(|(n, c)| {
-                if *c > 1 {
-                    format!("{n}×{c}")
-                } else {
-                    n.to_string()
-                }
-            })
-            .collect();
-        parts.join(",")
-    }
-
     /// Heap bytes this item holds (bodies included).
     pub fn heap_bytes(&self) -> usize {
         self.errors.len() * std::mem::size_of::<ErrorRef>()

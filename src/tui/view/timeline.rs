@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{fit, pad, rpad};
 use crate::capture::Timestamp;
+pub use crate::export::text::clock;
 use crate::export::text::latency;
 use crate::tui::app::{App, TimeMode, status_text};
 use crate::tui::store::{Item, Row, Severity};
@@ -32,13 +33,6 @@ impl Columns {
             stream: (100..150).contains(&width),
         }
     }
-}
-
-/// `HH:MM:SS.uuuuuu` (UTC).
-pub fn clock(t: Timestamp) -> String {
-    let s = t.rfc3339();
-    let time = s.split_once('T').map_or(s.as_str(), |(_, t)| t);
-    time.get(..15).unwrap_or(time).to_string()
 }
 
 fn seconds(ns: i128) -> String {
