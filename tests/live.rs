@@ -11,8 +11,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,13 +22,6 @@ fn skip_or_fail(reason: &str) {
         panic!("live capture test cannot run: {reason}");
     }
     eprintln!("SKIPPED live capture test: {reason}");
-}
-
-fn mockbroker() -> Option<PathBuf> {
-    let p = std::env::var("KWIRE_MOCKBROKER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/mockbroker"));
-    p.exists().then_some(p)
 }
 
 fn have(cmd: &str, arg: &str) -> bool {
@@ -111,66 +103,21 @@ print("consumed", got)
 
 #[test]
 fn live_capture_finds_the_same_exchanges_as_a_file_capture() {
-    let Some(mock) = mockbroker() else {
-        return skip_or_fail("no mock broker (run scripts/setup --test or set KWIRE_MOCKBROKER)");
+    let mock = match live_ready() {
+        Ok(m) => m,
+        Err(why) => return skip_or_fail(&why),
     };
     if !have("tcpdump", "--version") {
         return skip_or_fail("tcpdump is not installed");
     }
-    if !Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        return skip_or_fail("python3 cannot import confluent_kafka");
-    }
     let kwire = env!("CARGO_BIN_EXE_kwire");
-    // Can this machine capture on lo at all?
-    let probe = Command::new(kwire)
-        .args(["export", "-i", "lo", "--duration", "0.2"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        return skip_or_fail(&format!(
-            "cannot capture on lo: {}",
-            String::from_utf8_lossy(&probe.stderr).trim()
-        ));
-    }
 
     // The mock cluster.
-    let mut mock = Command::new(&mock)
-        .arg("3")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut mock_in = mock.stdin.take().unwrap();
-    let mut mock_out = BufReader::new(mock.stdout.take().unwrap());
-    let mut line = String::new();
-    mock_out.read_line(&mut line).unwrap();
-    let bootstrap = line
-        .strip_prefix("bootstrap ")
-        .expect("mock prints its bootstrap servers")
-        .trim()
-        .to_string();
-    let ports: Vec<u16> = bootstrap
-        .split(',')
-        .map(|hp| hp.rsplit(':').next().unwrap().parse().unwrap())
-        .collect();
-    writeln!(mock_in, "topic live 2 1").unwrap();
-    line.clear();
-    mock_out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ok");
+    let mut cluster = MockCluster::start(&mock);
+    cluster.cmd("topic live 2 1");
+    let bootstrap = cluster.bootstrap.clone();
 
-    let filter = format!(
-        "tcp and ({})",
-        ports
-            .iter()
-            .map(|p| format!("port {p}"))
-            .collect::<Vec<_>>()
-            .join(" or ")
-    );
+    let filter = cluster.bpf();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file.pcap");
     let live_out = dir.path().join("live.ndjson");
@@ -208,8 +155,7 @@ fn live_capture_finds_the_same_exchanges_as_a_file_capture() {
         wait_timeout(&mut live, Duration::from_secs(10)).expect("kwire stops on SIGINT");
     assert!(live_status.success(), "kwire live exit {live_status:?}");
     wait_timeout(&mut tcpdump, Duration::from_secs(10)).expect("tcpdump stops on SIGINT");
-    let _ = writeln!(mock_in, "quit");
-    wait_timeout(&mut mock, Duration::from_secs(10));
+    drop(cluster);
 
     let live_text = std::fs::read_to_string(&live_out).unwrap();
     let file_out = Command::new(kwire)

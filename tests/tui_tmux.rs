@@ -22,8 +22,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -717,13 +717,6 @@ fn small_terminal_80x24() {
 // ---------------------------------------------------------------------------
 // Live
 
-fn mockbroker() -> Option<PathBuf> {
-    let p = std::env::var("KWIRE_MOCKBROKER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/mockbroker"));
-    p.exists().then_some(p)
-}
-
 /// Produces one message every `GAP` seconds, each flushed on its own (one
 /// Produce exchange each), and prints the wall-clock time its flush
 /// returned.
@@ -769,76 +762,14 @@ fn live_exchanges_appear_within_a_second() {
     if !have_tmux() {
         return skip_or_fail(name, "tmux is not installed");
     }
-    let Some(mock) = mockbroker() else {
-        return skip_or_fail(
-            name,
-            "no mock broker (run scripts/setup --test or set KWIRE_MOCKBROKER)",
-        );
+    let mock = match live_ready() {
+        Ok(m) => m,
+        Err(why) => return skip_or_fail(name, &why),
     };
-    if !Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        return skip_or_fail(name, "python3 cannot import confluent_kafka");
-    }
-    let kwire = env!("CARGO_BIN_EXE_kwire");
-    let probe = Command::new(kwire)
-        .args(["export", "-i", "lo", "--duration", "0.2"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        return skip_or_fail(
-            name,
-            &format!(
-                "cannot capture on lo: {}",
-                String::from_utf8_lossy(&probe.stderr).trim()
-            ),
-        );
-    }
-
-    let mut mock = Command::new(&mock)
-        .arg("3")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Stop the cluster however the test ends.
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut mock_in = mock.stdin.take().unwrap();
-    let mut mock_out = BufReader::new(mock.stdout.take().unwrap());
-    let _mock = Kill(mock);
-    let mut line = String::new();
-    mock_out.read_line(&mut line).unwrap();
-    let bootstrap = line
-        .strip_prefix("bootstrap ")
-        .expect("mock prints its bootstrap servers")
-        .trim()
-        .to_string();
-    let ports: Vec<&str> = bootstrap
-        .split(',')
-        .map(|hp| hp.rsplit(':').next().unwrap())
-        .collect();
-    writeln!(mock_in, "topic live 1 1").unwrap();
-    line.clear();
-    mock_out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ok");
-    let bpf = format!(
-        "tcp and ({})",
-        ports
-            .iter()
-            .map(|p| format!("port {p}"))
-            .collect::<Vec<_>>()
-            .join(" or ")
-    );
+    let mut cluster = MockCluster::start(&mock);
+    cluster.cmd("topic live 1 1");
+    let bootstrap = cluster.bootstrap.clone();
+    let bpf = cluster.bpf();
 
     let mut t = Tmux::start(160, 50, &["tui", "-i", "lo", "--bpf", &bpf]);
     let screen = t.wait_for("the live UI", |s| {
@@ -933,5 +864,5 @@ fn live_exchanges_appear_within_a_second() {
     t.key("q");
     assert_eq!(t.wait_exit(), 0, "kwire's exit status");
     t.assert_terminal_restored();
-    let _ = writeln!(mock_in, "quit");
+    drop(cluster);
 }

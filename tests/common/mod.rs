@@ -370,3 +370,115 @@ pub fn build(
     }
     out
 }
+
+/// The mock broker built by `scripts/setup --test` (or `$KWIRE_MOCKBROKER`).
+pub fn mockbroker() -> Option<PathBuf> {
+    let p = std::env::var("KWIRE_MOCKBROKER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/mockbroker"));
+    p.exists().then_some(p)
+}
+
+/// What a live test needs besides its own tools: the mock broker, a real
+/// client (python3 with confluent_kafka) and capture permission on `lo`.
+/// `Err` says why this machine cannot run it.
+pub fn live_ready() -> Result<PathBuf, String> {
+    use std::process::{Command, Stdio};
+    let mock =
+        mockbroker().ok_or("no mock broker (run scripts/setup --test or set KWIRE_MOCKBROKER)")?;
+    if !Command::new("python3")
+        .args(["-c", "import confluent_kafka"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return Err("python3 cannot import confluent_kafka".into());
+    }
+    let probe = Command::new(env!("CARGO_BIN_EXE_kwire"))
+        .args(["export", "-i", "lo", "--duration", "0.2"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !probe.status.success() {
+        return Err(format!(
+            "cannot capture on lo: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        ));
+    }
+    Ok(mock)
+}
+
+/// librdkafka's mock cluster of three brokers, stopped (quit, then killed)
+/// however the test ends.
+pub struct MockCluster {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    /// `host:port,host:port,host:port`
+    pub bootstrap: String,
+    pub ports: Vec<u16>,
+}
+
+impl MockCluster {
+    pub fn start(mock: &Path) -> MockCluster {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(mock)
+            .arg("3")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let bootstrap = line
+            .strip_prefix("bootstrap ")
+            .expect("mock prints its bootstrap servers")
+            .trim()
+            .to_string();
+        let ports = bootstrap
+            .split(',')
+            .map(|hp| hp.rsplit(':').next().unwrap().parse().unwrap())
+            .collect();
+        MockCluster {
+            child,
+            stdin,
+            out,
+            bootstrap,
+            ports,
+        }
+    }
+
+    /// Send a command (`topic live 2 1`) and check it answers `ok`.
+    pub fn cmd(&mut self, cmd: &str) {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{cmd}").unwrap();
+        let mut line = String::new();
+        self.out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ok", "mock answered {line:?} to {cmd:?}");
+    }
+
+    /// A BPF filter for the cluster's ports: `tcp and (port a or port b …)`.
+    pub fn bpf(&self) -> String {
+        let ports: Vec<String> = self.ports.iter().map(|p| format!("port {p}")).collect();
+        format!("tcp and ({})", ports.join(" or "))
+    }
+}
+
+impl Drop for MockCluster {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = writeln!(self.stdin, "quit");
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < std::time::Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
