@@ -149,14 +149,29 @@ struct Input {
     /// given up as lost.
     #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_size)]
     max_ooo_bytes: u64,
-    /// Out-of-order bytes buffered over all connections together.
-    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_size)]
-    max_total_ooo_bytes: u64,
+    /// Out-of-order segments (holes) buffered per connection direction
+    /// before the oldest hole is given up as lost.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_ooo_segments: usize,
+    /// Most bytes kwire holds while reading, over all connections:
+    /// out-of-order TCP bytes, messages in progress, responses waiting for
+    /// their request, requests waiting for their response. When it is full,
+    /// the connections holding the most let go first (reported as a `limit`
+    /// event, in the summary's `memory`, and by `kwire diagnose`).
+    #[arg(long, value_name = "BYTES", default_value = "1G", value_parser = parse_size)]
+    max_memory: u64,
+    /// A packet stamped this many seconds or more away from the capture
+    /// clock is a time jump: reported, and (unless the packets after it
+    /// agree) processed at the clock's time, so it cannot expire
+    /// connections or distort latencies.
+    #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+    max_time_jump: f64,
     /// Seconds without packets after which a connection is closed.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     idle_timeout: f64,
-    /// Requests awaiting a response per connection.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
+    /// Requests awaiting a response per connection (librdkafka's own
+    /// default allows 1,000,000); they also count in --max-memory.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     max_in_flight: usize,
     /// Records in Produce and Fetch: `none` (sizes only), `meta` (batches
     /// and per-record offsets, timestamps, sizes) or `full` (also keys,
@@ -254,7 +269,7 @@ impl Input {
         let tcp = TcpConfig {
             max_flows: self.max_flows.max(1),
             max_ooo_bytes: usize::try_from(self.max_ooo_bytes).unwrap_or(usize::MAX),
-            max_total_ooo_bytes: usize::try_from(self.max_total_ooo_bytes).unwrap_or(usize::MAX),
+            max_ooo_segments: self.max_ooo_segments.max(1),
             idle_timeout_ns: (self.idle_timeout.max(0.0) * 1e9) as u64,
             ..TcpConfig::default()
         };
@@ -283,6 +298,8 @@ impl Input {
             records,
             record_limits,
             show_secrets: self.show_secrets,
+            max_memory: usize::try_from(self.max_memory).unwrap_or(usize::MAX),
+            max_time_jump_ns: (self.max_time_jump.max(0.0) * 1e9) as u64,
             ..SessionConfig::default()
         };
         Ok((tcp, session))
@@ -479,7 +496,10 @@ impl RecordSink for Report {
                 self.stats.observe_event(&ev);
                 self.conns.observe_event(&ev);
             }
-            session::Record::Summary(s) => self.summary = Some(*s),
+            session::Record::Summary(s) => {
+                self.diagnoser.observe_summary(&s);
+                self.summary = Some(*s);
+            }
         }
         Ok(())
     }

@@ -13,6 +13,7 @@
 mod body;
 mod connection;
 pub mod describe;
+mod inflight;
 pub mod record;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -70,10 +71,29 @@ pub struct SessionConfig {
     /// Show SASL secrets (PLAIN passwords, SCRAM proofs and signatures,
     /// OAUTHBEARER tokens) instead of masking them (`--show-secrets`).
     pub show_secrets: bool,
+    /// Most bytes kwire holds while reading (`--max-memory`): out-of-order
+    /// TCP bytes, IP fragments, messages in progress, responses waiting for
+    /// their request and requests waiting for their response, over all
+    /// connections. When it is full, the connection holding the most lets
+    /// go first (reported: `limit` events, `memory` in the summary, a
+    /// finding). The per-connection limits apply inside it.
+    pub max_memory: usize,
     /// Bytes of each body kept in the exchange ([`Body::bytes`]), for a hex
     /// view; 0 (the default) keeps none.
     pub keep_bytes: usize,
+    /// A packet stamped further than this from the capture clock is a time
+    /// jump: unless the packets after it confirm the new time, it is
+    /// reported and processed at the clock's time, so it drives no idle
+    /// expiry, latency or finding (`--max-time-jump`).
+    pub max_time_jump_ns: u64,
 }
+
+/// The default memory budget: a laptop's share.
+pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
+
+/// Shedding stops at this fraction of the budget (16ths), so that a full
+/// budget is not shed again at every packet.
+const SHED_TO_16THS: usize = 15;
 
 impl Default for SessionConfig {
     fn default() -> Self {
@@ -81,7 +101,7 @@ impl Default for SessionConfig {
             kafka_ports: Vec::new(),
             max_frame_size: 100 << 20,
             scan_window: 1 << 20,
-            max_in_flight: 4096,
+            max_in_flight: 1_000_000,
             max_early_responses: 1024,
             early_response_timeout_ns: 2_000_000_000,
             max_candidate_records: 4096,
@@ -99,7 +119,9 @@ impl Default for SessionConfig {
             },
             max_early_bytes: 16 << 20,
             show_secrets: false,
+            max_memory: DEFAULT_MAX_MEMORY,
             keep_bytes: 0,
+            max_time_jump_ns: 3_600_000_000_000,
         }
     }
 }
@@ -138,6 +160,10 @@ struct Tracker {
     dropped_records: u64,
     reordered: u64,
     brokers_overflow: bool,
+    /// Connections by the bytes they hold (for the budget: largest first).
+    held: std::collections::BTreeSet<(usize, ConnId)>,
+    /// Bytes held by all connections.
+    held_bytes: usize,
 }
 
 impl Tracker {
@@ -154,7 +180,71 @@ impl Tracker {
             dropped_records: 0,
             reordered: 0,
             brokers_overflow: false,
+            held: std::collections::BTreeSet::new(),
+            held_bytes: 0,
         }
+    }
+
+    /// Bring connection `id`'s share of the budget up to date.
+    fn account(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let now = c.held_bytes();
+        if now == c.accounted {
+            return;
+        }
+        if c.accounted > 0 {
+            self.held.remove(&(c.accounted, id));
+        }
+        if now > 0 {
+            self.held.insert((now, id));
+        }
+        self.held_bytes = self.held_bytes + now - c.accounted;
+        c.accounted = now;
+    }
+
+    /// Connection `id` leaves the table: its share goes with it.
+    fn unaccount(&mut self, c: &mut Conn, id: ConnId) {
+        if c.accounted > 0 {
+            self.held.remove(&(c.accounted, id));
+            self.held_bytes -= c.accounted;
+            c.accounted = 0;
+        }
+    }
+
+    /// Let the connections holding the most give up state until `target`
+    /// bytes or fewer are held. Returns what was let go and on how many
+    /// connections.
+    fn shed_to(&mut self, target: usize) -> (Shed, u64) {
+        let mut total = Shed::default();
+        let mut conns = 0;
+        while self.held_bytes > target {
+            let Some(&(_, id)) = self.held.last() else {
+                break;
+            };
+            let Some(c) = self.conns.get_mut(&id) else {
+                break;
+            };
+            let mut ctx = Ctx {
+                cfg: &self.cfg,
+                out: &mut self.out,
+                reordered: &mut self.reordered,
+            };
+            let shed = c.shed(&mut ctx);
+            let before = c.accounted;
+            self.account(id);
+            let after = self.conns.get(&id).map_or(0, |c| c.accounted);
+            if !shed.freed_anything() || after >= before {
+                // Nothing more to give up here: out of the running until its
+                // next data (never loop on it).
+                self.held.remove(&(after, id));
+                continue;
+            }
+            total.add(shed);
+            conns += 1;
+        }
+        (total, conns)
     }
 
     fn learn_broker(&mut self, conn: &Conn) {
@@ -174,7 +264,7 @@ impl Tracker {
                         at: conn.core.opened_at,
                         stream: None,
                         kind: EventKind::Limit {
-                            limit: "max_known_brokers",
+                            limit: Limit::MaxKnownBrokers,
                             value: self.cfg.max_known_brokers as u64,
                         },
                     }));
@@ -243,7 +333,9 @@ impl Tracker {
             return Interest::Keep;
         }
         if conn.core.state == State::NotKafka {
-            self.conns.remove(&id);
+            if let Some(mut c) = self.conns.remove(&id) {
+                self.unaccount(&mut c, id);
+            }
             return Interest::Ignore;
         }
         Interest::Keep
@@ -283,7 +375,9 @@ impl StreamSink for Tracker {
             reordered: &mut self.reordered,
         };
         c.data(dir, data, at, &mut ctx);
-        self.settle(conn.id)
+        let interest = self.settle(conn.id);
+        self.account(conn.id);
+        interest
     }
 
     fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, cause: GapCause, at: PacketRef) {
@@ -297,12 +391,14 @@ impl StreamSink for Tracker {
         };
         c.gap(dir, len, cause, at, &mut ctx);
         self.settle(conn.id);
+        self.account(conn.id);
     }
 
     fn on_close(&mut self, conn: &ConnInfo, reason: CloseReason, at: PacketRef) {
         let Some(mut c) = self.conns.remove(&conn.id) else {
             return;
         };
+        self.unaccount(&mut c, conn.id);
         let candidate = c.core.state == State::Candidate;
         if !candidate {
             let mut ctx = Ctx {
@@ -339,7 +435,7 @@ impl StreamSink for Tracker {
                 at,
                 stream: Some(conn.id.0),
                 kind: EventKind::Limit {
-                    limit: "max_unresolved_records",
+                    limit: Limit::MaxUnresolvedRecords,
                     value: self.cfg.max_unresolved_records as u64,
                 },
             }));
@@ -363,14 +459,14 @@ impl StreamSink for Tracker {
         let kind = match event {
             TcpEvent::OooLimit { limit, total, .. } => EventKind::Limit {
                 limit: if total {
-                    "max_total_ooo_bytes"
+                    Limit::MaxMemory
                 } else {
-                    "max_ooo_bytes"
+                    Limit::MaxOooBytes
                 },
                 value: limit as u64,
             },
             TcpEvent::FlowLimit { max_flows } => EventKind::Limit {
-                limit: "max_flows",
+                limit: Limit::MaxFlows,
                 value: max_flows as u64,
             },
         };
@@ -388,12 +484,55 @@ impl StreamSink for Tracker {
     }
 }
 
+/// Packets that agree on a new time before the capture clock follows it;
+/// also the packets judged together at the start of a capture.
+pub const TIME_JUMP_CONFIRM: usize = 8;
+
+/// A packet held while its timestamp is judged.
+struct HeldPacket {
+    frame: u64,
+    ts: Timestamp,
+    link_type: LinkType,
+    data: Vec<u8>,
+    orig_len: u32,
+}
+
+impl HeldPacket {
+    fn of(p: &Packet<'_>) -> HeldPacket {
+        HeldPacket {
+            frame: p.frame,
+            ts: p.ts,
+            link_type: p.link_type,
+            data: p.data.to_vec(),
+            orig_len: p.orig_len,
+        }
+    }
+}
+
+fn far(a: Timestamp, b: Timestamp, limit: u64) -> bool {
+    a.nanos_since(b).unsigned_abs() > u128::from(limit)
+}
+
+/// The capture clock, judged against jumps: a packet stamped far from the
+/// clock is held (with the ones after it, at most [`TIME_JUMP_CONFIRM`])
+/// until a packet back near the clock shows it was a stray stamp (it is then
+/// processed at the clock's time and reported) or [`TIME_JUMP_CONFIRM`]
+/// packets agree on the new time (the clock follows: a capture resumed
+/// later, or merged files; reported too). Normal packets are not copied.
+#[derive(Default)]
+struct Clock {
+    /// The latest trusted timestamp.
+    now: Option<Timestamp>,
+    held: VecDeque<HeldPacket>,
+}
+
 /// The whole pipeline for one capture.
 pub struct Analyzer<S: RecordSink> {
     tcp: Reassembler,
     tracker: Tracker,
     sink: S,
     summary: Summary,
+    clock: Clock,
     last: PacketRef,
     packet_events: HashMap<&'static str, u64>,
     unsupported_links: HashSet<LinkType>,
@@ -403,11 +542,21 @@ pub struct Analyzer<S: RecordSink> {
 
 impl<S: RecordSink> Analyzer<S> {
     pub fn new(tcp: TcpConfig, session: SessionConfig, sink: S) -> Self {
+        let mut tcp = tcp;
+        tcp.max_total_ooo_bytes = tcp.max_total_ooo_bytes.min(session.max_memory);
+        let summary = Summary {
+            memory: MemorySummary {
+                max_memory: session.max_memory as u64,
+                ..MemorySummary::default()
+            },
+            ..Summary::default()
+        };
         Analyzer {
             tcp: Reassembler::new(tcp),
             tracker: Tracker::new(session),
             sink,
-            summary: Summary::default(),
+            summary,
+            clock: Clock::default(),
             last: PacketRef::default(),
             packet_events: HashMap::new(),
             unsupported_links: HashSet::new(),
@@ -435,6 +584,14 @@ impl<S: RecordSink> Analyzer<S> {
                 }
             }
             Record::Event(e) => {
+                if let EventKind::Limit { limit, .. } = e.kind {
+                    let n = self.summary.limits.entry(limit).or_default();
+                    *n += 1;
+                    if *n > MAX_LIMIT_EVENTS {
+                        *self.summary.suppressed_events.entry("limit").or_default() += 1;
+                        return;
+                    }
+                }
                 *self.summary.events.entry(e.kind.type_name()).or_default() += 1;
                 if let EventKind::OrphanResponse { .. } = e.kind {
                     self.summary.orphans += 1;
@@ -469,6 +626,184 @@ impl<S: RecordSink> Analyzer<S> {
 
     /// Process one packet. An error means the sink failed; stop reading.
     pub fn packet(&mut self, pkt: &Packet<'_>) -> std::io::Result<()> {
+        let limit = self.tracker.cfg.max_time_jump_ns;
+        match self.clock.now {
+            Some(now) if self.clock.held.is_empty() && !far(pkt.ts, now, limit) => {
+                self.clock.now = Some(now.max(pkt.ts));
+                self.process(pkt);
+            }
+            _ => {
+                self.clock.held.push_back(HeldPacket::of(pkt));
+                self.judge_time(false);
+            }
+        }
+        self.check()
+    }
+
+    /// Decide on held packets: process them at their own time or the
+    /// clock's. `end`: no more packets are coming.
+    fn judge_time(&mut self, end: bool) {
+        let limit = self.tracker.cfg.max_time_jump_ns;
+        let held = &self.clock.held;
+        let Some(now) = self.clock.now else {
+            // The start: the time most of the first packets agree on.
+            if held.len() < TIME_JUMP_CONFIRM && !end {
+                return;
+            }
+            let mut ts: Vec<Timestamp> = held.iter().map(|p| p.ts).collect();
+            ts.sort();
+            let Some(&median) = ts.get(ts.len() / 2) else {
+                return;
+            };
+            let first = held.iter().map(|p| p.ts).find(|&t| !far(t, median, limit));
+            self.clock.now = first;
+            return self.release_held(false);
+        };
+        let back = held.back().is_some_and(|p| !far(p.ts, now, limit));
+        if back || end {
+            // The held packets far from the clock were stray stamps.
+            return self.release_held(false);
+        }
+        if held.len() < TIME_JUMP_CONFIRM {
+            return;
+        }
+        // Enough packets agree (with the first held one) on a new time.
+        let new = held.front().map(|p| p.ts);
+        let agree = held
+            .iter()
+            .filter(|p| new.is_some_and(|n| !far(p.ts, n, limit)))
+            .count();
+        if agree * 2 > held.len()
+            && let Some(new) = new
+        {
+            self.clock.now = Some(new);
+            self.release_held(true);
+        } else {
+            // No agreement: the first held packet is a stray.
+            self.release_first_stray();
+        }
+    }
+
+    /// Process the held packets in order, each at its own time when near the
+    /// clock, else at the clock's time. `moved`: the clock was just moved
+    /// to the first held packet's time (a confirmed jump).
+    fn release_held(&mut self, moved: bool) {
+        let limit = self.tracker.cfg.max_time_jump_ns;
+        let mut first = true;
+        while let Some(p) = self.clock.held.pop_front() {
+            let now = self.clock.now.unwrap_or(p.ts);
+            if moved && first {
+                self.time_jump(&p, p.ts, true);
+            }
+            first = false;
+            let ts = if far(p.ts, now, limit) {
+                self.time_jump(&p, now, false);
+                now
+            } else {
+                self.clock.now = Some(now.max(p.ts));
+                p.ts
+            };
+            let pkt = Packet {
+                frame: p.frame,
+                ts,
+                link_type: p.link_type,
+                data: &p.data,
+                orig_len: p.orig_len,
+            };
+            self.process(&pkt);
+        }
+    }
+
+    /// The first held packet is a stray stamp: process it at the clock's
+    /// time, and judge the rest again.
+    fn release_first_stray(&mut self) {
+        if let Some(p) = self.clock.held.pop_front() {
+            let now = self.clock.now.unwrap_or(p.ts);
+            self.time_jump(&p, now, false);
+            let pkt = Packet {
+                frame: p.frame,
+                ts: now,
+                link_type: p.link_type,
+                data: &p.data,
+                orig_len: p.orig_len,
+            };
+            self.process(&pkt);
+        }
+        self.judge_time(false);
+    }
+
+    fn time_jump(&mut self, p: &HeldPacket, used: Timestamp, accepted: bool) {
+        self.summary.time_jumps += 1;
+        let at = PacketRef {
+            frame: p.frame,
+            ts: used,
+        };
+        let kind = EventKind::TimeJump {
+            stamped: p.ts,
+            clock: self.clock.now.unwrap_or(used),
+            accepted,
+        };
+        self.capped_event(at, None, kind);
+    }
+
+    /// Emit an event of a kind that can repeat without bound: the first
+    /// `max_packet_events` of each kind, then one `limit` event, then only
+    /// the summary's count.
+    fn capped_event(&mut self, at: PacketRef, stream: Option<u64>, kind: EventKind) {
+        let n = self.packet_events.entry(kind.type_name()).or_default();
+        *n += 1;
+        let n = *n;
+        let max = self.tracker.cfg.max_packet_events;
+        if n <= max {
+            self.send(Record::Event(Event { at, stream, kind }));
+        } else {
+            *self
+                .summary
+                .suppressed_events
+                .entry(kind.type_name())
+                .or_default() += 1;
+        }
+        if n == max + 1 {
+            self.send(Record::Event(Event {
+                at,
+                stream: None,
+                kind: EventKind::Limit {
+                    limit: Limit::MaxPacketEvents,
+                    value: max,
+                },
+            }));
+        }
+    }
+
+    /// After a packet: keep within the memory budget. The reassembler may
+    /// buffer what the connections leave of it; when the connections' own
+    /// state takes more, those holding the most let go first.
+    fn budget(&mut self, at: PacketRef) {
+        let max = self.tracker.cfg.max_memory;
+        let held = self.tracker.held_bytes + self.tcp.buffered_bytes();
+        let m = &mut self.summary.memory;
+        m.peak_bytes = m.peak_bytes.max(held as u64);
+        if held > max {
+            m.full += 1;
+            let target = (max / 16 * SHED_TO_16THS).saturating_sub(self.tcp.buffered_bytes());
+            let (shed, conns) = self.tracker.shed_to(target);
+            let m = &mut self.summary.memory;
+            m.shed.add(shed);
+            m.connections_shed += conns;
+            self.tracker.out.push(Record::Event(Event {
+                at,
+                stream: None,
+                kind: EventKind::Limit {
+                    limit: Limit::MaxMemory,
+                    value: max as u64,
+                },
+            }));
+        }
+        let room = max.saturating_sub(self.tracker.held_bytes);
+        self.tcp.set_max_total_ooo_bytes(room);
+    }
+
+    fn process(&mut self, pkt: &Packet<'_>) {
         let at = pkt.at();
         self.last = at;
         self.summary.packets += 1;
@@ -490,8 +825,8 @@ impl<S: RecordSink> Analyzer<S> {
                 }
             }
         }
+        self.budget(at);
         self.flush();
-        self.check()
     }
 
     /// Let time pass without a packet (live capture): expire idle state.
@@ -522,7 +857,7 @@ impl<S: RecordSink> Analyzer<S> {
                 at,
                 stream: None,
                 kind: EventKind::Limit {
-                    limit: "max_packet_events",
+                    limit: Limit::MaxPacketEvents,
                     value: max,
                 },
             }));
@@ -556,6 +891,7 @@ impl<S: RecordSink> Analyzer<S> {
 
     /// The input ended: close everything and emit the summary.
     pub fn finish(mut self) -> std::io::Result<(S, Summary)> {
+        self.judge_time(true);
         let at = self.last;
         self.tcp.finish(at, &mut self.tracker);
         self.tracker.finish();

@@ -369,6 +369,14 @@ impl Reassembler {
         self.buffered
     }
 
+    /// Change the limit on out-of-order bytes over all connections (the
+    /// caller's memory budget, less what the later stages hold). Takes
+    /// effect at the next segment; what is buffered beyond it stays until
+    /// its direction next receives data.
+    pub fn set_max_total_ooo_bytes(&mut self, n: usize) {
+        self.cfg.max_total_ooo_bytes = n;
+    }
+
     fn now(&self) -> i64 {
         self.clock.unwrap_or(0)
     }

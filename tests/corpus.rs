@@ -151,6 +151,18 @@ fn every_corpus_capture_matches_tshark() {
     }
 }
 
+/// Kafka over TLS cannot be decoded yet (issue 11), but reading it must
+/// do no harm: every packet read, no exchange invented.
+#[test]
+fn encrypted_captures_are_read_without_harm() {
+    for name in common::encrypted_captures() {
+        let path = corpus_dir().join(format!("{name}.pcap"));
+        let (records, summary) = analyze(&path, &[]);
+        assert!(summary.packets > 0, "{name}");
+        assert!(exchanges(&records).is_empty(), "{name}");
+    }
+}
+
 #[test]
 fn samples_match_tshark() {
     let dir = samples_dir();

@@ -8,6 +8,7 @@
 //! of its own; each keeps bounded state (named limits) whatever the input.
 
 mod bootstrap;
+mod capture;
 mod connections;
 mod groups;
 mod lag;
@@ -20,7 +21,7 @@ use std::net::SocketAddr;
 use serde_json::{Value as Json, json};
 
 use crate::capture::Timestamp;
-use crate::session::{Event, Exchange};
+use crate::session::{Event, Exchange, Summary};
 
 use super::topics::TopicNames;
 
@@ -180,6 +181,9 @@ pub trait Detector: Send {
     fn exchange(&mut self, e: &Exchange, cx: &Context<'_>);
     /// Take an event (connection open/close, gaps…).
     fn event(&mut self, _ev: &Event, _cx: &Context<'_>) {}
+    /// Take the analyzer's summary (the capture ended): exact counts of
+    /// what events were capped for.
+    fn summary(&mut self, _s: &Summary) {}
     /// State what was found so far.
     fn findings(&self, cx: &Context<'_>, out: &mut Vec<Finding>);
 }
@@ -217,6 +221,12 @@ impl Diagnoser {
         let cx = Context { names: &self.names };
         for d in &mut self.detectors {
             d.event(ev, &cx);
+        }
+    }
+
+    pub fn observe_summary(&mut self, s: &Summary) {
+        for d in &mut self.detectors {
+            d.summary(s);
         }
     }
 
@@ -301,7 +311,8 @@ where
         match &r {
             Record::Exchange(e) => self.diagnoser.observe_exchange(e),
             Record::Event(ev) => self.diagnoser.observe_event(ev),
-            Record::Summary(_) => {
+            Record::Summary(s) => {
+                self.diagnoser.observe_summary(s);
                 let found = self.diagnoser.findings();
                 (self.on_findings)(&mut self.inner, &found)?;
             }
@@ -360,6 +371,7 @@ pub fn to_text(f: &Finding) -> String {
 
 fn all_detectors() -> Vec<Box<dyn Detector>> {
     [
+        capture::detectors(),
         bootstrap::detectors(),
         requests::detectors(),
         connections::detectors(),

@@ -217,6 +217,9 @@ fn exchange(e: &Exchange) -> Value {
         "latency_us".into(),
         e.latency_us().map_or(Value::Null, Value::from),
     );
+    if e.response_first() {
+        o.insert("response_first".into(), true.into());
+    }
     o.insert("status".into(), e.status.as_str().into());
     if let Status::NoResponse(why) = e.status {
         o.insert("reason".into(), why.as_str().into());
@@ -357,8 +360,11 @@ fn event(e: &Event) -> Value {
             put("path", path.clone().into());
         }
         EventKind::Limit { limit, value } => {
-            put("limit", (*limit).into());
+            put("limit", limit.as_str().into());
             put("value", (*value).into());
+            if let Some(o) = limit.option() {
+                put("option", o.into());
+            }
         }
         EventKind::Packet { issue } => {
             put("issue", issue.as_str().into());
@@ -373,6 +379,15 @@ fn event(e: &Event) -> Value {
             put("received", d.received.into());
             put("dropped", d.dropped.into());
             put("if_dropped", d.if_dropped.into());
+        }
+        EventKind::TimeJump {
+            stamped,
+            clock,
+            accepted,
+        } => {
+            put("stamped_ts", ts(*stamped));
+            put("clock_ts", ts(*clock));
+            put("accepted", (*accepted).into());
         }
     }
     Value::Object(o)
@@ -392,10 +407,23 @@ fn summary(s: &Summary) -> Value {
         "orphans": s.orphans,
         "responses_before_request": s.responses_before_request,
         "events": s.events,
+        "suppressed_events": s.suppressed_events,
+        "limits": s.limits.iter().map(|(l, n)| (l.as_str().to_string(), Value::from(*n))).collect::<Map<String, Value>>(),
+        "memory": {
+            "max_memory": s.memory.max_memory,
+            "peak_bytes": s.memory.peak_bytes,
+            "full": s.memory.full,
+            "connections_shed": s.memory.connections_shed,
+            "shed_frame_bytes": s.memory.shed.frame_bytes,
+            "shed_response_bytes": s.memory.shed.response_bytes,
+            "shed_request_bodies": s.memory.shed.request_bodies,
+            "shed_requests": s.memory.shed.requests,
+        },
         "drops": s.drops.map(|d| json!({
             "received": d.received, "dropped": d.dropped, "if_dropped": d.if_dropped,
         })),
         "dropped_records": s.dropped_records,
+        "time_jumps": s.time_jumps,
         "tcp": {
             "segments": s.tcp.segments,
             "retransmitted_bytes": s.tcp.retransmitted_bytes,

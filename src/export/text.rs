@@ -97,7 +97,11 @@ pub fn status_text(status: Status, errors: &[ErrorRef]) -> String {
 
 fn exchange_line(line: &mut String, e: &Exchange) {
     let api = format!("{} v{}", e.api_key, e.api_version);
-    let lat = e.latency_us().map_or_else(|| "-".to_string(), latency);
+    let lat = match e.latency_us() {
+        Some(us) => latency(us),
+        None if e.response_first() => "resp<req".to_string(),
+        None => "-".to_string(),
+    };
     let status = status_text(e.status, &e.errors);
     let _ = write!(
         line,
@@ -262,7 +266,10 @@ fn event_line(line: &mut String, e: &Event) {
         }
         EventKind::Limit { limit, value } => {
             head(line, '!');
-            let _ = write!(line, " {limit} ({value})");
+            let _ = write!(line, " {} ({value})", limit.as_str());
+            if let Some(o) = limit.option() {
+                let _ = write!(line, ", raise with {o}");
+            }
         }
         EventKind::Packet { issue } => {
             head(line, '!');
@@ -289,6 +296,18 @@ fn event_line(line: &mut String, e: &Event) {
                 d.received, d.dropped, d.if_dropped
             );
         }
+        EventKind::TimeJump {
+            stamped,
+            clock,
+            accepted,
+        } => {
+            head(line, '!');
+            if *accepted {
+                let _ = write!(line, " clock moved from {clock} to {stamped}");
+            } else {
+                let _ = write!(line, " stamped {stamped}, taken as {clock}");
+            }
+        }
     }
 }
 
@@ -312,6 +331,17 @@ fn summary_line(line: &mut String, s: &Summary) {
         .collect();
     if !notable.is_empty() {
         let _ = write!(line, "; events: {}", notable.join(", "));
+    }
+    if !s.limits.is_empty() {
+        let hits: Vec<String> = s
+            .limits
+            .iter()
+            .map(|(l, n)| format!("{} {n}", l.as_str()))
+            .collect();
+        let _ = write!(line, "; limits hit: {}", hits.join(", "));
+    }
+    if s.time_jumps > 0 {
+        let _ = write!(line, "; time jumps {}", s.time_jumps);
     }
     if let Some(d) = s.drops {
         let _ = write!(line, "; kernel dropped {} of {}", d.dropped, d.received);

@@ -56,8 +56,12 @@ pub struct Frame<'a> {
     pub lost: u64,
     /// The packet that brought the frame's first byte.
     pub first: PacketRef,
-    /// The packet that completed it.
+    /// The packet that completed it (for an incomplete frame: the last one
+    /// before the stream ended).
     pub at: PacketRef,
+    /// The stream ended inside the frame ([`Framer::finish`]): its end was
+    /// never seen; `lost` counts the bytes that never came.
+    pub incomplete: bool,
 }
 
 /// A judgement on whether a frame starts at some offset.
@@ -201,6 +205,12 @@ impl Framer {
         self.buf.len()
     }
 
+    /// Heap bytes the framer holds (its buffer's capacity): what a memory
+    /// budget must count.
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.capacity() + self.pending.capacity() * std::mem::size_of::<usize>()
+    }
+
     /// Feed in-order bytes.
     pub fn data(&mut self, data: &[u8], at: PacketRef, h: &mut impl FrameHandler) {
         let mut input: Cow<'_, [u8]> = Cow::Borrowed(data);
@@ -281,6 +291,58 @@ impl Framer {
         }
     }
 
+    /// The stream ended (connection closed, capture ended): deliver the frame
+    /// in progress, if its size prefix was seen, as an incomplete frame
+    /// (`incomplete`, the missing bytes counted in `lost`), so a message
+    /// whose header was captured is never silently dropped.
+    pub fn finish(&mut self, at: PacketRef, h: &mut impl FrameHandler) {
+        if let State::Body { size, have, lost } = self.state {
+            let missing = (u64::from(size) + 4).saturating_sub(have);
+            let offset = self.pos.saturating_sub(have);
+            let buf = std::mem::take(&mut self.buf);
+            self.state = State::Boundary;
+            self.frames += 1;
+            h.on_frame(Frame {
+                offset,
+                size,
+                data: buf.get(4..).unwrap_or(&[]),
+                lost: lost + missing,
+                first: self.first,
+                at,
+                incomplete: true,
+            });
+        }
+    }
+
+    /// Bytes of the frame in progress held, and what they belong to: `Some`
+    /// when a frame body is being gathered (for a memory budget to let go).
+    pub fn partial_frame(&self) -> Option<usize> {
+        matches!(self.state, State::Body { lost: 0, .. }).then_some(self.buf.len())
+    }
+
+    /// Let go of the bytes of the frame in progress beyond its first `keep`
+    /// (a memory budget is over): they are counted as lost, later bytes of
+    /// the frame are skipped, and the frame is still delivered at its end,
+    /// with what was kept (enough for its header). Returns the bytes freed.
+    pub fn shed(&mut self, keep: usize) -> usize {
+        let State::Body { size, have, lost } = self.state else {
+            return 0;
+        };
+        let keep = keep.max(4);
+        if lost > 0 || self.buf.len() <= keep {
+            return 0;
+        }
+        let freed = self.buf.len() - keep;
+        self.buf.truncate(keep);
+        self.buf.shrink_to_fit();
+        self.state = State::Body {
+            size,
+            have,
+            lost: freed as u64,
+        };
+        freed
+    }
+
     /// Enter the out-of-sync state at stream offset `offset`.
     fn lose(&mut self, offset: u64, cause: DesyncCause, at: PacketRef, h: &mut impl FrameHandler) {
         self.buf.clear();
@@ -316,6 +378,7 @@ impl Framer {
             lost,
             first: self.first,
             at,
+            incomplete: false,
         });
         // Keep the allocation for the next frame unless it is large.
         self.buf = buf;
@@ -376,6 +439,7 @@ impl Framer {
                                 lost: 0,
                                 first: at,
                                 at,
+                                incomplete: false,
                             });
                             i = end;
                             if next == Next::Desync {

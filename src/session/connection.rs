@@ -24,15 +24,17 @@ use crate::kafka::frame::{
 use crate::kafka::header::{
     HeaderError, parse_request_header, parse_response_header, produce_acks, response_correlation_id,
 };
+use crate::kafka::records::IssueKind;
 use crate::kafka::schema::MessageKind;
 use crate::tcp::{CloseReason, ConnInfo, Dir, GapCause};
 
 use super::SessionConfig;
 use super::body;
-use super::record::Body;
+use super::inflight::{Entry, InFlight};
+use super::record::{Body, Shed};
 use super::record::{
-    DetectedBy, Direction, Event, EventKind, Exchange, MessageInfo, NoResponseReason, Record,
-    Status,
+    DetectedBy, Direction, Event, EventKind, Exchange, Limit, MessageInfo, NoResponseReason,
+    Record, Status,
 };
 
 /// Whether a connection is Kafka.
@@ -55,6 +57,26 @@ struct Pending {
     gaps_before: u64,
     body: Option<Box<Body>>,
 }
+
+/// Bytes a request in flight stands for in the memory budget besides its
+/// frame: the entry, its client id handle and index slots.
+pub const PENDING_OVERHEAD: usize = 256;
+
+impl Entry for Pending {
+    fn correlation_id(&self) -> i32 {
+        self.correlation_id
+    }
+    /// What it holds, by what was on the wire: its decoded body stands for
+    /// the captured bytes it was decoded from.
+    fn cost(&self) -> usize {
+        let captured = u64::from(self.request.size).saturating_sub(self.request.lost_bytes);
+        PENDING_OVERHEAD + self.body.as_ref().map_or(0, |_| captured as usize)
+    }
+}
+
+/// Bytes of a frame in progress kept when the memory budget takes the
+/// rest: enough for any request or response header.
+pub const SHED_KEEP: usize = 4096;
 
 /// A response that arrived before (or without) its request.
 #[derive(Clone, Debug)]
@@ -91,7 +113,7 @@ pub(super) struct Core {
     pub state: State,
     /// The client→broker direction, once known.
     pub client_dir: Option<Dir>,
-    in_flight: VecDeque<Pending>,
+    in_flight: InFlight<Pending>,
     early: VecDeque<Early>,
     pub held: Vec<Held>,
     /// The client id of the last request (interned: clients keep one).
@@ -125,6 +147,8 @@ pub(super) struct Core {
 pub(super) struct Conn {
     framers: [Framer; 2],
     pub core: Core,
+    /// `held_bytes` when last accounted in the tracker's budget.
+    pub accounted: usize,
 }
 
 /// Context shared by all connections during one callback.
@@ -162,13 +186,14 @@ impl Conn {
             None => (State::Candidate, None),
         };
         Conn {
+            accounted: 0,
             framers: [framer(), framer()],
             core: Core {
                 info,
                 opened_at: at,
                 state,
                 client_dir,
-                in_flight: VecDeque::new(),
+                in_flight: InFlight::default(),
                 early: VecDeque::new(),
                 held: Vec::new(),
                 client_id: None,
@@ -247,12 +272,80 @@ impl Conn {
         }
     }
 
+    /// Bytes this connection holds for the memory budget: frames in
+    /// progress and scan windows, responses waiting for their request,
+    /// requests waiting for their response.
+    pub fn held_bytes(&self) -> usize {
+        self.framers[0].heap_bytes()
+            + self.framers[1].heap_bytes()
+            + self.core.early_bytes
+            + self.core.in_flight.bytes()
+    }
+
+    /// The memory budget is full and this connection holds the most: let go
+    /// of what can be given up with the least loss first. Frames in progress
+    /// keep their first [`SHED_KEEP`] bytes (their header, so the exchange
+    /// still appears, marked damaged); waiting responses and requests lose
+    /// their bytes or decoded bodies (they are still paired). Only when
+    /// nothing else is left are the oldest requests in flight given up
+    /// (`no_response`, reason `memory_limit`). Returns what was let go.
+    pub fn shed(&mut self, ctx: &mut Ctx<'_>) -> Shed {
+        let mut shed = Shed::default();
+        for f in &mut self.framers {
+            shed.frame_bytes += f.shed(SHED_KEEP) as u64;
+        }
+        let c = &mut self.core;
+        for e in &mut c.early {
+            if let Some(d) = e.data.take() {
+                shed.response_bytes += d.len() as u64;
+            }
+        }
+        c.early_bytes = 0;
+        c.in_flight.for_each_mut(|p| {
+            if let Some(b) = p.body.take() {
+                drop(b);
+                shed.request_bodies += 1;
+            }
+        });
+        if shed.freed_anything() {
+            return shed;
+        }
+        // Only the entries themselves are left: the oldest half goes.
+        let n = c.in_flight.len().div_ceil(2);
+        for _ in 0..n {
+            let Some(p) = c.in_flight.pop_oldest() else {
+                break;
+            };
+            c.unanswered += 1;
+            shed.requests += 1;
+            let why = NoResponseReason::MemoryLimit;
+            let r = c.exchange(p, None, None, Status::NoResponse(why));
+            c.emit(ctx, r);
+        }
+        shed
+    }
+
     /// The connection ended: unanswered requests and waiting responses are
     /// reported, then the close itself.
     pub fn close(&mut self, reason: CloseReason, at: PacketRef, ctx: &mut Ctx<'_>) {
+        // Messages cut by the end of the stream: requests become exchanges
+        // (`request_incomplete`), responses still answer their request.
+        // Requests first, so a response cut with them finds its request.
+        let order = match self.core.client_dir {
+            Some(cd) => [cd, cd.reverse()],
+            None => [Dir::AtoB, Dir::BtoA],
+        };
+        for d in order {
+            let mut h = Handler {
+                core: &mut self.core,
+                dir: d,
+                ctx,
+            };
+            self.framers[d.index()].finish(at, &mut h);
+        }
         let c = &mut self.core;
         let why = NoResponseReason::from_close(reason);
-        while let Some(p) = c.in_flight.pop_front() {
+        while let Some(p) = c.in_flight.pop_oldest() {
             c.unanswered += 1;
             let why = if c.response_gaps > p.gaps_before {
                 NoResponseReason::ResponseLostInCapture
@@ -309,7 +402,7 @@ impl Core {
             ctx.out.push(self.event(
                 self.opened_at,
                 EventKind::Limit {
-                    limit: "max_candidate_records",
+                    limit: Limit::MaxCandidateRecords,
                     value: ctx.cfg.max_candidate_records as u64,
                 },
             ));
@@ -471,6 +564,32 @@ impl Core {
             );
             self.emit(ctx, r);
         }
+        // Record limits cut what is shown: say so, once per limit and body.
+        let hit = |k: IssueKind| {
+            b.records
+                .iter()
+                .any(|(_, set)| set.issues.iter().any(|i| i.kind == k))
+        };
+        let limits = [
+            (IssueKind::DecompressedLimit, Limit::MaxDecompressedBytes),
+            (IssueKind::RecordLimit, Limit::MaxRecords),
+        ];
+        for (kind, limit) in limits {
+            if hit(kind) {
+                let value = match limit {
+                    Limit::MaxDecompressedBytes => opts.limits.max_decompressed_bytes,
+                    _ => opts.limits.max_records,
+                };
+                let r = self.event(
+                    at,
+                    EventKind::Limit {
+                        limit,
+                        value: value as u64,
+                    },
+                );
+                self.emit(ctx, r);
+            }
+        }
         Some(Box::new(b))
     }
 
@@ -591,6 +710,14 @@ impl Core {
             gaps_before: self.response_gaps,
             body,
         };
+        if f.incomplete {
+            // The stream ended inside the request: it can have no response.
+            self.unanswered += 1;
+            let why = NoResponseReason::RequestIncomplete;
+            let r = self.exchange(p, None, None, Status::NoResponse(why));
+            self.emit(ctx, r);
+            return Next::Continue;
+        }
         if h.api_key == ApiKey::PRODUCE
             && produce_acks(h.api_version, &f.data[h.header_len.min(f.data.len())..]) == Some(0)
         {
@@ -609,11 +736,7 @@ impl Core {
             self.answered(p, e.response, e.data.as_deref(), ctx);
             return Next::Continue;
         }
-        if let Some(first) = self
-            .in_flight
-            .iter()
-            .find(|q| q.correlation_id == h.correlation_id)
-        {
+        if let Some(first) = self.in_flight.oldest_with(h.correlation_id) {
             let r = self.event(
                 f.at,
                 EventKind::DuplicateCorrelationId {
@@ -623,14 +746,15 @@ impl Core {
             );
             self.emit(ctx, r);
         }
-        self.in_flight.push_back(p);
-        if self.in_flight.len() > ctx.cfg.max_in_flight {
-            let old = self.in_flight.pop_front().expect("non-empty");
+        self.in_flight.push(p);
+        if self.in_flight.len() > ctx.cfg.max_in_flight
+            && let Some(old) = self.in_flight.pop_oldest()
+        {
             self.unanswered += 1;
             let r = self.event(
                 f.at,
                 EventKind::Limit {
-                    limit: "max_in_flight",
+                    limit: Limit::MaxInFlight,
                     value: ctx.cfg.max_in_flight as u64,
                 },
             );
@@ -746,8 +870,7 @@ impl Core {
             lost_bytes: f.lost,
         };
         self.expire_early(f.at, ctx);
-        if let Some(i) = self.in_flight.iter().position(|p| p.correlation_id == corr) {
-            let p = self.in_flight.remove(i).expect("index from position");
+        if let Some(p) = self.in_flight.take(corr) {
             self.answered(p, msg, Some(f.data), ctx);
             return Next::Continue;
         }
@@ -771,7 +894,7 @@ impl Core {
                 let r = self.event(
                     f.at,
                     EventKind::Limit {
-                        limit: "max_early_responses",
+                        limit: Limit::MaxEarlyResponses,
                         value: ctx.cfg.max_early_responses as u64,
                     },
                 );
@@ -808,7 +931,7 @@ impl Core {
                 return false;
             }
         } else if let Some(corr) = response_correlation_id(f.data)
-            && self.in_flight.iter().any(|p| p.correlation_id == corr)
+            && self.in_flight.contains(corr)
         {
             return false;
         }
@@ -841,9 +964,7 @@ impl Core {
             None => detect::role_candidate(bytes),
             Some(false) => {
                 let in_flight = &self.in_flight;
-                detect::response_candidate(bytes, |c| {
-                    in_flight.iter().any(|p| p.correlation_id == c)
-                })
+                detect::response_candidate(bytes, |c| in_flight.contains(c))
             }
         }
     }

@@ -97,9 +97,18 @@ pub struct Body {
 pub const MAX_RAW_BYTES: usize = 1 << 20;
 
 impl Exchange {
-    /// Response time in microseconds, when answered.
+    /// Response time in microseconds, when answered, and the response was
+    /// not stamped before its request (then [`Exchange::response_first`]).
     pub fn latency_us(&self) -> Option<i64> {
-        self.response.map(|r| r.ts.micros_since(self.request.ts))
+        self.response
+            .map(|r| r.ts.micros_since(self.request.ts))
+            .filter(|&us| us >= 0)
+    }
+
+    /// The response was stamped before its request (the capture reordered
+    /// them): no latency can be given.
+    pub fn response_first(&self) -> bool {
+        self.response.is_some_and(|r| r.ts < self.request.ts)
     }
 }
 
@@ -152,6 +161,13 @@ pub enum NoResponseReason {
     /// The capture lost bytes toward the client after the request: the
     /// response was probably among them.
     ResponseLostInCapture,
+    /// kwire let go of the request to stay within its memory budget
+    /// (`--max-memory`).
+    MemoryLimit,
+    /// The request itself was not captured to its end: the connection
+    /// closed, was reset or evicted, or the capture ended inside it
+    /// (`request.lost_bytes` says how much is missing).
+    RequestIncomplete,
 }
 
 impl NoResponseReason {
@@ -165,6 +181,8 @@ impl NoResponseReason {
             NoResponseReason::InFlightLimit => "in_flight_limit",
             NoResponseReason::ConnectionReused => "connection_reused",
             NoResponseReason::ResponseLostInCapture => "response_lost_in_capture",
+            NoResponseReason::RequestIncomplete => "request_incomplete",
+            NoResponseReason::MemoryLimit => "memory_limit",
         }
     }
 
@@ -303,14 +321,25 @@ pub enum EventKind {
         offset: usize,
         path: String,
     },
-    /// A named limit was hit.
-    Limit { limit: &'static str, value: u64 },
+    /// A named limit was hit (the first [`MAX_LIMIT_EVENTS`] times per
+    /// limit; the summary's `limits` counts every time).
+    Limit { limit: Limit, value: u64 },
     /// A packet kwire could not use.
     Packet { issue: PacketIssue },
     /// The capture could not be read to its end.
     CaptureError { message: String },
     /// Kernel drop counters of a live capture.
     Drops(DropStats),
+    /// A packet stamped far (more than `--max-time-jump`) from the capture
+    /// clock. Not `accepted`: a stray stamp, processed at the clock's time
+    /// (the event's `ts`) so it drives no expiry or latency. `accepted`: the
+    /// packets after it agreed, and the clock followed (a capture resumed
+    /// later, or files merged).
+    TimeJump {
+        stamped: Timestamp,
+        clock: Timestamp,
+        accepted: bool,
+    },
 }
 
 impl EventKind {
@@ -334,6 +363,132 @@ impl EventKind {
             EventKind::Packet { .. } => "packet",
             EventKind::CaptureError { .. } => "capture_error",
             EventKind::Drops(_) => "drops",
+            EventKind::TimeJump { .. } => "time_jump",
+        }
+    }
+}
+
+/// `limit` events emitted per limit; later hits are only counted (in the
+/// summary's `limits`), so a limit hit a million times is told once.
+pub const MAX_LIMIT_EVENTS: u64 = 10;
+
+/// A named limit: what hitting it gives up, and the option that raises it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Limit {
+    /// TCP connections tracked at once: the least recently active one was
+    /// evicted.
+    MaxFlows,
+    /// Out-of-order bytes per connection direction: a hole was given up.
+    MaxOooBytes,
+    /// Out-of-order segments (holes) per direction: a hole was given up.
+    MaxOooSegments,
+    /// The memory budget: state of the connections holding the most was
+    /// let go (out-of-order holes given up, messages in progress cut,
+    /// waiting responses and requests stripped or given up).
+    MaxMemory,
+    /// Requests awaiting a response per connection: the oldest was given up.
+    MaxInFlight,
+    /// Responses awaiting their request per connection: the oldest became
+    /// an orphan.
+    MaxEarlyResponses,
+    /// Records held for a connection not yet recognised as Kafka: it was
+    /// given up as not Kafka.
+    MaxCandidateRecords,
+    /// Records held for closed connections not yet recognised: dropped.
+    MaxUnresolvedRecords,
+    /// Broker endpoints remembered: the oldest was forgotten.
+    MaxKnownBrokers,
+    /// Events of one packet-level kind: later ones only counted.
+    MaxPacketEvents,
+    /// Bytes one compressed batch may decompress to: the rest of its
+    /// records were not decoded.
+    MaxDecompressedBytes,
+    /// Records (or record headers) decoded per message: the rest were not.
+    MaxRecords,
+}
+
+impl Limit {
+    pub const ALL: [Limit; 12] = [
+        Limit::MaxFlows,
+        Limit::MaxOooBytes,
+        Limit::MaxOooSegments,
+        Limit::MaxMemory,
+        Limit::MaxInFlight,
+        Limit::MaxEarlyResponses,
+        Limit::MaxCandidateRecords,
+        Limit::MaxUnresolvedRecords,
+        Limit::MaxKnownBrokers,
+        Limit::MaxPacketEvents,
+        Limit::MaxDecompressedBytes,
+        Limit::MaxRecords,
+    ];
+
+    /// The NDJSON `limit` and the summary's key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::MaxFlows => "max_flows",
+            Limit::MaxOooBytes => "max_ooo_bytes",
+            Limit::MaxOooSegments => "max_ooo_segments",
+            Limit::MaxMemory => "max_memory",
+            Limit::MaxInFlight => "max_in_flight",
+            Limit::MaxEarlyResponses => "max_early_responses",
+            Limit::MaxCandidateRecords => "max_candidate_records",
+            Limit::MaxUnresolvedRecords => "max_unresolved_records",
+            Limit::MaxKnownBrokers => "max_known_brokers",
+            Limit::MaxPacketEvents => "max_packet_events",
+            Limit::MaxDecompressedBytes => "max_decompressed_bytes",
+            Limit::MaxRecords => "max_records",
+        }
+    }
+
+    /// The command-line option that raises it, if users can.
+    pub fn option(self) -> Option<&'static str> {
+        match self {
+            Limit::MaxFlows => Some("--max-flows"),
+            Limit::MaxOooBytes => Some("--max-ooo-bytes"),
+            Limit::MaxOooSegments => Some("--max-ooo-segments"),
+            Limit::MaxMemory => Some("--max-memory"),
+            Limit::MaxInFlight => Some("--max-in-flight"),
+            Limit::MaxDecompressedBytes => Some("--max-decompressed-bytes"),
+            Limit::MaxEarlyResponses
+            | Limit::MaxCandidateRecords
+            | Limit::MaxUnresolvedRecords
+            | Limit::MaxKnownBrokers
+            | Limit::MaxPacketEvents
+            | Limit::MaxRecords => None,
+        }
+    }
+
+    /// What hitting it gave up, in plain words (for findings).
+    pub fn gives_up(self) -> &'static str {
+        match self {
+            Limit::MaxFlows => {
+                "the least recently active connections were evicted: their requests in flight were closed as `evicted`, later packets of theirs start over mid-stream"
+            }
+            Limit::MaxOooBytes | Limit::MaxOooSegments => {
+                "holes in a connection's byte stream were given up as gaps (cause `buffer_limit`): messages across them are damaged or lost"
+            }
+            Limit::MaxMemory => {
+                "the connections holding the most let go of state: out-of-order holes given up, messages in progress cut after their header, waiting responses undecoded, request bodies dropped, at worst requests given up (`memory_limit`)"
+            }
+            Limit::MaxInFlight => {
+                "the oldest requests awaiting a response were given up (`in_flight_limit`); their responses become orphans"
+            }
+            Limit::MaxEarlyResponses => {
+                "responses waiting for a request captured after them became orphans"
+            }
+            Limit::MaxCandidateRecords => {
+                "a connection that produced much without being recognised as Kafka was given up (`--port` forces it)"
+            }
+            Limit::MaxUnresolvedRecords => {
+                "exchanges of closed connections never recognised as Kafka were dropped (`--port` forces them)"
+            }
+            Limit::MaxKnownBrokers => "the oldest broker endpoints were forgotten",
+            Limit::MaxPacketEvents => "packet-level events beyond the first ones were only counted",
+            Limit::MaxDecompressedBytes => {
+                "compressed batches were decompressed only up to the limit: their later records are not shown"
+            }
+            Limit::MaxRecords => "messages' records beyond the limit were not decoded",
         }
     }
 }
@@ -358,6 +513,46 @@ impl PacketIssue {
     }
 }
 
+/// What a connection let go of to keep within the memory budget.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shed {
+    /// Bytes of messages in progress (the messages are marked damaged).
+    pub frame_bytes: u64,
+    /// Bytes of responses waiting for their request (paired undecoded).
+    pub response_bytes: u64,
+    /// Decoded bodies of requests waiting for their response.
+    pub request_bodies: u64,
+    /// Requests in flight given up (exchanges with reason `memory_limit`).
+    pub requests: u64,
+}
+
+impl Shed {
+    pub fn freed_anything(&self) -> bool {
+        *self != Shed::default()
+    }
+
+    pub fn add(&mut self, o: Shed) {
+        self.frame_bytes += o.frame_bytes;
+        self.response_bytes += o.response_bytes;
+        self.request_bodies += o.request_bodies;
+        self.requests += o.requests;
+    }
+}
+
+/// The memory budget (`--max-memory`): how full it got and what was let go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemorySummary {
+    /// The budget, bytes.
+    pub max_memory: u64,
+    /// Most bytes held at once (checked after every packet).
+    pub peak_bytes: u64,
+    /// Times the budget was full.
+    pub full: u64,
+    /// Connections that let go of state (one count per time).
+    pub connections_shed: u64,
+    pub shed: Shed,
+}
+
 /// The last record.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
@@ -376,10 +571,20 @@ pub struct Summary {
     pub orphans: u64,
     /// Responses captured before their request (reordered frames), paired.
     pub responses_before_request: u64,
-    /// Events by `type`.
+    /// Events written, by `type`.
     pub events: BTreeMap<&'static str, u64>,
+    /// Events not written because their kind reached its cap
+    /// ([`MAX_LIMIT_EVENTS`] per limit, `max_packet_events` per packet-level
+    /// kind), by `type`.
+    pub suppressed_events: BTreeMap<&'static str, u64>,
     /// Kernel drops of a live capture.
     pub drops: Option<DropStats>,
     /// Records the analysis dropped to stay within a limit.
     pub dropped_records: u64,
+    /// Packets stamped far from the capture clock (`time_jump` events).
+    pub time_jumps: u64,
+    /// Times each limit was hit (including those beyond
+    /// [`MAX_LIMIT_EVENTS`], which have no event).
+    pub limits: BTreeMap<Limit, u64>,
+    pub memory: MemorySummary,
 }

@@ -284,6 +284,7 @@ impl App {
                 }
             }
             Record::Summary(s) => {
+                self.diagnoser.observe_summary(&s);
                 if s.drops.is_some() {
                     self.drops = s.drops;
                 }

@@ -93,9 +93,12 @@ pub enum Severity {
 }
 
 impl Item {
-    /// Response time in microseconds, when answered.
+    /// Response time in microseconds, when answered (none when the
+    /// response was stamped before its request).
     pub fn latency_us(&self) -> Option<i64> {
-        self.response.map(|r| r.ts.micros_since(self.request.ts))
+        self.response
+            .map(|r| r.ts.micros_since(self.request.ts))
+            .filter(|&us| us >= 0)
     }
 
     /// Whether every error of the exchange is retriable. Two codes that

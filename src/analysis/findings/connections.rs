@@ -165,6 +165,7 @@ impl Detector for Outages {
             && !matches!(
                 reason,
                 NoResponseReason::ResponseLostInCapture
+                    | NoResponseReason::RequestIncomplete
                     | NoResponseReason::Evicted
                     | NoResponseReason::InFlightLimit
                     | NoResponseReason::ConnectionReused

@@ -1,0 +1,386 @@
+//! The capture itself: what kwire could not follow, and why. Every limit
+//! kwire hit (flows evicted, holes given up, the memory budget, records not
+//! decompressed…) becomes a finding that says what was lost and which option
+//! raises the limit; packets stamped far from their neighbours and kernel
+//! drops likewise. These are not the client's faults, but a reader must know
+//! them before trusting the other findings.
+//!
+//! Contract: no panic, whatever the events; state is one entry per limit
+//! kind (a fixed set) plus a few counters. Limit events are capped by the
+//! analyzer ([`MAX_LIMIT_EVENTS`] per limit), so the counts come from the
+//! summary when it is seen, and from the events until then.
+
+use std::collections::BTreeMap;
+
+use crate::capture::{DropStats, Timestamp};
+use crate::session::{Event, EventKind, Exchange, Limit, MAX_LIMIT_EVENTS, Summary};
+
+use super::requests::plural;
+use super::{Context, Detector, Finding, Severity};
+
+/// This family's detectors.
+pub fn detectors() -> Vec<Box<dyn Detector>> {
+    vec![Box::new(CaptureHealth::default())]
+}
+
+/// Kernel drops below this share of the packets received are a warning;
+/// above it, an error (the capture is missing much of the traffic).
+pub const DROPS_ERROR_PERCENT: f64 = 1.0;
+
+#[derive(Clone, Debug, Default)]
+struct Hits {
+    /// Events seen.
+    events: u64,
+    /// From the summary: every hit.
+    total: Option<u64>,
+    value: u64,
+    frames: Vec<u64>,
+    streams: Vec<u64>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+#[derive(Default)]
+struct CaptureHealth {
+    limits: BTreeMap<Limit, Hits>,
+    jumps: Hits,
+    accepted_jumps: u64,
+    /// The first stray stamp: (frame, stamped, taken as).
+    first_jump: Option<(u64, Timestamp, Timestamp)>,
+    drops: Option<DropStats>,
+    summary: Option<Summary>,
+}
+
+fn note(h: &mut Hits, ev: &Event) {
+    h.events += 1;
+    if h.frames.len() < super::MAX_FRAMES && !h.frames.contains(&ev.at.frame) {
+        h.frames.push(ev.at.frame);
+    }
+    if let Some(s) = ev.stream
+        && h.streams.len() < super::MAX_NAMES
+        && !h.streams.contains(&s)
+    {
+        h.streams.push(s);
+    }
+    h.first = Some(h.first.map_or(ev.at.ts, |f| f.min(ev.at.ts)));
+    h.last = Some(h.last.map_or(ev.at.ts, |l| l.max(ev.at.ts)));
+}
+
+fn finding_of(h: &Hits, f: &mut Finding) {
+    for &fr in &h.frames {
+        f.frame(fr);
+    }
+    for &s in &h.streams {
+        f.stream(s);
+    }
+    if let Some(t) = h.first {
+        f.at(t);
+    }
+    if let Some(t) = h.last {
+        f.at(t);
+    }
+}
+
+/// What the summary says was let go to the memory budget.
+fn memory_details(s: &Summary, out: &mut Vec<String>) {
+    let m = &s.memory;
+    out.push(format!(
+        "peak {} of the {} budget; full {} time{}, {} connection{} let go of state",
+        bytes(m.peak_bytes),
+        bytes(m.max_memory),
+        m.full,
+        plural(m.full),
+        m.connections_shed,
+        plural(m.connections_shed)
+    ));
+    let sh = &m.shed;
+    let mut what = Vec::new();
+    if sh.frame_bytes > 0 {
+        what.push(format!(
+            "{} of messages in progress (those messages are marked damaged)",
+            bytes(sh.frame_bytes)
+        ));
+    }
+    if sh.response_bytes > 0 {
+        what.push(format!(
+            "{} of responses waiting for their request (paired undecoded)",
+            bytes(sh.response_bytes)
+        ));
+    }
+    if sh.request_bodies > 0 {
+        what.push(format!(
+            "{} decoded request bod{} awaiting a response",
+            sh.request_bodies,
+            if sh.request_bodies == 1 { "y" } else { "ies" }
+        ));
+    }
+    if sh.requests > 0 {
+        what.push(format!(
+            "{} request{} in flight given up (`memory_limit`)",
+            sh.requests,
+            plural(sh.requests)
+        ));
+    }
+    if !what.is_empty() {
+        out.push(format!("let go of: {}", what.join("; ")));
+    }
+}
+
+/// `1.5 MiB`.
+pub fn bytes(n: u64) -> String {
+    const K: f64 = 1024.0;
+    let f = n as f64;
+    if f >= K * K * K {
+        format!("{:.1} GiB", f / (K * K * K))
+    } else if f >= K * K {
+        format!("{:.1} MiB", f / (K * K))
+    } else if f >= K {
+        format!("{:.1} KiB", f / K)
+    } else {
+        format!("{n} B")
+    }
+}
+
+impl Detector for CaptureHealth {
+    fn exchange(&mut self, _e: &Exchange, _cx: &Context<'_>) {}
+
+    fn event(&mut self, ev: &Event, _cx: &Context<'_>) {
+        match &ev.kind {
+            EventKind::Limit { limit, value } => {
+                let h = self.limits.entry(*limit).or_default();
+                h.value = *value;
+                note(h, ev);
+            }
+            EventKind::TimeJump {
+                stamped,
+                clock,
+                accepted,
+            } => {
+                note(&mut self.jumps, ev);
+                if *accepted {
+                    self.accepted_jumps += 1;
+                } else if self.first_jump.is_none() {
+                    self.first_jump = Some((ev.at.frame, *stamped, *clock));
+                }
+            }
+            EventKind::Drops(d) => self.drops = Some(*d),
+            _ => {}
+        }
+    }
+
+    fn summary(&mut self, s: &Summary) {
+        for (limit, n) in &s.limits {
+            self.limits.entry(*limit).or_default().total = Some(*n);
+        }
+        self.jumps.total = Some(s.time_jumps);
+        if s.drops.is_some() {
+            self.drops = s.drops;
+        }
+        self.summary = Some(s.clone());
+    }
+
+    fn findings(&self, _cx: &Context<'_>, out: &mut Vec<Finding>) {
+        for (limit, h) in &self.limits {
+            // Packet-event caps only shorten the output: no finding.
+            if *limit == Limit::MaxPacketEvents {
+                continue;
+            }
+            let n = h.total.unwrap_or(h.events).max(h.events);
+            let at_least = if h.total.is_none() && h.events >= MAX_LIMIT_EVENTS {
+                "at least "
+            } else {
+                ""
+            };
+            let raise = match limit.option() {
+                Some(o) => format!("; raise it with {o} (now {})", h.value),
+                None => format!(" (a fixed limit: {})", h.value),
+            };
+            let severity = match limit {
+                Limit::MaxDecompressedBytes | Limit::MaxRecords | Limit::MaxKnownBrokers => {
+                    Severity::Warning
+                }
+                _ => Severity::Error,
+            };
+            let mut f = Finding::new(
+                severity,
+                limit_code(*limit),
+                format!(
+                    "kwire reached its {} limit {at_least}{n} time{}: {}",
+                    limit.as_str(),
+                    plural(n),
+                    limit.gives_up()
+                ),
+            );
+            f.count = n;
+            f.details.push(format!("what follows is incomplete{raise}"));
+            if *limit == Limit::MaxMemory
+                && let Some(s) = &self.summary
+            {
+                memory_details(s, &mut f.details);
+            }
+            finding_of(h, &mut f);
+            out.push(f);
+        }
+        let jumps = self.jumps.total.unwrap_or(self.jumps.events);
+        if jumps > 0 {
+            let stray = jumps.saturating_sub(self.accepted_jumps);
+            let mut f = Finding::new(
+                Severity::Warning,
+                "time_jump",
+                format!(
+                    "{jumps} packet{} stamped far from the packets around {}: {stray} stray stamp{} processed at the capture's time, {} jump{} the clock followed",
+                    plural(jumps),
+                    if jumps == 1 { "it" } else { "them" },
+                    plural(stray),
+                    self.accepted_jumps,
+                    plural(self.accepted_jumps)
+                ),
+            );
+            f.count = jumps;
+            if let Some((frame, stamped, clock)) = self.first_jump {
+                f.details.push(format!(
+                    "frame {frame} is stamped {stamped} but came between packets of {clock}; it expired nothing and no latency uses its stamp"
+                ));
+            }
+            f.details.push(
+                "the capture's clock or the tool that wrote it misbehaved (see --max-time-jump)"
+                    .to_string(),
+            );
+            finding_of(&self.jumps, &mut f);
+            out.push(f);
+        }
+        if let Some(d) = self.drops
+            && (d.dropped > 0 || d.if_dropped > 0)
+        {
+            let lost = d.dropped + d.if_dropped;
+            let seen = d.received.max(1);
+            let pct = lost as f64 * 100.0 / (seen + lost) as f64;
+            let severity = if pct >= DROPS_ERROR_PERCENT {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            let mut f = Finding::new(
+                severity,
+                "capture_drops",
+                format!(
+                    "the capture lost {lost} packet{} ({pct:.1} %) before kwire saw them: gaps, orphans and unanswered requests may be the capture's, not the traffic's",
+                    plural(lost)
+                ),
+            );
+            f.count = lost;
+            f.details.push(format!(
+                "received {}, dropped by the kernel {}, by the interface {}",
+                d.received, d.dropped, d.if_dropped
+            ));
+            out.push(f);
+        }
+    }
+}
+
+/// The finding code of a limit: `limit_` and its name.
+pub fn limit_code(l: Limit) -> &'static str {
+    match l {
+        Limit::MaxFlows => "limit_max_flows",
+        Limit::MaxOooBytes => "limit_max_ooo_bytes",
+        Limit::MaxOooSegments => "limit_max_ooo_segments",
+        Limit::MaxMemory => "limit_max_memory",
+        Limit::MaxInFlight => "limit_max_in_flight",
+        Limit::MaxEarlyResponses => "limit_max_early_responses",
+        Limit::MaxCandidateRecords => "limit_max_candidate_records",
+        Limit::MaxUnresolvedRecords => "limit_max_unresolved_records",
+        Limit::MaxKnownBrokers => "limit_max_known_brokers",
+        Limit::MaxPacketEvents => "limit_max_packet_events",
+        Limit::MaxDecompressedBytes => "limit_max_decompressed_bytes",
+        Limit::MaxRecords => "limit_max_records",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::topics::TopicNames;
+    use crate::capture::PacketRef;
+
+    fn ev(frame: u64, kind: EventKind) -> Event {
+        Event {
+            at: PacketRef {
+                frame,
+                ts: Timestamp::new(1_700_000_000 + frame as i64, 0),
+            },
+            stream: Some(frame),
+            kind,
+        }
+    }
+
+    fn run(d: &CaptureHealth) -> Vec<Finding> {
+        let names = TopicNames::new();
+        let mut out = Vec::new();
+        d.findings(&Context { names: &names }, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_limit_is_one_finding_with_the_summary_count_and_the_option() {
+        let names = TopicNames::new();
+        let cx = Context { names: &names };
+        let mut d = CaptureHealth::default();
+        for i in 0..MAX_LIMIT_EVENTS {
+            let kind = EventKind::Limit {
+                limit: Limit::MaxFlows,
+                value: 10,
+            };
+            d.event(&ev(i + 1, kind), &cx);
+        }
+        let f = run(&d);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "limit_max_flows");
+        assert!(f[0].title.contains("at least 10 times"), "{}", f[0].title);
+        let mut s = Summary::default();
+        s.limits.insert(Limit::MaxFlows, 200_000);
+        d.summary(&s);
+        let f = run(&d);
+        assert_eq!(f[0].count, 200_000);
+        assert!(f[0].title.contains("200000 times"), "{}", f[0].title);
+        assert!(
+            f[0].details[0].contains("--max-flows"),
+            "{:?}",
+            f[0].details
+        );
+        assert_eq!(f[0].severity, Severity::Error);
+        assert_eq!(f[0].frames.len(), MAX_LIMIT_EVENTS as usize);
+    }
+
+    #[test]
+    fn every_limit_but_the_event_cap_has_a_code_and_words() {
+        for l in Limit::ALL {
+            assert!(limit_code(l).ends_with(l.as_str()));
+            assert!(!l.gives_up().is_empty());
+        }
+    }
+
+    #[test]
+    fn stray_stamps_and_drops_are_said() {
+        let names = TopicNames::new();
+        let cx = Context { names: &names };
+        let mut d = CaptureHealth::default();
+        let kind = EventKind::TimeJump {
+            stamped: Timestamp::new(2_000_000_000, 0),
+            clock: Timestamp::new(1_700_000_000, 0),
+            accepted: false,
+        };
+        d.event(&ev(7, kind), &cx);
+        let drops = DropStats {
+            received: 900,
+            dropped: 100,
+            if_dropped: 0,
+        };
+        d.event(&ev(8, EventKind::Drops(drops)), &cx);
+        let f = run(&d);
+        let codes: Vec<&str> = f.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["time_jump", "capture_drops"]);
+        assert!(f[0].details[0].contains("frame 7"), "{:?}", f[0].details);
+        assert_eq!(f[1].severity, Severity::Error);
+        assert!(f[1].title.contains("10.0 %"), "{}", f[1].title);
+    }
+}
