@@ -332,9 +332,12 @@ impl Framer {
         if lost > 0 || self.buf.len() <= keep {
             return 0;
         }
-        let freed = self.buf.len() - keep;
-        self.buf.truncate(keep);
-        self.buf.shrink_to_fit();
+        let freed = self.buf.capacity() - keep;
+        // A new small buffer rather than shrinking in place: the large one
+        // goes back whole, so the allocator can reuse it for the next large
+        // message instead of leaving a hole too small for it.
+        let kept = self.buf.get(..keep).unwrap_or(&[]).to_vec();
+        self.buf = kept;
         self.state = State::Body {
             size,
             have,
