@@ -481,7 +481,7 @@ impl<S: RecordSink> Analyzer<S> {
                 self.tcp.segment(&seg, at, &mut self.tracker);
             }
             Decoded::NotTcp => {}
-            Decoded::Fragment => self.packet_event(at, PacketIssue::Fragment),
+            Decoded::Fragment(_) => self.packet_event(at, PacketIssue::Fragment),
             Decoded::Truncated => self.packet_event(at, PacketIssue::Truncated),
             Decoded::Malformed(why) => self.packet_event(at, PacketIssue::Malformed(why)),
             Decoded::UnsupportedLink(lt) => {
