@@ -18,6 +18,7 @@ pub mod record;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 
+use crate::capture::defrag::{DefragConfig, DefragEvent, Defragmenter, Push};
 use crate::capture::link::{self, Decoded};
 use crate::capture::{LinkType, Packet, PacketRef, Timestamp};
 use crate::kafka::records::{RecordLimits, RecordsMode};
@@ -73,6 +74,8 @@ pub struct SessionConfig {
     /// Bytes of each body kept in the exchange ([`Body::bytes`]), for a hex
     /// view; 0 (the default) keeps none.
     pub keep_bytes: usize,
+    /// IP reassembly limits (`--max-fragment-bytes`, `--fragment-timeout`).
+    pub defrag: DefragConfig,
 }
 
 impl Default for SessionConfig {
@@ -100,6 +103,7 @@ impl Default for SessionConfig {
             max_early_bytes: 16 << 20,
             show_secrets: false,
             keep_bytes: 0,
+            defrag: DefragConfig::default(),
         }
     }
 }
@@ -390,6 +394,7 @@ impl StreamSink for Tracker {
 
 /// The whole pipeline for one capture.
 pub struct Analyzer<S: RecordSink> {
+    defrag: Defragmenter,
     tcp: Reassembler,
     tracker: Tracker,
     sink: S,
@@ -404,6 +409,7 @@ pub struct Analyzer<S: RecordSink> {
 impl<S: RecordSink> Analyzer<S> {
     pub fn new(tcp: TcpConfig, session: SessionConfig, sink: S) -> Self {
         Analyzer {
+            defrag: Defragmenter::new(session.defrag.clone()),
             tcp: Reassembler::new(tcp),
             tracker: Tracker::new(session),
             sink,
@@ -474,14 +480,41 @@ impl<S: RecordSink> Analyzer<S> {
         self.summary.packets += 1;
         self.summary.bytes += u64::from(pkt.orig_len);
         match link::decode(pkt.link_type, pkt.data) {
+            Decoded::Fragment(frag) => {
+                let pushed = self.defrag.push(&frag, at);
+                self.defrag_events();
+                match pushed {
+                    Push::Complete(ip) => match link::decode(LinkType::RAW, &ip) {
+                        Decoded::Fragment(_) => self.packet_event(
+                            at,
+                            PacketIssue::Malformed("IP fragment inside a reassembled datagram"),
+                        ),
+                        d => self.decoded(d, at),
+                    },
+                    Push::Pending => {}
+                    Push::Malformed(why) => self.packet_event(at, PacketIssue::Malformed(why)),
+                }
+            }
+            d => {
+                self.defrag.advance(at);
+                self.defrag_events();
+                self.decoded(d, at);
+            }
+        }
+        self.flush();
+        self.check()
+    }
+
+    /// A packet's (or a reassembled datagram's) headers, decoded.
+    fn decoded(&mut self, d: Decoded<'_>, at: PacketRef) {
+        match d {
             Decoded::Tcp(seg) => {
                 if (seg.payload.len() as u64) < u64::from(seg.payload_len) {
                     self.summary.truncated_packets += 1;
                 }
                 self.tcp.segment(&seg, at, &mut self.tracker);
             }
-            Decoded::NotTcp => {}
-            Decoded::Fragment(_) => self.packet_event(at, PacketIssue::Fragment),
+            Decoded::NotTcp | Decoded::Fragment(_) => {}
             Decoded::Truncated => self.packet_event(at, PacketIssue::Truncated),
             Decoded::Malformed(why) => self.packet_event(at, PacketIssue::Malformed(why)),
             Decoded::UnsupportedLink(lt) => {
@@ -490,8 +523,42 @@ impl<S: RecordSink> Analyzer<S> {
                 }
             }
         }
-        self.flush();
-        self.check()
+    }
+
+    /// Report the datagrams the defragmenter gave up and the fragments that
+    /// contradicted others.
+    fn defrag_events(&mut self) {
+        for e in self.defrag.take_events() {
+            let (at, issue) = match e {
+                DefragEvent::Incomplete {
+                    at,
+                    reason,
+                    first_frame,
+                    fragments,
+                    bytes,
+                } => (
+                    at,
+                    PacketIssue::FragmentIncomplete {
+                        reason,
+                        first_frame,
+                        fragments,
+                        bytes,
+                    },
+                ),
+                DefragEvent::Overlap {
+                    at,
+                    conflict,
+                    first_frame,
+                } => (
+                    at,
+                    PacketIssue::FragmentOverlap {
+                        conflict,
+                        first_frame,
+                    },
+                ),
+            };
+            self.packet_event(at, issue);
+        }
     }
 
     /// Let time pass without a packet (live capture): expire idle state.
@@ -500,6 +567,8 @@ impl<S: RecordSink> Analyzer<S> {
             frame: self.last.frame,
             ts: now,
         };
+        self.defrag.advance(at);
+        self.defrag_events();
         self.tcp.advance(now, at, &mut self.tracker);
         self.flush();
         self.check()
@@ -557,11 +626,14 @@ impl<S: RecordSink> Analyzer<S> {
     /// The input ended: close everything and emit the summary.
     pub fn finish(mut self) -> std::io::Result<(S, Summary)> {
         let at = self.last;
+        self.defrag.finish(at);
+        self.defrag_events();
         self.tcp.finish(at, &mut self.tracker);
         self.tracker.finish();
         self.flush();
         let tcp = self.tcp.stats();
         self.summary.tcp = tcp;
+        self.summary.ip_fragments = self.defrag.stats();
         self.summary.connections = tcp.connections;
         self.summary.kafka_connections = self.tracker.kafka_connections;
         self.summary.dropped_records = self.tracker.dropped_records;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::capture::defrag::{Conflict, DefragStats, GiveUp};
 use crate::capture::{DropStats, LinkType, PacketRef, SourceFormat, Timestamp};
 use crate::kafka::ApiKey;
 use crate::kafka::embedded::Embedded;
@@ -341,7 +342,24 @@ impl EventKind {
 /// Why a packet was not used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PacketIssue {
-    Fragment,
+    /// An IP datagram given up before all its fragments arrived (its TCP
+    /// segment is lost to the analysis).
+    FragmentIncomplete {
+        reason: GiveUp,
+        /// The frame of its first fragment captured.
+        first_frame: u64,
+        /// Fragments received.
+        fragments: u32,
+        /// Payload bytes they covered.
+        bytes: u32,
+    },
+    /// An IP fragment that contradicts earlier ones of its datagram; the
+    /// first copy is kept.
+    FragmentOverlap {
+        conflict: Conflict,
+        /// The frame of the datagram's first fragment captured.
+        first_frame: u64,
+    },
     Truncated,
     Malformed(&'static str),
     UnsupportedLink(LinkType),
@@ -350,7 +368,8 @@ pub enum PacketIssue {
 impl PacketIssue {
     pub fn as_str(self) -> &'static str {
         match self {
-            PacketIssue::Fragment => "ip_fragment",
+            PacketIssue::FragmentIncomplete { .. } => "fragment_incomplete",
+            PacketIssue::FragmentOverlap { .. } => "fragment_overlap",
             PacketIssue::Truncated => "truncated",
             PacketIssue::Malformed(_) => "malformed",
             PacketIssue::UnsupportedLink(_) => "unsupported_link",
@@ -365,6 +384,8 @@ pub struct Summary {
     /// Bytes on the wire (original lengths).
     pub bytes: u64,
     pub tcp: TcpStats,
+    /// IP fragments and the datagrams reassembled from them.
+    pub ip_fragments: DefragStats,
     /// Packets whose payload the snaplen cut.
     pub truncated_packets: u64,
     /// TCP connections seen, Kafka or not.
