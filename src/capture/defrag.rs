@@ -59,14 +59,14 @@
 //! half second, keep time running).
 //!
 //! Contract: nothing panics on any fragment. Memory is bounded by
-//! [`DefragConfig`]: datagrams in progress, bytes buffered over all of them
+//! [`DefragConfig`]: datagrams held, bytes buffered over all of them
 //! ([`Defragmenter::buffered_bytes`], which counts a fixed overhead per
 //! piece and datagram besides the bytes), the size of one datagram. Over a
-//! limit the oldest datagram is given up first. Nothing is allocated beyond
-//! the bytes that arrived: the reassembled packet is allocated when it is
-//! complete. A fragment costs O(log n + its length). Datagrams given up are
-//! reported as [`DefragEvent`]s in the order they were started; no hash
-//! order reaches the output.
+//! limit the oldest datagram is let go of first. Nothing is allocated
+//! beyond the bytes that arrived: the reassembled packet is allocated when
+//! it is complete. A fragment costs O(log n + its length). The results and
+//! [`DefragEvent`]s are a function of the fragments and timestamps given:
+//! no hash order reaches them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -78,12 +78,12 @@ use super::{PacketRef, Timestamp};
 /// options (`--max-fragment-bytes`, `--fragment-timeout`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DefragConfig {
-    /// Datagrams in progress at once (at least 1); a new one beyond it gives
-    /// up the oldest ([`GiveUp::MaxDatagrams`]).
+    /// Datagrams held at once, in progress or remembered (at least 1); a
+    /// new one beyond it lets go of the oldest ([`GiveUp::MaxDatagrams`]).
     pub max_datagrams: usize,
-    /// Bytes buffered over all datagrams in progress, as
+    /// Bytes buffered over all datagrams held, as
     /// [`Defragmenter::buffered_bytes`] counts them; beyond it the oldest are
-    /// given up ([`GiveUp::MaxBytes`]).
+    /// let go of ([`GiveUp::MaxBytes`]).
     pub max_bytes: usize,
     /// Largest reassembled payload (what follows the IPv4 header or the IPv6
     /// Fragment header); a datagram claiming more is given up
