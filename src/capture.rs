@@ -4,12 +4,14 @@
 //! type, bytes) from a pcap or pcapng file, a pcap stream on stdin, or a live
 //! interface. [`link::decode`] turns one packet's bytes into a [`link::TcpSegment`]
 //! (or says why it cannot: not TCP, an IP fragment, truncated by the snaplen,
-//! malformed).
+//! malformed); [`defrag`] reassembles IP fragments into datagrams that
+//! `link::decode` then decodes as raw IP.
 //!
 //! Contract: nothing here panics on any input bytes; a damaged file yields the
 //! packets read so far and then a [`CaptureError`] that the caller reports as an
 //! event. libpcap is used in [`live`] only.
 
+pub mod defrag;
 pub mod file;
 pub mod link;
 pub mod live;

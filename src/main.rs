@@ -13,6 +13,7 @@ use kwire::analysis::connections::Connections;
 use kwire::analysis::findings::{self, Diagnoser, Diagnosing, Finding, Severity};
 use kwire::analysis::stats::Stats;
 use kwire::analysis::topics::TopicNames;
+use kwire::capture::defrag::DefragConfig;
 use kwire::capture::file::FileSource;
 use kwire::capture::live::{LiveOptions, LiveSource};
 use kwire::capture::{PacketSource, SourceFormat};
@@ -169,6 +170,14 @@ struct Input {
     /// Seconds without packets after which a connection is closed.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     idle_timeout: f64,
+    /// IP fragments buffered while their datagrams are reassembled; beyond
+    /// it the oldest datagram in progress is given up (and reported).
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
+    max_fragment_bytes: u64,
+    /// Seconds after its first fragment that an IP datagram still missing
+    /// fragments is given up (and reported).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    fragment_timeout: f64,
     /// Requests awaiting a response per connection (librdkafka's own
     /// default allows 1,000,000); they also count in --max-memory.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
@@ -300,6 +309,11 @@ impl Input {
             show_secrets: self.show_secrets,
             max_memory: usize::try_from(self.max_memory).unwrap_or(usize::MAX),
             max_time_jump_ns: (self.max_time_jump.max(0.0) * 1e9) as u64,
+            defrag: DefragConfig {
+                max_bytes: usize::try_from(self.max_fragment_bytes).unwrap_or(usize::MAX),
+                timeout_ns: (self.fragment_timeout.max(0.0) * 1e9) as u64,
+                ..DefragConfig::default()
+            },
             ..SessionConfig::default()
         };
         Ok((tcp, session))

@@ -19,6 +19,7 @@ pub mod record;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 
+use crate::capture::defrag::{DefragConfig, DefragEvent, Defragmenter, Push};
 use crate::capture::link::{self, Decoded};
 use crate::capture::{LinkType, Packet, PacketRef, Timestamp};
 use crate::kafka::records::{RecordLimits, RecordsMode};
@@ -86,6 +87,8 @@ pub struct SessionConfig {
     /// reported and processed at the clock's time, so it drives no idle
     /// expiry, latency or finding (`--max-time-jump`).
     pub max_time_jump_ns: u64,
+    /// IP reassembly limits (`--max-fragment-bytes`, `--fragment-timeout`).
+    pub defrag: DefragConfig,
 }
 
 /// The default memory budget: a laptop's share.
@@ -122,6 +125,7 @@ impl Default for SessionConfig {
             max_memory: DEFAULT_MAX_MEMORY,
             keep_bytes: 0,
             max_time_jump_ns: 3_600_000_000_000,
+            defrag: DefragConfig::default(),
         }
     }
 }
@@ -528,6 +532,7 @@ struct Clock {
 
 /// The whole pipeline for one capture.
 pub struct Analyzer<S: RecordSink> {
+    defrag: Defragmenter,
     tcp: Reassembler,
     tracker: Tracker,
     sink: S,
@@ -552,6 +557,7 @@ impl<S: RecordSink> Analyzer<S> {
             ..Summary::default()
         };
         Analyzer {
+            defrag: Defragmenter::new(session.defrag.clone()),
             tcp: Reassembler::new(tcp),
             tracker: Tracker::new(session),
             sink,
@@ -743,14 +749,14 @@ impl<S: RecordSink> Analyzer<S> {
             clock: self.clock.now.unwrap_or(used),
             accepted,
         };
-        self.capped_event(at, None, kind);
+        self.capped(at, None, "time_jump", kind);
     }
 
     /// Emit an event of a kind that can repeat without bound: the first
-    /// `max_packet_events` of each kind, then one `limit` event, then only
-    /// the summary's count.
-    fn capped_event(&mut self, at: PacketRef, stream: Option<u64>, kind: EventKind) {
-        let n = self.packet_events.entry(kind.type_name()).or_default();
+    /// `max_packet_events` of each kind (`key`), then one `limit` event,
+    /// then only the summary's count of suppressed events.
+    fn capped(&mut self, at: PacketRef, stream: Option<u64>, key: &'static str, kind: EventKind) {
+        let n = self.packet_events.entry(key).or_default();
         *n += 1;
         let n = *n;
         let max = self.tracker.cfg.max_packet_events;
@@ -780,7 +786,8 @@ impl<S: RecordSink> Analyzer<S> {
     /// state takes more, those holding the most let go first.
     fn budget(&mut self, at: PacketRef) {
         let max = self.tracker.cfg.max_memory;
-        let held = self.tracker.held_bytes + self.tcp.buffered_bytes();
+        let held =
+            self.tracker.held_bytes + self.tcp.buffered_bytes() + self.defrag.buffered_bytes();
         let m = &mut self.summary.memory;
         m.peak_bytes = m.peak_bytes.max(held as u64);
         if held > max {
@@ -799,7 +806,7 @@ impl<S: RecordSink> Analyzer<S> {
                 },
             }));
         }
-        let room = max.saturating_sub(self.tracker.held_bytes);
+        let room = max.saturating_sub(self.tracker.held_bytes + self.defrag.buffered_bytes());
         self.tcp.set_max_total_ooo_bytes(room);
     }
 
@@ -809,14 +816,41 @@ impl<S: RecordSink> Analyzer<S> {
         self.summary.packets += 1;
         self.summary.bytes += u64::from(pkt.orig_len);
         match link::decode(pkt.link_type, pkt.data) {
+            Decoded::Fragment(frag) => {
+                let pushed = self.defrag.push(&frag, at);
+                self.defrag_events();
+                match pushed {
+                    Push::Complete(ip) => match link::decode(LinkType::RAW, &ip) {
+                        Decoded::Fragment(_) => self.packet_event(
+                            at,
+                            PacketIssue::Malformed("IP fragment inside a reassembled datagram"),
+                        ),
+                        d => self.decoded(d, at),
+                    },
+                    Push::Pending => {}
+                    Push::Malformed(why) => self.packet_event(at, PacketIssue::Malformed(why)),
+                }
+            }
+            d => {
+                self.defrag.advance(at);
+                self.defrag_events();
+                self.decoded(d, at);
+            }
+        }
+        self.budget(at);
+        self.flush();
+    }
+
+    /// A packet's (or a reassembled datagram's) headers, decoded.
+    fn decoded(&mut self, d: Decoded<'_>, at: PacketRef) {
+        match d {
             Decoded::Tcp(seg) => {
                 if (seg.payload.len() as u64) < u64::from(seg.payload_len) {
                     self.summary.truncated_packets += 1;
                 }
                 self.tcp.segment(&seg, at, &mut self.tracker);
             }
-            Decoded::NotTcp => {}
-            Decoded::Fragment => self.packet_event(at, PacketIssue::Fragment),
+            Decoded::NotTcp | Decoded::Fragment(_) => {}
             Decoded::Truncated => self.packet_event(at, PacketIssue::Truncated),
             Decoded::Malformed(why) => self.packet_event(at, PacketIssue::Malformed(why)),
             Decoded::UnsupportedLink(lt) => {
@@ -825,8 +859,42 @@ impl<S: RecordSink> Analyzer<S> {
                 }
             }
         }
-        self.budget(at);
-        self.flush();
+    }
+
+    /// Report the datagrams the defragmenter gave up and the fragments that
+    /// contradicted others.
+    fn defrag_events(&mut self) {
+        for e in self.defrag.take_events() {
+            let (at, issue) = match e {
+                DefragEvent::Incomplete {
+                    at,
+                    reason,
+                    first_frame,
+                    fragments,
+                    bytes,
+                } => (
+                    at,
+                    PacketIssue::FragmentIncomplete {
+                        reason,
+                        first_frame,
+                        fragments,
+                        bytes,
+                    },
+                ),
+                DefragEvent::Overlap {
+                    at,
+                    conflict,
+                    first_frame,
+                } => (
+                    at,
+                    PacketIssue::FragmentOverlap {
+                        conflict,
+                        first_frame,
+                    },
+                ),
+            };
+            self.packet_event(at, issue);
+        }
     }
 
     /// Let time pass without a packet (live capture): expire idle state.
@@ -835,33 +903,20 @@ impl<S: RecordSink> Analyzer<S> {
             frame: self.last.frame,
             ts: now,
         };
+        self.defrag.advance(at);
+        self.defrag_events();
         self.tcp.advance(now, at, &mut self.tracker);
         self.flush();
         self.check()
     }
 
     fn packet_event(&mut self, at: PacketRef, issue: PacketIssue) {
-        let n = self.packet_events.entry(issue.as_str()).or_default();
-        *n += 1;
-        let n = *n;
-        let max = self.tracker.cfg.max_packet_events;
-        if n <= max {
-            self.send(Record::Event(Event {
-                at,
-                stream: None,
-                kind: EventKind::Packet { issue },
-            }));
-        }
-        if n == max + 1 {
-            self.send(Record::Event(Event {
-                at,
-                stream: None,
-                kind: EventKind::Limit {
-                    limit: Limit::MaxPacketEvents,
-                    value: max,
-                },
-            }));
-        }
+        *self
+            .summary
+            .packet_issues
+            .entry(issue.as_str())
+            .or_default() += 1;
+        self.capped(at, None, issue.as_str(), EventKind::Packet { issue });
     }
 
     /// Report an error that ended the capture early.
@@ -893,11 +948,14 @@ impl<S: RecordSink> Analyzer<S> {
     pub fn finish(mut self) -> std::io::Result<(S, Summary)> {
         self.judge_time(true);
         let at = self.last;
+        self.defrag.finish(at);
+        self.defrag_events();
         self.tcp.finish(at, &mut self.tracker);
         self.tracker.finish();
         self.flush();
         let tcp = self.tcp.stats();
         self.summary.tcp = tcp;
+        self.summary.ip_fragments = self.defrag.stats();
         self.summary.connections = tcp.connections;
         self.summary.kafka_connections = self.tracker.kafka_connections;
         self.summary.dropped_records = self.tracker.dropped_records;

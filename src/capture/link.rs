@@ -12,12 +12,18 @@
 //! is what a capture of a segmentation-offloaded (TSO/GSO) packet shows; the
 //! captured length is used instead, as Wireshark does.
 //!
-//! The IPv4, IPv6 and TCP fixed headers are read with `etherparse`'s header
-//! slices; the link layers and IPv6 extension headers are walked by hand.
+//! IP fragments of a TCP datagram (IPv4 MF/offset, an IPv6 Fragment header
+//! that is not atomic) come out as [`Decoded::Fragment`], an [`IpFragment`]
+//! for [`super::defrag`] to reassemble; the reassembled datagram is decoded
+//! by [`decode`] again as raw IP.
+//!
+//! The IPv4, IPv6, IPv6 Fragment and TCP headers are read with `etherparse`'s
+//! header slices; the link layers and other IPv6 extension headers are walked
+//! by hand.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeaderSlice, err};
+use etherparse::{Ipv4HeaderSlice, Ipv6FragmentHeaderSlice, Ipv6HeaderSlice, TcpHeaderSlice, err};
 
 use super::LinkType;
 
@@ -64,15 +70,39 @@ pub struct TcpSegment<'a> {
     pub payload_len: u32,
 }
 
+/// One fragment of an IP datagram carrying TCP, its data borrowed from the
+/// packet. Fragments of one datagram share `src`, `dst`, `id` and
+/// `protocol` (RFC 791; RFC 8200 section 4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpFragment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The IPv4 identification (16 bits) or the IPv6 Fragment header's.
+    pub id: u32,
+    /// The IPv4 protocol, or the IPv6 Fragment header's next header: the
+    /// first header of the reassembled payload.
+    pub protocol: u8,
+    /// Where `data` goes in the reassembled payload, in bytes (a multiple
+    /// of 8).
+    pub offset: u32,
+    /// More fragments follow (MF / M flag); the last one has it clear.
+    pub more: bool,
+    /// The fragment's data as captured, never beyond the IP length.
+    pub data: &'a [u8],
+    /// The data's length according to the IP header: larger than
+    /// `data.len()` when the snaplen cut the packet.
+    pub data_len: u32,
+}
+
 /// What one packet turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
     Tcp(TcpSegment<'a>),
     /// A well-formed packet that is not TCP over IP (ARP, UDP, ICMP...).
     NotTcp,
-    /// An IP fragment (IPv4 MF/offset or IPv6 fragment header): kwire does
-    /// not reassemble IP fragments.
-    Fragment,
+    /// A fragment of an IP datagram that carries TCP (IPv4 MF/offset, or an
+    /// IPv6 Fragment header that is not atomic).
+    Fragment(IpFragment<'a>),
     /// Cut by the snaplen before the end of the TCP header.
     Truncated,
     /// Headers that contradict themselves.
@@ -227,13 +257,23 @@ fn ipv4(ip: &[u8]) -> Decoded<'_> {
     if h.protocol().0 != IPPROTO_TCP {
         return Decoded::NotTcp;
     }
-    if h.more_fragments() || h.fragments_offset().value() != 0 {
-        return Decoded::Fragment;
-    }
     let end = total_len.min(ip.len());
     let Some(segment) = ip.get(header_len..end) else {
         return Decoded::Truncated;
     };
+    if h.more_fragments() || h.fragments_offset().value() != 0 {
+        return Decoded::Fragment(IpFragment {
+            src: IpAddr::V4(Ipv4Addr::from(h.source())),
+            dst: IpAddr::V4(Ipv4Addr::from(h.destination())),
+            id: u32::from(h.identification()),
+            protocol: IPPROTO_TCP,
+            offset: u32::from(h.fragments_offset().value()) * 8,
+            more: h.more_fragments(),
+            data: segment,
+            // At most 65,535: `total_len` is a u16 or the captured length.
+            data_len: u32::try_from(total_len - header_len).unwrap_or(u32::MAX),
+        });
+    }
     tcp(
         IpAddr::V4(Ipv4Addr::from(h.source())),
         IpAddr::V4(Ipv4Addr::from(h.destination())),
@@ -298,14 +338,26 @@ fn ipv6(ip: &[u8]) -> Decoded<'_> {
                 if let Err(d) = need(at, 8) {
                     return d;
                 }
-                let offset_flags = u16::from_be_bytes([ip[at + 2], ip[at + 3]]);
+                let Ok(f) = Ipv6FragmentHeaderSlice::from_slice(&ip[at..]) else {
+                    return Decoded::Truncated;
+                };
                 // An "atomic fragment" (offset 0, no more fragments, RFC 6946)
                 // carries a whole packet: decode through it.
-                if offset_flags & 0xfff9 != 0 {
-                    return match ip[at] {
+                if f.is_fragmenting_payload() {
+                    return match f.next_header().0 {
                         IPPROTO_TCP | IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS
                         | IPPROTO_AH | IPPROTO_MOBILITY | IPPROTO_HIP | IPPROTO_SHIM6 => {
-                            Decoded::Fragment
+                            let data_at = at + 8;
+                            Decoded::Fragment(IpFragment {
+                                src: IpAddr::V6(Ipv6Addr::from(h.source())),
+                                dst: IpAddr::V6(Ipv6Addr::from(h.destination())),
+                                id: f.identification(),
+                                protocol: f.next_header().0,
+                                offset: u32::from(f.fragment_offset().value()) * 8,
+                                more: f.more_fragments(),
+                                data: ip.get(data_at..end.min(ip.len())).unwrap_or_default(),
+                                data_len: u32::try_from(end - data_at).unwrap_or(u32::MAX),
+                            })
                         }
                         _ => Decoded::NotTcp,
                     };
@@ -673,15 +725,34 @@ mod tests {
         check_v4(decode(LinkType::RAW, &p));
     }
 
+    fn expect_fragment(d: Decoded<'_>) -> IpFragment<'_> {
+        match d {
+            Decoded::Fragment(f) => f,
+            other => panic!("expected a fragment, got {other:?}"),
+        }
+    }
+
     #[test]
     fn ipv4_fragments() {
         let seg = tcp_segment(0, PAYLOAD);
-        // More fragments.
+        // More fragments, offset 0: the data is the TCP header and payload.
         let p = ipv4_packet(IPPROTO_TCP, 0, 0x2000, &seg);
-        assert_eq!(decode(LinkType::RAW, &p), Decoded::Fragment);
-        // A later fragment (offset 185 * 8).
-        let p = ipv4_packet(IPPROTO_TCP, 0, 185, &seg);
-        assert_eq!(decode(LinkType::RAW, &p), Decoded::Fragment);
+        let f = expect_fragment(decode(LinkType::RAW, &p));
+        assert_eq!(f.src, IpAddr::V4(Ipv4Addr::from(CLIENT4)));
+        assert_eq!(f.dst, IpAddr::V4(Ipv4Addr::from(BROKER4)));
+        assert_eq!((f.id, f.protocol, f.offset, f.more), (0x1234, 6, 0, true));
+        assert_eq!(f.data, &seg[..]);
+        assert_eq!(f.data_len, seg.len() as u32);
+        // A later, last fragment (offset 185 * 8), with IP options: the data
+        // starts after them.
+        let p = ipv4_packet(IPPROTO_TCP, 4, 185, &seg);
+        let f = expect_fragment(decode(LinkType::RAW, &p));
+        assert_eq!((f.offset, f.more), (1480, false));
+        assert_eq!(f.data, &seg[..]);
+        // Cut by the snaplen: the captured data is shorter than declared.
+        let f = expect_fragment(decode(LinkType::RAW, &p[..24 + 10]));
+        assert_eq!(f.data, &seg[..10]);
+        assert_eq!(f.data_len, seg.len() as u32);
         // A fragmented UDP datagram is simply not TCP.
         let p = ipv4_packet(17, 0, 0x2000, &[0; 16]);
         assert_eq!(decode(LinkType::RAW, &p), Decoded::NotTcp);
@@ -777,22 +848,37 @@ mod tests {
     #[test]
     fn ipv6_fragment_header() {
         let seg = tcp_segment(12, PAYLOAD);
-        // First fragment: offset 0, M=1.
+        // First fragment: next header TCP, offset 0, M=1, identification 9.
         let p = ipv6_packet(IPPROTO_FRAGMENT, &[IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 9], &seg);
-        assert_eq!(decode(LinkType::RAW, &p), Decoded::Fragment);
-        // Later fragment: offset 100, M=0.
-        let p = ipv6_packet(
-            IPPROTO_FRAGMENT,
-            &[IPPROTO_TCP, 0, 0x03, 0x20, 0, 0, 0, 9],
-            &seg,
+        let f = expect_fragment(decode(LinkType::RAW, &p));
+        assert_eq!(f.src, IpAddr::V6(Ipv6Addr::from(CLIENT6)));
+        assert_eq!(f.dst, IpAddr::V6(Ipv6Addr::from(BROKER6)));
+        assert_eq!((f.id, f.protocol, f.offset, f.more), (9, 6, 0, true));
+        assert_eq!(f.data, &seg[..]);
+        assert_eq!(f.data_len, seg.len() as u32);
+        // Later fragment: offset 100 (0x0320 >> 3 = 100 units of 8), M=0,
+        // identification 0x01020309, after a hop-by-hop header.
+        let mut exts = vec![IPPROTO_FRAGMENT, 0, 1, 4, 0, 0, 0, 0];
+        exts.extend_from_slice(&[IPPROTO_DSTOPTS, 0, 0x03, 0x20, 1, 2, 3, 9]);
+        let p = ipv6_packet(IPPROTO_HOPOPTS, &exts, &seg);
+        let f = expect_fragment(decode(LinkType::RAW, &p));
+        assert_eq!(
+            (f.id, f.protocol, f.offset, f.more),
+            (0x0102_0309, 60, 800, false)
         );
-        assert_eq!(decode(LinkType::RAW, &p), Decoded::Fragment);
+        assert_eq!(f.data, &seg[..]);
         // Atomic fragment (offset 0, M=0): a whole packet.
         let p = ipv6_packet(IPPROTO_FRAGMENT, &[IPPROTO_TCP, 0, 0, 0, 0, 0, 0, 9], &seg);
         check_v6(decode(LinkType::RAW, &p));
         // Fragmented UDP.
         let p = ipv6_packet(IPPROTO_FRAGMENT, &[17, 0, 0, 1, 0, 0, 0, 9], &[0; 8]);
         assert_eq!(decode(LinkType::RAW, &p), Decoded::NotTcp);
+        // Cut within the fragment header, and within the data.
+        let p = ipv6_packet(IPPROTO_FRAGMENT, &[IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 9], &seg);
+        assert_eq!(decode(LinkType::RAW, &p[..45]), Decoded::Truncated);
+        let f = expect_fragment(decode(LinkType::RAW, &p[..48 + 5]));
+        assert_eq!(f.data, &seg[..5]);
+        assert_eq!(f.data_len, seg.len() as u32);
     }
 
     #[test]
@@ -868,8 +954,15 @@ mod tests {
                     f[at] = rng.next() as u8;
                 }
                 let len = rng.next() as usize % (f.len() + 1);
-                if let Decoded::Tcp(s) = decode(link, &f[..len]) {
-                    assert!(s.payload.len() as u64 <= u64::from(s.payload_len));
+                match decode(link, &f[..len]) {
+                    Decoded::Tcp(s) => {
+                        assert!(s.payload.len() as u64 <= u64::from(s.payload_len));
+                    }
+                    Decoded::Fragment(frag) => {
+                        assert!(frag.data.len() as u64 <= u64::from(frag.data_len));
+                        assert_eq!(frag.offset % 8, 0);
+                    }
+                    _ => {}
                 }
             }
         }

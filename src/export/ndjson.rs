@@ -369,9 +369,27 @@ fn event(e: &Event) -> Value {
         EventKind::Packet { issue } => {
             put("issue", issue.as_str().into());
             match issue {
+                PacketIssue::FragmentIncomplete {
+                    reason,
+                    first_frame,
+                    fragments,
+                    bytes,
+                } => {
+                    put("reason", reason.as_str().into());
+                    put("first_frame", (*first_frame).into());
+                    put("fragments", (*fragments).into());
+                    put("bytes", (*bytes).into());
+                }
+                PacketIssue::FragmentOverlap {
+                    conflict,
+                    first_frame,
+                } => {
+                    put("reason", conflict.as_str().into());
+                    put("first_frame", (*first_frame).into());
+                }
                 PacketIssue::Malformed(why) => put("reason", (*why).into()),
                 PacketIssue::UnsupportedLink(lt) => put("link_type", lt.name().into()),
-                _ => {}
+                PacketIssue::Truncated => {}
             }
         }
         EventKind::CaptureError { message } => put("message", message.clone().into()),
@@ -408,6 +426,7 @@ fn summary(s: &Summary) -> Value {
         "responses_before_request": s.responses_before_request,
         "events": s.events,
         "suppressed_events": s.suppressed_events,
+        "packet_issues": s.packet_issues,
         "limits": s.limits.iter().map(|(l, n)| (l.as_str().to_string(), Value::from(*n))).collect::<Map<String, Value>>(),
         "memory": {
             "max_memory": s.memory.max_memory,
@@ -431,6 +450,13 @@ fn summary(s: &Summary) -> Value {
             "gap_bytes": s.tcp.gap_bytes,
             "evicted": s.tcp.evicted,
             "peak_buffered_bytes": s.tcp.peak_buffered_bytes,
+        },
+        "ip_fragments": {
+            "fragments": s.ip_fragments.fragments,
+            "reassembled": s.ip_fragments.reassembled,
+            "incomplete": s.ip_fragments.incomplete,
+            "overlap_mismatches": s.ip_fragments.overlap_mismatches,
+            "peak_buffered_bytes": s.ip_fragments.peak_buffered_bytes,
         },
     })
 }

@@ -275,13 +275,35 @@ fn event_line(line: &mut String, e: &Event) {
             head(line, '!');
             let _ = write!(line, " {}", issue.as_str());
             match issue {
+                PacketIssue::FragmentIncomplete {
+                    reason,
+                    first_frame,
+                    fragments,
+                    bytes,
+                } => {
+                    let _ = write!(
+                        line,
+                        ": {}, {fragments} fragments, {bytes} bytes from frame {first_frame}",
+                        reason.as_str()
+                    );
+                }
+                PacketIssue::FragmentOverlap {
+                    conflict,
+                    first_frame,
+                } => {
+                    let _ = write!(
+                        line,
+                        ": {}, datagram from frame {first_frame} (first copy kept)",
+                        conflict.as_str()
+                    );
+                }
                 PacketIssue::Malformed(why) => {
                     let _ = write!(line, ": {why}");
                 }
                 PacketIssue::UnsupportedLink(lt) => {
                     let _ = write!(line, ": {}", lt.name());
                 }
-                _ => {}
+                PacketIssue::Truncated => {}
             }
         }
         EventKind::CaptureError { message } => {
@@ -342,6 +364,20 @@ fn summary_line(line: &mut String, s: &Summary) {
     }
     if s.time_jumps > 0 {
         let _ = write!(line, "; time jumps {}", s.time_jumps);
+    }
+    let f = &s.ip_fragments;
+    if f.fragments > 0 {
+        let _ = write!(
+            line,
+            "; {} IP fragments, {} datagrams reassembled",
+            f.fragments, f.reassembled
+        );
+        if f.incomplete > 0 {
+            let _ = write!(line, ", {} incomplete", f.incomplete);
+        }
+        if f.overlap_mismatches > 0 {
+            let _ = write!(line, ", {} overlap mismatches", f.overlap_mismatches);
+        }
     }
     if let Some(d) = s.drops {
         let _ = write!(line, "; kernel dropped {} of {}", d.dropped, d.received);

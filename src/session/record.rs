@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::capture::defrag::{Conflict, DefragStats, GiveUp};
 use crate::capture::{DropStats, LinkType, PacketRef, SourceFormat, Timestamp};
 use crate::kafka::ApiKey;
 use crate::kafka::embedded::Embedded;
@@ -496,7 +497,24 @@ impl Limit {
 /// Why a packet was not used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PacketIssue {
-    Fragment,
+    /// An IP datagram given up before all its fragments arrived (its TCP
+    /// segment is lost to the analysis).
+    FragmentIncomplete {
+        reason: GiveUp,
+        /// The frame of its first fragment captured.
+        first_frame: u64,
+        /// Fragments received.
+        fragments: u32,
+        /// Payload bytes they covered.
+        bytes: u32,
+    },
+    /// An IP fragment that contradicts earlier ones of its datagram; the
+    /// first copy is kept.
+    FragmentOverlap {
+        conflict: Conflict,
+        /// The frame of the datagram's first fragment captured.
+        first_frame: u64,
+    },
     Truncated,
     Malformed(&'static str),
     UnsupportedLink(LinkType),
@@ -505,7 +523,8 @@ pub enum PacketIssue {
 impl PacketIssue {
     pub fn as_str(self) -> &'static str {
         match self {
-            PacketIssue::Fragment => "ip_fragment",
+            PacketIssue::FragmentIncomplete { .. } => "fragment_incomplete",
+            PacketIssue::FragmentOverlap { .. } => "fragment_overlap",
             PacketIssue::Truncated => "truncated",
             PacketIssue::Malformed(_) => "malformed",
             PacketIssue::UnsupportedLink(_) => "unsupported_link",
@@ -560,6 +579,8 @@ pub struct Summary {
     /// Bytes on the wire (original lengths).
     pub bytes: u64,
     pub tcp: TcpStats,
+    /// IP fragments and the datagrams reassembled from them.
+    pub ip_fragments: DefragStats,
     /// Packets whose payload the snaplen cut.
     pub truncated_packets: u64,
     /// TCP connections seen, Kafka or not.
@@ -581,6 +602,9 @@ pub struct Summary {
     pub drops: Option<DropStats>,
     /// Records the analysis dropped to stay within a limit.
     pub dropped_records: u64,
+    /// Packet-level issues (`packet` events' `issue`), every one counted
+    /// (events stop at `max_packet_events` per issue).
+    pub packet_issues: BTreeMap<&'static str, u64>,
     /// Packets stamped far from the capture clock (`time_jump` events).
     pub time_jumps: u64,
     /// Times each limit was hit (including those beyond
