@@ -361,14 +361,13 @@ impl StreamSink for Tracker {
 
     fn on_event(&mut self, conn: &ConnInfo, event: TcpEvent, at: PacketRef) {
         let kind = match event {
-            TcpEvent::OooLimit { limit, total, .. } => EventKind::Limit {
-                limit: if total {
-                    "max_total_ooo_bytes"
-                } else {
-                    "max_ooo_bytes"
-                },
+            TcpEvent::OooLimit { kind, limit, .. } => EventKind::Limit {
+                // "max_ooo_bytes", "max_ooo_segments" or "max_total_ooo_bytes".
+                limit: kind.as_str(),
                 value: limit as u64,
             },
+            // Not reported yet: the session side is wired separately.
+            TcpEvent::RetransmissionMismatch { .. } => return,
             TcpEvent::FlowLimit { max_flows } => EventKind::Limit {
                 limit: "max_flows",
                 value: max_flows as u64,
