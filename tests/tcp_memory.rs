@@ -233,3 +233,48 @@ fn holes_stay_within_the_limit() {
         "one byte every two pages",
     );
 }
+
+/// Live heap bytes held by a reassembler after `plan` went through (within
+/// the limits: everything delivered), the connection still open.
+fn held_after(len: usize, plan: impl Iterator<Item = Seg>) -> usize {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let stream = shapes::stream(len, 5);
+    let plan: Vec<Seg> = plan.collect();
+    let base = LIVE.load(Ordering::SeqCst);
+    let mut r = Reassembler::new(config());
+    let mut check = shapes::Check::new(&stream);
+    shapes::feed_open(&mut r, &mut check, &stream, plan.iter().copied());
+    assert_eq!(check.data_bytes, len as u64);
+    assert_eq!(r.buffered_bytes(), 0);
+    let held = LIVE.load(Ordering::SeqCst) - base;
+    drop(r);
+    held
+}
+
+/// Once everything buffered was delivered, the buffer keeps no memory: an
+/// open connection that went through hostile orders costs what one that
+/// saw everything in order costs.
+#[test]
+fn a_drained_buffer_keeps_nothing() {
+    let len = 256 << 10;
+    let baseline = held_after(len, shapes::in_order(len as u64, 1460));
+    for (what, held) in [
+        (
+            "descending",
+            held_after(len, shapes::descending(len as u64, 64)),
+        ),
+        (
+            "random",
+            held_after(
+                len,
+                shapes::shuffled_in_windows(len as u64, 100, 4 << 10, 3),
+            ),
+        ),
+        (
+            "holes",
+            held_after(len, shapes::holes_filled_later(len as u64, 64, 4 << 10)),
+        ),
+    ] {
+        assert_eq!(held, baseline, "{what}");
+    }
+}

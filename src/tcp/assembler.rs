@@ -276,6 +276,10 @@ impl Assembler {
             p.remove();
         }
         drop_marks(&mut self.marks, e.end);
+        if self.runs.is_empty() {
+            // Drained: an emptied map keeps nodes, so let all go.
+            self.clear();
+        }
         let span = Span {
             start,
             end: e.end,
@@ -386,6 +390,9 @@ impl Assembler {
             .find(|(_, e)| !e.cut)
             .map_or(0, |(_, e)| e.end);
         drop(self.pages.split_off(&data_end.div_ceil(PAGE)));
+        if self.runs.is_empty() {
+            self.clear();
+        }
     }
 
     /// Buffer `data` at `start`, brought by packet `at`. Bytes already

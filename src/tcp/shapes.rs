@@ -168,6 +168,18 @@ pub fn feed(
     stream: &[u8],
     plan: impl IntoIterator<Item = Seg>,
 ) {
+    let last = feed_open(r, sink, stream, plan);
+    r.finish(packet(last), sink);
+}
+
+/// [`feed`] without the finish: the connection stays open. Returns the
+/// last frame number.
+pub fn feed_open(
+    r: &mut Reassembler,
+    sink: &mut impl StreamSink,
+    stream: &[u8],
+    plan: impl IntoIterator<Item = Seg>,
+) -> u64 {
     let client = SocketAddr::from(([10, 0, 0, 1], 40_000));
     let server = SocketAddr::from(([10, 0, 0, 2], 9092));
     let seg = |src, dst, seq, ack, flags, payload| TcpSegment {
@@ -198,8 +210,7 @@ pub fn feed(
         let seq = data_seq.wrapping_add(off as u32);
         send(r, sink, seg(client, server, seq, 5001, ack | psh, payload));
     }
-    let last = send(r, sink, seg(server, client, 5001, data_seq, ack, &[]));
-    r.finish(packet(last), sink);
+    send(r, sink, seg(server, client, 5001, data_seq, ack, &[]))
 }
 
 /// A sink that checks the client's stream against the bytes sent, keeping
