@@ -24,8 +24,8 @@ use crate::capture::link::{self, Decoded};
 use crate::capture::{LinkType, Packet, PacketRef, Timestamp};
 use crate::kafka::records::{RecordLimits, RecordsMode};
 use crate::tcp::{
-    CloseReason, ConnId, ConnInfo, Dir, GapCause, Interest, Reassembler, StreamSink, TcpConfig,
-    TcpEvent,
+    CloseReason, ConnId, ConnInfo, Dir, GapCause, Interest, OooLimitKind, Reassembler, StreamSink,
+    TcpConfig, TcpEvent,
 };
 
 pub use body::{DecodeOptions, decode_body};
@@ -461,14 +461,39 @@ impl StreamSink for Tracker {
 
     fn on_event(&mut self, conn: &ConnInfo, event: TcpEvent, at: PacketRef) {
         let kind = match event {
-            TcpEvent::OooLimit { limit, total, .. } => EventKind::Limit {
-                limit: if total {
-                    Limit::MaxMemory
-                } else {
-                    Limit::MaxOooBytes
+            TcpEvent::OooLimit { kind, limit, .. } => EventKind::Limit {
+                limit: match kind {
+                    OooLimitKind::Bytes => Limit::MaxOooBytes,
+                    OooLimitKind::Segments => Limit::MaxOooSegments,
+                    // The total is what the memory budget leaves.
+                    OooLimitKind::TotalBytes => Limit::MaxMemory,
                 },
-                value: limit as u64,
+                value: match kind {
+                    OooLimitKind::TotalBytes => self.cfg.max_memory as u64,
+                    _ => limit as u64,
+                },
             },
+            TcpEvent::RetransmissionMismatch {
+                dir,
+                offset,
+                len,
+                kept,
+            } => {
+                let Some(cd) = self.conns.get(&conn.id).and_then(|c| c.core.client_dir) else {
+                    return;
+                };
+                let direction = if dir == cd {
+                    Direction::ToBroker
+                } else {
+                    Direction::ToClient
+                };
+                EventKind::RetransmissionMismatch {
+                    direction,
+                    offset,
+                    bytes: len,
+                    kept,
+                }
+            }
             TcpEvent::FlowLimit { max_flows } => EventKind::Limit {
                 limit: Limit::MaxFlows,
                 value: max_flows as u64,
@@ -595,6 +620,14 @@ impl<S: RecordSink> Analyzer<S> {
                     *n += 1;
                     if *n > MAX_LIMIT_EVENTS {
                         *self.summary.suppressed_events.entry("limit").or_default() += 1;
+                        return;
+                    }
+                }
+                if let EventKind::RetransmissionMismatch { .. } = e.kind {
+                    self.summary.retransmission_mismatches += 1;
+                    if self.summary.retransmission_mismatches > self.tracker.cfg.max_packet_events {
+                        let name = e.kind.type_name();
+                        *self.summary.suppressed_events.entry(name).or_default() += 1;
                         return;
                     }
                 }

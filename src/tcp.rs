@@ -9,7 +9,9 @@
 //! Contract: memory is bounded by [`TcpConfig`] (flows, buffered out-of-order
 //! bytes and segments per direction) and grows only with what is in flight,
 //! never with the capture's length. Hitting a limit is reported through
-//! [`StreamSink::on_event`]. Nothing panics on any segment.
+//! [`StreamSink::on_event`], naming the limit. Nothing panics on any segment,
+//! and the work per segment is linear in its length whatever the arrival
+//! order (see [`assembler`]).
 //!
 //! What the sink can rely on:
 //! - Per connection: `on_open` first, then data, gaps and events, then
@@ -20,7 +22,8 @@
 //!   byte, in order, each byte once: the stream position of a byte is the sum
 //!   of the data and gap lengths before it.
 //! - In-order data is the captured packet's own slice (no copy); only
-//!   out-of-order data is copied, into a buffer per direction.
+//!   out-of-order data is copied, into a buffer per direction, and delivered
+//!   from it in pieces of at most [`assembler::PAGE_BYTES`].
 //! - Output is a deterministic function of the segments and timestamps
 //!   given: no hash order reaches the sink.
 //!
@@ -33,7 +36,14 @@
 //! - An ACK exactly one past the delivered data, with nothing buffered and
 //!   no FIN seen, is taken to acknowledge an uncaptured FIN, not a lost byte.
 //! - Where segments overlap, the first captured wins (except that an
-//!   in-order segment is delivered as it is).
+//!   in-order segment is delivered as it is). Where the copies' bytes
+//!   differ, [`TcpEvent::RetransmissionMismatch`] says so, once per segment:
+//!   for a segment overlapping bytes already buffered out of order (the
+//!   buffered copy is kept, [`Kept::First`]), and for an in-order segment
+//!   delivered over bytes buffered earlier (the buffered copy is discarded,
+//!   [`Kept::Last`]). Bytes already delivered are not kept, so a
+//!   retransmission of delivered bytes cannot be compared: it is counted as
+//!   retransmitted and dropped, whatever it carries.
 //! - A connection closes when both directions have delivered up to their
 //!   FIN, at a RST (after flushing), after `idle_timeout_ns` without packets,
 //!   when evicted, when a SYN with a new ISN takes its address pair, or at
@@ -44,6 +54,8 @@
 pub mod assembler;
 mod flow;
 mod half;
+#[doc(hidden)]
+pub mod shapes;
 
 use std::net::SocketAddr;
 
@@ -61,7 +73,9 @@ pub struct TcpConfig {
     /// Out-of-order bytes buffered per direction; beyond it the oldest hole
     /// is declared lost (a gap).
     pub max_ooo_bytes: usize,
-    /// Out-of-order segments (holes) buffered per direction.
+    /// Out-of-order segments (holes) buffered per direction: runs of
+    /// contiguous bytes. Besides its bytes, each run may hold up to two
+    /// partly used pages of [`assembler::PAGE_BYTES`].
     pub max_ooo_segments: usize,
     /// Out-of-order bytes buffered over all connections; a direction that
     /// would go beyond it gives up its oldest holes.
@@ -195,17 +209,61 @@ impl GapCause {
     }
 }
 
+/// Which out-of-order buffer limit was hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OooLimitKind {
+    /// `max_ooo_bytes`: bytes buffered in one direction.
+    Bytes,
+    /// `max_ooo_segments`: runs (holes) buffered in one direction.
+    Segments,
+    /// `max_total_ooo_bytes`: bytes buffered over all connections; this
+    /// direction could hold only what the others left.
+    TotalBytes,
+}
+
+impl OooLimitKind {
+    /// The name of the limit's option.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OooLimitKind::Bytes => "max_ooo_bytes",
+            OooLimitKind::Segments => "max_ooo_segments",
+            OooLimitKind::TotalBytes => "max_total_ooo_bytes",
+        }
+    }
+}
+
+/// Which copy of differing overlapping bytes was delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// The copy buffered first; the new segment's bytes were discarded.
+    First,
+    /// The in-order segment's; the differing buffered copy was discarded.
+    Last,
+}
+
 /// Noteworthy things the reassembler saw, besides data and gaps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcpEvent {
-    /// The out-of-order byte or segment limit was hit in `dir`.
+    /// An out-of-order buffer limit was hit in `dir`: its oldest holes are
+    /// given up (gaps of [`GapCause::BufferLimit`]) until it is within them.
     OooLimit {
         dir: Dir,
-        buffered_bytes: usize,
-        /// The limit that was hit: `max_ooo_bytes`, or less when the
-        /// connections together reached `max_total_ooo_bytes` (`total`).
+        kind: OooLimitKind,
+        /// The configured value of the limit `kind` names.
         limit: usize,
-        total: bool,
+        /// What `dir` held when the limit was hit.
+        buffered_bytes: usize,
+        buffered_segments: usize,
+    },
+    /// A segment overlapping bytes held (buffered, not yet delivered) carries
+    /// different bytes there. One event per segment.
+    RetransmissionMismatch {
+        dir: Dir,
+        /// Stream offset of the first differing byte.
+        offset: u64,
+        /// How many bytes of the overlap differ.
+        len: u64,
+        kept: Kept,
     },
     /// The flow table was full; the connection given was evicted.
     FlowLimit { max_flows: usize },
@@ -242,6 +300,9 @@ pub struct TcpStats {
     pub out_of_order_segments: u64,
     pub gap_bytes: u64,
     pub evicted: u64,
+    /// Segments whose overlap with bytes held differed
+    /// ([`TcpEvent::RetransmissionMismatch`] events, not bytes).
+    pub retransmission_mismatches: u64,
     /// Most out-of-order bytes buffered at once, over all connections.
     pub peak_buffered_bytes: usize,
 }
@@ -541,7 +602,7 @@ impl Reassembler {
                     dir,
                     at,
                     stats: &mut self.stats,
-                    total_limited: false,
+                    total_limit: None,
                 };
                 if c.halves[dir.index()].flush(&mut out).is_err() {
                     keep = false;
@@ -629,7 +690,17 @@ impl Reassembler {
         } else {
             &self.cfg
         };
-        let result = apply(c, d, seg, now, (cfg, total), at, sink, &mut self.stats);
+        let total_limit = total.then_some(self.cfg.max_total_ooo_bytes);
+        let result = apply(
+            c,
+            d,
+            seg,
+            now,
+            (cfg, total_limit),
+            at,
+            sink,
+            &mut self.stats,
+        );
         let after = c.buffered();
         self.account(before, after);
         match result {
@@ -649,7 +720,7 @@ fn apply<S: StreamSink>(
     d: Dir,
     seg: &TcpSegment<'_>,
     now: i64,
-    (cfg, total_limited): (&TcpConfig, bool),
+    (cfg, total_limit): (&TcpConfig, Option<usize>),
     at: PacketRef,
     sink: &mut S,
     stats: &mut TcpStats,
@@ -668,7 +739,7 @@ fn apply<S: StreamSink>(
             dir: d,
             at,
             stats: &mut *stats,
-            total_limited,
+            total_limit,
         };
         h.receive(start, seg.payload, wire_len, cfg, &mut out)?;
     }
@@ -697,7 +768,7 @@ fn check_arms<S: StreamSink>(
                 dir,
                 at,
                 stats: &mut *stats,
-                total_limited: false,
+                total_limit: None,
             };
             h.check_arm(c.packets, now, cfg, &mut out)?;
         }

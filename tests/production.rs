@@ -525,3 +525,43 @@ fn a_response_stamped_before_its_request_has_no_negative_latency() {
     assert_eq!(v["latency_us"], serde_json::Value::Null, "{v}");
     assert_eq!(v["response_first"], true, "{v}");
 }
+
+#[test]
+fn a_retransmission_with_different_bytes_is_reported_with_the_copy_kept() {
+    let mut out = Vec::new();
+    let mut f = Flow::open(&mut out, at(0), addr(1, 40000), addr(2, 9092));
+    f.send(&mut out, at(1), &request(1, 0));
+    f.answer(&mut out, at(2), &response(1));
+    // The next request in two segments; the second arrives first (buffered),
+    // then again with other bytes, then the first.
+    let req = request(2, 100);
+    let (head, tail) = req.split_at(40);
+    let start = f.cs;
+    f.cs = start.wrapping_add(40);
+    f.send(&mut out, at(3), tail);
+    let mut other = tail.to_vec();
+    other[50] ^= 0xff;
+    f.cs = start.wrapping_add(40);
+    f.send(&mut out, at(3), &other);
+    f.cs = start;
+    f.send(&mut out, at(4), head);
+    f.cs = start.wrapping_add(req.len() as u32);
+    f.answer(&mut out, at(5), &response(2));
+    let r = run_with(&out, TcpConfig::default(), SessionConfig::default(), all);
+    assert_eq!(exchanges(&r).len(), 2);
+    assert!(exchanges(&r).iter().all(|e| e.status == Status::Ok));
+    let ev = r.records.iter().find_map(|r| match r {
+        Record::Event(e) => match e.kind {
+            EventKind::RetransmissionMismatch { bytes, kept, .. } => Some((bytes, kept)),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(ev, Some((1, kwire::tcp::Kept::First)));
+    assert_eq!(r.summary.retransmission_mismatches, 1);
+    assert!(
+        codes(&r).contains(&"retransmission_mismatch"),
+        "{:?}",
+        codes(&r)
+    );
+}

@@ -398,6 +398,17 @@ fn event(e: &Event) -> Value {
             put("dropped", d.dropped.into());
             put("if_dropped", d.if_dropped.into());
         }
+        EventKind::RetransmissionMismatch {
+            direction,
+            offset,
+            bytes,
+            kept,
+        } => {
+            put("direction", direction.as_str().into());
+            put("offset", (*offset).into());
+            put("bytes", (*bytes).into());
+            put("kept", kept_str(*kept).into());
+        }
         EventKind::TimeJump {
             stamped,
             clock,
@@ -409,6 +420,14 @@ fn event(e: &Event) -> Value {
         }
     }
     Value::Object(o)
+}
+
+/// Which copy of differing bytes was used.
+pub fn kept_str(k: crate::tcp::Kept) -> &'static str {
+    match k {
+        crate::tcp::Kept::First => "first",
+        crate::tcp::Kept::Last => "last",
+    }
 }
 
 fn summary(s: &Summary) -> Value {
@@ -443,6 +462,7 @@ fn summary(s: &Summary) -> Value {
         })),
         "dropped_records": s.dropped_records,
         "time_jumps": s.time_jumps,
+        "retransmission_mismatches": s.retransmission_mismatches,
         "tcp": {
             "segments": s.tcp.segments,
             "retransmitted_bytes": s.tcp.retransmitted_bytes,
@@ -450,6 +470,7 @@ fn summary(s: &Summary) -> Value {
             "gap_bytes": s.tcp.gap_bytes,
             "evicted": s.tcp.evicted,
             "peak_buffered_bytes": s.tcp.peak_buffered_bytes,
+            "retransmission_mismatches": s.tcp.retransmission_mismatches,
         },
         "ip_fragments": {
             "fragments": s.ip_fragments.fragments,

@@ -318,6 +318,23 @@ fn event_line(line: &mut String, e: &Event) {
                 d.received, d.dropped, d.if_dropped
             );
         }
+        EventKind::RetransmissionMismatch {
+            direction,
+            offset,
+            bytes,
+            kept,
+        } => {
+            head(line, '!');
+            let _ = write!(
+                line,
+                " {} {bytes} bytes differ at offset {offset}; kept the {} copy",
+                direction.as_str(),
+                match kept {
+                    crate::tcp::Kept::First => "first captured",
+                    crate::tcp::Kept::Last => "in-order",
+                }
+            );
+        }
         EventKind::TimeJump {
             stamped,
             clock,

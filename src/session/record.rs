@@ -13,7 +13,7 @@ use crate::kafka::embedded::Embedded;
 use crate::kafka::frame::DesyncCause;
 use crate::kafka::records::RecordSet;
 use crate::kafka::schema::Decoded;
-use crate::tcp::{CloseReason, GapCause, TcpStats};
+use crate::tcp::{CloseReason, GapCause, Kept, TcpStats};
 
 /// Everything the analyzer emits, in the order it is completed.
 #[derive(Clone, Debug)]
@@ -331,6 +331,17 @@ pub enum EventKind {
     CaptureError { message: String },
     /// Kernel drop counters of a live capture.
     Drops(DropStats),
+    /// Overlapping copies of stream bytes (a retransmission and what was
+    /// buffered) differ: `bytes` of them from stream `offset`; `kept` says
+    /// which copy was used (the first captured, or the in-order segment).
+    /// Something rewrote the bytes in flight, or the capture mixed two
+    /// streams: worth an analyst's eye.
+    RetransmissionMismatch {
+        direction: Direction,
+        offset: u64,
+        bytes: u64,
+        kept: Kept,
+    },
     /// A packet stamped far (more than `--max-time-jump`) from the capture
     /// clock. Not `accepted`: a stray stamp, processed at the clock's time
     /// (the event's `ts`) so it drives no expiry or latency. `accepted`: the
@@ -365,6 +376,7 @@ impl EventKind {
             EventKind::CaptureError { .. } => "capture_error",
             EventKind::Drops(_) => "drops",
             EventKind::TimeJump { .. } => "time_jump",
+            EventKind::RetransmissionMismatch { .. } => "retransmission_mismatch",
         }
     }
 }
@@ -605,6 +617,9 @@ pub struct Summary {
     /// Packet-level issues (`packet` events' `issue`), every one counted
     /// (events stop at `max_packet_events` per issue).
     pub packet_issues: BTreeMap<&'static str, u64>,
+    /// Overlapping copies of stream bytes that differed, on Kafka
+    /// connections (`retransmission_mismatch` events).
+    pub retransmission_mismatches: u64,
     /// Packets stamped far from the capture clock (`time_jump` events).
     pub time_jumps: u64,
     /// Times each limit was hit (including those beyond

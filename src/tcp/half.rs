@@ -6,8 +6,11 @@
 //! captured) by their signed 32-bit distance from the next expected byte, so
 //! arithmetic is mod 2^32 and a segment more than 2^31 behind is old.
 
-use super::assembler::{Assembler, Mark};
-use super::{ConnInfo, Dir, GapCause, Interest, StreamSink, TcpConfig, TcpEvent, TcpStats};
+use super::assembler::{Assembler, Mismatch};
+use super::{
+    ConnInfo, Dir, GapCause, Interest, Kept, OooLimitKind, StreamSink, TcpConfig, TcpEvent,
+    TcpStats,
+};
 use crate::capture::PacketRef;
 
 /// Which packet buffered bytes are delivered with.
@@ -32,8 +35,9 @@ pub(super) struct Out<'a, S> {
     pub dir: Dir,
     pub at: PacketRef,
     pub stats: &'a mut TcpStats,
-    /// The byte limit in force is what `max_total_ooo_bytes` leaves.
-    pub total_limited: bool,
+    /// `Some(max_total_ooo_bytes)` when the byte limit in force is what
+    /// `max_total_ooo_bytes` leaves.
+    pub total_limit: Option<usize>,
 }
 
 impl<S: StreamSink> Out<'_, S> {
@@ -51,6 +55,18 @@ impl<S: StreamSink> Out<'_, S> {
             Interest::Keep => Ok(()),
             Interest::Ignore => Err(Stop),
         }
+    }
+
+    /// A segment's bytes differ from the copy held.
+    fn mismatch(&mut self, m: Mismatch, kept: Kept) {
+        self.stats.retransmission_mismatches += 1;
+        let event = TcpEvent::RetransmissionMismatch {
+            dir: self.dir,
+            offset: m.offset,
+            len: m.len,
+            kept,
+        };
+        self.sink.on_event(&self.info, event, self.at);
     }
 
     fn gap(&mut self, len: u64, cause: GapCause) {
@@ -95,8 +111,6 @@ pub(super) struct Half {
     acked: u64,
     arm: Option<Arm>,
     ooo: Assembler,
-    /// Scratch space for the arrival marks of a run being delivered.
-    marks: Vec<Mark>,
 }
 
 impl Half {
@@ -254,7 +268,12 @@ impl Half {
             // new part straight from the packet.
             out.stats.retransmitted_bytes += (next - start) as u64;
             if cap_end > next {
-                out.data(&captured[(next - start) as usize..(cap_end - start) as usize])?;
+                let bytes = &captured[(next - start) as usize..(cap_end - start) as usize];
+                // Delivered as it is: buffered bytes it covers are dropped.
+                if let Some(m) = self.ooo.compare(self.next, bytes) {
+                    out.mismatch(m, Kept::Last);
+                }
+                out.data(bytes)?;
                 self.next = cap_end as u64;
             }
             // What the snaplen cut, in order (buffered bytes there still count).
@@ -265,10 +284,13 @@ impl Half {
         // Out of order: buffer a copy.
         out.stats.out_of_order_segments += 1;
         let (start, end, cap_end) = (start as u64, end as u64, cap_end.max(start) as u64);
-        let mut dup = self
+        let inserted = self
             .ooo
             .insert_data(start, &captured[..(cap_end - start) as usize], out.at);
-        dup += self.ooo.insert_cut(cap_end, end);
+        if let Some(m) = inserted.mismatch {
+            out.mismatch(m, Kept::First);
+        }
+        let dup = inserted.dup + self.ooo.insert_cut(cap_end, end);
         out.stats.retransmitted_bytes += dup;
         self.enforce(cfg, out)
     }
@@ -280,14 +302,24 @@ impl Half {
         out: &mut Out<'_, S>,
     ) -> Result<(), Stop> {
         let over = |a: &Assembler| a.bytes() > cfg.max_ooo_bytes || a.runs() > cfg.max_ooo_segments;
-        if !over(&self.ooo) {
+        // Bytes first: when both are over, giving up holes for the bytes
+        // may bring the runs within their limit too.
+        let (kind, limit) = if self.ooo.bytes() > cfg.max_ooo_bytes {
+            match out.total_limit {
+                Some(total) => (OooLimitKind::TotalBytes, total),
+                None => (OooLimitKind::Bytes, cfg.max_ooo_bytes),
+            }
+        } else if self.ooo.runs() > cfg.max_ooo_segments {
+            (OooLimitKind::Segments, cfg.max_ooo_segments)
+        } else {
             return Ok(());
-        }
+        };
         let event = TcpEvent::OooLimit {
             dir: out.dir,
+            kind,
+            limit,
             buffered_bytes: self.ooo.bytes(),
-            limit: cfg.max_ooo_bytes,
-            total: out.total_limited,
+            buffered_segments: self.ooo.runs(),
         };
         out.sink.on_event(&out.info, event, out.at);
         while over(&self.ooo)
@@ -346,48 +378,31 @@ impl Half {
         dating: Dating,
         out: &mut Out<'_, S>,
     ) -> Result<(), Stop> {
-        let Some(run) = self.ooo.pop_front() else {
+        let Some(run) = self.ooo.front() else {
             return Ok(());
         };
-        self.marks.clear();
-        self.ooo.take_marks(run.end, &mut self.marks);
         if run.end <= self.next {
             // Delivered meanwhile by an in-order segment.
+            self.ooo.pop_front();
             out.stats.retransmitted_bytes += run.end - run.start;
             return Ok(());
         }
-        let skip = self.next - run.start;
-        out.stats.retransmitted_bytes += skip;
+        let from = self.next;
+        out.stats.retransmitted_bytes += from - run.start;
         self.next = run.end;
         if run.cut {
-            out.gap(run.end - run.start - skip, GapCause::Snaplen);
+            self.ooo.pop_front();
+            out.gap(run.end - from, GapCause::Snaplen);
             return Ok(());
         }
-        if dating == Dating::Now {
-            return out.data(&run.data[skip as usize..]);
-        }
-        // Every data byte has a mark; should one be missing, its bytes go
-        // out with the current packet rather than not at all.
-        let mut pos = run.start + skip;
-        for i in 0..self.marks.len() {
-            let m = self.marks[i];
-            let (a, b) = (m.start.max(pos), m.end.min(run.end));
-            if a >= b {
-                continue;
-            }
-            if a > pos {
-                out.data(&run.data[(pos - run.start) as usize..(a - run.start) as usize])?;
-            }
-            out.data_at(
-                &run.data[(a - run.start) as usize..(b - run.start) as usize],
-                m.at,
-            )?;
-            pos = b;
-        }
-        if pos < run.end {
-            out.data(&run.data[(pos - run.start) as usize..])?;
-        }
-        Ok(())
+        // The bytes come a page at a time (and, dated by arrival, a packet
+        // at a time). Every data byte has a mark; should one be missing, its
+        // bytes go out with the current packet rather than not at all.
+        let dated = dating == Dating::Arrival;
+        let delivered = self.ooo.pop_front_with(from, dated, |_, bytes, at| {
+            out.data_at(bytes, at.unwrap_or(out.at))
+        });
+        delivered.map_or(Ok(()), |(_, result)| result)
     }
 
     /// The connection is closing: deliver what is buffered, the holes before

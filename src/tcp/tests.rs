@@ -589,9 +589,10 @@ fn ooo_byte_limit_gives_up_the_oldest_hole() {
                 id: 0,
                 event: TcpEvent::OooLimit {
                     dir: AB,
-                    buffered_bytes: 16,
+                    kind: OooLimitKind::Bytes,
                     limit: 10,
-                    total: false,
+                    buffered_bytes: 16,
+                    buffered_segments: 2,
                 },
                 frame: 6
             },
@@ -624,9 +625,10 @@ fn ooo_segment_limit_gives_up_the_oldest_hole() {
                 id: 0,
                 event: TcpEvent::OooLimit {
                     dir: AB,
+                    kind: OooLimitKind::Segments,
+                    limit: 2,
                     buffered_bytes: 3,
-                    limit: 4 << 20,
-                    total: false,
+                    buffered_segments: 3,
                 },
                 frame: 7
             },
@@ -1591,7 +1593,7 @@ fn nothing_after_the_fin_is_data() {
 
 /// `max_total_ooo_bytes` bounds the buffers of all connections together: a
 /// direction that would go beyond it gives up its oldest holes, reported as
-/// an `OooLimit` with `total` set.
+/// an `OooLimit` of kind `TotalBytes` (with the configured total).
 #[test]
 fn total_ooo_limit_bounds_all_connections() {
     let mut h = H::cfg(|c| {
@@ -1619,8 +1621,9 @@ fn total_ooo_limit_bounds_all_connections() {
             Ev::Event {
                 id: 1,
                 event: TcpEvent::OooLimit {
-                    total: true,
-                    limit: 40,
+                    kind: OooLimitKind::TotalBytes,
+                    limit: 100,
+                    buffered_bytes: 60,
                     ..
                 },
                 ..
@@ -1632,4 +1635,262 @@ fn total_ooo_limit_bounds_all_connections() {
         evs.iter()
             .any(|e| *e == gap(1, Dir::AtoB, 10, GapCause::BufferLimit, 4))
     );
+}
+
+#[test]
+fn limit_kinds_name_their_options() {
+    assert_eq!(OooLimitKind::Bytes.as_str(), "max_ooo_bytes");
+    assert_eq!(OooLimitKind::Segments.as_str(), "max_ooo_segments");
+    assert_eq!(OooLimitKind::TotalBytes.as_str(), "max_total_ooo_bytes");
+}
+
+/// Both limits over at once: the bytes are named (giving up holes for them
+/// also lowers the runs).
+#[test]
+fn ooo_limit_over_bytes_and_segments_names_the_bytes() {
+    let mut h = H::cfg(|c| {
+        c.max_ooo_bytes = 6;
+        c.max_ooo_segments = 2;
+    });
+    h.handshake(1000, 5000);
+    h.c(1003, 5001, ACK, b"cc"); // 4
+    h.c(1007, 5001, ACK, b"gg"); // 5
+    h.c(1011, 5001, ACK, b"kkk"); // 6: 7 bytes, 3 runs
+    let evs = h.take_no_open();
+    assert_eq!(
+        evs[0],
+        Ev::Event {
+            id: 0,
+            event: TcpEvent::OooLimit {
+                dir: AB,
+                kind: OooLimitKind::Bytes,
+                limit: 6,
+                buffered_bytes: 7,
+                buffered_segments: 3,
+            },
+            frame: 6
+        }
+    );
+    assert_eq!(
+        evs.iter().filter(|e| matches!(e, Ev::Event { .. })).count(),
+        1
+    );
+}
+
+fn mismatch(dir: Dir, offset: u64, len: u64, kept: Kept, frame: u64) -> Ev {
+    Ev::Event {
+        id: 0,
+        event: TcpEvent::RetransmissionMismatch {
+            dir,
+            offset,
+            len,
+            kept,
+        },
+        frame,
+    }
+}
+
+#[test]
+fn differing_overlap_in_the_buffer_keeps_the_first_copy() {
+    let mut h = H::new(TcpConfig::default());
+    h.handshake(1000, 5000); // data offset 0 is seq 1001
+    h.c(1004, 5001, ACK, b"defg"); // 4: buffered at 3..7
+    h.c(1003, 5001, ACK, b"cdXYgh"); // 5: 4 and 5 differ
+    h.c(1001, 5001, ACK, b"ab"); // 6
+    assert_eq!(
+        h.take_no_open(),
+        [
+            mismatch(AB, 4, 2, Kept::First, 5),
+            data(0, AB, b"ab", 6),
+            data(0, AB, b"cdefgh", 6),
+        ]
+    );
+    let st = h.r.stats();
+    assert_eq!(st.retransmission_mismatches, 1);
+    assert_eq!(st.retransmitted_bytes, 4);
+}
+
+#[test]
+fn differing_buffered_bytes_under_an_in_order_segment_are_dropped() {
+    let mut h = H::new(TcpConfig::default());
+    h.handshake(1000, 5000);
+    h.c(1003, 5001, ACK, b"cdef"); // 4: buffered at 2..6
+    h.c(1009, 5001, ACK, b"ij"); // 5: buffered at 8..10
+    // 6: in order over both copies: 3 and 9 differ; one event.
+    h.c(1001, 5001, ACK, b"abcXefghiZ");
+    assert_eq!(
+        h.take_no_open(),
+        [
+            mismatch(AB, 3, 2, Kept::Last, 6),
+            data(0, AB, b"abcXefghiZ", 6),
+        ]
+    );
+    assert_eq!(h.r.stats().retransmission_mismatches, 1);
+    assert_eq!(h.r.buffered_bytes(), 0);
+}
+
+#[test]
+fn same_bytes_overlapping_are_no_mismatch() {
+    let mut h = H::new(TcpConfig::default());
+    h.handshake(1000, 5000);
+    h.c(1004, 5001, ACK, b"defg"); // 4
+    h.c(1003, 5001, ACK, b"cdefgh"); // 5: the same bytes, more
+    h.c(1001, 5001, ACK, b"abcde"); // 6: in order, the same bytes
+    assert_eq!(
+        h.take_no_open(),
+        [data(0, AB, b"abcde", 6), data(0, AB, b"fgh", 6)]
+    );
+    assert_eq!(h.r.stats().retransmission_mismatches, 0);
+}
+
+/// Delivered bytes are not kept: a retransmission of them carrying other
+/// bytes cannot be compared, and goes unreported (the module doc says so).
+#[test]
+fn retransmission_of_delivered_bytes_is_not_compared() {
+    let mut h = H::new(TcpConfig::default());
+    h.handshake(1000, 5000);
+    h.c(1001, 5001, ACK, b"hello"); // 4
+    h.c(1001, 5001, ACK, b"HELLO world"); // 5
+    assert_eq!(
+        h.take_no_open(),
+        [data(0, AB, b"hello", 4), data(0, AB, b" world", 5)]
+    );
+    assert_eq!(h.r.stats().retransmission_mismatches, 0);
+}
+
+/// The hostile arrival orders of `shapes`, through the whole reassembler:
+/// the stream comes out exactly, nothing given up.
+#[test]
+fn hostile_arrival_orders_deliver_the_stream() {
+    let cfg = TcpConfig {
+        max_ooo_bytes: 1 << 20,
+        max_ooo_segments: 1 << 20,
+        ..TcpConfig::default()
+    };
+    let stream = shapes::stream(30_000, 4);
+    let len = stream.len() as u64;
+    let plans: Vec<(&str, Vec<shapes::Seg>)> = vec![
+        ("in order", shapes::in_order(len, 64).collect()),
+        ("descending 64", shapes::descending(len, 64).collect()),
+        ("descending 1", shapes::descending(len, 1).collect()),
+        (
+            "1-byte windows",
+            shapes::descending_in_windows(len, 1, 1000).collect(),
+        ),
+        (
+            "random windows",
+            shapes::shuffled_in_windows(len, 50, 5000, 3).collect(),
+        ),
+        (
+            "random",
+            shapes::shuffled_in_windows(len, 7, len, 5).collect(),
+        ),
+        (
+            "holes filled later",
+            shapes::holes_filled_later(len, 16, len).collect(),
+        ),
+    ];
+    for (what, plan) in plans {
+        let mut r = Reassembler::new(cfg.clone());
+        let mut check = shapes::Check::new(&stream);
+        shapes::feed(&mut r, &mut check, &stream, plan);
+        assert!(check.exact(), "{what}: {check:?}");
+        assert_eq!(check.events, 0, "{what}");
+        assert_eq!(r.stats().retransmitted_bytes, 0, "{what}");
+        assert_eq!(r.buffered_bytes(), 0, "{what}");
+    }
+}
+
+/// A random permutation of random-sized segments, some retransmitted with
+/// other bytes, against a byte-by-byte model: bytes buffered out of order
+/// are kept (first writer), an in-order segment is delivered as it is; one
+/// event per segment whose overlap with bytes held differs.
+#[test]
+fn random_permutations_match_a_byte_model() {
+    for seed in 0..40u64 {
+        let mut rng = shapes::Prng(seed);
+        let stream = shapes::stream(3000, seed);
+        let len = stream.len();
+        let mut plan: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut off = 0;
+        while off < len {
+            let n = (1 + rng.below(200) as usize).min(len - off);
+            plan.push((off, stream[off..off + n].to_vec()));
+            off += n;
+        }
+        // Retransmissions over random ranges, every third byte damaged.
+        for _ in 0..plan.len() / 3 {
+            let start = rng.below(len as u64) as usize;
+            let n = (1 + rng.below(300) as usize).min(len - start);
+            let mut bytes = stream[start..start + n].to_vec();
+            bytes.iter_mut().step_by(3).for_each(|b| *b ^= 0x5a);
+            plan.push((start, bytes));
+        }
+        rng.shuffle(&mut plan);
+
+        let mut h = H::new(TcpConfig::default());
+        h.handshake(1000, 5000); // frames 1-3
+        let mut next = 0;
+        let mut held: Vec<Option<u8>> = vec![None; len];
+        let mut want = Vec::new();
+        let mut want_events = Vec::new();
+        for (i, (off, bytes)) in plan.iter().enumerate() {
+            let (off, end) = (*off, off + bytes.len());
+            let frame = h.c(1001 + off as u32, 5001, ACK, bytes);
+            assert_eq!(frame, i as u64 + 4);
+            let mut diff: Option<(u64, u64)> = None;
+            let mut note = |k: usize| match &mut diff {
+                Some((_, n)) => *n += 1,
+                None => diff = Some((k as u64, 1)),
+            };
+            if end <= next {
+                continue;
+            }
+            let kept = if off <= next {
+                for k in next..end {
+                    if held[k].is_some_and(|b| b != bytes[k - off]) {
+                        note(k);
+                    }
+                    want.push(bytes[k - off]);
+                    held[k] = None;
+                }
+                next = end;
+                while next < len
+                    && let Some(b) = held[next].take()
+                {
+                    want.push(b);
+                    next += 1;
+                }
+                Kept::Last
+            } else {
+                for k in off..end {
+                    match held[k] {
+                        None => held[k] = Some(bytes[k - off]),
+                        Some(b) if b != bytes[k - off] => note(k),
+                        Some(_) => {}
+                    }
+                }
+                Kept::First
+            };
+            if let Some((offset, n)) = diff {
+                want_events.push(mismatch(AB, offset, n, kept, frame));
+            }
+        }
+        h.finish();
+        assert_eq!(next, len, "seed {seed}: the plan covers the stream");
+        assert!(h.gaps().is_empty(), "seed {seed}");
+        assert!(h.stream(0, AB) == want, "seed {seed}");
+        let got_events: Vec<Ev> = h
+            .rec
+            .evs
+            .iter()
+            .filter(|e| matches!(e, Ev::Event { .. }))
+            .cloned()
+            .collect();
+        assert_eq!(got_events, want_events, "seed {seed}");
+        assert_eq!(
+            h.r.stats().retransmission_mismatches,
+            want_events.len() as u64
+        );
+    }
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::capture::{DropStats, Timestamp};
 use crate::session::{Event, EventKind, Exchange, Limit, MAX_LIMIT_EVENTS, Summary};
+use crate::tcp::Kept;
 
 use super::requests::plural;
 use super::{Context, Detector, Finding, Severity};
@@ -48,6 +49,9 @@ struct CaptureHealth {
     /// The first stray stamp: (frame, stamped, taken as).
     first_jump: Option<(u64, Timestamp, Timestamp)>,
     drops: Option<DropStats>,
+    mismatches: Hits,
+    /// Mismatches where the first copy was kept, and where the in-order one was.
+    kept: [u64; 2],
     summary: Option<Summary>,
 }
 
@@ -164,6 +168,10 @@ impl Detector for CaptureHealth {
                 }
             }
             EventKind::Drops(d) => self.drops = Some(*d),
+            EventKind::RetransmissionMismatch { kept, .. } => {
+                note(&mut self.mismatches, ev);
+                self.kept[usize::from(*kept == Kept::Last)] += 1;
+            }
             _ => {}
         }
     }
@@ -173,6 +181,7 @@ impl Detector for CaptureHealth {
             self.limits.entry(*limit).or_default().total = Some(*n);
         }
         self.jumps.total = Some(s.time_jumps);
+        self.mismatches.total = Some(s.retransmission_mismatches);
         if s.drops.is_some() {
             self.drops = s.drops;
         }
@@ -247,6 +256,28 @@ impl Detector for CaptureHealth {
                     .to_string(),
             );
             finding_of(&self.jumps, &mut f);
+            out.push(f);
+        }
+        let mismatches = self
+            .mismatches
+            .total
+            .unwrap_or(0)
+            .max(self.mismatches.events);
+        if mismatches > 0 {
+            let mut f = Finding::new(
+                Severity::Warning,
+                "retransmission_mismatch",
+                format!(
+                    "{mismatches} retransmitted segment{} carried bytes different from the copy captured before: something rewrote them in flight, or the capture mixed two streams",
+                    plural(mismatches)
+                ),
+            );
+            f.count = mismatches;
+            f.details.push(format!(
+                "of those seen: {} kept the first copy captured (the later one was discarded), {} the in-order segment (the earlier buffered copy was discarded)",
+                self.kept[0], self.kept[1]
+            ));
+            finding_of(&self.mismatches, &mut f);
             out.push(f);
         }
         if let Some(d) = self.drops
