@@ -734,6 +734,55 @@ mod tests {
         v
     }
 
+    #[test]
+    fn finish_delivers_a_frame_cut_by_the_end_of_the_stream() {
+        let mut f = Framer::new(cfg());
+        let mut r = Rec::default();
+        let whole = frame(&[0xee, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        f.data(&whole[..7], at(3), &mut r);
+        assert!(r.frames.is_empty());
+        f.finish(at(4), &mut r);
+        // 3 of 10 body bytes seen; 7 never came.
+        assert_eq!(r.frames, [(0, 10, vec![0xee, 0, 1], 7, 4)]);
+        // Nothing in progress: nothing more.
+        f.finish(at(5), &mut r);
+        assert_eq!(r.frames.len(), 1);
+        // At a boundary, or with only part of the size prefix: nothing.
+        let mut f = Framer::new(cfg());
+        let mut r = Rec::default();
+        f.data(&whole[..2], at(1), &mut r);
+        f.finish(at(2), &mut r);
+        assert!(r.frames.is_empty());
+    }
+
+    #[test]
+    fn shed_keeps_the_head_and_delivers_the_frame_at_its_end() {
+        let mut f = Framer::new(cfg());
+        let mut r = Rec::default();
+        let body: Vec<u8> = (0..60u8).collect();
+        let whole = frame(&body);
+        f.data(&whole[..40], at(1), &mut r);
+        assert_eq!(f.partial_frame(), Some(40));
+        let freed = f.shed(10);
+        assert!(freed >= 30, "{freed}");
+        assert!(f.heap_bytes() <= 10 + 4);
+        // Shedding again frees nothing: the rest is already counted lost.
+        assert_eq!(f.shed(10), 0);
+        f.data(&whole[40..], at(2), &mut r);
+        assert_eq!(r.frames.len(), 1);
+        let (offset, size, data, lost, pkt) = &r.frames[0];
+        assert_eq!((*offset, *size, *pkt), (0, 60, 2));
+        assert_eq!(
+            data[..],
+            body[..6],
+            "the first 10 bytes, size prefix included"
+        );
+        assert!(*lost > 0);
+        // The stream goes on in sync.
+        f.data(&frame(&[0xee, 0, 9]), at(3), &mut r);
+        assert_eq!(r.frames[1], (64, 3, vec![0xee, 0, 9], 0, 3));
+    }
+
     fn cfg() -> FramerConfig {
         FramerConfig {
             max_frame_size: 64,
