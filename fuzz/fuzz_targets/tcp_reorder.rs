@@ -45,6 +45,7 @@
 //!                                 (if the stream ends with one), else an
 //!                                 empty segment at p = r3 * (len+1) / 256
 //!       bit 4 (kinds 0-2): FIN set when the data reaches the stream's end
+//!             (if the stream ends with one)
 //!       bit 5: no ACK flag
 //!   r1: slot: the capture order is by slot, then by position in the input
 //!   r2: length - 1
