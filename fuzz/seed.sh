@@ -13,6 +13,7 @@
 #                connection's TCP payloads per seed, both directions in arrival
 #                order, under a few header flags, some with a gap
 # link_decode    link-layer frames of the pcap captures and single TCP payloads
+# tcp_reorder    a few header scripts (it needs no captures)
 # body_decode    request and response bodies of real exchanges (api key and
 #                version from the request, paired by correlation id), each
 #                after a v1 and after a v2 header (the script does not know
@@ -264,6 +265,14 @@ done
 mkdir -p "$out/tui_ingest"
 cp "$out/pcap_pipeline"/* "$out/tui_ingest"/
 
-for t in pcap_pipeline tcp_streams kafka_frames link_decode body_decode request_decode response_decode record_batches tui_ingest; do
+# tcp_reorder makes its streams from the header alone: a few scripts (in
+# order with handshake and FINs; shuffled fill with an altered copy; no
+# handshake, tight limits, copies, a RST). scripts/fuzz-smoke uses the same.
+mkdir -p "$out/tcp_reorder"
+printf '\x0d\x02\x00\x03\x00\x30\x00\x04' >"$out/tcp_reorder/in_order"
+printf '\x2d\x04\x00\x02\x00\x10\x00\x08\x00\x80\x40\x00\x40\x04\x10\x20\x40\x80' >"$out/tcp_reorder/shuffled"
+printf '\x1c\x01\x00\x01\x00\x00\x55\x0d\x02\x01\x40\x10\xff\x05\x02\x40\x00\xff' >"$out/tcp_reorder/limits"
+
+for t in pcap_pipeline tcp_streams tcp_reorder kafka_frames link_decode body_decode request_decode response_decode record_batches tui_ingest; do
     printf '%-14s %4d files %8d bytes\n' "$t" "$(ls "$out/$t" | wc -l)" "$(cat "$out/$t"/* | wc -c)"
 done

@@ -329,10 +329,13 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
+    // Every field is set; the update keeps this compiling when kwire adds one.
+    #[allow(clippy::needless_update)]
     let fc = FramerConfig {
         max_frame_size,
         min_frame_size: 4,
         scan_window: 64 << 10,
+        ..FramerConfig::default()
     };
     let bound = (max_frame_size as usize + 4)
         .max(fc.scan_window)

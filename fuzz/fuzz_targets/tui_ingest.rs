@@ -12,8 +12,8 @@
 
 use std::io::Cursor;
 
-use kwire::capture::file::FileSource;
 use kwire::capture::PacketSource;
+use kwire::capture::file::FileSource;
 use kwire::session::{self, CaptureInfo, SessionConfig};
 use kwire::tcp::TcpConfig;
 use kwire::tui::app::{App, AppOptions};
@@ -43,11 +43,14 @@ fuzz_target!(|data: &[u8]| {
         max_ooo_segments: 64,
         ..TcpConfig::default()
     };
+    // Every field is set; the update keeps this compiling when kwire adds one.
+    #[allow(clippy::needless_update)]
     let limits = StoreLimits {
         max_exchanges: 500,
         max_events: 500,
         max_body_bytes: 4 << 20,
         max_message_bytes: 1 << 20,
+        ..StoreLimits::default()
     };
     let session = SessionConfig {
         max_frame_size: 1 << 20,
@@ -58,7 +61,9 @@ fuzz_target!(|data: &[u8]| {
         ..SessionConfig::default()
     };
     let mut app = App::new(AppOptions {
-        theme: Theme { color: data.len() % 2 == 0 },
+        theme: Theme {
+            color: data.len() % 2 == 0,
+        },
         limits,
         ..AppOptions::default()
     });
@@ -70,7 +75,11 @@ fuzz_target!(|data: &[u8]| {
     let held: usize = app.store.exchanges().map(|(_, it)| it.heap_bytes()).sum();
     assert_eq!(held, app.store.heap_bytes());
     // Each view once, its selection opened once; the size from the input.
-    let (w, h) = if data.len() % 3 == 0 { (80, 24) } else { (160, 50) };
+    let (w, h) = if data.len() % 3 == 0 {
+        (80, 24)
+    } else {
+        (160, 50)
+    };
     for v in ['1', '2', '3', '4', '5'] {
         key(&mut app, KeyCode::Char(v));
         key(&mut app, KeyCode::Char('G'));
