@@ -932,6 +932,11 @@ impl<S: RecordSink> Analyzer<S> {
 
     /// Let time pass without a packet (live capture): expire idle state.
     pub fn tick(&mut self, now: Timestamp) -> std::io::Result<()> {
+        // Packets held while their time is judged are not kept waiting for
+        // more on a quiet live capture: a tick decides with what is there.
+        if !self.clock.held.is_empty() {
+            self.judge_time(true);
+        }
         let at = PacketRef {
             frame: self.last.frame,
             ts: now,
