@@ -64,8 +64,9 @@
 //! capture end only from `finish`); data and gaps are never empty; every
 //! data byte lies inside the stream sent and equals a copy of that byte
 //! captured by then (the original or an altered one); data and gaps together
-//! end within the stream (+1 for a FIN the ACKs cover); snaplen gaps only
-//! when a segment was cut, buffer-limit gaps only after an `OooLimit` event.
+//! end within the stream (+1 for a FIN the ACKs cover: see the end of this
+//! file); snaplen gaps only when a segment was cut, buffer-limit gaps only
+//! after an `OooLimit` event.
 //! When nothing can lose bytes (every byte captured at least once, no
 //! snaplen cut, the hole timers and the buffer limits out of reach), there
 //! is no gap and no `OooLimit`, and the data is the whole stream from where
@@ -150,6 +151,8 @@ struct Check {
     pos: [u64; 2],
     data_bytes: [u64; 2],
     ooo_limit: [bool; 2],
+    /// `KWIRE_FUZZ_DEBUG`: print gaps, events and the close.
+    debug: bool,
 }
 
 impl Check {
@@ -223,6 +226,13 @@ impl StreamSink for Check {
             "side {side}: a {len}-byte {cause:?} gap at position {} though nothing can be lost",
             self.pos[side]
         );
+        if self.debug {
+            eprintln!(
+                "side {side}: {len}-byte {cause:?} gap at position {} (offset {:?})",
+                self.pos[side],
+                self.m.start[side].map(|s| s + self.pos[side])
+            );
+        }
         match cause {
             GapCause::Snaplen => assert!(self.m.cut_fed, "snaplen gap without a cut segment"),
             GapCause::BufferLimit => assert!(
@@ -236,6 +246,9 @@ impl StreamSink for Check {
 
     fn on_close(&mut self, info: &ConnInfo, reason: CloseReason, _at: PacketRef) {
         self.side(info, Dir::AtoB);
+        if self.debug {
+            eprintln!("closed: {reason:?}");
+        }
         match reason {
             CloseReason::Fin => assert!(
                 self.m.fins_fed == [true, true],
@@ -250,6 +263,9 @@ impl StreamSink for Check {
 
     fn on_event(&mut self, info: &ConnInfo, event: TcpEvent, _at: PacketRef) {
         self.side(info, Dir::AtoB);
+        if self.debug {
+            eprintln!("event: {event:?}");
+        }
         // Other events (FlowLimit cannot happen here, and kwire adds more)
         // pass unchecked.
         if let TcpEvent::OooLimit { dir, .. } = event {
@@ -501,7 +517,8 @@ fuzz_target!(|data: &[u8]| {
                 .iter()
                 .all(|&c| c)
         });
-    if std::env::var_os("KWIRE_FUZZ_DEBUG").is_some() {
+    let debug = std::env::var_os("KWIRE_FUZZ_DEBUG").is_some();
+    if debug {
         eprintln!(
             "len {len:?} fin {fin_sent:?} handshake {handshake} rst {rst} exact {exact} {cfg:?}"
         );
@@ -540,6 +557,7 @@ fuzz_target!(|data: &[u8]| {
         pos: [0; 2],
         data_bytes: [0; 2],
         ooo_limit: [false; 2],
+        debug,
     };
     let mut tcp = Reassembler::new(cfg);
     let mut at = PacketRef::default();
@@ -591,6 +609,10 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let want = len[side].saturating_sub(start);
+        // `end`, not `len`: a Lost gap may run one past the data when the
+        // peer's ACK covers a FIN the capture lacks while holes are pending
+        // (README "Findings" 4, regressions/tcp_reorder/
+        // fin_ack_gap_past_end.bin); use `len` once that is fixed.
         assert!(
             check.pos[side] <= end(side).saturating_sub(start),
             "side {side}: data and gaps cover {} bytes of a stream of {} from offset {start}",

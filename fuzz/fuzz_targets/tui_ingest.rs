@@ -62,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut app = App::new(AppOptions {
         theme: Theme {
-            color: data.len() % 2 == 0,
+            color: data.len().is_multiple_of(2),
         },
         limits,
         ..AppOptions::default()
@@ -75,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
     let held: usize = app.store.exchanges().map(|(_, it)| it.heap_bytes()).sum();
     assert_eq!(held, app.store.heap_bytes());
     // Each view once, its selection opened once; the size from the input.
-    let (w, h) = if data.len() % 3 == 0 {
+    let (w, h) = if data.len().is_multiple_of(3) {
         (80, 24)
     } else {
         (160, 50)
