@@ -180,11 +180,17 @@ impl Half {
     /// An ACK one past the data with nothing buffered most likely covers an
     /// uncaptured FIN, not a lost byte.
     fn proven_end(&self) -> u64 {
-        match self.fin {
-            Some(f) => f,
-            None if self.ooo.is_empty() && self.acked == self.next + 1 => self.next,
-            None => self.acked,
-        }
+        let Some(f) = self.fin else {
+            // An ACK one past the last byte known (delivered or buffered)
+            // covers an uncaptured FIN, not one more lost byte.
+            let known = self.ooo.end().unwrap_or(self.next).max(self.next);
+            return if self.acked == known + 1 {
+                known
+            } else {
+                self.acked
+            };
+        };
+        f
     }
 
     fn rearm(&mut self, packets: u64, ns: i64) {
