@@ -373,6 +373,7 @@ fn event(e: &Event) -> Value {
             put("received", d.received.into());
             put("dropped", d.dropped.into());
             put("if_dropped", d.if_dropped.into());
+            put("queue_dropped", d.queue_dropped.into());
         }
     }
     Value::Object(o)
@@ -394,6 +395,7 @@ fn summary(s: &Summary) -> Value {
         "events": s.events,
         "drops": s.drops.map(|d| json!({
             "received": d.received, "dropped": d.dropped, "if_dropped": d.if_dropped,
+            "queue_dropped": d.queue_dropped,
         })),
         "dropped_records": s.dropped_records,
         "tcp": {

@@ -285,8 +285,8 @@ fn event_line(line: &mut String, e: &Event) {
             head(line, '!');
             let _ = write!(
                 line,
-                " received {} dropped {} (interface {})",
-                d.received, d.dropped, d.if_dropped
+                " received {} dropped {} (interface {}, kwire's queue {})",
+                d.received, d.dropped, d.if_dropped, d.queue_dropped
             );
         }
     }
@@ -314,7 +314,11 @@ fn summary_line(line: &mut String, s: &Summary) {
         let _ = write!(line, "; events: {}", notable.join(", "));
     }
     if let Some(d) = s.drops {
-        let _ = write!(line, "; kernel dropped {} of {}", d.dropped, d.received);
+        let _ = write!(
+            line,
+            "; kernel dropped {} of {}, queue dropped {}",
+            d.dropped, d.received, d.queue_dropped
+        );
     }
 }
 

@@ -309,7 +309,8 @@ pub enum EventKind {
     Packet { issue: PacketIssue },
     /// The capture could not be read to its end.
     CaptureError { message: String },
-    /// Kernel drop counters of a live capture.
+    /// Drop counters of a live capture (kernel and packet queue), when
+    /// packets were lost.
     Drops(DropStats),
 }
 
@@ -378,7 +379,7 @@ pub struct Summary {
     pub responses_before_request: u64,
     /// Events by `type`.
     pub events: BTreeMap<&'static str, u64>,
-    /// Kernel drops of a live capture.
+    /// Drop counters of a live capture (kernel and packet queue).
     pub drops: Option<DropStats>,
     /// Records the analysis dropped to stay within a limit.
     pub dropped_records: u64,
