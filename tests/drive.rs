@@ -129,8 +129,7 @@ fn drive(src: &mut Scripted, stop: &AtomicBool) -> (Vec<Record>, Vec<DropStats>)
         records.push(r);
         Ok(())
     };
-    let (sink, _) = session::drive(src, info, tcp, session, sink, stop, |d| seen.push(d)).unwrap();
-    drop(sink);
+    let _ = session::drive(src, info, tcp, session, sink, stop, |d| seen.push(d)).unwrap();
     (records, seen)
 }
 

@@ -15,11 +15,12 @@
 //! (Immediate mode uses TPACKET_V2's fixed-size slots, each as large as the
 //! largest packet, 64 KiB on `lo`: a 16 MiB buffer then holds ~250 packets.)
 //! The handle is non-blocking and the reading thread waits for its descriptor
-//! with `poll(2)` for at most [`WAIT_MS`], so a stop request is seen within
+//! with `poll(2)` for at most [`WAIT`], so a stop request is seen within
 //! about that long (libpcap's own read timeout cannot do this: on Linux it
 //! keeps waiting while no packet arrives, and elsewhere its timer may only
-//! start with the first packet). Packets are filtered in the kernel (BPF,
-//! `tcp` unless told otherwise). Timestamps have microsecond precision (the
+//! start with the first packet); reading then goes on for [`DRAIN`], until
+//! the kernel has handed over what it captured before the request. Packets
+//! are filtered in the kernel (BPF, `tcp` unless told otherwise). Timestamps have microsecond precision (the
 //! `pcap` crate cannot tell whether a nanosecond request was honoured).
 
 use std::sync::Arc;
@@ -84,8 +85,8 @@ pub struct LiveOptions {
     /// The queue between the reading thread and the analysis.
     pub queue: QueueLimits,
     /// Set from another thread (e.g. a Ctrl-C handler) to end the capture:
-    /// the source then delivers what was already read and ends, within
-    /// [`WAIT`] or so.
+    /// the source then delivers what was captured until then and ends,
+    /// within about [`WAIT`] and a block's timeout.
     pub stop: Arc<AtomicBool>,
 }
 
@@ -241,9 +242,14 @@ fn timestamp(ts: &libc::timeval) -> Timestamp {
     )
 }
 
+/// After a stop request, how long the reading thread goes on reading: the
+/// kernel hands over the block being filled within [`BLOCK_TIMEOUT_MS`], so
+/// the packets captured before the request are all read.
+const DRAIN: Duration = Duration::from_millis(2 * BLOCK_TIMEOUT_MS as u64);
+
 /// The reading thread: copy packets into the queue until stopped (by the
-/// user, or by the source being dropped) or libpcap fails; then publish the
-/// final counters and close the queue.
+/// user, then after [`DRAIN`]; or at once when the source is dropped) or
+/// libpcap fails; then publish the final counters and close the queue.
 fn read(mut cap: pcap::Capture<pcap::Active>, mut q: Producer, opts: &LiveOptions) {
     #[cfg(unix)]
     let fd = std::os::fd::AsRawFd::as_raw_fd(&cap);
@@ -252,17 +258,26 @@ fn read(mut cap: pcap::Capture<pcap::Active>, mut q: Producer, opts: &LiveOption
     let interface = opts.interface.as_str();
     let mut counters = Counters::default();
     let mut last_stats = Instant::now();
+    let mut drain_until: Option<Instant> = None;
     let error = loop {
-        if opts.stop.load(Ordering::Relaxed) || q.abandoned() {
+        if q.abandoned() {
             break None;
         }
+        if drain_until.is_none() && opts.stop.load(Ordering::Relaxed) {
+            drain_until = Some(Instant::now() + DRAIN);
+        }
+        // The last pass reads what the kernel handed over by now.
+        let last = drain_until.is_some_and(|t| Instant::now() >= t);
         let got = cap.dispatch(Some(BATCH_PACKETS), |p| {
             q.offer(timestamp(&p.header.ts), p.header.len, p.data);
         });
         q.flush();
         match got {
+            Ok(0) if last => break None,
             Ok(0) => {
-                if let Err(e) = wait(fd, interface) {
+                let left =
+                    drain_until.map_or(WAIT, |t| t.saturating_duration_since(Instant::now()));
+                if let Err(e) = wait(fd, left.min(WAIT), interface) {
                     break Some(e);
                 }
             }
@@ -282,9 +297,9 @@ fn read(mut cap: pcap::Capture<pcap::Active>, mut q: Producer, opts: &LiveOption
     q.close(error);
 }
 
-/// Wait until a packet may be ready on `fd`, or [`WAIT`] passed.
+/// Wait until a packet may be ready on `fd`, or `timeout` passed.
 #[cfg(unix)]
-fn wait(fd: std::os::fd::RawFd, interface: &str) -> Result<(), CaptureError> {
+fn wait(fd: std::os::fd::RawFd, timeout: Duration, interface: &str) -> Result<(), CaptureError> {
     if fd < 0 {
         std::thread::sleep(Duration::from_millis(1));
         return Ok(());
@@ -294,8 +309,9 @@ fn wait(fd: std::os::fd::RawFd, interface: &str) -> Result<(), CaptureError> {
         events: libc::POLLIN,
         revents: 0,
     };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
     // SAFETY: `pfd` is one valid `pollfd`, and the count says one.
-    let r = unsafe { libc::poll(&mut pfd, 1, WAIT.as_millis() as libc::c_int) };
+    let r = unsafe { libc::poll(&mut pfd, 1, ms) };
     if r < 0 {
         let e = std::io::Error::last_os_error();
         if e.kind() != std::io::ErrorKind::Interrupted {
@@ -306,7 +322,7 @@ fn wait(fd: std::os::fd::RawFd, interface: &str) -> Result<(), CaptureError> {
 }
 
 #[cfg(not(unix))]
-fn wait(_fd: i32, _interface: &str) -> Result<(), CaptureError> {
+fn wait(_fd: i32, _timeout: Duration, _interface: &str) -> Result<(), CaptureError> {
     std::thread::sleep(Duration::from_millis(1));
     Ok(())
 }
@@ -470,6 +486,93 @@ mod tests {
             Err(e) => panic!("expected Live, got {e:?}"),
             Ok(_) => panic!("opened a nonexistent interface"),
         }
+    }
+
+    /// The TCP flags of an Ethernet/IPv4 packet.
+    fn tcp_flags(data: &[u8]) -> Option<u8> {
+        let ip = data.get(14..)?;
+        if ip.first()? >> 4 != 4 {
+            return None;
+        }
+        ip.get(usize::from(ip[0] & 0x0f) * 4 + 13).copied()
+    }
+
+    /// A short conversation through `listener`: connect, a message each
+    /// way, close.
+    fn converse(listener: &std::net::TcpListener) {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 5];
+        c.write_all(b"hello").unwrap();
+        s.read_exact(&mut buf).unwrap();
+        s.write_all(b"world").unwrap();
+        c.read_exact(&mut buf).unwrap();
+    }
+
+    /// Real packets through the reading thread and the queue: all of a
+    /// conversation, numbered from 1, in order; with a queue that has no
+    /// room, all dropped and counted. No timing: each step waits for what
+    /// it needs. Needs capture rights on `lo`; skipped without them.
+    #[test]
+    fn loopback_packets_in_order_and_queue_drops_counted() {
+        const FIN: u8 = 0x01;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let bpf = format!("tcp port {}", listener.local_addr().unwrap().port());
+        let opts = options("lo", Some(&bpf));
+        let mut src = match LiveSource::open(&opts) {
+            Ok(src) => src,
+            Err(e) => {
+                println!("skipping live test: {e}");
+                return;
+            }
+        };
+        converse(&listener);
+        let (mut frames, mut fins, mut last_ts) = (Vec::new(), 0, Timestamp::default());
+        while fins < 2 {
+            let p = src.next_packet().unwrap().expect("the capture goes on");
+            assert_eq!(p.link_type, LinkType::ETHERNET);
+            assert!(p.ts >= last_ts, "timestamps out of order");
+            last_ts = p.ts;
+            frames.push(p.frame);
+            if tcp_flags(p.data).is_some_and(|f| f & FIN != 0) {
+                fins += 1;
+            }
+        }
+        assert!(frames.len() >= 7, "{frames:?}");
+        assert_eq!(frames, (1..=frames.len() as u64).collect::<Vec<_>>());
+        assert_eq!(src.drop_stats().unwrap().queue_dropped, 0);
+
+        // No room in the queue: the next conversation is dropped, counted.
+        let full = LiveOptions {
+            queue: QueueLimits {
+                max_bytes: 1 << 20,
+                max_packets: 0,
+            },
+            ..options("lo", Some(&bpf))
+        };
+        let mut dropping = LiveSource::open(&full).unwrap();
+        converse(&listener);
+        while dropping.drop_stats().unwrap().queue_dropped < 7 {
+            assert!(matches!(dropping.poll_packet(), Ok(Next::Idle)));
+        }
+        // Dropped while its thread reads: the thread stops, no stop needed.
+        drop(dropping);
+
+        // The first source saw the second conversation too, numbered on.
+        let mut fins = 0;
+        while fins < 2 {
+            let p = src.next_packet().unwrap().expect("the capture goes on");
+            frames.push(p.frame);
+            if tcp_flags(p.data).is_some_and(|f| f & FIN != 0) {
+                fins += 1;
+            }
+        }
+        assert_eq!(frames, (1..=frames.len() as u64).collect::<Vec<_>>());
+        // A stop request ends it.
+        opts.stop.store(true, Ordering::Relaxed);
+        while src.next_packet().unwrap().is_some() {}
+        assert!(matches!(src.poll_packet(), Ok(Next::End)));
     }
 
     /// Needs capture rights on `lo`; skipped without them.
