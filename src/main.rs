@@ -155,7 +155,7 @@ struct Input {
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 131_072,
+        default_value_t = 262_144,
         requires = "interface"
     )]
     queue_packets: usize,
@@ -514,8 +514,20 @@ impl RecordSink for Report {
     }
 }
 
+/// Analyse for `stats` and `diagnose`, whose output has no summary: packets
+/// a live capture lost are also said on stderr.
 fn report(input: &Input) -> Result<Report> {
-    analyze(input, Report::default())?.context("analysis stopped")
+    let r = analyze(input, Report::default())?.context("analysis stopped")?;
+    if let Some(d) = r.summary.as_ref().and_then(|s| s.drops)
+        && d.any()
+    {
+        let _ = writeln!(
+            io::stderr(),
+            "kwire: warning: {}; the results are incomplete",
+            kwire::export::text::drops(&d)
+        );
+    }
+    Ok(r)
 }
 
 fn diagnose(a: &ReportArgs) -> Result<()> {
@@ -531,7 +543,7 @@ fn diagnose(a: &ReportArgs) -> Result<()> {
         (|| {
             let count = |s| found.iter().filter(|f| f.severity == s).count();
             let ex = r.summary.as_ref().map_or(0, |s| s.exchanges);
-            writeln!(
+            write!(
                 out,
                 "# {}: {} exchanges; {} findings: {} errors, {} warnings, {} info",
                 r.source,
@@ -541,6 +553,10 @@ fn diagnose(a: &ReportArgs) -> Result<()> {
                 count(Severity::Warning),
                 count(Severity::Info)
             )?;
+            match r.summary.as_ref().and_then(|s| s.drops) {
+                Some(d) => writeln!(out, "; {}", kwire::export::text::drops(&d))?,
+                None => writeln!(out)?,
+            }
             if found.is_empty() {
                 writeln!(out, "nothing wrong found")?;
             }
@@ -556,13 +572,26 @@ fn diagnose(a: &ReportArgs) -> Result<()> {
 fn stats(a: &ReportArgs) -> Result<()> {
     let r = report(&a.input)?;
     let mut out = BufWriter::new(io::stdout().lock());
+    let summary = r.summary.as_ref();
+    let drops = summary.and_then(|s| s.drops);
     let res = if a.json {
-        serde_json::to_writer_pretty(&mut out, &kwire::export::stats::to_json(&r.stats, &r.conns))
+        let mut v = kwire::export::stats::to_json(&r.stats, &r.conns);
+        // A live capture's drop counters (null for a file).
+        v["drops"] = drops.map_or(serde_json::Value::Null, |d| {
+            kwire::export::ndjson::drops(&d)
+        });
+        serde_json::to_writer_pretty(&mut out, &v)
             .map_err(io::Error::from)
             .and_then(|()| out.write_all(b"\n"))
     } else {
         let tables = kwire::export::stats::tables(&r.stats, Some(&r.conns));
-        write!(out, "{}", kwire::export::stats::to_text(&tables))
+        (|| {
+            if let (Some(d), Some(s)) = (drops, summary) {
+                let drops = kwire::export::text::drops(&d);
+                writeln!(out, "# {}: {} packets; {drops}\n", r.source, s.packets)?;
+            }
+            write!(out, "{}", kwire::export::stats::to_text(&tables))
+        })()
     };
     finish_output(res.and_then(|()| out.flush()))
 }

@@ -61,9 +61,12 @@ pub const DEFAULT_BUFFER_SIZE: u32 = 64 << 20;
 /// ~450 ms of 100,000 full-size (1,500-byte) packets per second.
 pub const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
 
-/// `--queue-packets`: packets waiting for the analysis; 131,072 is 1.3 s at
-/// 100,000 packets per second.
-pub const DEFAULT_QUEUE_PACKETS: usize = 131_072;
+/// `--queue-packets`: packets waiting for the analysis: 2.6 s at 100,000
+/// packets per second. With [`DEFAULT_QUEUE_BYTES`] the byte limit binds
+/// for packets of 256 bytes or more (a small Produce request on the wire is
+/// about that), this one for smaller packets, whose per-packet cost it
+/// bounds.
+pub const DEFAULT_QUEUE_PACKETS: usize = 262_144;
 
 /// Most packets copied in one libpcap call (one batch handed over).
 const BATCH_PACKETS: usize = 4096;

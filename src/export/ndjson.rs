@@ -379,6 +379,17 @@ fn event(e: &Event) -> Value {
     Value::Object(o)
 }
 
+/// A live capture's drop counters, as in the summary (`kwire stats --json`
+/// has them too).
+pub fn drops(d: &crate::capture::DropStats) -> Value {
+    json!({
+        "received": d.received,
+        "dropped": d.dropped,
+        "if_dropped": d.if_dropped,
+        "queue_dropped": d.queue_dropped,
+    })
+}
+
 fn summary(s: &Summary) -> Value {
     json!({
         "type": "summary",
@@ -393,10 +404,7 @@ fn summary(s: &Summary) -> Value {
         "orphans": s.orphans,
         "responses_before_request": s.responses_before_request,
         "events": s.events,
-        "drops": s.drops.map(|d| json!({
-            "received": d.received, "dropped": d.dropped, "if_dropped": d.if_dropped,
-            "queue_dropped": d.queue_dropped,
-        })),
+        "drops": s.drops.as_ref().map(drops),
         "dropped_records": s.dropped_records,
         "tcp": {
             "segments": s.tcp.segments,

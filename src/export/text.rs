@@ -314,12 +314,17 @@ fn summary_line(line: &mut String, s: &Summary) {
         let _ = write!(line, "; events: {}", notable.join(", "));
     }
     if let Some(d) = s.drops {
-        let _ = write!(
-            line,
-            "; kernel dropped {} of {}, queue dropped {}",
-            d.dropped, d.received, d.queue_dropped
-        );
+        let _ = write!(line, "; {}", drops(&d));
     }
+}
+
+/// A live capture's drop counters in words (the summary line; `kwire stats`
+/// and `kwire diagnose` say it too).
+pub fn drops(d: &crate::capture::DropStats) -> String {
+    format!(
+        "packets dropped: kernel {} of {} received, interface {}, queue {}",
+        d.dropped, d.received, d.if_dropped, d.queue_dropped
+    )
 }
 
 impl<W: Write> RecordSink for TextWriter<W> {
