@@ -9,12 +9,14 @@
 //!
 //! Contract: nothing here panics on any input bytes; a damaged file yields the
 //! packets read so far and then a [`CaptureError`] that the caller reports as an
-//! event. libpcap is used in [`live`] only.
+//! event. libpcap is used in [`live`] only; [`queue`] is the bounded queue
+//! between the thread that reads libpcap and the analysis.
 
 pub mod defrag;
 pub mod file;
 pub mod link;
 pub mod live;
+pub mod queue;
 
 use std::fmt;
 
@@ -32,6 +34,17 @@ impl Timestamp {
             secs: secs + (nanos / 1_000_000_000) as i64,
             nanos: nanos % 1_000_000_000,
         }
+    }
+
+    /// The wall clock now (live capture: letting time pass without packets).
+    pub fn now() -> Self {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp::new(
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            d.subsec_nanos(),
+        )
     }
 
     /// Nanoseconds since the epoch.
@@ -171,15 +184,27 @@ impl SourceFormat {
     }
 }
 
-/// Packet counters kept by the kernel / libpcap for a live capture.
+/// Packet counters of a live capture: the kernel's (through libpcap) and
+/// kwire's own packet queue's.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DropStats {
-    /// Packets the filter accepted.
+    /// Packets the filter accepted (including those then dropped).
     pub received: u64,
-    /// Dropped because the capture buffer was full.
+    /// Dropped by the kernel because the capture buffer was full
+    /// (`--buffer-size`).
     pub dropped: u64,
     /// Dropped by the interface or its driver.
     pub if_dropped: u64,
+    /// Read from the kernel, then dropped because kwire's packet queue was
+    /// full: the analysis was behind (`--queue-bytes`, `--queue-packets`).
+    pub queue_dropped: u64,
+}
+
+impl DropStats {
+    /// Whether any packet was lost.
+    pub fn any(&self) -> bool {
+        self.dropped > 0 || self.if_dropped > 0 || self.queue_dropped > 0
+    }
 }
 
 /// Why a source could not be opened or stopped early.
@@ -205,12 +230,6 @@ pub enum CaptureError {
     Live(String),
 }
 
-/// A source of captured packets.
-///
-/// `next_packet` returns `Ok(None)` at the end. An `Err` after the source was
-/// opened means the rest of the input is unreadable; the caller reports it and
-/// stops. Frame numbers count every packet read, including ones later found
-/// unusable, so they match Wireshark's.
 /// What [`PacketSource::poll_packet`] found.
 pub enum Next<'a> {
     Packet(Packet<'a>),
@@ -220,6 +239,13 @@ pub enum Next<'a> {
     End,
 }
 
+/// A source of captured packets.
+///
+/// `next_packet` returns `Ok(None)` at the end. An `Err` after the source was
+/// opened means the rest of the input is unreadable; the caller reports it and
+/// stops. Frame numbers count every packet read, including ones later found
+/// unusable, so they match Wireshark's (live: every packet handed to the
+/// analysis; dropped ones are counted in [`DropStats`]).
 pub trait PacketSource {
     /// The next packet, waiting for it; `None` at the end of the input (or
     /// when a live capture is stopped).
@@ -236,7 +262,7 @@ pub trait PacketSource {
     fn format(&self) -> SourceFormat;
     /// Link types of the interfaces seen so far (pcapng may add more later).
     fn link_types(&self) -> Vec<LinkType>;
-    /// Kernel drop counters (live capture only).
+    /// Drop counters so far (live capture only).
     fn drop_stats(&mut self) -> Option<DropStats> {
         None
     }

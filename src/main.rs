@@ -15,7 +15,8 @@ use kwire::analysis::stats::Stats;
 use kwire::analysis::topics::TopicNames;
 use kwire::capture::defrag::DefragConfig;
 use kwire::capture::file::FileSource;
-use kwire::capture::live::{LiveOptions, LiveSource};
+use kwire::capture::live::{self, LiveOptions, LiveSource};
+use kwire::capture::queue::QueueLimits;
 use kwire::capture::{PacketSource, SourceFormat};
 use kwire::export::ndjson::NdjsonWriter;
 use kwire::export::text::TextWriter;
@@ -135,6 +136,30 @@ struct Input {
     /// Stop a live capture after this many seconds (default: until Ctrl-C).
     #[arg(long, value_name = "SECS", requires = "interface")]
     duration: Option<f64>,
+    /// Live capture: the kernel's buffer (libpcap's ring), where packets
+    /// wait for kwire's reading thread; packets that arrive while it is
+    /// full are dropped by the kernel (reported). 0: libpcap's default (2M).
+    /// K/M/G suffixes.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, requires = "interface")]
+    buffer_size: u64,
+    /// Live capture: bytes kept of each packet, at most 256K (whole
+    /// packets). Less cuts Kafka messages: the bytes cut are reported as
+    /// gaps.
+    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_size, requires = "interface")]
+    snaplen: u64,
+    /// Live capture: packet data read from the kernel and waiting for the
+    /// analysis; beyond it packets are dropped (reported). K/M/G suffixes.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, requires = "interface")]
+    queue_bytes: u64,
+    /// Live capture: packets read from the kernel and waiting for the
+    /// analysis; beyond it packets are dropped (reported).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 262_144,
+        requires = "interface"
+    )]
+    queue_packets: usize,
     /// Treat this port as Kafka whatever the traffic looks like (repeatable).
     /// Without it, Kafka is recognised on any port from its traffic.
     #[arg(short = 'p', long = "port", value_name = "PORT")]
@@ -229,26 +254,51 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 impl Input {
-    /// Opens the source on the capture thread (libpcap handles stay on the
-    /// thread that reads them). Live: stopped by `stop`, and after
-    /// `--duration`.
-    fn opener(&self, stop: Arc<AtomicBool>) -> Result<kwire::tui::run::Opener> {
+    /// The live capture's options from the command line; starts the
+    /// `--duration` timer, which sets `stop`.
+    fn live_options(&self, iface: &str, stop: Arc<AtomicBool>) -> Result<LiveOptions> {
+        if self.snaplen == 0 || self.snaplen > u64::from(live::MAX_SNAPLEN) {
+            bail!("--snaplen must be between 1 and 256K (262144)");
+        }
+        // libpcap takes an int.
+        let buffer_size = match u32::try_from(self.buffer_size) {
+            Ok(b) if b <= i32::MAX as u32 => b,
+            _ => bail!("--buffer-size must be under 2G"),
+        };
+        if let Some(secs) = self.duration {
+            let s = stop.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+                s.store(true, Ordering::SeqCst);
+            });
+        }
+        Ok(LiveOptions {
+            bpf: self.bpf.clone(),
+            snaplen: self.snaplen as u32,
+            buffer_size,
+            queue: QueueLimits {
+                max_bytes: usize::try_from(self.queue_bytes).unwrap_or(usize::MAX),
+                max_packets: self.queue_packets,
+            },
+            ..LiveOptions::new(iface, stop)
+        })
+    }
+
+    fn capture_info(&self, src: &dyn PacketSource, source: String) -> CaptureInfo {
+        let live = src.format() == SourceFormat::Live;
+        CaptureInfo {
+            source,
+            format: src.format(),
+            link_types: src.link_types(),
+            filter: live.then(|| self.bpf.clone().unwrap_or_else(|| "tcp".into())),
+        }
+    }
+
+    /// Opens the source on the UI's analysis thread. Live: stopped after
+    /// `--duration` (the UI stays open with what was captured).
+    fn opener(&self) -> Result<kwire::tui::run::Opener> {
         if let Some(iface) = &self.interface {
-            if let Some(secs) = self.duration {
-                let s = stop.clone();
-                std::thread::spawn(move || {
-                    std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
-                    s.store(true, Ordering::SeqCst);
-                });
-            }
-            let opts = LiveOptions {
-                interface: iface.clone(),
-                bpf: self.bpf.clone(),
-                snaplen: 262_144,
-                promisc: false,
-                buffer_size: 16 << 20,
-                stop,
-            };
+            let opts = self.live_options(iface, Arc::new(AtomicBool::new(false)))?;
             let filter = Some(self.bpf.clone().unwrap_or_else(|| "tcp".into()));
             return Ok(Box::new(move || {
                 let src = LiveSource::open(&opts)?;
@@ -320,51 +370,30 @@ impl Input {
     }
 
     /// Open the source; the error message is the one line the user sees.
-    fn open(&self) -> Result<(Box<dyn PacketSource>, CaptureInfo, bool)> {
-        if let Some(iface) = &self.interface {
-            let stop = Arc::new(AtomicBool::new(false));
-            let s = stop.clone();
-            ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
-                .context("cannot install the Ctrl-C handler")?;
-            if let Some(secs) = self.duration {
+    /// Live: until Ctrl-C or `--duration`.
+    fn open(&self) -> Result<(Box<dyn PacketSource>, CaptureInfo)> {
+        let (src, name): (Box<dyn PacketSource>, String) = match &self.interface {
+            Some(iface) => {
+                let stop = Arc::new(AtomicBool::new(false));
                 let s = stop.clone();
-                std::thread::spawn(move || {
-                    std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
-                    s.store(true, Ordering::SeqCst);
-                });
+                ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
+                    .context("cannot install the Ctrl-C handler")?;
+                let opts = self.live_options(iface, stop)?;
+                (Box::new(LiveSource::open(&opts)?), iface.clone())
             }
-            let opts = LiveOptions {
-                interface: iface.clone(),
-                bpf: self.bpf.clone(),
-                snaplen: 262_144,
-                promisc: false,
-                buffer_size: 16 << 20,
-                stop,
-            };
-            let src = LiveSource::open(&opts)?;
-            let info = CaptureInfo {
-                source: iface.clone(),
-                format: SourceFormat::Live,
-                link_types: src.link_types(),
-                filter: Some(self.bpf.clone().unwrap_or_else(|| "tcp".into())),
-            };
-            return Ok((Box::new(src), info, true));
-        }
-        let path = self.capture.as_deref().unwrap_or("-");
-        let src = FileSource::open(path)?;
-        let info = CaptureInfo {
-            source: path.to_string(),
-            format: src.format(),
-            link_types: src.link_types(),
-            filter: None,
+            None => {
+                let path = self.capture.as_deref().unwrap_or("-");
+                (Box::new(FileSource::open(path)?), path.to_string())
+            }
         };
-        Ok((Box::new(src), info, false))
+        let info = self.capture_info(src.as_ref(), name);
+        Ok((src, info))
     }
 }
 
 fn analyze<S: RecordSink>(input: &Input, sink: S) -> Result<io::Result<S>> {
     let (tcp, session) = input.configs()?;
-    let (mut src, info, _) = input.open()?;
+    let (mut src, info) = input.open()?;
     Ok(session::run(src.as_mut(), info, tcp, session, sink).map(|(s, _)| s))
 }
 
@@ -410,7 +439,7 @@ fn tui(a: &TuiArgs) -> Result<()> {
     }
     let live = a.input.interface.is_some();
     let stop = Arc::new(AtomicBool::new(false));
-    let opener = a.input.opener(stop.clone())?;
+    let opener = a.input.opener()?;
     // The capture's own message is the one line the user sees.
     let feeder = kwire::tui::run::start(opener, tcp, session, live, stop)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -519,8 +548,20 @@ impl RecordSink for Report {
     }
 }
 
+/// Analyse for `stats` and `diagnose`, whose output has no summary: packets
+/// a live capture lost are also said on stderr.
 fn report(input: &Input) -> Result<Report> {
-    analyze(input, Report::default())?.context("analysis stopped")
+    let r = analyze(input, Report::default())?.context("analysis stopped")?;
+    if let Some(d) = r.summary.as_ref().and_then(|s| s.drops)
+        && d.any()
+    {
+        let _ = writeln!(
+            io::stderr(),
+            "kwire: warning: {}; the results are incomplete",
+            kwire::export::text::drops(&d)
+        );
+    }
+    Ok(r)
 }
 
 fn diagnose(a: &ReportArgs) -> Result<()> {
@@ -536,7 +577,7 @@ fn diagnose(a: &ReportArgs) -> Result<()> {
         (|| {
             let count = |s| found.iter().filter(|f| f.severity == s).count();
             let ex = r.summary.as_ref().map_or(0, |s| s.exchanges);
-            writeln!(
+            write!(
                 out,
                 "# {}: {} exchanges; {} findings: {} errors, {} warnings, {} info",
                 r.source,
@@ -546,6 +587,10 @@ fn diagnose(a: &ReportArgs) -> Result<()> {
                 count(Severity::Warning),
                 count(Severity::Info)
             )?;
+            match r.summary.as_ref().and_then(|s| s.drops) {
+                Some(d) => writeln!(out, "; {}", kwire::export::text::drops(&d))?,
+                None => writeln!(out)?,
+            }
             if found.is_empty() {
                 writeln!(out, "nothing wrong found")?;
             }
@@ -561,13 +606,26 @@ fn diagnose(a: &ReportArgs) -> Result<()> {
 fn stats(a: &ReportArgs) -> Result<()> {
     let r = report(&a.input)?;
     let mut out = BufWriter::new(io::stdout().lock());
+    let summary = r.summary.as_ref();
+    let drops = summary.and_then(|s| s.drops);
     let res = if a.json {
-        serde_json::to_writer_pretty(&mut out, &kwire::export::stats::to_json(&r.stats, &r.conns))
+        let mut v = kwire::export::stats::to_json(&r.stats, &r.conns);
+        // A live capture's drop counters (null for a file).
+        v["drops"] = drops.map_or(serde_json::Value::Null, |d| {
+            kwire::export::ndjson::drops(&d)
+        });
+        serde_json::to_writer_pretty(&mut out, &v)
             .map_err(io::Error::from)
             .and_then(|()| out.write_all(b"\n"))
     } else {
         let tables = kwire::export::stats::tables(&r.stats, Some(&r.conns));
-        write!(out, "{}", kwire::export::stats::to_text(&tables))
+        (|| {
+            if let (Some(d), Some(s)) = (drops, summary) {
+                let drops = kwire::export::text::drops(&d);
+                writeln!(out, "# {}: {} packets; {drops}\n", r.source, s.packets)?;
+            }
+            write!(out, "{}", kwire::export::stats::to_text(&tables))
+        })()
     };
     finish_output(res.and_then(|()| out.flush()))
 }
@@ -584,5 +642,28 @@ fn main() -> ExitCode {
             let _ = writeln!(io::stderr(), "kwire: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command line's live-capture defaults are the library's.
+    #[test]
+    fn live_defaults_match_the_library() {
+        let cli = Cli::try_parse_from(["kwire", "list", "-i", "lo"]).unwrap();
+        let Some(Command::List(a)) = cli.command else {
+            panic!("not list")
+        };
+        let opts = a
+            .input
+            .live_options("lo", Arc::new(AtomicBool::new(false)))
+            .unwrap();
+        let lib = LiveOptions::new("lo", opts.stop.clone());
+        assert_eq!(opts.snaplen, lib.snaplen);
+        assert_eq!(opts.buffer_size, lib.buffer_size);
+        assert_eq!(opts.queue, lib.queue);
+        assert_eq!(opts.bpf, None);
     }
 }

@@ -967,11 +967,12 @@ impl<S: RecordSink> Analyzer<S> {
         }));
     }
 
-    /// Report kernel drop counters (live capture): always in the summary, as
-    /// an event when packets were dropped.
+    /// Report the drop counters of a live capture (the kernel's and the
+    /// packet queue's): always in the summary, as an event when packets were
+    /// dropped.
     pub fn drops(&mut self, d: crate::capture::DropStats) {
         self.summary.drops = Some(d);
-        if d.dropped == 0 && d.if_dropped == 0 {
+        if !d.any() {
             return;
         }
         let at = self.last;
@@ -1005,9 +1006,14 @@ impl<S: RecordSink> Analyzer<S> {
     }
 }
 
-/// Read `source` to its end (or until `stop` is set) through an analyzer.
-/// Returns the sink and the summary. An `Err` is the sink's (e.g. a closed
-/// pipe); a damaged capture is reported as an event, not an error.
+/// How often a live capture lets time pass (expiring idle state) and reads
+/// its drop counters while it runs.
+pub const LIVE_TICK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Read `source` to its end through an analyzer. Returns the sink and the
+/// summary. An `Err` is the sink's (e.g. a closed pipe); a damaged capture is
+/// reported as an event, not an error. A live source ends when it is stopped
+/// (see [`crate::capture::live::LiveOptions::stop`]).
 pub fn run<S: RecordSink>(
     source: &mut dyn crate::capture::PacketSource,
     info: CaptureInfo,
@@ -1015,15 +1021,69 @@ pub fn run<S: RecordSink>(
     session: SessionConfig,
     sink: S,
 ) -> std::io::Result<(S, Summary)> {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    drive(source, info, tcp, session, sink, &never, |_| {})
+}
+
+/// The one loop that drives a source through an analyzer, for every command
+/// and the UI: [`run`], and also
+///
+/// - stops reading when `stop` is set (the UI quits), then finishes as at
+///   the end of the input;
+/// - for a live source, every [`LIVE_TICK`] of wall-clock time (also when
+///   no packet arrives) lets time pass, so that idle connections expire, and
+///   hands the drop counters so far to `on_drops`.
+///
+/// A file is never ticked: its records depend on its packets alone.
+pub fn drive<S: RecordSink>(
+    source: &mut dyn crate::capture::PacketSource,
+    info: CaptureInfo,
+    tcp: TcpConfig,
+    session: SessionConfig,
+    sink: S,
+    stop: &std::sync::atomic::AtomicBool,
+    mut on_drops: impl FnMut(crate::capture::DropStats),
+) -> std::io::Result<(S, Summary)> {
+    use crate::capture::{Next, SourceFormat};
+    use std::sync::atomic::Ordering;
+
+    /// Packets between looks at the clock while packets pour in.
+    const CLOCK_EVERY: u32 = 256;
+
+    let live = source.format() == SourceFormat::Live;
     let mut a = Analyzer::new(tcp, session, sink);
     a.begin(info)?;
+    let mut last_tick = std::time::Instant::now();
+    let mut since_clock = 0u32;
     loop {
-        match source.next_packet() {
-            Ok(Some(p)) => a.packet(&p)?,
-            Ok(None) => break,
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let idle = match source.poll_packet() {
+            Ok(Next::Packet(p)) => {
+                a.packet(&p)?;
+                false
+            }
+            Ok(Next::Idle) => true,
+            Ok(Next::End) => break,
             Err(e) => {
                 a.capture_error(e.to_string());
                 break;
+            }
+        };
+        if !live {
+            continue;
+        }
+        since_clock += 1;
+        if !idle && since_clock < CLOCK_EVERY {
+            continue;
+        }
+        since_clock = 0;
+        if last_tick.elapsed() >= LIVE_TICK {
+            last_tick = std::time::Instant::now();
+            a.tick(Timestamp::now())?;
+            if let Some(d) = source.drop_stats() {
+                on_drops(d);
             }
         }
     }

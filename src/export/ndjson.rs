@@ -397,6 +397,7 @@ fn event(e: &Event) -> Value {
             put("received", d.received.into());
             put("dropped", d.dropped.into());
             put("if_dropped", d.if_dropped.into());
+            put("queue_dropped", d.queue_dropped.into());
         }
         EventKind::RetransmissionMismatch {
             direction,
@@ -430,6 +431,17 @@ pub fn kept_str(k: crate::tcp::Kept) -> &'static str {
     }
 }
 
+/// A live capture's drop counters, as in the summary (`kwire stats --json`
+/// has them too).
+pub fn drops(d: &crate::capture::DropStats) -> Value {
+    json!({
+        "received": d.received,
+        "dropped": d.dropped,
+        "if_dropped": d.if_dropped,
+        "queue_dropped": d.queue_dropped,
+    })
+}
+
 fn summary(s: &Summary) -> Value {
     json!({
         "type": "summary",
@@ -457,9 +469,7 @@ fn summary(s: &Summary) -> Value {
             "shed_request_bodies": s.memory.shed.request_bodies,
             "shed_requests": s.memory.shed.requests,
         },
-        "drops": s.drops.map(|d| json!({
-            "received": d.received, "dropped": d.dropped, "if_dropped": d.if_dropped,
-        })),
+        "drops": s.drops.as_ref().map(drops),
         "dropped_records": s.dropped_records,
         "time_jumps": s.time_jumps,
         "retransmission_mismatches": s.retransmission_mismatches,

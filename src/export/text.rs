@@ -314,8 +314,8 @@ fn event_line(line: &mut String, e: &Event) {
             head(line, '!');
             let _ = write!(
                 line,
-                " received {} dropped {} (interface {})",
-                d.received, d.dropped, d.if_dropped
+                " received {} dropped {} (interface {}, kwire's queue {})",
+                d.received, d.dropped, d.if_dropped, d.queue_dropped
             );
         }
         EventKind::RetransmissionMismatch {
@@ -397,8 +397,17 @@ fn summary_line(line: &mut String, s: &Summary) {
         }
     }
     if let Some(d) = s.drops {
-        let _ = write!(line, "; kernel dropped {} of {}", d.dropped, d.received);
+        let _ = write!(line, "; {}", drops(&d));
     }
+}
+
+/// A live capture's drop counters in words (the summary line; `kwire stats`
+/// and `kwire diagnose` say it too).
+pub fn drops(d: &crate::capture::DropStats) -> String {
+    format!(
+        "packets dropped: kernel {} of {} received, interface {}, queue {}",
+        d.dropped, d.received, d.if_dropped, d.queue_dropped
+    )
 }
 
 impl<W: Write> RecordSink for TextWriter<W> {

@@ -329,7 +329,8 @@ pub enum EventKind {
     Packet { issue: PacketIssue },
     /// The capture could not be read to its end.
     CaptureError { message: String },
-    /// Kernel drop counters of a live capture.
+    /// Drop counters of a live capture (kernel and packet queue), when
+    /// packets were lost.
     Drops(DropStats),
     /// Overlapping copies of stream bytes (a retransmission and what was
     /// buffered) differ: `bytes` of them from stream `offset`; `kept` says
@@ -610,7 +611,7 @@ pub struct Summary {
     /// ([`MAX_LIMIT_EVENTS`] per limit, `max_packet_events` per packet-level
     /// kind), by `type`.
     pub suppressed_events: BTreeMap<&'static str, u64>,
-    /// Kernel drops of a live capture.
+    /// Drop counters of a live capture (kernel and packet queue).
     pub drops: Option<DropStats>,
     /// Records the analysis dropped to stay within a limit.
     pub dropped_records: u64,

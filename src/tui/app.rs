@@ -170,7 +170,7 @@ pub struct App {
     pub view: View,
     pub capture: Option<CaptureInfo>,
     pub summary: Option<Summary>,
-    /// Kernel drop counters of a live capture.
+    /// Drop counters of a live capture (kernel and packet queue).
     pub drops: Option<DropStats>,
     /// Records the capture thread could not hand over (the UI was behind).
     pub internal_drops: u64,
@@ -913,10 +913,13 @@ impl App {
             ));
         }
         if let Some(d) = self.drops
-            && (d.dropped > 0 || d.if_dropped > 0)
+            && d.any()
         {
             spans.push(Span::styled(
-                format!(" · ⚠ kernel dropped {} (if {})", d.dropped, d.if_dropped),
+                format!(
+                    " · ⚠ packets dropped: kernel {} (if {}), queue {}",
+                    d.dropped, d.if_dropped, d.queue_dropped
+                ),
                 t.warning(),
             ));
         }

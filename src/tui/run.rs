@@ -1,19 +1,22 @@
-//! Running the UI in a terminal: the capture and dissection run on a thread
-//! of their own and hand records over a bounded channel; the UI thread
-//! takes what arrived (for at most a frame's time), draws, and waits for a
-//! key or more records.
+//! Running the UI in a terminal: the analysis runs on a thread of its own
+//! (`kwire-analysis`, driven by [`crate::session::drive`] as every other
+//! command is) and hands records over a bounded channel; the UI thread takes
+//! what arrived (for at most a frame's time), draws, and waits for a key or
+//! more records.
 //!
 //! A file is read as fast as the UI takes it (the channel blocks the
 //! reader); a live capture never waits for the UI: records that do not fit
 //! in the channel are dropped and counted, shown in the status bar, so that
-//! the kernel's buffer is drained whatever the UI does.
+//! the analysis keeps taking packets from the capture's queue (see
+//! [`crate::capture::live`]: libpcap is read on a third thread) whatever the
+//! UI does.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -23,8 +26,8 @@ use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 
-use crate::capture::{CaptureError, DropStats, Next, PacketSource, Timestamp};
-use crate::session::{Analyzer, CaptureInfo, Record, SessionConfig};
+use crate::capture::{CaptureError, DropStats, PacketSource};
+use crate::session::{CaptureInfo, Record, SessionConfig};
 use crate::tcp::TcpConfig;
 
 use super::app::{App, AppOptions, Mode};
@@ -35,25 +38,22 @@ pub const FEED_CAPACITY: usize = 16_384;
 /// Longest the UI spends taking records before it draws again.
 const INGEST_BUDGET: Duration = Duration::from_millis(30);
 
-/// How often a live capture lets time pass without packets and reads the
-/// kernel's drop counters.
-const TICK: Duration = Duration::from_millis(500);
-
-/// What the capture thread sends.
+/// What the analysis thread sends.
 pub enum Feed {
     Record(Record),
-    /// Kernel drop counters so far.
+    /// Drop counters so far (kernel and packet queue).
     Drops(DropStats),
 }
 
-/// Opens the source on the capture thread (a live capture belongs to the
-/// thread that reads it).
+/// Opens the source, on the analysis thread.
 pub type Opener =
     Box<dyn FnOnce() -> Result<(Box<dyn PacketSource>, CaptureInfo), CaptureError> + Send>;
 
-/// The capture thread's handle.
+/// The analysis thread's handle.
 pub struct Feeder {
     pub rx: Receiver<Feed>,
+    /// Set when the UI quits: the analysis stops reading (a live capture
+    /// with it).
     pub stop: Arc<AtomicBool>,
     /// Records dropped because the UI was behind (live only).
     pub dropped: Arc<AtomicU64>,
@@ -75,7 +75,7 @@ pub fn start(
     let st = stop.clone();
     let dr = dropped.clone();
     let thread = std::thread::Builder::new()
-        .name("kwire-capture".into())
+        .name("kwire-analysis".into())
         .spawn(move || {
             let (src, info) = match open() {
                 Ok(x) => {
@@ -89,7 +89,7 @@ pub fn start(
             };
             feed(src, info, tcp, session, live, tx, st, dr);
         })
-        .map_err(|e| CaptureError::Live(format!("cannot start the capture thread: {e}")))?;
+        .map_err(|e| CaptureError::Live(format!("cannot start the analysis thread: {e}")))?;
     match open_rx.recv() {
         Ok(Ok(())) => Ok(Feeder {
             rx,
@@ -98,7 +98,7 @@ pub fn start(
             thread: Some(thread),
         }),
         Ok(Err(e)) => Err(e),
-        Err(_) => Err(CaptureError::Live("the capture thread ended".into())),
+        Err(_) => Err(CaptureError::Live("the analysis thread ended".into())),
     }
 }
 
@@ -151,49 +151,12 @@ fn feed(
         }
         s.send(Feed::Record(r))
     };
-    let mut a = Analyzer::new(tcp, session, sink);
-    if a.begin(info).is_err() {
-        return;
-    }
-    let mut last_tick = Instant::now();
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        match src.poll_packet() {
-            Ok(Next::Packet(p)) => {
-                if a.packet(&p).is_err() {
-                    return;
-                }
-            }
-            Ok(Next::Idle) => {}
-            Ok(Next::End) => break,
-            Err(e) => {
-                a.capture_error(e.to_string());
-                break;
-            }
-        }
-        if live && last_tick.elapsed() >= TICK {
-            last_tick = Instant::now();
-            if a.tick(now()).is_err() {
-                return;
-            }
-            if let Some(d) = src.drop_stats() {
-                let _ = sender.send(Feed::Drops(d));
-            }
-        }
-    }
-    if let Some(d) = src.drop_stats() {
-        a.drops(d);
-    }
-    let _ = a.finish();
-}
-
-fn now() -> Timestamp {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
+    // The same driver as the other commands: a live source is ticked and
+    // its drop counters come here while it runs.
+    let on_drops = |d: DropStats| {
+        let _ = sender.send(Feed::Drops(d));
+    };
+    let _ = crate::session::drive(src.as_mut(), info, tcp, session, sink, &stop, on_drops);
 }
 
 /// Take what the feeder has, for at most `budget`. Returns whether

@@ -281,9 +281,9 @@ impl Detector for CaptureHealth {
             out.push(f);
         }
         if let Some(d) = self.drops
-            && (d.dropped > 0 || d.if_dropped > 0)
+            && (d.dropped > 0 || d.if_dropped > 0 || d.queue_dropped > 0)
         {
-            let lost = d.dropped + d.if_dropped;
+            let lost = d.dropped + d.if_dropped + d.queue_dropped;
             let seen = d.received.max(1);
             let pct = lost as f64 * 100.0 / (seen + lost) as f64;
             let severity = if pct >= DROPS_ERROR_PERCENT {
@@ -301,8 +301,8 @@ impl Detector for CaptureHealth {
             );
             f.count = lost;
             f.details.push(format!(
-                "received {}, dropped by the kernel {}, by the interface {}",
-                d.received, d.dropped, d.if_dropped
+                "received {}, dropped by the kernel {} (raise --buffer-size), by the interface {}, by kwire's packet queue {} (the analysis fell behind: raise --queue-bytes / --queue-packets)",
+                d.received, d.dropped, d.if_dropped, d.queue_dropped
             ));
             out.push(f);
         }
@@ -404,7 +404,7 @@ mod tests {
         let drops = DropStats {
             received: 900,
             dropped: 100,
-            if_dropped: 0,
+            ..DropStats::default()
         };
         d.event(&ev(8, EventKind::Drops(drops)), &cx);
         let f = run(&d);
