@@ -565,3 +565,58 @@ fn a_retransmission_with_different_bytes_is_reported_with_the_copy_kept() {
         codes(&r)
     );
 }
+
+#[test]
+fn a_decompression_limit_is_an_event_a_count_and_a_finding() {
+    use kwire::capture::PacketSource;
+    let path = common::samples_dir().join("demo.pcap");
+    let mut src = kwire::capture::file::FileSource::open(path.to_str().unwrap()).unwrap();
+    let link = src.link_types()[0];
+    let mut packets = Vec::new();
+    while let Some(p) = src.next_packet().unwrap() {
+        assert_eq!(p.link_type, link);
+        packets.push((p.ts, p.data.to_vec()));
+    }
+    let mut session = SessionConfig {
+        records: kwire::kafka::records::RecordsMode::Full,
+        ..SessionConfig::default()
+    };
+    session.record_limits.max_decompressed_bytes = 16;
+    let mut records = Vec::new();
+    let mut diag = Diagnoser::new();
+    let sink = |r: Record| {
+        match &r {
+            Record::Exchange(e) => diag.observe_exchange(e),
+            Record::Event(e) => diag.observe_event(e),
+            Record::Summary(s) => diag.observe_summary(s),
+            Record::Capture(_) => {}
+        }
+        records.push(r);
+        Ok(())
+    };
+    let mut a = Analyzer::new(TcpConfig::default(), session, sink);
+    for (i, (ts, data)) in packets.iter().enumerate() {
+        a.packet(&Packet {
+            frame: i as u64 + 1,
+            ts: *ts,
+            link_type: link,
+            data,
+            orig_len: data.len() as u32,
+        })
+        .unwrap();
+    }
+    let (_, summary) = a.finish().unwrap();
+    let hits = summary.limits.get(&Limit::MaxDecompressedBytes).copied();
+    assert!(hits.is_some_and(|n| n > 0), "{:?}", summary.limits);
+    let f = diag.findings();
+    let f = f
+        .iter()
+        .find(|f| f.code == "limit_max_decompressed_bytes")
+        .expect("finding");
+    assert_eq!(Some(f.count), hits);
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.contains("--max-decompressed-bytes"))
+    );
+}
