@@ -204,6 +204,16 @@ fn run_with(
     session: SessionConfig,
     keep: fn(&Record) -> bool,
 ) -> Run {
+    run_link(packets, LinkType::RAW, tcp, session, keep)
+}
+
+fn run_link(
+    packets: &[(Timestamp, Vec<u8>)],
+    link: LinkType,
+    tcp: TcpConfig,
+    session: SessionConfig,
+    keep: fn(&Record) -> bool,
+) -> Run {
     let _g = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
     let mut records = Vec::new();
     let mut diag = Diagnoser::new();
@@ -225,7 +235,7 @@ fn run_with(
     a.begin(CaptureInfo {
         source: "synthetic".into(),
         format: SourceFormat::Pcap,
-        link_types: vec![LinkType::RAW],
+        link_types: vec![link],
         filter: None,
     })
     .unwrap();
@@ -233,7 +243,7 @@ fn run_with(
         a.packet(&Packet {
             frame: i as u64 + 1,
             ts: *ts,
-            link_type: LinkType::RAW,
+            link_type: link,
             data,
             orig_len: data.len() as u32,
         })
@@ -582,37 +592,15 @@ fn a_decompression_limit_is_an_event_a_count_and_a_finding() {
         ..SessionConfig::default()
     };
     session.record_limits.max_decompressed_bytes = 16;
-    let mut records = Vec::new();
-    let mut diag = Diagnoser::new();
-    let sink = |r: Record| {
-        match &r {
-            Record::Exchange(e) => diag.observe_exchange(e),
-            Record::Event(e) => diag.observe_event(e),
-            Record::Summary(s) => diag.observe_summary(s),
-            Record::Capture(_) => {}
-        }
-        records.push(r);
-        Ok(())
-    };
-    let mut a = Analyzer::new(TcpConfig::default(), session, sink);
-    for (i, (ts, data)) in packets.iter().enumerate() {
-        a.packet(&Packet {
-            frame: i as u64 + 1,
-            ts: *ts,
-            link_type: link,
-            data,
-            orig_len: data.len() as u32,
-        })
-        .unwrap();
-    }
-    let (_, summary) = a.finish().unwrap();
+    let r = run_link(&packets, link, TcpConfig::default(), session, all);
+    let summary = &r.summary;
     let hits = summary.limits.get(&Limit::MaxDecompressedBytes).copied();
     assert!(hits.is_some_and(|n| n > 0), "{:?}", summary.limits);
-    let f = diag.findings();
-    let f = f
+    let f = r
+        .findings
         .iter()
-        .find(|f| f.code == "limit_max_decompressed_bytes")
-        .expect("finding");
+        .find(|f| f.code == "limit_max_decompressed_bytes");
+    let f = f.expect("finding");
     assert_eq!(Some(f.count), hits);
     assert!(
         f.details
