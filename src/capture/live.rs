@@ -18,7 +18,7 @@
 //! with `poll(2)` for at most [`WAIT`], so a stop request is seen within
 //! about that long (libpcap's own read timeout cannot do this: on Linux it
 //! keeps waiting while no packet arrives, and elsewhere its timer may only
-//! start with the first packet); reading then goes on for [`DRAIN`], until
+//! start with the first packet); reading then goes on for `DRAIN`, until
 //! the kernel has handed over what it captured before the request. Packets
 //! are filtered in the kernel (BPF, `tcp` unless told otherwise). Timestamps have microsecond precision (the
 //! `pcap` crate cannot tell whether a nanosecond request was honoured).
