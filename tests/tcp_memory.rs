@@ -11,8 +11,8 @@
 //! while its pages are freed), and the connection itself.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kwire::tcp::assembler::{MAX_MARKS, PAGE_BYTES};
 use kwire::tcp::shapes::{self, Seg};
@@ -20,16 +20,36 @@ use kwire::tcp::{Reassembler, TcpConfig};
 
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+// Counted per thread: the test harness allocates on other threads while a
+// test measures its own (a global count made exact comparisons flaky).
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
 
 fn grew(n: usize) {
-    let live = LIVE.fetch_add(n, Ordering::SeqCst) + n;
-    PEAK.fetch_max(live, Ordering::SeqCst);
+    LIVE.with(|l| {
+        let live = l.get() + n as isize;
+        l.set(live);
+        PEAK.with(|p| p.set(p.get().max(live)));
+    });
 }
 
 fn shrank(n: usize) {
-    LIVE.fetch_sub(n, Ordering::SeqCst);
+    LIVE.with(|l| l.set(l.get() - n as isize));
+}
+
+/// Live heap bytes allocated by this thread (less those it freed).
+fn live() -> usize {
+    LIVE.with(|l| l.get()).max(0) as usize
+}
+
+fn peak() -> usize {
+    PEAK.with(|p| p.get()).max(0) as usize
+}
+
+fn reset_peak() {
+    PEAK.with(|p| p.set(LIVE.with(|l| l.get())));
 }
 
 // SAFETY: every call is passed to `System` unchanged; only sizes are counted.
@@ -120,14 +140,14 @@ fn overhead() -> usize {
 fn peak_of(len: usize, plan: impl Iterator<Item = Seg>, what: &str) -> usize {
     let stream = shapes::stream(len, 3);
     let plan: Vec<Seg> = plan.collect();
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = live();
+    reset_peak();
     let mut r = Reassembler::new(config());
     let mut check = shapes::Check::new(&stream);
     shapes::feed(&mut r, &mut check, &stream, plan.iter().copied());
     let stats = r.stats();
     drop(r);
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let peak = peak() - base;
     // The output is still right: every byte delivered at its position, the
     // rest given up as gaps.
     assert!(check.closed, "{what}");
@@ -250,13 +270,13 @@ fn holes_stay_within_the_limit() {
 fn held_after(len: usize, plan: impl Iterator<Item = Seg>) -> usize {
     let stream = shapes::stream(len, 5);
     let plan: Vec<Seg> = plan.collect();
-    let base = LIVE.load(Ordering::SeqCst);
+    let base = live();
     let mut r = Reassembler::new(config());
     let mut check = shapes::Check::new(&stream);
     shapes::feed_open(&mut r, &mut check, &stream, plan.iter().copied());
     assert_eq!(check.data_bytes, len as u64);
     assert_eq!(r.buffered_bytes(), 0);
-    let held = LIVE.load(Ordering::SeqCst) - base;
+    let held = live() - base;
     drop(r);
     held
 }
