@@ -241,6 +241,16 @@ pub enum Kept {
     Last,
 }
 
+impl Kept {
+    /// The NDJSON `kept`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kept::First => "first",
+            Kept::Last => "last",
+        }
+    }
+}
+
 /// Noteworthy things the reassembler saw, besides data and gaps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcpEvent {

@@ -408,7 +408,7 @@ fn event(e: &Event) -> Value {
             put("direction", direction.as_str().into());
             put("offset", (*offset).into());
             put("bytes", (*bytes).into());
-            put("kept", kept_str(*kept).into());
+            put("kept", kept.as_str().into());
         }
         EventKind::TimeJump {
             stamped,
@@ -421,14 +421,6 @@ fn event(e: &Event) -> Value {
         }
     }
     Value::Object(o)
-}
-
-/// Which copy of differing bytes was used.
-pub fn kept_str(k: crate::tcp::Kept) -> &'static str {
-    match k {
-        crate::tcp::Kept::First => "first",
-        crate::tcp::Kept::Last => "last",
-    }
 }
 
 /// A live capture's drop counters, as in the summary (`kwire stats --json`
