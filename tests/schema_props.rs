@@ -700,3 +700,119 @@ fn random_bytes_never_panic() {
     }
     assert!(n > 5000);
 }
+
+/// The walker, the JSON writer and the views read exactly what the tree
+/// holds: same error, offset and path; the same JSON values; every field of
+/// the tree (partial trees of damaged bodies included) read back through
+/// the views with the same value.
+#[test]
+fn walker_json_and_views_agree_with_the_tree() {
+    use schema::json::{NoSplice, write_message};
+    use schema::walk::{Skip, body_version, walk_message};
+    use schema::{JsonOptions, Node, StructView, Value};
+
+    fn same(view: &StructView<'_>, node: &Node, what: &str) {
+        let kids = node.children();
+        for (i, n) in kids.iter().enumerate() {
+            // Unknown tagged fields are JSON only; of a tagged field sent
+            // twice, the last is read (as Kafka's readers do).
+            if n.name.is_empty() || kids[i + 1..].iter().any(|k| k.name == n.name) {
+                continue;
+            }
+            let w = format!("{what}.{}", n.name);
+            match &n.value {
+                Value::Int(i) => assert_eq!(view.int(n.name), Some(*i), "{w}"),
+                Value::Bool(b) => assert_eq!(view.bool(n.name), Some(*b), "{w}"),
+                Value::Float(f) => {
+                    assert_eq!(
+                        view.float(n.name).map(f64::to_bits),
+                        Some(f.to_bits()),
+                        "{w}"
+                    )
+                }
+                Value::Str(s) => {
+                    let b = view.str_bytes(n.name).expect(&w);
+                    assert_eq!(String::from_utf8_lossy(b), *s, "{w}");
+                }
+                Value::Uuid(u) => assert_eq!(view.uuid(n.name), Some(u), "{w}"),
+                Value::Bytes(b) => assert_eq!(view.bytes(n.name), Some(&b[..]), "{w}"),
+                Value::Records(r) => assert_eq!(view.records(n.name), Some(r.clone()), "{w}"),
+                Value::Null => {
+                    assert!(view.has(n.name), "{w}");
+                    assert!(view.str_bytes(n.name).is_none() && view.array(n.name).is_none());
+                }
+                Value::Struct(_) => same(&view.strukt(n.name).expect(&w), n, &w),
+                Value::Array(items) => {
+                    let a = view.array(n.name).expect(&w);
+                    if let Some(Value::Struct(_)) = items.first().map(|i| &i.value) {
+                        let got: Vec<_> = a.structs().collect();
+                        assert_eq!(got.len(), items.len(), "{w}");
+                        for (i, (v, item)) in got.iter().zip(items).enumerate() {
+                            same(v, item, &format!("{w}[{i}]"));
+                        }
+                    } else {
+                        assert_eq!(a.scalars().count(), items.len(), "{w}");
+                    }
+                }
+                Value::UnknownTagged { .. } => {}
+            }
+        }
+    }
+
+    let mut rng = Rng(0x005e_ed0f_1a1c);
+    let mut checked = 0usize;
+    for spec in schema::messages() {
+        for v in spec.versions.lo..=spec.versions.hi + 1 {
+            for seed in 0..2 {
+                let (good, _) = generate(spec, v.min(spec.versions.hi), seed);
+                let mut bodies = vec![good.clone()];
+                for _ in 0..6 {
+                    let mut b = good.clone();
+                    match rng.below(3) {
+                        0 => b.truncate(rng.below(b.len() as u64 + 1) as usize),
+                        1 if !b.is_empty() => {
+                            let at = rng.below(b.len() as u64) as usize;
+                            b[at] = rng.next() as u8;
+                        }
+                        _ => b.push(rng.next() as u8),
+                    }
+                    bodies.push(b);
+                }
+                for b in bodies {
+                    let d = match spec.kind {
+                        MessageKind::Request | MessageKind::Response => {
+                            schema::decode_body(spec.api_key, v, spec.kind, &b)
+                        }
+                        _ => schema::decode_data(spec.name, v, &b),
+                    };
+                    let used = match spec.kind {
+                        MessageKind::Request | MessageKind::Response => body_version(spec, v, &b),
+                        _ => v,
+                    };
+                    let walked = walk_message(spec, used, &b, 0, &mut Skip);
+                    let what = format!("{} v{v} {:02x?}", spec.name, &b[..b.len().min(400)]);
+                    assert_eq!(walked.error, d.error, "{what}");
+                    assert_eq!(walked.consumed, d.consumed, "{what}");
+                    assert_eq!(walked.version, d.version, "{what}");
+                    let mut out = Vec::new();
+                    let opts = JsonOptions::default();
+                    write_message(spec, used, &b, 0, &opts, &mut NoSplice, &mut out);
+                    let got: Json = serde_json::from_slice(&out).unwrap_or_else(|e| {
+                        panic!("{what}: {e}: {}", String::from_utf8_lossy(&out))
+                    });
+                    assert_eq!(got, schema::to_json(&d.tree), "{what}");
+                    if let Some(view) = StructView::message(spec, used, &b) {
+                        let trailing = d
+                            .error
+                            .as_ref()
+                            .is_some_and(|e| e.kind == schema::DecodeErrorKind::TrailingBytes);
+                        assert_eq!(view.is_complete(), d.error.is_none() || trailing, "{what}");
+                        same(&view, &d.tree, &what);
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+}

@@ -31,8 +31,11 @@
 #[rustfmt::skip]
 pub mod generated;
 pub mod interp;
+pub mod json;
 pub mod spec;
 pub mod value;
+pub mod view;
+pub mod walk;
 
 pub use interp::{DecodeError, DecodeErrorKind, DecodeWarning, Decoded, MAX_DEPTH};
 pub use spec::{FieldSpec, MessageKind, MessageSpec, Segment, Source, Ty, Versions};
@@ -40,6 +43,8 @@ pub use value::{
     ErrorCodeAt, FieldRange, JsonOptions, Node, Step, Value, error_codes, field_ranges,
     path_string, to_json, to_json_with, walk,
 };
+pub use view::{ArrayView, StructView};
+pub use walk::{Scalar, Visit, Walked};
 
 use generated::{FIELDS, MESSAGES, REQUEST_BY_KEY, RESPONSE_BY_KEY};
 
@@ -140,6 +145,25 @@ pub fn decode_body(api_key: i16, version: i16, kind: MessageKind, body: &[u8]) -
         }
     }
     d
+}
+
+/// The view of a request or response body (the bytes after the header) of
+/// `api_key` at `version`, read as [`decode_body`] reads it (an ApiVersions
+/// response in the v0 layout included); `None` for an unknown api key or a
+/// version below any known.
+pub fn view_body(
+    api_key: i16,
+    version: i16,
+    kind: MessageKind,
+    body: &[u8],
+) -> Option<StructView<'_>> {
+    let spec = message(api_key, kind)?;
+    StructView::message(spec, walk::body_version(spec, version, body), body)
+}
+
+/// The view of a data message (`ConsumerProtocolSubscription`, ...) by name.
+pub fn view_data<'a>(name: &str, version: i16, bytes: &'a [u8]) -> Option<StructView<'a>> {
+    StructView::message(message_by_name(name)?, version, bytes)
 }
 
 /// Decode a header or data message (`ConsumerProtocolSubscription`,

@@ -1,0 +1,356 @@
+//! Zero-copy views over a message body: what analysis reads instead of a
+//! tree. A [`StructView`] borrows the body's bytes and knows where each of
+//! its fields starts (one scan by the walker, no allocation); scalars,
+//! strings and bytes are read from the bytes when asked for, nested structs
+//! and arrays are scanned when they are reached, array elements one by one.
+//!
+//! The generated typed views ([`super::views`]) wrap these with one method
+//! per field; code outside the generator and the JSON writer never names a
+//! field by string.
+//!
+//! A field the message's version lacks, a null, a string that is not UTF-8
+//! and a field the body ends before are all `None`: the view of a body that
+//! failed to decode holds what was read before the error, as the tree did
+//! (a struct or array cut by the error keeps its complete part).
+
+use std::ops::Range;
+
+use super::spec::{FieldSpec, MessageSpec, Ty};
+use super::walk::{Cx, Offsets, Reader, Scalar, Skip, Walker, children, read_scalar, resolve};
+
+/// Most fields of one struct a view records (the table tests check that no
+/// Kafka struct has more).
+pub const MAX_FIELDS: usize = 32;
+
+const NOT_READ: u32 = u32::MAX;
+
+/// One struct (or the message itself) of a body.
+#[derive(Clone, Copy, Debug)]
+pub struct StructView<'a> {
+    buf: &'a [u8],
+    specs: &'static [FieldSpec],
+    cx: Cx,
+    start: u32,
+    end: u32,
+    complete: bool,
+    starts: [u32; MAX_FIELDS],
+    ends: [u32; MAX_FIELDS],
+}
+
+impl<'a> StructView<'a> {
+    /// The view of `buf`, a whole `spec` message at `version` (the schema
+    /// version a decode used: see [`super::Decoded::version`]); `None` for a
+    /// version below any known.
+    pub fn message(spec: &'static MessageSpec, version: i16, buf: &'a [u8]) -> Option<Self> {
+        let (used, _, cx) = resolve(spec, version)?;
+        let specs = spec.segment(used)?.fields();
+        Some(Self::scan(buf, specs, cx, 0, buf.len()))
+    }
+
+    /// Scan the struct of `specs` at `buf[start..end]`.
+    fn scan(buf: &'a [u8], specs: &'static [FieldSpec], cx: Cx, start: usize, end: usize) -> Self {
+        let mut starts = [NOT_READ; MAX_FIELDS];
+        let mut ends = [NOT_READ; MAX_FIELDS];
+        let mut skip = Skip;
+        let mut w = Walker::new(Reader::new(buf, start, end), cx, &mut skip);
+        let r = w.fields(
+            specs,
+            Some(&mut Offsets {
+                starts: &mut starts,
+                ends: &mut ends,
+            }),
+        );
+        StructView {
+            buf,
+            specs,
+            cx,
+            start: start as u32,
+            end: w.r.pos as u32,
+            complete: r.is_ok(),
+            starts,
+            ends,
+        }
+    }
+
+    /// Every field was read (no error inside the struct).
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The struct's bytes in the body (up to the error, if any).
+    pub fn range(&self) -> Range<u32> {
+        self.start..self.end
+    }
+
+    /// The schema version the view reads.
+    pub fn version(&self) -> i16 {
+        self.cx.version
+    }
+
+    /// The field called `name` with where its value lies, when read.
+    fn find(&self, name: &str) -> Option<(&'static FieldSpec, usize, usize)> {
+        let i = self
+            .specs
+            .iter()
+            .position(|f| f.name == name && f.versions.contains(self.cx.version))?;
+        let (s, e) = (*self.starts.get(i)?, *self.ends.get(i)?);
+        if s == NOT_READ {
+            return None;
+        }
+        Some((self.specs.get(i)?, s as usize, e as usize))
+    }
+
+    /// Whether the field is in this version and was read.
+    pub fn has(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
+    /// Where the field's bytes start in the body (its length prefix; its tag
+    /// for a tagged field); the key of decoded embedded protocols.
+    pub fn offset(&self, name: &str) -> Option<u32> {
+        self.find(name).map(|(_, s, _)| s as u32)
+    }
+
+    fn scalar(&self, name: &str) -> Option<Scalar<'a>> {
+        let (f, s, e) = self.find(name)?;
+        if f.array {
+            return None;
+        }
+        let mut r = Reader::new(self.buf, s, e);
+        let compact = self.cx.flexible && !f.never_compact;
+        read_scalar(&mut r, f, compact, true).ok().flatten()
+    }
+
+    /// An integer field (int8 to int64, uint16, uint32).
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.scalar(name)? {
+            Scalar::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.scalar(name)? {
+            Scalar::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn float(&self, name: &str) -> Option<f64> {
+        match self.scalar(name)? {
+            Scalar::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// A string field; `None` when null or not UTF-8 (see [`Self::str_bytes`]).
+    pub fn str(&self, name: &str) -> Option<&'a str> {
+        std::str::from_utf8(self.str_bytes(name)?).ok()
+    }
+
+    /// A string field's bytes, whatever they hold.
+    pub fn str_bytes(&self, name: &str) -> Option<&'a [u8]> {
+        match self.scalar(name)? {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn bytes(&self, name: &str) -> Option<&'a [u8]> {
+        match self.scalar(name)? {
+            Scalar::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn uuid(&self, name: &str) -> Option<&'a [u8; 16]> {
+        match self.scalar(name)? {
+            Scalar::Uuid(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// A `records` field's data range in the body (after its length).
+    pub fn records(&self, name: &str) -> Option<Range<u32>> {
+        match self.scalar(name)? {
+            Scalar::Records(s, e) => Some(s..e),
+            _ => None,
+        }
+    }
+
+    /// A struct field; `None` when null.
+    pub fn strukt(&self, name: &str) -> Option<StructView<'a>> {
+        let (f, s, e) = self.find(name)?;
+        if f.array || f.ty != Ty::Struct {
+            return None;
+        }
+        let mut r = Reader::new(self.buf, s, e);
+        let compact = self.cx.flexible && !f.never_compact;
+        let nullable = f.nullable.contains(self.cx.version);
+        match read_scalar(&mut r, f, compact, nullable) {
+            Ok(None) => Some(Self::scan(
+                self.buf,
+                children(f.first, f.len),
+                self.cx,
+                r.pos,
+                e,
+            )),
+            _ => None,
+        }
+    }
+
+    /// An array field; `None` when null.
+    pub fn array(&self, name: &str) -> Option<ArrayView<'a>> {
+        let (f, s, e) = self.find(name)?;
+        if !f.array {
+            return None;
+        }
+        let mut r = Reader::new(self.buf, s, e);
+        let compact = self.cx.flexible && !f.never_compact;
+        let count = r.length(compact, true).ok()??;
+        Some(ArrayView {
+            buf: self.buf,
+            f,
+            cx: self.cx,
+            pos: r.pos,
+            end: e,
+            count,
+        })
+    }
+}
+
+/// An array field: its elements are read as they are iterated.
+#[derive(Clone, Copy, Debug)]
+pub struct ArrayView<'a> {
+    buf: &'a [u8],
+    f: &'static FieldSpec,
+    cx: Cx,
+    pos: usize,
+    /// Where the array's bytes end (all of them, or where reading stopped).
+    end: usize,
+    count: usize,
+}
+
+impl<'a> ArrayView<'a> {
+    /// The count on the wire (the elements read may be fewer when the body
+    /// is cut inside the array).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The elements of an array of structs (nothing for other arrays); a
+    /// struct cut by an error is the last one yielded.
+    pub fn structs(&self) -> Structs<'a> {
+        Structs {
+            a: *self,
+            left: if self.f.ty == Ty::Struct {
+                self.count
+            } else {
+                0
+            },
+            done: false,
+        }
+    }
+
+    /// The elements of an array of scalars, up to the first that cannot be
+    /// read (nothing for arrays of structs).
+    pub fn scalars(&self) -> Scalars<'a> {
+        Scalars {
+            a: *self,
+            left: if self.f.ty == Ty::Struct {
+                0
+            } else {
+                self.count
+            },
+        }
+    }
+
+    /// The elements of an array of integers.
+    pub fn ints(&self) -> impl Iterator<Item = i64> + 'a {
+        self.scalars().filter_map(|s| match s {
+            Scalar::Int(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    /// The elements of an array of strings (`None` for one that is not UTF-8).
+    pub fn strs(&self) -> impl Iterator<Item = Option<&'a str>> + 'a {
+        self.scalars().filter_map(|s| match s {
+            Scalar::Str(b) => Some(std::str::from_utf8(b).ok()),
+            _ => None,
+        })
+    }
+
+    /// The elements of an array of UUIDs.
+    pub fn uuids(&self) -> impl Iterator<Item = &'a [u8; 16]> + 'a {
+        self.scalars().filter_map(|s| match s {
+            Scalar::Uuid(u) => Some(u),
+            _ => None,
+        })
+    }
+}
+
+/// Iterator over an array's struct elements.
+pub struct Structs<'a> {
+    a: ArrayView<'a>,
+    left: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for Structs<'a> {
+    type Item = StructView<'a>;
+
+    fn next(&mut self) -> Option<StructView<'a>> {
+        if self.left == 0 || self.done {
+            return None;
+        }
+        self.left -= 1;
+        let a = &mut self.a;
+        let v = StructView::scan(a.buf, children(a.f.first, a.f.len), a.cx, a.pos, a.end);
+        a.pos = v.end as usize;
+        self.done = !v.complete;
+        Some(v)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+/// Iterator over an array's scalar elements.
+pub struct Scalars<'a> {
+    a: ArrayView<'a>,
+    left: usize,
+}
+
+impl<'a> Iterator for Scalars<'a> {
+    type Item = Scalar<'a>;
+
+    fn next(&mut self) -> Option<Scalar<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let a = &mut self.a;
+        let mut r = Reader::new(a.buf, a.pos, a.end);
+        let compact = a.cx.flexible && !a.f.never_compact;
+        match read_scalar(&mut r, a.f, compact, false) {
+            Ok(Some(s)) => {
+                self.left -= 1;
+                a.pos = r.pos;
+                Some(s)
+            }
+            _ => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
