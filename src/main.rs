@@ -412,18 +412,16 @@ fn tui(a: &TuiArgs) -> Result<()> {
     if !io::stdout().is_terminal() {
         bail!("the UI needs a terminal (use `kwire list` or `kwire export` in scripts)");
     }
-    let (tcp, mut session) = a.input.configs()?;
+    let (tcp, session) = a.input.configs()?;
     let limits = StoreLimits {
         max_exchanges: a.ui_max_exchanges.max(1),
         max_body_bytes: usize::try_from(a.ui_max_body_bytes).unwrap_or(usize::MAX),
         ..StoreLimits::default()
     };
-    session.keep_bytes = limits.max_message_bytes;
     let export = session::DecodeOptions {
         records: session.records,
         limits: session.record_limits.clone(),
         show_secrets: session.show_secrets,
-        keep_bytes: 0,
     };
     let decode = session::DecodeOptions {
         records: RecordsMode::Full,

@@ -79,9 +79,6 @@ pub struct SessionConfig {
     /// go first (reported: `limit` events, `memory` in the summary, a
     /// finding). The per-connection limits apply inside it.
     pub max_memory: usize,
-    /// Bytes of each body kept in the exchange ([`Body::bytes`]), for a hex
-    /// view; 0 (the default) keeps none.
-    pub keep_bytes: usize,
     /// A packet stamped further than this from the capture clock is a time
     /// jump: unless the packets after it confirm the new time, it is
     /// reported and processed at the clock's time, so it drives no idle
@@ -123,7 +120,6 @@ impl Default for SessionConfig {
             max_early_bytes: 16 << 20,
             show_secrets: false,
             max_memory: DEFAULT_MAX_MEMORY,
-            keep_bytes: 0,
             max_time_jump_ns: 3_600_000_000_000,
             defrag: DefragConfig::default(),
         }

@@ -97,18 +97,14 @@ fn every_corpus_body_decodes() {
         let mut bodies = 0;
         for e in &ex {
             let req = e.request_body.as_ref().expect("request body decoded");
-            assert!(
-                req.decoded.message.is_some(),
-                "{name}: request {}",
-                e.request.frame
-            );
+            assert!(req.message.is_some(), "{name}: request {}", e.request.frame);
             bodies += 1;
             if e.response.is_some() {
                 let resp = e.response_body.as_ref().expect("response body decoded");
-                assert!(resp.decoded.message.is_some());
+                assert!(resp.message.is_some());
                 // Complete, or a deviation Kafka's own clients read past.
                 assert!(
-                    resp.decoded.error.is_none() || !resp.notes.is_empty(),
+                    resp.error.is_none() || !resp.notes.is_empty(),
                     "{name}: response to frame {}",
                     e.request.frame
                 );
@@ -265,8 +261,7 @@ fn committed_and_aborted_transactions() {
             e.request_body
                 .as_ref()
                 .unwrap()
-                .decoded
-                .tree
+                .tree()
                 .get("committed")
                 .unwrap()
                 .value

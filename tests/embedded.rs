@@ -33,7 +33,7 @@ fn subscriptions(ex: &[&Exchange], group: &str) -> Vec<BTreeSet<String>> {
     let mut out = Vec::new();
     for e in ex.iter().filter(|e| e.api_key.0 == JOIN_GROUP) {
         let req = e.request_body.as_deref().unwrap();
-        if req.decoded.tree.get("groupId").and_then(|n| n.as_str()) != Some(group) {
+        if req.tree().get("groupId").and_then(|n| n.as_str()) != Some(group) {
             continue;
         }
         for em in embedded(Some(req))
@@ -406,7 +406,7 @@ fn plain_is_decoded_and_the_password_masked() {
         .iter()
         .find(|e| e.api_key.0 == SASL_AUTHENTICATE)
         .unwrap();
-    let tree = &e.request_body.as_ref().unwrap().decoded.tree;
+    let tree = e.request_body.as_ref().unwrap().tree();
     let b = tree.get("authBytes").unwrap().as_bytes().unwrap();
     assert!(!b.windows(PASSWORD.len()).any(|w| w == PASSWORD));
     assert!(b.ends_with(&vec![b'*'; PASSWORD.len()]));

@@ -57,7 +57,6 @@ fuzz_target!(|data: &[u8]| {
         scan_window: 64 << 10,
         detect_scan_limit: 1 << 20,
         max_unresolved_records: 10_000,
-        keep_bytes: limits.max_message_bytes,
         ..SessionConfig::default()
     };
     let mut app = App::new(AppOptions {

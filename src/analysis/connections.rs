@@ -286,7 +286,7 @@ impl Connections {
             && e.api_version >= 3
             && let Some(q) = e.request_body.as_deref()
         {
-            let s = |f: &str| q.decoded.tree.get(f).and_then(Node::as_str).map(cut);
+            let s = |f: &str| q.tree().get(f).and_then(Node::as_str).map(cut);
             if let (Some(n), Some(v)) = (s("clientSoftwareName"), s("clientSoftwareVersion")) {
                 c.software = Some((n.to_string(), v.to_string()));
             }

@@ -468,8 +468,8 @@ impl Groups {
             return;
         };
         let resp = e.response_body.as_deref();
-        let q = &req.decoded.tree;
-        let r = resp.map(|b| &b.decoded.tree);
+        let q = req.tree();
+        let r = resp.map(|b| b.tree());
         for (group, part) in targets(e, q) {
             if !self.groups.contains_key(&group) {
                 if self.groups.len() >= self.limits.max_groups {
@@ -1735,7 +1735,6 @@ mod tests {
     use crate::capture::Timestamp;
     use crate::kafka::ApiKey;
     use crate::kafka::embedded::{GroupProtocol, Role};
-    use crate::kafka::schema::Decoded;
     use crate::session::{ErrorRef, MessageInfo, NoResponseReason};
 
     fn n(name: &'static str, value: Value) -> Node {
@@ -1762,22 +1761,7 @@ mod tests {
     }
 
     fn body(tree: Node) -> Box<Body> {
-        Box::new(Body {
-            decoded: Decoded {
-                message: None,
-                version: 0,
-                assumed_version: false,
-                tree,
-                consumed: 0,
-                error: None,
-                warnings: Vec::new(),
-            },
-            records: Vec::new(),
-            embedded: Vec::new(),
-            notes: Vec::new(),
-            raw: None,
-            bytes: None,
-        })
+        Box::new(Body::with_tree(tree))
     }
 
     fn addr(port: u16) -> SocketAddr {

@@ -563,7 +563,7 @@ impl Stats {
                 let throttle = e
                     .response_body
                     .as_deref()
-                    .and_then(|b| int(&b.decoded.tree, "throttleTimeMs"))
+                    .and_then(|b| int(b.tree(), "throttleTimeMs"))
                     .unwrap_or(0);
                 if throttle > 0 {
                     a.throttled += 1;
@@ -647,7 +647,7 @@ impl Stats {
                     errors: false,
                 };
                 if let Some(q) = q {
-                    self.walk(&q.decoded.tree, &w, seq, names);
+                    self.walk(q.tree(), &w, seq, names);
                 }
                 let w = Walk {
                     topics: "responses",
@@ -657,7 +657,7 @@ impl Stats {
                     ..w
                 };
                 if let Some(r) = r {
-                    self.walk(&r.decoded.tree, &w, seq, names);
+                    self.walk(r.tree(), &w, seq, names);
                 }
             }
             ApiKey::FETCH => {
@@ -670,7 +670,7 @@ impl Stats {
                     errors: false,
                 };
                 if let Some(q) = q {
-                    self.walk(&q.decoded.tree, &w, seq, names);
+                    self.walk(q.tree(), &w, seq, names);
                 }
                 let w = Walk {
                     topics: "responses",
@@ -680,7 +680,7 @@ impl Stats {
                     ..w
                 };
                 if let Some(r) = r {
-                    self.walk(&r.decoded.tree, &w, seq, names);
+                    self.walk(r.tree(), &w, seq, names);
                 }
             }
             _ => {}
@@ -934,6 +934,7 @@ pub(crate) mod tests {
     use crate::kafka::records::{RecordLimits, RecordsMode};
     use crate::kafka::schema::{MessageKind, error_codes};
     use crate::session::{DecodeOptions, ErrorRef, MessageInfo, NoResponseReason, decode_body};
+    use std::sync::OnceLock;
 
     // Big-endian writers for hand-made bodies.
     pub(crate) fn i16b(v: &mut Vec<u8>, x: i16) {
@@ -1069,7 +1070,6 @@ pub(crate) mod tests {
                 ..RecordLimits::default()
             },
             show_secrets: false,
-            keep_bytes: 0,
         };
         Box::new(decode_body(ApiKey(api), version, kind, bytes, true, &opts))
     }
@@ -1102,7 +1102,7 @@ pub(crate) mod tests {
         let response_body = response.map(|b| decode(api, version, MessageKind::Response, b));
         let errors: Vec<ErrorRef> = response_body
             .as_deref()
-            .map(|b| error_codes(&b.decoded.tree))
+            .map(|b| error_codes(b.tree()))
             .unwrap_or_default()
             .into_iter()
             .filter(|e| e.code != 0)
@@ -1326,7 +1326,7 @@ pub(crate) mod tests {
             }]),
         };
         let mut body = decode(0, 3, MessageKind::Request, &produce_request(&[]));
-        body.decoded.tree = tree;
+        body.tree = tree.into();
         e.request_body = Some(body);
         s.observe(&e, &names);
         assert_eq!(s.topics()[0].topic, "id:07070707…");
@@ -1334,7 +1334,7 @@ pub(crate) mod tests {
         // Metadata names it: the next exchange renames the entry.
         let mut md = exchange(3, 12, 5, None, None, None, Some(1));
         let mut mb = decode(3, 12, MessageKind::Response, &[]);
-        mb.decoded.tree = Node {
+        mb.tree = OnceLock::from(Node {
             name: "MetadataResponse",
             range: 0..1,
             value: Value::Struct(vec![Node {
@@ -1357,7 +1357,7 @@ pub(crate) mod tests {
                     ]),
                 }]),
             }]),
-        };
+        });
         md.response_body = Some(mb);
         names.observe(&md);
         s.observe(&md, &names);

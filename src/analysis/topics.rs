@@ -35,7 +35,7 @@ impl TopicNames {
         let Some(b) = e.response_body.as_deref() else {
             return;
         };
-        for t in b.decoded.tree.get("topics").map_or(&[][..], Node::children) {
+        for t in b.tree().get("topics").map_or(&[][..], Node::children) {
             let (Some(Value::Uuid(id)), Some(name)) = (
                 t.get("topicId").map(|n| &n.value),
                 t.get("name").and_then(Node::as_str),
@@ -133,12 +133,12 @@ pub fn topics_of(e: &Exchange, names: &TopicNames) -> Vec<String> {
         });
     };
     if let Some(b) = e.request_body.as_deref() {
-        add(&b.decoded.tree, &mut out);
+        add(b.tree(), &mut out);
     }
     if out.is_empty()
         && let Some(b) = e.response_body.as_deref()
     {
-        add(&b.decoded.tree, &mut out);
+        add(b.tree(), &mut out);
     }
     out
 }
@@ -147,7 +147,7 @@ pub fn topics_of(e: &Exchange, names: &TopicNames) -> Vec<String> {
 /// `groupId` of group requests, the key of FindCoordinator for groups, the
 /// first group of OffsetFetch v8+ and DescribeGroups.
 pub fn group_of(e: &Exchange) -> Option<String> {
-    let q = &e.request_body.as_deref()?.decoded.tree;
+    let q = &e.request_body.as_deref()?.tree();
     if let Some(g) = q.get("groupId").and_then(Node::as_str) {
         return Some(g.to_string());
     }

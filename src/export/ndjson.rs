@@ -22,7 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
-use crate::kafka::schema::{self, Node, Value as SValue};
+use crate::kafka::schema::JsonOptions;
+use crate::kafka::schema::json::{self, Splice};
 use crate::kafka::{embedded, records};
 use crate::session::{
     Body, CaptureInfo, Event, EventKind, Exchange, MessageInfo, PacketIssue, Record, RecordSink,
@@ -35,6 +36,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Writes records as NDJSON.
 pub struct NdjsonWriter<W: Write> {
     out: W,
+    /// The line being written.
+    buf: Vec<u8>,
     /// Flush after every record (live capture, so readers see lines at once).
     pub flush_each: bool,
 }
@@ -43,6 +46,7 @@ impl<W: Write> NdjsonWriter<W> {
     pub fn new(out: W) -> Self {
         NdjsonWriter {
             out,
+            buf: Vec::new(),
             flush_each: false,
         }
     }
@@ -64,9 +68,13 @@ impl<W: Write> NdjsonWriter<W> {
 
 impl<W: Write> RecordSink for NdjsonWriter<W> {
     fn record(&mut self, r: Record) -> io::Result<()> {
-        let v = to_json(&r);
-        serde_json::to_writer(&mut self.out, &v)?;
-        self.out.write_all(b"\n")?;
+        self.buf.clear();
+        write_record(&r, &mut self.buf);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)?;
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        }
         if self.flush_each {
             self.out.flush()?;
         }
@@ -77,13 +85,33 @@ impl<W: Write> RecordSink for NdjsonWriter<W> {
     }
 }
 
-/// The JSON object for a record.
+/// Capacity of the line buffer kept between records (a larger one, from a
+/// huge body, is let go).
+const KEEP_BUFFER: usize = 1 << 20;
+
+/// The JSON object for a record, as a value (for tests and single
+/// exports; the writer writes lines straight from the records).
 pub fn to_json(r: &Record) -> Value {
     match r {
         Record::Capture(c) => capture(c),
-        Record::Exchange(e) => exchange(e),
+        Record::Exchange(e) => {
+            let mut out = Vec::new();
+            exchange(e, &mut out);
+            serde_json::from_slice(&out).unwrap_or(Value::Null)
+        }
         Record::Event(e) => event(e),
         Record::Summary(s) => summary(s),
+    }
+}
+
+/// Write a record's JSON object into `out` (no newline).
+pub fn write_record(r: &Record, out: &mut Vec<u8>) {
+    match r {
+        Record::Exchange(e) => exchange(e, out),
+        r => {
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &to_json(r));
+        }
     }
 }
 
@@ -103,137 +131,204 @@ fn capture(c: &CaptureInfo) -> Value {
     })
 }
 
-fn message(m: &MessageInfo, api_version: i16, body: Option<&Body>) -> Value {
-    let mut o = Map::new();
-    o.insert("frame".into(), m.frame.into());
-    if m.first_frame != m.frame {
-        o.insert("first_frame".into(), m.first_frame.into());
+/// Writes the members of one JSON object.
+struct Obj<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> Obj<'o> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Obj { out, first: true }
     }
-    o.insert("ts".into(), ts(m.ts));
-    o.insert("size".into(), m.size.into());
+
+    /// Start the member `k`; its value follows.
+    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        json::write_str(self.out, k);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn int(&mut self, k: &str, v: i64) {
+        json::write_int(self.key(k), v);
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        json::write_str(self.key(k), v);
+    }
+
+    fn raw(&mut self, k: &str, v: &[u8]) {
+        self.key(k).extend_from_slice(v);
+    }
+
+    fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+fn message(out: &mut Vec<u8>, m: &MessageInfo, api_version: i16, body: Option<&Body>) {
+    let mut o = Obj::new(out);
+    o.int("frame", m.frame as i64);
+    if m.first_frame != m.frame {
+        o.int("first_frame", m.first_frame as i64);
+    }
+    o.str("ts", &m.ts.rfc3339());
+    o.int("size", i64::from(m.size));
     if m.lost_bytes > 0 {
-        o.insert("lost_bytes".into(), m.lost_bytes.into());
+        o.int("lost_bytes", m.lost_bytes as i64);
     }
     if let Some(b) = body {
         body_fields(&mut o, api_version, b);
     }
-    Value::Object(o)
+    o.end();
 }
 
 /// A decoded body: `body` (Kafka's field names in camelCase, records and
 /// embedded protocols decoded in place), and when applicable `schema_version` (the schema used,
 /// when not the message's own version), `version_assumed`, `decode_error`
 /// with `raw` (the body's bytes, base64), and `notes`.
-fn body_fields(o: &mut Map<String, Value>, api_version: i16, b: &Body) {
-    let d = &b.decoded;
-    if d.message.is_none() {
+fn body_fields(o: &mut Obj<'_>, api_version: i16, b: &Body) {
+    let Some(spec) = b.message else {
         return;
-    }
-    let mut v = schema::to_json(&d.tree);
-    if !b.records.is_empty() || !b.embedded.is_empty() {
-        fill_nested(&d.tree, &mut v, b);
-    }
-    o.insert("body".into(), v);
-    if d.version != api_version {
-        o.insert("schema_version".into(), d.version.into());
-    }
-    if d.assumed_version {
-        o.insert("version_assumed".into(), true.into());
-    }
-    if let Some(raw) = &b.raw {
-        if let Some(e) = &d.error {
-            o.insert(
-                "decode_error".into(),
-                json!({"offset": e.offset, "path": e.path, "reason": format!("{:?}", e.kind)}),
-            );
+    };
+    let out = o.key("body");
+    if b.error_code_only {
+        // Only the error code is meaningful (see `Body::error_code_only`).
+        let code = b.bytes.get(..2).map(|c| i16::from_be_bytes([c[0], c[1]]));
+        let mut inner = Obj::new(out);
+        if let Some(code) = code {
+            inner.int("errorCode", i64::from(code));
         }
-        o.insert("raw".into(), schema::value::base64(raw).into());
+        inner.end();
+    } else {
+        let mut splice = Nested { body: b };
+        json::write_message(
+            spec,
+            b.version,
+            &b.bytes,
+            0,
+            &JsonOptions::default(),
+            &mut splice,
+            out,
+        );
+    }
+    if b.version != api_version {
+        o.int("schema_version", i64::from(b.version));
+    }
+    if b.assumed_version {
+        o.raw("version_assumed", b"true");
+    }
+    if let Some(raw) = b.raw() {
+        if let Some(e) = &b.error {
+            let out = o.key("decode_error");
+            let mut d = Obj::new(out);
+            d.int("offset", e.offset as i64);
+            d.str("path", &e.path);
+            d.str("reason", &format!("{:?}", e.kind));
+            d.end();
+        }
+        json::write_base64(o.key("raw"), raw);
     }
     if !b.notes.is_empty() {
-        o.insert("notes".into(), b.notes.clone().into());
+        let out = o.key("notes");
+        out.push(b'[');
+        for (i, n) in b.notes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_str(out, n);
+        }
+        out.push(b']');
     }
 }
 
-/// Replace the schema's `{"bytes": N}` placeholders of `records` fields by
-/// the decoded records, and the base64 of bytes fields that hold an
-/// embedded protocol by its decoded message.
-fn fill_nested(node: &Node, json: &mut Value, b: &Body) {
-    match &node.value {
-        SValue::Records(r) => {
-            if let Some((_, set)) = b.records.iter().find(|(start, _)| *start == r.start) {
-                *json = records::to_json(set, set.mode);
+/// Writes the decoded records and embedded protocols of a body in place of
+/// their fields.
+struct Nested<'b> {
+    body: &'b Body,
+}
+
+impl Splice for Nested<'_> {
+    fn records(&mut self, start: u32, out: &mut Vec<u8>) -> bool {
+        match self.body.records.iter().find(|(s, _)| *s == start) {
+            Some((_, set)) => {
+                let _ = serde_json::to_writer(&mut *out, &records::to_json(set, set.mode));
+                true
             }
+            None => false,
         }
-        SValue::Bytes(_) => {
-            if let Some((_, e)) = b.embedded.iter().find(|(at, _)| *at == node.range.start) {
-                *json = embedded::to_json(e);
+    }
+
+    fn bytes(&mut self, at: u32, out: &mut Vec<u8>) -> bool {
+        match self.body.embedded.iter().find(|(a, _)| *a == at) {
+            Some((_, e)) => {
+                let _ = serde_json::to_writer(&mut *out, &embedded::to_json(e));
+                true
             }
+            None => false,
         }
-        SValue::Struct(fields) => {
-            if let Value::Object(m) = json {
-                for f in fields {
-                    if let Some(j) = m.get_mut(f.name) {
-                        fill_nested(f, j, b);
-                    }
-                }
-            }
-        }
-        SValue::Array(items) => {
-            if let Value::Array(a) = json {
-                for (n, j) in items.iter().zip(a.iter_mut()) {
-                    fill_nested(n, j, b);
-                }
-            }
-        }
-        _ => {}
     }
 }
 
-fn exchange(e: &Exchange) -> Value {
-    let mut o = Map::new();
-    o.insert("type".into(), "exchange".into());
-    o.insert("stream".into(), e.stream.into());
-    o.insert("client".into(), e.client.to_string().into());
-    o.insert("broker".into(), e.broker.to_string().into());
-    o.insert("api_key".into(), e.api_key.0.into());
-    o.insert("api_name".into(), e.api_key.name().into());
-    o.insert("api_version".into(), e.api_version.into());
-    o.insert("correlation_id".into(), e.correlation_id.into());
-    o.insert(
-        "client_id".into(),
-        e.client_id.as_deref().map_or(Value::Null, Value::from),
-    );
-    o.insert(
-        "request".into(),
-        message(&e.request, e.api_version, e.request_body.as_deref()),
-    );
-    o.insert(
-        "response".into(),
-        e.response.as_ref().map_or(Value::Null, |m| {
-            message(m, e.api_version, e.response_body.as_deref())
-        }),
-    );
-    o.insert(
-        "latency_us".into(),
-        e.latency_us().map_or(Value::Null, Value::from),
-    );
-    if e.response_first() {
-        o.insert("response_first".into(), true.into());
+fn exchange(e: &Exchange, out: &mut Vec<u8>) {
+    let mut o = Obj::new(out);
+    o.str("type", "exchange");
+    o.int("stream", e.stream as i64);
+    o.str("client", &e.client.to_string());
+    o.str("broker", &e.broker.to_string());
+    o.int("api_key", i64::from(e.api_key.0));
+    o.str("api_name", e.api_key.name());
+    o.int("api_version", i64::from(e.api_version));
+    o.int("correlation_id", i64::from(e.correlation_id));
+    match e.client_id.as_deref() {
+        Some(c) => o.str("client_id", c),
+        None => o.raw("client_id", b"null"),
     }
-    o.insert("status".into(), e.status.as_str().into());
-    if let Status::NoResponse(why) = e.status {
-        o.insert("reason".into(), why.as_str().into());
-    }
-    o.insert(
-        "errors".into(),
-        Value::Array(
-            e.errors
-                .iter()
-                .map(|er| json!({"code": er.code, "name": er.name, "path": er.path}))
-                .collect(),
+    message(
+        o.key("request"),
+        &e.request,
+        e.api_version,
+        e.request_body.as_deref(),
+    );
+    match &e.response {
+        Some(m) => message(
+            o.key("response"),
+            m,
+            e.api_version,
+            e.response_body.as_deref(),
         ),
-    );
-    Value::Object(o)
+        None => o.raw("response", b"null"),
+    }
+    match e.latency_us() {
+        Some(l) => o.int("latency_us", l),
+        None => o.raw("latency_us", b"null"),
+    }
+    if e.response_first() {
+        o.raw("response_first", b"true");
+    }
+    o.str("status", e.status.as_str());
+    if let Status::NoResponse(why) = e.status {
+        o.str("reason", why.as_str());
+    }
+    let out = o.key("errors");
+    out.push(b'[');
+    for (i, er) in e.errors.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut x = Obj::new(out);
+        x.int("code", i64::from(er.code));
+        x.str("name", er.name);
+        x.str("path", &er.path);
+        x.end();
+    }
+    out.push(b']');
+    o.end();
 }
 
 fn event(e: &Event) -> Value {

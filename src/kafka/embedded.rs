@@ -39,7 +39,7 @@ use std::ops::Range;
 use serde_json::{Map, Value as Json};
 
 use super::ApiKey;
-use super::schema::{self, DecodeErrorKind, MessageKind, Node, Value};
+use super::schema::{self, DecodeErrorKind, MessageKind, Node, StructView, Value};
 
 const JOIN_GROUP: ApiKey = ApiKey(11);
 const SYNC_GROUP: ApiKey = ApiKey(14);
@@ -196,10 +196,15 @@ pub fn carries_embedded(api_key: ApiKey) -> bool {
 }
 
 /// The embedded messages of a body (JoinGroup, SyncGroup, SaslAuthenticate;
-/// nothing for other api keys), from its decoded tree. Null and empty bytes
+/// nothing for other api keys), read through its view. Null and empty bytes
 /// fields are skipped. SASL secrets are written as [`MASK`] in the decoded
 /// fields unless `show_secrets`.
-pub fn decode(api_key: ApiKey, kind: MessageKind, tree: &Node, show_secrets: bool) -> Vec<Found> {
+pub fn decode(
+    api_key: ApiKey,
+    kind: MessageKind,
+    body: &StructView<'_>,
+    show_secrets: bool,
+) -> Vec<Found> {
     let (outer, name, role) = match (api_key, kind) {
         (JOIN_GROUP, MessageKind::Request) => (Some("protocols"), "metadata", Role::Metadata),
         (JOIN_GROUP, MessageKind::Response) => (Some("members"), "metadata", Role::Metadata),
@@ -211,13 +216,21 @@ pub fn decode(api_key: ApiKey, kind: MessageKind, tree: &Node, show_secrets: boo
         _ => return Vec::new(),
     };
     let mut out = Vec::new();
-    for (path, node) in bytes_fields(tree, outer, name) {
-        let Some(bytes) = node.as_bytes().filter(|b| !b.is_empty()) else {
+    for (path, holder) in bytes_fields(body, outer) {
+        let (Some(at), Some(data), Some(bytes)) = (
+            holder.offset(name),
+            holder.bytes_range(name),
+            holder.bytes(name),
+        ) else {
             continue;
         };
+        if bytes.is_empty() {
+            continue;
+        }
+        let path = format!("{path}{name}");
         let mut found = Found {
-            at: node.range.start,
-            data_start: node.range.end.saturating_sub(bytes.len() as u32),
+            at,
+            data_start: data.start,
             path,
             embedded: None,
             notes: Vec::new(),
@@ -225,10 +238,12 @@ pub fn decode(api_key: ApiKey, kind: MessageKind, tree: &Node, show_secrets: boo
         let (embedded, notes) = if api_key == ApiKey::SASL_AUTHENTICATE {
             sasl(kind, bytes, show_secrets)
         } else {
-            match tree.get("protocolType").and_then(Node::as_str) {
+            match body.str("protocolType") {
                 Some("consumer") => group(Some(GroupProtocol::Consumer), role, bytes),
                 Some("connect") => group(Some(GroupProtocol::Connect), role, bytes),
                 Some(_) => continue,
+                // A protocol type that is not UTF-8 is not one of these.
+                None if body.str_bytes("protocolType").is_some() => continue,
                 None => group(None, role, bytes),
             }
         };
@@ -242,23 +257,20 @@ pub fn decode(api_key: ApiKey, kind: MessageKind, tree: &Node, show_secrets: boo
     out
 }
 
-/// The bytes fields called `name`, at the top level or in the elements of
-/// the array `outer`, with their paths.
-fn bytes_fields<'a>(tree: &'a Node, outer: Option<&str>, name: &str) -> Vec<(String, &'a Node)> {
+/// The structs holding the bytes field: the body itself, or the elements
+/// of its array `outer`, with their paths' prefixes.
+fn bytes_fields<'a>(body: &StructView<'a>, outer: Option<&str>) -> Vec<(String, StructView<'a>)> {
     match outer {
-        None => tree
-            .get(name)
-            .map(|n| (name.to_string(), n))
-            .into_iter()
-            .collect(),
-        Some(outer) => tree
-            .get(outer)
-            .map(Node::children)
-            .unwrap_or(&[])
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| Some((format!("{outer}[{i}].{name}"), e.get(name)?)))
-            .collect(),
+        None => vec![(String::new(), *body)],
+        Some(outer) => body
+            .array(outer)
+            .map(|a| {
+                a.structs()
+                    .enumerate()
+                    .map(|(i, e)| (format!("{outer}[{i}]."), e))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -166,6 +166,12 @@ pub fn view_data<'a>(name: &str, version: i16, bytes: &'a [u8]) -> Option<Struct
     StructView::message(message_by_name(name)?, version, bytes)
 }
 
+/// Decode a message at the schema version a body is read at (as
+/// [`Decoded::version`] gives it: no ApiVersions fallback is tried).
+pub fn decode_message(spec: &'static MessageSpec, version: i16, bytes: &[u8]) -> Decoded {
+    interp::decode_at(spec, version, bytes, 0)
+}
+
 /// Decode a header or data message (`ConsumerProtocolSubscription`,
 /// `ConsumerProtocolAssignment`, `LeaderChangeMessage`, ...) by name at
 /// `version`.

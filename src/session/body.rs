@@ -22,9 +22,13 @@ use crate::kafka::ApiKey;
 use crate::kafka::embedded;
 use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{RecordLimits, RecordsMode, decode_records};
-use crate::kafka::schema::{self, DecodeErrorKind, MessageKind, Node, Value};
+use crate::kafka::schema::walk::{self, Scalar, Visit};
+use crate::kafka::schema::{
+    self, DecodeError, DecodeErrorKind, DecodeWarning, FieldSpec, MessageKind, Step, StructView,
+    path_string,
+};
 
-use super::record::{Body, ErrorRef, MAX_RAW_BYTES};
+use super::record::{Body, ErrorRef};
 
 /// Why a body deserves a `decode_error` event.
 pub(super) struct Problem {
@@ -41,9 +45,6 @@ pub struct DecodeOptions {
     pub limits: RecordLimits,
     /// Leave SASL secrets readable.
     pub show_secrets: bool,
-    /// Keep up to this many of the body's bytes in [`Body::bytes`] (for a
-    /// hex view), secrets masked like the tree's; 0 keeps none.
-    pub keep_bytes: usize,
 }
 
 /// Decode `body` (the bytes after the header) of `api_key` at `version`,
@@ -62,6 +63,10 @@ pub fn decode_body(
 
 /// Decode `body` (the bytes after the header) of `api_key` at `version`.
 /// `complete` is false when the capture lost part of the message.
+///
+/// One walk over the bytes (no tree): the error and where it stopped, the
+/// error codes, the `records` fields (decoded as asked), nulls where the
+/// schema allows none; then the embedded protocols through the body's view.
 pub(super) fn decode(
     api_key: ApiKey,
     version: i16,
@@ -71,24 +76,46 @@ pub(super) fn decode(
     opts: &DecodeOptions,
 ) -> (Body, Option<Problem>) {
     let (records, limits, show_secrets) = (opts.records, &opts.limits, opts.show_secrets);
-    let mut decoded = schema::decode_body(api_key.0, version, kind, body);
+    let spec = schema::message(api_key.0, kind);
+    let used = spec.map_or(version, |s| walk::body_version(s, version, body));
+    let mut c = Collect {
+        path: Vec::new(),
+        at: Vec::new(),
+        records: Vec::new(),
+        errors: Vec::new(),
+        top_error_code: None,
+        nulls: Vec::new(),
+        want_errors: kind == MessageKind::Response,
+    };
+    let walked = spec.map(|s| walk::walk_message(s, used, body, 0, &mut c));
+    let error = match &walked {
+        Some(w) => w.error.clone(),
+        None => Some(DecodeError {
+            kind: DecodeErrorKind::UnknownMessage,
+            offset: 0,
+            path: String::new(),
+        }),
+    };
     let mut notes = Vec::new();
-    let mut problem = None;
-    for w in &decoded.warnings {
+    let warnings: Vec<DecodeWarning> = c
+        .nulls
+        .iter()
+        .map(|(offset, path)| DecodeWarning {
+            what: "null in a non-nullable field",
+            offset: *offset,
+            path: path.clone(),
+        })
+        .collect();
+    for w in &warnings {
         notes.push(format!("{} at {} ({})", w.what, w.path, w.offset));
     }
-    if let Some(e) = decoded.error.clone() {
-        let error_code = decoded
-            .tree
-            .get("errorCode")
-            .filter(|n| n.range.start == 0)
-            .cloned();
+    let mut problem = None;
+    let mut error_code_only = false;
+    if let Some(e) = &error {
         let error_response = api_key == ApiKey::API_VERSIONS
             && kind == MessageKind::Response
-            && error_code
-                .as_ref()
-                .and_then(|n| n.as_int())
-                .is_some_and(|c| c != 0);
+            && c.top_error_code
+                .is_some_and(|(code, at)| at == 0 && code != 0);
         if !complete {
             notes.push(format!(
                 "part of the message was lost in the capture; decoded up to byte {}",
@@ -97,9 +124,8 @@ pub(super) fn decode(
         } else if error_response {
             // Only the error code is meaningful: what follows is in a layout
             // of the broker's choosing (clients read the code and retry).
-            if let (Some(code), Value::Struct(fields)) = (error_code, &mut decoded.tree.value) {
-                *fields = vec![code];
-            }
+            error_code_only = true;
+            c.errors.retain(|er| er.path == TOP_ERROR_CODE);
             notes.push(format!(
                 "an error response: {} bytes after the error code in a layout clients do not read",
                 body.len().saturating_sub(2)
@@ -136,29 +162,25 @@ pub(super) fn decode(
         limits
     };
     if records != RecordsMode::None {
-        schema::walk(&decoded.tree, &mut |_, n| {
-            if let Value::Records(r) = &n.value
-                && let Some(bytes) = body.get(r.start as usize..r.end as usize)
-            {
-                sets.push((r.start, decode_records(bytes, records, limits)));
+        for &(start, end) in &c.records {
+            if let Some(bytes) = body.get(start as usize..end as usize) {
+                sets.push((start, decode_records(bytes, records, limits)));
             }
-        });
+        }
     }
-    let mut raw = problem
-        .as_ref()
-        .map(|_| body[..body.len().min(MAX_RAW_BYTES)].to_vec());
-    let mut kept: Option<Vec<u8>> =
-        (opts.keep_bytes > 0).then(|| body[..body.len().min(opts.keep_bytes)].to_vec());
+    let mut bytes: Box<[u8]> = body.into();
+    let mut raw = problem.is_some();
     let mut found_embedded = Vec::new();
-    if embedded::carries_embedded(api_key) {
-        let found = embedded::decode(api_key, kind, &decoded.tree, show_secrets);
+    if embedded::carries_embedded(api_key)
+        && let Some(view) = spec.and_then(|s| StructView::message(s, used, body))
+    {
+        let found = embedded::decode(api_key, kind, &view, show_secrets);
         if api_key == ApiKey::SASL_AUTHENTICATE
             && !show_secrets
-            && raw.is_some()
+            && raw
             && !found.iter().any(|f| f.embedded.is_some())
         {
-            raw = None;
-            kept = None;
+            raw = false;
             notes.push(
                 "the body's bytes are not kept: they may hold a SASL credential (--show-secrets keeps them)"
                     .to_string(),
@@ -167,60 +189,108 @@ pub(super) fn decode(
         for f in found {
             notes.extend(f.notes);
             let Some(e) = f.embedded else { continue };
-            if !show_secrets && !e.secrets().is_empty() {
-                if let Some(b) = bytes_at_mut(&mut decoded.tree, f.at) {
-                    embedded::mask(b, e.secrets());
-                }
-                if let Some(r) = raw
-                    .as_mut()
-                    .and_then(|r| r.get_mut(f.data_start as usize..))
-                {
-                    embedded::mask(r, e.secrets());
-                }
-                if let Some(r) = kept
-                    .as_mut()
-                    .and_then(|r| r.get_mut(f.data_start as usize..))
-                {
-                    embedded::mask(r, e.secrets());
-                }
+            if !show_secrets
+                && !e.secrets().is_empty()
+                && let Some(b) = bytes.get_mut(f.data_start as usize..)
+            {
+                embedded::mask(b, e.secrets());
             }
             found_embedded.push((f.at, e));
         }
     }
+    let decoded_version = walked.as_ref().map_or(version, |w| w.version);
+    let assumed_version = walked.as_ref().is_some_and(|w| w.assumed_version);
     (
         Body {
-            decoded,
+            message: spec,
+            version: decoded_version,
+            assumed_version,
+            error,
+            warnings,
             records: sets,
             embedded: found_embedded,
             notes,
             raw,
-            bytes: kept.map(Vec::into_boxed_slice),
+            error_code_only,
+            bytes,
+            errors: c.errors,
+            tree: Default::default(),
         },
         problem,
     )
 }
 
-/// The bytes of the bytes field whose node starts at `at`.
-fn bytes_at_mut(node: &mut Node, at: u32) -> Option<&mut Vec<u8>> {
-    if !node.range.contains(&at) && node.range.start != at {
-        return None;
+/// Path of a response's top-level error code.
+const TOP_ERROR_CODE: &str = "errorCode";
+
+/// What the session's walk of a body collects.
+struct Collect {
+    /// The path to the value being read, with where each node starts.
+    path: Vec<Step>,
+    at: Vec<usize>,
+    /// `records` fields: data ranges.
+    records: Vec<(u32, u32)>,
+    /// Non-zero error codes (responses only).
+    errors: Vec<ErrorRef>,
+    /// The top-level `errorCode` and where it starts.
+    top_error_code: Option<(i16, usize)>,
+    /// Nulls in non-nullable fields: offset and path.
+    nulls: Vec<(usize, String)>,
+    want_errors: bool,
+}
+
+/// Nulls reported per body; more are not worth a note each.
+const MAX_NULL_NOTES: usize = 16;
+
+impl Visit<'_> for Collect {
+    fn open(&mut self, step: Step, _: &'static FieldSpec, at: usize) {
+        self.path.push(step);
+        self.at.push(at);
     }
-    match &mut node.value {
-        Value::Bytes(b) if node.range.start == at => Some(b),
-        Value::Struct(c) | Value::Array(c) => c.iter_mut().find_map(|n| bytes_at_mut(n, at)),
-        _ => None,
+
+    fn close(&mut self, _: usize) {
+        self.path.pop();
+        self.at.pop();
+    }
+
+    fn abort(&mut self) {
+        self.path.pop();
+        self.at.pop();
+    }
+
+    fn scalar(&mut self, v: Scalar<'_>) {
+        match v {
+            Scalar::Int(code) => {
+                let Some(&Step::Field(name)) = self.path.last() else {
+                    return;
+                };
+                if name != TOP_ERROR_CODE && !name.ends_with("ErrorCode") {
+                    return;
+                }
+                let code = code as i16;
+                if self.path.len() == 1 && name == TOP_ERROR_CODE {
+                    self.top_error_code = Some((code, self.at.last().copied().unwrap_or(0)));
+                }
+                if self.want_errors && code != 0 {
+                    self.errors.push(ErrorRef {
+                        code,
+                        name: ErrorCode(code).name(),
+                        path: path_string(&self.path),
+                    });
+                }
+            }
+            Scalar::Records(start, end) => self.records.push((start, end)),
+            Scalar::Null { allowed: false } if self.nulls.len() < MAX_NULL_NOTES => {
+                let at = self.at.last().copied().unwrap_or(0);
+                self.nulls.push((at, path_string(&self.path)));
+            }
+            _ => {}
+        }
     }
 }
 
-/// Every non-zero error code in a response body, with its path.
+/// Every non-zero error code in a response body, with its path (collected
+/// by the decode's walk).
 pub(super) fn errors(body: &Body) -> Vec<ErrorRef> {
-    schema::error_codes(&body.decoded.tree)
-        .into_iter()
-        .filter(|e| e.code != 0)
-        .map(|e| ErrorRef {
-            code: e.code,
-            name: ErrorCode(e.code).name(),
-            path: e.path,
-        })
-        .collect()
+    body.errors.clone()
 }

@@ -543,7 +543,6 @@ impl Core {
             records: ctx.cfg.records,
             limits: ctx.cfg.record_limits.clone(),
             show_secrets: ctx.cfg.show_secrets,
-            keep_bytes: ctx.cfg.keep_bytes,
         };
         let (b, problem) = body::decode(api_key, version, kind, bytes, complete, &opts);
         if let Some(p) = problem {

@@ -89,8 +89,8 @@ pub fn describe(e: &Exchange) -> String {
     let Some(req) = e.request_body.as_deref() else {
         return String::new();
     };
-    let q = &req.decoded.tree;
-    let r = e.response_body.as_deref().map(|b| &b.decoded.tree);
+    let q = req.tree();
+    let r = e.response_body.as_deref().map(|b| b.tree());
     let mut o = String::new();
     match e.api_key.0 {
         0 => {
@@ -129,7 +129,7 @@ pub fn describe(e: &Exchange) -> String {
             if let Some(resp) = e.response_body.as_deref() {
                 let (_, records) = record_counts(resp);
                 let mut hw = Vec::new();
-                for t in items(&resp.decoded.tree, "responses") {
+                for t in items(resp.tree(), "responses") {
                     for p in items(t, "partitions") {
                         hw.push(format!(
                             "{}-{}={}",

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::capture::defrag::{Conflict, DefragStats, GiveUp};
 use crate::capture::{DropStats, LinkType, PacketRef, SourceFormat, Timestamp};
@@ -12,7 +12,9 @@ use crate::kafka::ApiKey;
 use crate::kafka::embedded::Embedded;
 use crate::kafka::frame::DesyncCause;
 use crate::kafka::records::RecordSet;
-use crate::kafka::schema::Decoded;
+use crate::kafka::schema::{
+    self, DecodeError, DecodeWarning, MessageSpec, Node, StructView, Value,
+};
 use crate::tcp::{CloseReason, GapCause, Kept, TcpStats};
 
 /// Everything the analyzer emits, in the order it is completed.
@@ -72,11 +74,23 @@ pub struct Exchange {
     pub response_body: Option<Box<Body>>,
 }
 
-/// A decoded message body.
-#[derive(Clone, Debug, PartialEq)]
+/// A decoded message body: its bytes, and what decoding them found. The
+/// fields are read through views of the bytes ([`Body::view`]); no tree of
+/// values is kept (a tree costs hundreds of times the bytes; [`Body::tree`]
+/// builds one for a view that shows every field).
+#[derive(Clone, Debug)]
 pub struct Body {
-    /// The schema's tree (complete, or partial with an error).
-    pub decoded: Decoded,
+    /// The message's definition, when one is known for the api key.
+    pub message: Option<&'static MessageSpec>,
+    /// The schema version the body is read at (see
+    /// [`Decoded::version`](crate::kafka::schema::Decoded::version)).
+    pub version: i16,
+    /// The version is newer than any known: the newest known was used.
+    pub assumed_version: bool,
+    /// Where and why decoding stopped, when it did not read every byte.
+    pub error: Option<DecodeError>,
+    /// Deviations read past (nulls the schema does not allow).
+    pub warnings: Vec<DecodeWarning>,
     /// The `records` fields, decoded: keyed by their byte range's start in
     /// the body.
     pub records: Vec<(u32, RecordSet)>,
@@ -87,11 +101,100 @@ pub struct Body {
     /// Why the body is not fully decoded, when it is not and that is not
     /// news (the capture lost part of it), or deviations read past.
     pub notes: Vec<String>,
-    /// The body's bytes (at most [`MAX_RAW_BYTES`]) when it failed to decode.
-    pub raw: Option<Vec<u8>>,
-    /// The body's bytes (at most `SessionConfig::keep_bytes`), SASL secrets
-    /// masked, when asked for: for a hex view. Not exported.
-    pub bytes: Option<Box<[u8]>>,
+    /// The body failed to decode and its bytes may be shown ([`Body::raw`]).
+    pub raw: bool,
+    /// Only the top-level error code is meaningful (an ApiVersions error
+    /// response in a layout of the broker's choosing).
+    pub error_code_only: bool,
+    /// The body's bytes as received, SASL secrets masked unless shown.
+    pub bytes: Box<[u8]>,
+    /// Non-zero error codes of a response, with their paths.
+    pub errors: Vec<ErrorRef>,
+    /// The tree, once [`Body::tree`] built it.
+    pub tree: OnceLock<Node>,
+}
+
+impl PartialEq for Body {
+    fn eq(&self, o: &Body) -> bool {
+        self.message.map(|m| m.name) == o.message.map(|m| m.name)
+            && self.version == o.version
+            && self.assumed_version == o.assumed_version
+            && self.error == o.error
+            && self.warnings == o.warnings
+            && self.records == o.records
+            && self.embedded == o.embedded
+            && self.notes == o.notes
+            && self.raw == o.raw
+            && self.error_code_only == o.error_code_only
+            && self.bytes == o.bytes
+            && self.errors == o.errors
+    }
+}
+
+impl Body {
+    /// The view of the body's fields, when its message is known.
+    pub fn view(&self) -> Option<StructView<'_>> {
+        if self.error_code_only {
+            return None;
+        }
+        StructView::message(self.message?, self.version, &self.bytes)
+    }
+
+    /// The body's bytes to show when it failed to decode (at most
+    /// [`MAX_RAW_BYTES`]).
+    pub fn raw(&self) -> Option<&[u8]> {
+        self.raw
+            .then(|| &self.bytes[..self.bytes.len().min(MAX_RAW_BYTES)])
+    }
+
+    /// A body of `bytes` that decoding found nothing in (for tests).
+    #[doc(hidden)]
+    pub fn of_bytes(bytes: &[u8]) -> Body {
+        Body {
+            message: None,
+            version: 0,
+            assumed_version: false,
+            error: None,
+            warnings: Vec::new(),
+            records: Vec::new(),
+            embedded: Vec::new(),
+            notes: Vec::new(),
+            raw: false,
+            error_code_only: false,
+            bytes: bytes.into(),
+            errors: Vec::new(),
+            tree: OnceLock::new(),
+        }
+    }
+
+    /// A body whose tree is `tree` (for tests of code that reads trees).
+    #[doc(hidden)]
+    pub fn with_tree(tree: Node) -> Body {
+        let b = Body::of_bytes(&[]);
+        let _ = b.tree.set(tree);
+        b
+    }
+
+    /// The tree of every field (built once, on first use; costly: for views
+    /// that show every field, and tests).
+    pub fn tree(&self) -> &Node {
+        self.tree.get_or_init(|| {
+            let Some(spec) = self.message else {
+                return Node {
+                    name: "",
+                    range: 0..0,
+                    value: Value::Struct(Vec::new()),
+                };
+            };
+            let mut d = schema::decode_message(spec, self.version, &self.bytes);
+            if self.error_code_only
+                && let Value::Struct(fields) = &mut d.tree.value
+            {
+                fields.retain(|n| n.name == "errorCode" && n.range.start == 0);
+            }
+            d.tree
+        })
+    }
 }
 
 /// Most bytes of an undecodable body kept in its exchange.

@@ -990,7 +990,6 @@ impl Default for AppOptions {
             records: session.records,
             limits: session.record_limits.clone(),
             show_secrets: session.show_secrets,
-            keep_bytes: 0,
         };
         AppOptions {
             theme: Theme::from_env(),

@@ -113,7 +113,6 @@ impl Detail {
             records: RecordsMode::Full,
             limits: RecordLimits::default(),
             show_secrets: input.show_secrets,
-            keep_bytes: 0,
         };
         let request = match input.request {
             Some(b) => Pane::decode(
@@ -411,21 +410,19 @@ impl Pane {
             complete,
             opts,
         );
-        let d = &body.decoded;
-        let mut title = if d.tree.name.is_empty() {
-            format!("v{}", input.api_version)
-        } else {
-            format!("{} v{}", d.tree.name, input.api_version)
+        let mut title = match body.message {
+            None => format!("v{}", input.api_version),
+            Some(m) => format!("{} v{}", m.name, input.api_version),
         };
-        if d.version != input.api_version {
-            title.push_str(&format!(" (read as v{})", d.version));
+        if body.version != input.api_version {
+            title.push_str(&format!(" (read as v{})", body.version));
         }
         title.push_str(&format!(" · {} bytes", bytes.len()));
         let mut p = Pane::absent(label, Tone::Text, String::new());
         p.notes.clear();
         p.title = title;
         if !complete {
-            let upto = d.error.as_ref().map_or(d.consumed, |e| e.offset);
+            let upto = body.error.as_ref().map_or(bytes.len(), |e| e.offset);
             p.notes.push((
                 Tone::Warning,
                 format!("lost in capture: decoded up to byte {upto}"),

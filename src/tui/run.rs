@@ -283,7 +283,7 @@ pub fn load_file(
     path: &str,
     opts: AppOptions,
     tcp: TcpConfig,
-    mut session: SessionConfig,
+    session: SessionConfig,
 ) -> Result<App, CaptureError> {
     let mut src = crate::capture::file::FileSource::open(path)?;
     let info = CaptureInfo {
@@ -292,9 +292,6 @@ pub fn load_file(
         link_types: src.link_types(),
         filter: None,
     };
-    if session.keep_bytes == 0 {
-        session.keep_bytes = opts.limits.max_message_bytes;
-    }
     let mut app = App::new(opts);
     let sink = |r: Record| {
         app.ingest(r);

@@ -246,14 +246,14 @@ impl Store {
         let throttle_ms = e
             .response_body
             .as_deref()
-            .and_then(|b| b.decoded.tree.get("throttleTimeMs"))
+            .and_then(|b| b.tree().get("throttleTimeMs"))
             .and_then(Node::as_int)
             .filter(|&t| t > 0)
             .map(|t| t.min(i64::from(i32::MAX)) as i32);
         let max = self.limits.max_message_bytes;
         let mut take =
             |b: Option<&crate::session::Body>, lost: bool| -> (Option<Box<[u8]>>, bool) {
-                let Some(bytes) = b.and_then(|b| b.bytes.as_deref()) else {
+                let Some(bytes) = b.map(|b| &b.bytes[..]) else {
                     return (None, false);
                 };
                 if bytes.len() > max {
@@ -509,31 +509,10 @@ impl crate::tui::filter::Subject for Item {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::records::RecordSet;
-    use crate::kafka::schema::{Decoded, Value};
     use crate::session::Body;
 
     fn body(bytes: usize) -> Box<Body> {
-        Box::new(Body {
-            decoded: Decoded {
-                message: None,
-                version: 0,
-                assumed_version: false,
-                consumed: 0,
-                tree: Node {
-                    name: "x",
-                    range: 0..0,
-                    value: Value::Struct(Vec::new()),
-                },
-                error: None,
-                warnings: Vec::new(),
-            },
-            records: Vec::<(u32, RecordSet)>::new(),
-            embedded: Vec::new(),
-            notes: Vec::new(),
-            raw: None,
-            bytes: Some(vec![7; bytes].into_boxed_slice()),
-        })
+        Box::new(Body::of_bytes(&vec![7; bytes]))
     }
 
     fn exchange(frame: u64, bytes: usize) -> Exchange {

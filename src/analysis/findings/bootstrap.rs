@@ -226,7 +226,7 @@ impl Detector for Bootstrap {
             if let Some(r) = e
                 .response_body
                 .as_deref()
-                .and_then(|b| offered_ranges(&b.decoded.tree))
+                .and_then(|b| offered_ranges(b.tree()))
                 && (self.offered.contains_key(&e.broker) || self.offered.len() < MAX_BROKERS)
             {
                 self.offered.entry(e.broker).or_default().extend(r);

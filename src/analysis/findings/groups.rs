@@ -127,7 +127,7 @@ impl Detector for GroupTrouble {
             self.streams.insert(pair, e.stream);
         }
         if e.api_key.0 == JOIN_GROUP
-            && let Some(q) = e.request_body.as_deref().map(|b| &b.decoded.tree)
+            && let Some(q) = e.request_body.as_deref().map(|b| b.tree())
             && let Some(ms) = q.get("sessionTimeoutMs").and_then(Node::as_int)
             && let Some(group) = group_of(e)
         {
@@ -138,7 +138,7 @@ impl Detector for GroupTrouble {
                 .or_else(|| {
                     e.response_body
                         .as_deref()
-                        .and_then(|b| b.decoded.tree.get("memberId"))
+                        .and_then(|b| b.tree().get("memberId"))
                         .and_then(Node::as_str)
                         .filter(|m| !m.is_empty())
                 });

@@ -169,7 +169,7 @@ impl Lag {
         if !matches!(e.status, Status::Ok | Status::Error) {
             return;
         }
-        let q = &req.decoded.tree;
+        let q = req.tree();
         let read_committed = int(q, "isolationLevel") == Some(1);
         // What the request asked for: (topic, partition) → fetch offset.
         let mut asked: Vec<(String, i64, i64)> = Vec::new();
@@ -202,7 +202,7 @@ impl Lag {
                 }
             }
         }
-        let r = &resp.decoded.tree;
+        let r = resp.tree();
         for t in items(r, "responses") {
             let Some(topic) = cx.names.topic_of(t) else {
                 continue;
@@ -309,12 +309,12 @@ impl Lag {
         else {
             return;
         };
-        let q = &req.decoded.tree;
+        let q = req.tree();
         let Some(group) = q.get("groupId").and_then(Node::as_str) else {
             return;
         };
         let group: Arc<str> = Arc::from(group);
-        let r = &resp.decoded.tree;
+        let r = resp.tree();
         for t in items(q, "topics") {
             let Some(topic) = cx.names.topic_of(t) else {
                 continue;

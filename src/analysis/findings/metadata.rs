@@ -99,7 +99,7 @@ struct Outcome {
 fn outcomes(e: &Exchange, names: &TopicNames) -> Vec<Outcome> {
     let mut out = Vec::new();
     if let Some(b) = e.response_body.as_deref() {
-        visit(&b.decoded.tree, None, &mut out, names, "");
+        visit(b.tree(), None, &mut out, names, "");
     }
     out
 }
@@ -160,7 +160,7 @@ fn request_topics(e: &Exchange, names: &TopicNames) -> Vec<String> {
         return Vec::new();
     };
     let mut v: Vec<String> = Vec::new();
-    for t in b.decoded.tree.get("topics").map_or(&[][..], Node::children) {
+    for t in b.tree().get("topics").map_or(&[][..], Node::children) {
         let name = t.as_str().map(str::to_string).or_else(|| names.topic_of(t));
         if let Some(name) = name
             && !v.contains(&name)
@@ -180,7 +180,7 @@ fn subject_of(e: &Exchange) -> String {
     if let Some(t) = e
         .request_body
         .as_deref()
-        .and_then(|b| b.decoded.tree.get("transactionalId"))
+        .and_then(|b| b.tree().get("transactionalId"))
         .and_then(Node::as_str)
     {
         return format!("transactional id {t}");

@@ -616,13 +616,13 @@ impl Producers {
         let Some(req) = e.request_body.as_deref() else {
             return;
         };
-        let q = &req.decoded.tree;
+        let q = req.tree();
         let acks = int(q, "acks").unwrap_or(-1);
         let txn_id = q.get("transactionalId").and_then(Node::as_str);
         // The answer for each (topic, partition).
         let mut answers: Vec<(String, i64, i16)> = Vec::new();
         if let Some(r) = e.response_body.as_deref() {
-            for t in items(&r.decoded.tree, "responses") {
+            for t in items(r.tree(), "responses") {
                 let Some(topic) = cx.names.topic_of(t) else {
                     continue;
                 };
@@ -803,8 +803,8 @@ impl Producers {
         let Some(req) = e.request_body.as_deref() else {
             return;
         };
-        let q = &req.decoded.tree;
-        let r = e.response_body.as_deref().map(|b| &b.decoded.tree);
+        let q = req.tree();
+        let r = e.response_body.as_deref().map(|b| b.tree());
         // (transactional id, producer id, epoch) of each transaction the
         // request is about (AddPartitionsToTxn v4+ batches several).
         let mut subjects: Vec<(Option<String>, i64, i64)> = Vec::new();

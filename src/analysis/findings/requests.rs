@@ -138,7 +138,7 @@ pub(super) enum Hold {
 
 /// The request's [`Hold`].
 pub(super) fn hold(e: &Exchange) -> Hold {
-    let q = e.request_body.as_deref().map(|b| &b.decoded.tree);
+    let q = e.request_body.as_deref().map(|b| b.tree());
     let field = |name: &str| q.and_then(|q| q.get(name)).and_then(|n| n.as_int());
     let ms = |v: Option<i64>| Hold::UpTo(v.unwrap_or(0).max(0));
     match e.api_key.0 {
@@ -748,7 +748,7 @@ impl Detector for Throttle {
         let Some(ms) = e
             .response_body
             .as_deref()
-            .and_then(|b| b.decoded.tree.get("throttleTimeMs"))
+            .and_then(|b| b.tree().get("throttleTimeMs"))
             .and_then(|n| n.as_int())
         else {
             return;
@@ -881,7 +881,7 @@ pub(super) mod tests {
     use super::*;
     use crate::analysis::TopicNames;
     use crate::capture::PacketRef;
-    use crate::kafka::schema::{self, MessageKind};
+    use crate::kafka::schema::MessageKind;
     use crate::session::{Body, ErrorRef, MessageInfo};
     use std::sync::Arc;
 
@@ -940,14 +940,19 @@ pub(super) mod tests {
 
     /// A body decoded from real encoded bytes.
     pub fn body(api: i16, ver: i16, kind: MessageKind, bytes: &[u8]) -> Option<Box<Body>> {
-        Some(Box::new(Body {
-            decoded: schema::decode_body(api, ver, kind, bytes),
-            records: Vec::new(),
-            embedded: Vec::new(),
-            notes: Vec::new(),
-            raw: None,
-            bytes: None,
-        }))
+        let opts = crate::session::DecodeOptions {
+            records: crate::kafka::records::RecordsMode::None,
+            limits: Default::default(),
+            show_secrets: false,
+        };
+        Some(Box::new(crate::session::decode_body(
+            ApiKey(api),
+            ver,
+            kind,
+            bytes,
+            true,
+            &opts,
+        )))
     }
 
     pub fn close(stream: u64, ms: i64, reason: CloseReason) -> Event {

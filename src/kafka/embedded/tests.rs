@@ -75,59 +75,173 @@ fn string(b: &mut Vec<u8>, s: &str) {
     b.extend_from_slice(s.as_bytes());
 }
 
-fn leaf(name: &'static str, value: Value) -> Node {
-    Node {
-        name,
-        range: 0..0,
-        value,
-    }
+/// A message body described by what the embedded decoder looks at: the
+/// bytes field `name` in each element of `outer` (or at the top level), and
+/// `protocolType` (null when `None`). Encoded as a real message of the api
+/// key and kind it is decoded as ([`encode`]).
+struct Desc {
+    protocol_type: Option<String>,
+    outer: Option<&'static str>,
+    name: &'static str,
+    /// `None`: a null bytes field.
+    data: Vec<Option<Vec<u8>>>,
 }
 
-/// A body tree with the bytes field `name` in each element of `outer` (or
-/// at the top level), and `protocolType` when given. Ranges are made up but
-/// distinct.
 fn body(
     protocol_type: Option<&str>,
     outer: Option<&'static str>,
     name: &'static str,
     data: &[&[u8]],
-) -> Node {
-    let mut fields = Vec::new();
-    if let Some(p) = protocol_type {
-        fields.push(leaf("protocolType", Value::Str(p.to_string())));
-    }
-    let mut at = 100;
-    let mut field = |d: &[u8]| {
-        let n = Node {
-            name,
-            range: at..at + 4 + d.len() as u32,
-            value: Value::Bytes(d.to_vec()),
-        };
-        at += 1000;
-        n
-    };
-    match outer {
-        None => fields.push(field(data[0])),
-        Some(outer) => {
-            let items = data
-                .iter()
-                .map(|d| Node {
-                    name: "",
-                    range: 0..0,
-                    value: Value::Struct(vec![field(d)]),
-                })
-                .collect();
-            fields.push(leaf(outer, Value::Array(items)));
-        }
-    }
-    Node {
-        name: "X",
-        range: 0..0,
-        value: Value::Struct(fields),
+) -> Desc {
+    Desc {
+        protocol_type: protocol_type.map(str::to_string),
+        outer,
+        name,
+        data: data.iter().map(|d| Some(d.to_vec())).collect(),
     }
 }
 
-fn one(api: ApiKey, kind: MessageKind, tree: &Node, show: bool) -> Found {
+fn uvarint(b: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        b.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    b.push(v as u8);
+}
+
+/// Compact (flexible-version) encodings.
+fn cstr(b: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => b.push(0),
+        Some(s) => {
+            uvarint(b, s.len() as u32 + 1);
+            b.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+fn cbytes(b: &mut Vec<u8>, d: Option<&[u8]>) {
+    match d {
+        None => b.push(0),
+        Some(d) => {
+            uvarint(b, d.len() as u32 + 1);
+            b.extend_from_slice(d);
+        }
+    }
+}
+
+/// The body of `api`/`kind` at a flexible version holding `d`'s bytes
+/// fields: JoinGroup v7, SyncGroup v5, SaslAuthenticate v2 (anything else:
+/// a SyncGroup response). The version it is encoded at is returned too.
+fn encode(api: ApiKey, kind: MessageKind, d: &Desc) -> (Vec<u8>, i16) {
+    let mut b = Vec::new();
+    let pt = d.protocol_type.as_deref();
+    let items: Vec<Option<&[u8]>> = d.data.iter().map(Option::as_deref).collect();
+    let first = items.first().copied().flatten();
+    type Each<'e> = &'e dyn Fn(&mut Vec<u8>, Option<&[u8]>);
+    let array = |b: &mut Vec<u8>, each: Each<'_>| {
+        uvarint(b, items.len() as u32 + 1);
+        for it in &items {
+            each(b, *it);
+            b.push(0); // element's tagged fields
+        }
+    };
+    let version = match (api, kind) {
+        (JOIN_GROUP, MessageKind::Request) => {
+            cstr(&mut b, Some("g"));
+            b.extend_from_slice(&30_000i32.to_be_bytes());
+            b.extend_from_slice(&60_000i32.to_be_bytes());
+            cstr(&mut b, Some(""));
+            cstr(&mut b, None);
+            cstr(&mut b, pt);
+            array(&mut b, &|b, it| {
+                cstr(b, Some("range"));
+                cbytes(b, it);
+            });
+            7
+        }
+        (JOIN_GROUP, MessageKind::Response) => {
+            b.extend_from_slice(&0i32.to_be_bytes());
+            b.extend_from_slice(&0i16.to_be_bytes());
+            b.extend_from_slice(&1i32.to_be_bytes());
+            cstr(&mut b, pt);
+            cstr(&mut b, Some("range"));
+            cstr(&mut b, Some("m-1"));
+            cstr(&mut b, Some("m-1"));
+            array(&mut b, &|b, it| {
+                cstr(b, Some("m-1"));
+                cstr(b, None);
+                cbytes(b, it);
+            });
+            7
+        }
+        (SYNC_GROUP, MessageKind::Request) => {
+            cstr(&mut b, Some("g"));
+            b.extend_from_slice(&1i32.to_be_bytes());
+            cstr(&mut b, Some("m-1"));
+            cstr(&mut b, None);
+            cstr(&mut b, pt);
+            cstr(&mut b, Some("range"));
+            array(&mut b, &|b, it| {
+                cstr(b, Some("m-1"));
+                cbytes(b, it);
+            });
+            5
+        }
+        (ApiKey::SASL_AUTHENTICATE, MessageKind::Request) => {
+            cbytes(&mut b, first);
+            2
+        }
+        (ApiKey::SASL_AUTHENTICATE, MessageKind::Response) => {
+            b.extend_from_slice(&0i16.to_be_bytes());
+            cstr(&mut b, None);
+            cbytes(&mut b, first);
+            b.extend_from_slice(&0i64.to_be_bytes());
+            2
+        }
+        _ => {
+            b.extend_from_slice(&0i32.to_be_bytes());
+            b.extend_from_slice(&0i16.to_be_bytes());
+            cstr(&mut b, pt);
+            cstr(&mut b, Some("range"));
+            cbytes(&mut b, first);
+            5
+        }
+    };
+    b.push(0); // the body's tagged fields
+    (b, version)
+}
+
+/// Encode `d` as `api`/`kind` and find its embedded messages.
+fn decode(api: ApiKey, kind: MessageKind, d: &Desc, show: bool) -> Vec<Found> {
+    let expected = match (api, kind) {
+        (JOIN_GROUP, MessageKind::Request) => (Some("protocols"), "metadata"),
+        (JOIN_GROUP, MessageKind::Response) => (Some("members"), "metadata"),
+        (SYNC_GROUP, MessageKind::Request) => (Some("assignments"), "assignment"),
+        (ApiKey::SASL_AUTHENTICATE, _) => (None, "authBytes"),
+        _ => (None, "assignment"),
+    };
+    if (d.outer, d.name) != expected {
+        // The message has no such field: nothing to find.
+        return Vec::new();
+    }
+    let (bytes, version) = encode(api, kind, d);
+    let key = if carries_embedded(api) {
+        api
+    } else {
+        SYNC_GROUP
+    };
+    let kind = if carries_embedded(api) {
+        kind
+    } else {
+        MessageKind::Response
+    };
+    let view = schema::view_body(key.0, version, kind, &bytes).expect("a known message");
+    assert!(view.is_complete(), "{api:?} {kind:?}: {bytes:02x?}");
+    super::decode(api, kind, &view, show)
+}
+
+fn one(api: ApiKey, kind: MessageKind, tree: &Desc, show: bool) -> Found {
     let mut f = decode(api, kind, tree, show);
     assert_eq!(f.len(), 1, "{f:?}");
     f.remove(0)
@@ -148,8 +262,11 @@ fn consumer_subscription_in_join_group_request() {
     let f = decode(JOIN, MessageKind::Request, &tree, false);
     assert_eq!(f.len(), 2);
     assert_eq!(f[1].path, "protocols[1].metadata");
-    assert_eq!(f[0].at, 100);
-    assert_eq!(f[0].data_start, 104);
+    // groupId "g", two timeouts, memberId "", null instance id,
+    // "consumer", the array's count, the first protocol's name "range".
+    let at = 2 + 8 + 1 + 1 + 9 + 1 + 6;
+    assert_eq!(f[0].at, at);
+    assert_eq!(f[0].data_start, at + 1);
     let j = json_of(&f[0]);
     assert_eq!(j["protocol"], "consumer");
     assert_eq!(j["version"], 3);
@@ -227,9 +344,7 @@ fn null_empty_and_foreign_protocols_are_skipped() {
     let tree = body(Some("consumer"), None, "assignment", &[b""]);
     assert!(decode(SYNC, MessageKind::Response, &tree, false).is_empty());
     let mut tree = body(Some("consumer"), None, "assignment", &[b"x"]);
-    if let Value::Struct(f) = &mut tree.value {
-        f[1].value = Value::Null;
-    }
+    tree.data[0] = None;
     assert!(decode(SYNC, MessageKind::Response, &tree, false).is_empty());
     let tree = body(
         Some("sr"),

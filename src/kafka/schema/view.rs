@@ -170,6 +170,17 @@ impl<'a> StructView<'a> {
         }
     }
 
+    /// A bytes field's data range in the body (after its length).
+    pub fn bytes_range(&self, name: &str) -> Option<Range<u32>> {
+        let (f, s, e) = self.find(name)?;
+        let mut r = Reader::new(self.buf, s, e);
+        let compact = self.cx.flexible && !f.never_compact;
+        match read_scalar(&mut r, f, compact, true).ok().flatten()? {
+            Scalar::Bytes(b) => Some((r.pos - b.len()) as u32..r.pos as u32),
+            _ => None,
+        }
+    }
+
     /// A `records` field's data range in the body (after its length).
     pub fn records(&self, name: &str) -> Option<Range<u32>> {
         match self.scalar(name)? {

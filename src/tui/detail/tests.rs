@@ -27,10 +27,7 @@ fn load(name: &str) -> Vec<Exchange> {
         link_types: src.link_types(),
         filter: None,
     };
-    let cfg = SessionConfig {
-        keep_bytes: 1 << 20,
-        ..Default::default()
-    };
+    let cfg = SessionConfig::default();
     let mut out = Vec::new();
     let _ = session::run(&mut src, info, TcpConfig::default(), cfg, |r: Rec| {
         if let Rec::Exchange(e) = r {
@@ -70,9 +67,9 @@ fn input(e: &Exchange) -> DetailInput<'_> {
         latency_us: e.latency_us(),
         status: e.status.as_str(),
         errors: &e.errors,
-        request: e.request_body.as_ref().and_then(|b| b.bytes.as_deref()),
+        request: e.request_body.as_ref().map(|b| &b.bytes[..]),
         request_complete: e.request.lost_bytes == 0,
-        response: e.response_body.as_ref().and_then(|b| b.bytes.as_deref()),
+        response: e.response_body.as_ref().map(|b| &b.bytes[..]),
         response_complete: e.response.is_some_and(|r| r.lost_bytes == 0),
         show_secrets: false,
     }
@@ -205,7 +202,7 @@ fn highlighted(t: &Terminal<TestBackend>) -> Vec<(u16, u16)> {
 fn selected_bytes_carry_the_highlight_in_colour() {
     let e = at(errors(), 37);
     let mut d = Detail::new(&input(e));
-    let body = e.response_body.as_ref().unwrap().bytes.as_deref().unwrap();
+    let body = &e.response_body.as_ref().unwrap().bytes[..];
     for _ in 0..3 {
         let p = pane(&d);
         let r = p.range_of(p.selected().unwrap()).unwrap();
@@ -249,7 +246,7 @@ fn keys_move_expand_and_collapse() {
     let mut d = Detail::new(&input(e));
     press(&mut d, "s");
     // The fields, and a line for the byte librdkafka's mock cluster adds.
-    let fields = e.response_body.as_ref().unwrap().decoded.tree.children();
+    let fields = e.response_body.as_ref().unwrap().tree().children();
     let top_level = fields.len() + 1;
     assert_eq!(pane(&d).items.last().unwrap().name, "trailing bytes");
     press(&mut d, "E");
@@ -328,7 +325,7 @@ fn highlight_follows_the_selection() {
     let body = e.response_body.as_ref().unwrap();
     // Every line's range is its node's: walk the schema's ranges in order.
     let mut want = Vec::new();
-    crate::kafka::schema::walk(&body.decoded.tree, &mut |path, n| {
+    crate::kafka::schema::walk(body.tree(), &mut |path, n| {
         want.push((crate::kafka::schema::path_string(path), n.range.clone()));
     });
     press(&mut d, "g");
@@ -421,7 +418,7 @@ fn a_large_record_set_is_capped() {
     };
     b.records = vec![record; 50_000];
     b.record_count = 50_000;
-    let items = tree::build(&body, body.bytes.as_ref().unwrap().len(), true);
+    let items = tree::build(&body, body.bytes.len(), true);
     assert!(items.len() < 200 + MAX_RECORD_LINES, "{}", items.len());
     let last = items.iter().rfind(|it| it.name == "…").unwrap();
     assert!(
@@ -438,7 +435,7 @@ fn uncompressed_records_have_their_own_bytes() {
     let e = at(errors(), 37);
     let mut d = Detail::new(&input(e));
     press(&mut d, "r");
-    let body = e.request_body.as_ref().unwrap().bytes.as_deref().unwrap();
+    let body = &e.request_body.as_ref().unwrap().bytes[..];
     let records = "topicData[0].partitionData[0].records.batch 0";
     let mut last_end = None;
     for k in 0..4 {

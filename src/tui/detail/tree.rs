@@ -84,11 +84,11 @@ pub(super) fn build(body: &Body, len: usize, complete: bool) -> Vec<Item> {
         items: Vec::new(),
         stack: Vec::new(),
     };
-    for n in body.decoded.tree.children() {
+    for n in body.tree().children() {
         b.node(n, None, 0, true);
     }
     let len32 = u32::try_from(len).unwrap_or(u32::MAX);
-    if let Some(e) = &body.decoded.error
+    if let Some(e) = &body.error
         && complete
     {
         let at = u32::try_from(e.offset).unwrap_or(u32::MAX).min(len32);
