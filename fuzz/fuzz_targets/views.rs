@@ -84,7 +84,15 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(walked.consumed, d.consumed);
     assert_eq!(walked.version, d.version);
     let mut out = Vec::new();
-    write_message(spec, used, body, 0, &JsonOptions::default(), &mut NoSplice, &mut out);
+    write_message(
+        spec,
+        used,
+        body,
+        0,
+        &JsonOptions::default(),
+        &mut NoSplice,
+        &mut out,
+    );
     let got: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
     assert_eq!(got, schema::to_json(&d.tree));
     if let Some(view) = StructView::message(spec, used, body) {
