@@ -195,6 +195,11 @@ struct Input {
     /// Seconds without packets after which a connection is closed.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     idle_timeout: f64,
+    /// Threads: 1 runs everything on one; more runs what consumes the
+    /// decoded traffic (findings, statistics, output) beside the analysis.
+    /// The output is the same whatever the number. Default: the cores.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// IP fragments buffered while their datagrams are reassembled; beyond
     /// it the oldest datagram in progress is given up (and reported).
     #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
@@ -354,6 +359,10 @@ impl Input {
             max_frame_size: self.max_frame_size as u32,
             max_in_flight: self.max_in_flight.max(1),
             decode_bodies: !self.no_bodies,
+            threads: self
+                .threads
+                .unwrap_or_else(session::pipeline::default_threads)
+                .max(1),
             records,
             record_limits,
             show_secrets: self.show_secrets,
@@ -391,10 +400,13 @@ impl Input {
     }
 }
 
-fn analyze<S: RecordSink>(input: &Input, sink: S) -> Result<io::Result<S>> {
+fn analyze<S: RecordSink + Send>(input: &Input, sink: S) -> Result<io::Result<S>> {
     let (tcp, session) = input.configs()?;
     let (mut src, info) = input.open()?;
-    Ok(session::run(src.as_mut(), info, tcp, session, sink).map(|(s, _)| s))
+    let never = AtomicBool::new(false);
+    let ran =
+        session::pipeline::drive_threads(src.as_mut(), info, tcp, session, sink, &never, |_| {});
+    Ok(ran.map(|(s, _)| s))
 }
 
 /// A closed pipe (`kwire export x | head`) is a normal way to stop reading.
@@ -482,7 +494,7 @@ fn main_inner() -> Result<()> {
         Command::Tui(a) => tui(&a),
         Command::List(a) => {
             let live = a.input.interface.is_some();
-            let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            let out = BufWriter::with_capacity(1 << 16, io::stdout());
             let mut w = TextWriter::new(out);
             w.connections = !a.no_connections;
             w.flush_each = live || io::stdout().is_terminal();
@@ -493,11 +505,11 @@ fn main_inner() -> Result<()> {
         Command::Stats(a) => stats(&a),
         Command::Export(a) => {
             let live = a.input.interface.is_some();
-            let out: Box<dyn Write> = match &a.output {
+            let out: Box<dyn Write + Send> = match &a.output {
                 Some(p) => Box::new(
                     std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?,
                 ),
-                None => Box::new(io::stdout().lock()),
+                None => Box::new(io::stdout()),
             };
             let mut w = NdjsonWriter::new(BufWriter::with_capacity(1 << 16, out));
             w.flush_each = live;

@@ -14,6 +14,7 @@ mod body;
 mod connection;
 pub mod describe;
 mod inflight;
+pub mod pipeline;
 pub mod record;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -38,6 +39,9 @@ use connection::{Conn, Ctx, Held, State};
 pub struct SessionConfig {
     /// Ports that are Kafka whatever the traffic looks like (`--port`).
     pub kafka_ports: Vec<u16>,
+    /// Threads of a run ([`pipeline::drive_threads`]): above 1, what
+    /// consumes the records runs beside the analysis (`--threads`).
+    pub threads: usize,
     /// Frames larger than this are skipped and reported.
     pub max_frame_size: u32,
     /// Bytes kept while searching for a frame start after lost sync.
@@ -99,6 +103,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             kafka_ports: Vec::new(),
+            threads: 1,
             max_frame_size: 100 << 20,
             scan_window: 1 << 20,
             max_in_flight: 1_000_000,
