@@ -29,7 +29,8 @@
 //!   remaining bytes could hold; decompression produces at most
 //!   [`RecordLimits::max_decompressed_bytes`] per top-level entry (nested
 //!   message sets included) and [`RecordLimits::max_total_decompressed_bytes`]
-//!   per call; the records, headers and issues kept are capped per call, and
+//!   per message (its `records` fields share a [`RecordBudget`]); the
+//!   records and headers kept are capped per message, the issues per call, and
 //!   payload bytes are copied only in [`RecordsMode::Full`], at most
 //!   [`RecordLimits::max_payload_bytes`] per key, value or header. A limit that
 //!   is reached is reported once as an issue, never silently.
@@ -73,12 +74,14 @@ pub struct RecordLimits {
     /// Most bytes decompression may produce for one top-level entry (a
     /// RecordBatch, or a legacy wrapper with all its nested sets).
     pub max_decompressed_bytes: usize,
-    /// Most bytes decompression may produce in one call, over all entries.
+    /// Most bytes decompression may produce for one message, over all its
+    /// `records` fields and entries (see [`RecordBudget`]).
     pub max_total_decompressed_bytes: usize,
-    /// Most records kept per call (v2 records and messages from nested
-    /// legacy sets); decoding of records stops when it is reached.
+    /// Most records kept per message (v2 records and messages from nested
+    /// legacy sets, over all its `records` fields); decoding of records
+    /// stops when it is reached.
     pub max_records: usize,
-    /// Most record headers kept per call ([`RecordsMode::Full`] only).
+    /// Most record headers kept per message ([`RecordsMode::Full`] only).
     pub max_headers: usize,
     /// Most bytes kept of each key, value, header key and header value
     /// ([`RecordsMode::Full`] only); longer ones are cut and flagged.
@@ -236,6 +239,39 @@ impl Payload {
 /// Decode the bytes of a `records` field. See the module doc for the
 /// contract.
 pub fn decode_records(bytes: &[u8], mode: RecordsMode, limits: &RecordLimits) -> RecordSet {
+    decode_records_within(bytes, mode, limits, &mut RecordBudget::new(limits))
+}
+
+/// What the records of one message may still take: its `records` fields
+/// (one per partition in Produce and Fetch) share
+/// [`RecordLimits::max_records`], [`RecordLimits::max_headers`] and
+/// [`RecordLimits::max_total_decompressed_bytes`], so that a message of many
+/// partitions costs no more than one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordBudget {
+    pub records: usize,
+    pub headers: usize,
+    pub decompressed_bytes: usize,
+}
+
+impl RecordBudget {
+    pub fn new(limits: &RecordLimits) -> Self {
+        RecordBudget {
+            records: limits.max_records,
+            headers: limits.max_headers,
+            decompressed_bytes: limits.max_total_decompressed_bytes,
+        }
+    }
+}
+
+/// [`decode_records`] within what is left of a message's `budget`, which it
+/// spends.
+pub fn decode_records_within(
+    bytes: &[u8],
+    mode: RecordsMode,
+    limits: &RecordLimits,
+    budget: &mut RecordBudget,
+) -> RecordSet {
     let mut set = RecordSet {
         mode,
         ..RecordSet::default()
@@ -244,6 +280,9 @@ pub fn decode_records(bytes: &[u8], mode: RecordsMode, limits: &RecordLimits) ->
         return set;
     }
     let mut ctx = Ctx::new(mode, limits);
+    ctx.records_left = ctx.records_left.min(budget.records);
+    ctx.headers_left = ctx.headers_left.min(budget.headers);
+    ctx.total_decompressed_left = ctx.total_decompressed_left.min(budget.decompressed_bytes);
     let mut pos = 0;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
@@ -293,6 +332,9 @@ pub fn decode_records(bytes: &[u8], mode: RecordsMode, limits: &RecordLimits) ->
         }
         pos += total;
     }
+    budget.records = ctx.records_left;
+    budget.headers = ctx.headers_left;
+    budget.decompressed_bytes = ctx.total_decompressed_left;
     set.issues = ctx.issues;
     set.issues_omitted = ctx.issues_omitted;
     set

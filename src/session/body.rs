@@ -21,7 +21,7 @@
 use crate::kafka::ApiKey;
 use crate::kafka::embedded;
 use crate::kafka::errors::ErrorCode;
-use crate::kafka::records::{RecordLimits, RecordsMode, decode_records};
+use crate::kafka::records::{RecordBudget, RecordLimits, RecordsMode, decode_records_within};
 use crate::kafka::schema::walk::{self, Scalar, Visit};
 use crate::kafka::schema::{
     self, DecodeError, DecodeErrorKind, DecodeWarning, FieldSpec, MessageKind, Step, StructView,
@@ -162,9 +162,11 @@ pub(super) fn decode(
         limits
     };
     if records != RecordsMode::None {
+        // One budget for all the message's records fields.
+        let mut budget = RecordBudget::new(limits);
         for &(start, end) in &c.records {
             if let Some(bytes) = body.get(start as usize..end as usize) {
-                sets.push((start, decode_records(bytes, records, limits)));
+                sets.push((start, decode_records_within(bytes, records, limits, &mut budget)));
             }
         }
     }
