@@ -15,6 +15,9 @@
 //! export   NDJSON and the plain-text listing
 //! ```
 //!
+//! Beside `export`, the other front ends: `tui` (the terminal UI) and
+//! `progress` (a file run's progress on stderr, for the command line).
+//!
 //! The core (`tcp`, `kafka`, `session`) is pure: it takes bytes and timestamps
 //! and never touches libpcap, threads or terminals. Wire input is hostile: no
 //! stage panics, allocates in proportion to a length read off the wire, or
@@ -24,6 +27,7 @@ pub mod analysis;
 pub mod capture;
 pub mod export;
 pub mod kafka;
+pub mod progress;
 pub mod session;
 pub mod tcp;
 pub mod tui;

@@ -3,7 +3,7 @@
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -21,6 +21,7 @@ use kwire::capture::{PacketSource, SourceFormat};
 use kwire::export::ndjson::NdjsonWriter;
 use kwire::export::text::TextWriter;
 use kwire::kafka::records::{RecordLimits, RecordsMode};
+use kwire::progress::{self, Progress};
 use kwire::session::{self, CaptureInfo, RecordSink, SessionConfig};
 use kwire::tcp::TcpConfig;
 
@@ -33,6 +34,10 @@ use kwire::tcp::TcpConfig;
 ///
 /// `kwire CAPTURE` opens the terminal UI when stdout is a terminal, and
 /// prints the listing otherwise.
+///
+/// A file run that lasts over a second shows its progress on stderr when
+/// that is a terminal (bytes read, share of the file, rate, time left),
+/// cleared when it ends; `--quiet` turns it off.
 #[derive(Parser)]
 #[command(
     name = "kwire",
@@ -47,6 +52,11 @@ struct Cli {
     /// A capture to open in the UI (or list, when stdout is not a terminal).
     #[arg(value_name = "CAPTURE")]
     capture: Option<String>,
+    /// Nothing on stderr but errors: no progress (shown for a file run
+    /// longer than a second when stderr is a terminal: bytes read, share of
+    /// the file, rate, time left), no warnings.
+    #[arg(short = 'q', long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -379,8 +389,10 @@ impl Input {
     }
 
     /// Open the source; the error message is the one line the user sees.
-    /// Live: until Ctrl-C or `--duration`.
-    fn open(&self) -> Result<(Box<dyn PacketSource>, CaptureInfo)> {
+    /// Live: until Ctrl-C or `--duration`. A file also gives what its
+    /// progress watches.
+    fn open(&self) -> Result<(Box<dyn PacketSource>, CaptureInfo, Option<Watch>)> {
+        let mut watch = None;
         let (src, name): (Box<dyn PacketSource>, String) = match &self.interface {
             Some(iface) => {
                 let stop = Arc::new(AtomicBool::new(false));
@@ -392,21 +404,57 @@ impl Input {
             }
             None => {
                 let path = self.capture.as_deref().unwrap_or("-");
-                (Box::new(FileSource::open(path)?), path.to_string())
+                let src = FileSource::open(path)?;
+                // A regular file's size; stdin or a pipe has none.
+                let total = (path != "-")
+                    .then(|| std::fs::metadata(path).ok())
+                    .flatten()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len());
+                watch = Some(Watch {
+                    read: src.bytes_read(),
+                    total,
+                });
+                (Box::new(src), path.to_string())
             }
         };
         let info = self.capture_info(src.as_ref(), name);
-        Ok((src, info))
+        Ok((src, info, watch))
     }
 }
 
-fn analyze<S: RecordSink + Send>(input: &Input, sink: S) -> Result<io::Result<S>> {
+/// What a file run's progress watches: the bytes read, and the file's size.
+struct Watch {
+    read: Arc<AtomicU64>,
+    total: Option<u64>,
+}
+
+/// Analyse `input` into `sink`. A file run shows its progress when
+/// `progress` (see [`progress::wanted`]), cleared before this returns.
+fn analyze<S: RecordSink + Send>(input: &Input, sink: S, progress: bool) -> Result<io::Result<S>> {
     let (tcp, session) = input.configs()?;
-    let (mut src, info) = input.open()?;
+    let (mut src, info, watch) = input.open()?;
+    let shown = watch
+        .filter(|_| progress)
+        .map(|w| Progress::start(w.read, w.total, progress::delay()));
     let never = AtomicBool::new(false);
     let ran =
         session::pipeline::drive_threads(src.as_mut(), info, tcp, session, sink, &never, |_| {});
-    Ok(ran.map(|(s, _)| s))
+    let r = ran.map(|(s, _)| s);
+    if let Some(p) = shown {
+        p.finish();
+    }
+    Ok(r)
+}
+
+/// Whether a file run of a command shows its progress; `streams` when the
+/// command writes its output to stdout as it reads.
+fn progress_wanted(quiet: bool, streams: bool) -> bool {
+    progress::wanted(
+        io::stderr().is_terminal(),
+        quiet,
+        streams && io::stdout().is_terminal(),
+    )
 }
 
 /// A closed pipe (`kwire export x | head`) is a normal way to stop reading.
@@ -490,6 +538,7 @@ fn main_inner() -> Result<()> {
             }
         }
     };
+    let quiet = cli.quiet;
     match command {
         Command::Tui(a) => tui(&a),
         Command::List(a) => {
@@ -498,11 +547,12 @@ fn main_inner() -> Result<()> {
             let mut w = TextWriter::new(out);
             w.connections = !a.no_connections;
             w.flush_each = live || io::stdout().is_terminal();
-            let r = analyze(&a.input, w)?.and_then(|mut w| w_flush(&mut w));
+            let progress = progress_wanted(quiet, true);
+            let r = analyze(&a.input, w, progress)?.and_then(|mut w| w_flush(&mut w));
             finish_output(r)
         }
-        Command::Diagnose(a) => diagnose(&a),
-        Command::Stats(a) => stats(&a),
+        Command::Diagnose(a) => diagnose(&a, quiet),
+        Command::Stats(a) => stats(&a, quiet),
         Command::Export(a) => {
             let live = a.input.interface.is_some();
             let out: Box<dyn Write + Send> = match &a.output {
@@ -517,7 +567,8 @@ fn main_inner() -> Result<()> {
             let sink = Diagnosing::new(w, |w: &mut NdjsonWriter<_>, found: &[Finding]| {
                 found.iter().try_for_each(|f| w.write_value(&f.to_json()))
             });
-            let r = analyze(&a.input, sink)?.and_then(|s| s.inner.into_inner().flush());
+            let progress = progress_wanted(quiet, a.output.is_none());
+            let r = analyze(&a.input, sink, progress)?.and_then(|s| s.inner.into_inner().flush());
             finish_output(r)
         }
     }
@@ -558,12 +609,15 @@ impl RecordSink for Report {
     }
 }
 
-/// Analyse for `stats` and `diagnose`, whose output has no summary: packets
-/// a live capture lost are also said on stderr.
-fn report(input: &Input) -> Result<Report> {
-    let r = analyze(input, Report::default())?.context("analysis stopped")?;
+/// Analyse for `stats` and `diagnose`, which write when the reading is
+/// done: packets a live capture lost are also said on stderr (unless
+/// `quiet`: their first line says it too).
+fn report(input: &Input, quiet: bool) -> Result<Report> {
+    let progress = progress_wanted(quiet, false);
+    let r = analyze(input, Report::default(), progress)?.context("analysis stopped")?;
     if let Some(d) = r.summary.as_ref().and_then(|s| s.drops)
         && d.any()
+        && !quiet
     {
         let _ = writeln!(
             io::stderr(),
@@ -574,8 +628,8 @@ fn report(input: &Input) -> Result<Report> {
     Ok(r)
 }
 
-fn diagnose(a: &ReportArgs) -> Result<()> {
-    let r = report(&a.input)?;
+fn diagnose(a: &ReportArgs, quiet: bool) -> Result<()> {
+    let r = report(&a.input, quiet)?;
     let found = r.diagnoser.findings();
     let mut out = BufWriter::new(io::stdout().lock());
     let res = if a.json {
@@ -613,8 +667,8 @@ fn diagnose(a: &ReportArgs) -> Result<()> {
     finish_output(res.and_then(|()| out.flush()))
 }
 
-fn stats(a: &ReportArgs) -> Result<()> {
-    let r = report(&a.input)?;
+fn stats(a: &ReportArgs, quiet: bool) -> Result<()> {
+    let r = report(&a.input, quiet)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let summary = r.summary.as_ref();
     let drops = summary.and_then(|s| s.drops);

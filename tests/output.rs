@@ -231,3 +231,129 @@ fn findings_in_export_and_diagnose() {
         "{first}"
     );
 }
+
+/// Where a run's stderr goes in [`held_run`].
+enum Stderr {
+    Pipe,
+    Terminal,
+}
+
+/// `kwire ARGS -` reading samples/demo.pcap from a pipe held open until
+/// `hold` says so (so the run lasts as long as the test wants, however fast
+/// the machine), with the progress shown at once
+/// (`KWIRE_PROGRESS_DELAY_MS=0`) where it is shown at all, stdout thrown
+/// away. Returns everything written on stderr. `hold` is given what stderr
+/// has received so far, and returns `true` to end the input.
+fn held_run(args: &[&str], stderr: Stderr, hold: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let bytes = std::fs::read(samples_dir().join("demo.pcap")).unwrap();
+    let (err_in, err_out): (Stdio, Box<dyn Read + Send>) = match stderr {
+        Stderr::Pipe => {
+            let (r, w) = std::io::pipe().unwrap();
+            (w.into(), Box::new(r))
+        }
+        Stderr::Terminal => {
+            let (master, slave) = pty();
+            (slave.into(), Box::new(master))
+        }
+    };
+    let mut child = {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kwire"));
+        c.args(args)
+            .arg("-")
+            .env("KWIRE_PROGRESS_DELAY_MS", "0")
+            .env("TERM", "xterm")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(err_in);
+        c.spawn().unwrap()
+        // `c`, and the parent's copy of stderr's writing end, dropped here:
+        // the reader below sees the end when the child exits.
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        let mut err_out = err_out;
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // A terminal's master reads EIO once the child is gone.
+            while let Ok(n @ 1..) = err_out.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes).unwrap();
+    let t0 = Instant::now();
+    while !hold(&seen.lock().unwrap()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{args:?}: held too long"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{args:?}: {status:?}");
+    reader.join().unwrap();
+    seen.lock().unwrap().clone()
+}
+
+/// A pseudo-terminal: (master, slave).
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(master >= 0, "posix_openpt");
+        assert_eq!(libc::grantpt(master), 0);
+        assert_eq!(libc::unlockpt(master), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(master, name.as_mut_ptr(), name.len()), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr()).to_str().unwrap();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        (std::fs::File::from_raw_fd(master), slave)
+    }
+}
+
+/// A file run's progress is on stderr only when that is a terminal, and
+/// cleared when the run ends; `--quiet` and a piped stderr get nothing.
+#[test]
+fn progress_only_on_a_terminal() {
+    use std::time::{Duration, Instant};
+    let waited = |d: Duration| {
+        let t0 = Instant::now();
+        move |_: &[u8]| t0.elapsed() >= d
+    };
+    let drawn = |seen: &[u8]| String::from_utf8_lossy(seen).contains(" read, ");
+    for cmd in ["export", "list", "stats", "diagnose"] {
+        // On a terminal: drawn (bytes and rate: stdin has no size), then
+        // cleared: the last thing written erases the line.
+        let seen = held_run(&[cmd], Stderr::Terminal, drawn);
+        let seen = String::from_utf8_lossy(&seen);
+        assert!(seen.contains("kB read, "), "{cmd}: {seen:?}");
+        assert!(seen.ends_with("\r\x1b[2K"), "{cmd}: {seen:?}");
+        // Piped: nothing, though the run lasts long enough to show it.
+        let seen = held_run(&[cmd], Stderr::Pipe, waited(Duration::from_millis(400)));
+        assert!(
+            seen.is_empty(),
+            "{cmd}: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+    for args in [&["export", "--quiet"][..], &["stats", "-q"]] {
+        let seen = held_run(args, Stderr::Terminal, waited(Duration::from_millis(400)));
+        assert!(
+            seen.is_empty(),
+            "{args:?}: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+}

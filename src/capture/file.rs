@@ -20,8 +20,13 @@
 //!
 //! Simple Packet Blocks carry no timestamp: they get the previous packet's
 //! (or the epoch when there is none).
+//!
+//! Progress: [`FileSource::bytes_read`] is a count, shared with another
+//! thread, of the bytes taken from the input so far; it is updated once per
+//! read of the input (one buffer refill, about a MiB), never per packet.
 
 use std::io::{self, Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pcap_parser::pcapng::Block;
@@ -72,6 +77,8 @@ pub struct FileSource {
     /// The last `io::Error` of the input, which `pcap-parser` reduces to
     /// `ReadError`.
     io_error: Arc<Mutex<Option<io::Error>>>,
+    /// Bytes read from the input so far (see [`FileSource::bytes_read`]).
+    bytes_read: Arc<AtomicU64>,
 }
 
 enum Kind {
@@ -178,11 +185,13 @@ fn u16_at(data: &[u8], at: usize, big_endian: bool) -> u16 {
     }
 }
 
-/// The input, remembering the last real I/O error and retrying interrupted
-/// reads (a Ctrl-C handler must not end a stdin capture with an error).
+/// The input, remembering the last real I/O error, retrying interrupted
+/// reads (a Ctrl-C handler must not end a stdin capture with an error) and
+/// counting the bytes read.
 struct InputReader {
     inner: Box<dyn Read + Send>,
     error: Arc<Mutex<Option<io::Error>>>,
+    read: Arc<AtomicU64>,
 }
 
 impl Read for InputReader {
@@ -197,7 +206,12 @@ impl Read for InputReader {
                     }
                     return Err(kind.into());
                 }
-                ok => return ok,
+                Ok(n) => {
+                    // One relaxed add per read of the input (a buffer
+                    // refill), for a progress display on another thread.
+                    self.read.fetch_add(n as u64, Ordering::Relaxed);
+                    return Ok(n);
+                }
             }
         }
     }
@@ -250,9 +264,11 @@ impl FileSource {
         capacity: usize,
     ) -> Result<FileSource, CaptureError> {
         let io_error = Arc::new(Mutex::new(None));
+        let bytes_read = Arc::new(AtomicU64::new(0));
         let mut input = InputReader {
             inner: reader,
             error: io_error.clone(),
+            read: bytes_read.clone(),
         };
         let not_a_capture = || CaptureError::NotACapture(name.to_string());
         let corrupt_at_0 = |reason: &str| CaptureError::Corrupt {
@@ -353,12 +369,22 @@ impl FileSource {
             done: false,
             link_types,
             io_error,
+            bytes_read,
         };
         let first = source.advance();
         // A damaged first block is reported by the first `next_packet`, like
         // any later one; a file that is nothing but a header is fine.
         source.primed = Some(first);
         Ok(source)
+    }
+
+    /// The count of bytes read from the input so far, for another thread to
+    /// watch (a progress display): it runs ahead of the packets delivered by
+    /// at most the reader's buffer, and equals the input's size once the
+    /// input has been read to its end. Updated once per read of the input,
+    /// with a relaxed atomic add: it costs the reading nothing measurable.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        self.bytes_read.clone()
     }
 
     fn corrupt(&self, reason: impl Into<String>) -> CaptureError {
@@ -1260,6 +1286,40 @@ mod tests {
                     assert_eq!(packets, expect, "step {step} capacity {capacity}");
                 }
             }
+        }
+    }
+
+    /// The progress count ends at the input's size, whatever the reads'
+    /// sizes, and never runs ahead of what was read.
+    #[test]
+    fn bytes_read_counts_the_input() {
+        let (blocks, expect) = pcap_file(false, false);
+        let data = blocks.concat();
+        for step in [1, 7, 50, 4096] {
+            let reader = Trickle {
+                data: data.clone(),
+                at: 0,
+                step,
+                fail_at_end: false,
+            };
+            let mut src = FileSource::with_capacity("t", Box::new(reader), 256).unwrap();
+            let count = src.bytes_read();
+            let mut last = count.load(Ordering::Relaxed);
+            // Opening read the header and the first packet.
+            assert!(last >= 24, "step {step}: {last}");
+            let mut packets = 0;
+            while let Some(_p) = src.next_packet().unwrap() {
+                let now = count.load(Ordering::Relaxed);
+                assert!(now >= last && now <= data.len() as u64, "step {step}");
+                last = now;
+                packets += 1;
+            }
+            assert_eq!(packets, expect.len());
+            assert_eq!(
+                count.load(Ordering::Relaxed),
+                data.len() as u64,
+                "step {step}"
+            );
         }
     }
 
