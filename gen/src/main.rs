@@ -418,7 +418,7 @@ fn shape_of(m: &Msg, v: i16) -> (String, String) {
 
 /// The fields of a message at one version as `path: type` lines, to say
 /// how two definitions differ.
-fn flat(fields: &[Field], v: i16, flexible: bool, prefix: &str, out: &mut Vec<String>) {
+fn flat(fields: &[Field], v: i16, prefix: &str, out: &mut Vec<String>) {
     for f in fields.iter().filter(|f| f.versions.contains(v)) {
         let path = format!("{prefix}{}", camel(&f.name));
         out.push(format!(
@@ -438,7 +438,7 @@ fn flat(fields: &[Field], v: i16, flexible: bool, prefix: &str, out: &mut Vec<St
             } else {
                 format!("{path}.")
             };
-            flat(&f.fields, v, flexible, &sub, out);
+            flat(&f.fields, v, &sub, out);
         }
     }
 }
@@ -447,8 +447,8 @@ fn flat(fields: &[Field], v: i16, flexible: bool, prefix: &str, out: &mut Vec<St
 /// and the reverse.
 fn describe_difference(k: &Msg, t: &Msg, v: i16) -> String {
     let (mut kf, mut tf) = (Vec::new(), Vec::new());
-    flat(&k.fields, v, k.flexible.contains(v), "", &mut kf);
-    flat(&t.fields, v, t.flexible.contains(v), "", &mut tf);
+    flat(&k.fields, v, "", &mut kf);
+    flat(&t.fields, v, "", &mut tf);
     let only = |a: &[String], b: &[String]| {
         a.iter()
             .filter(|x| !b.contains(x))
