@@ -574,3 +574,33 @@ pub fn write(order: &[&Merged], with_about: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(snake("JoinGroupRequest"), "join_group_request");
+        assert_eq!(snake("memberId"), "member_id");
+        assert_eq!(snake("isKRaftController"), "is_kraft_controller");
+        assert_eq!(snake("KRaftVersionRecord"), "kraft_version_record");
+        assert_eq!(snake("ZkMigrationReady"), "zk_migration_ready");
+        assert_eq!(ident("type"), "r#type");
+        assert_eq!(ident("topics"), "topics");
+    }
+
+    #[test]
+    fn version_ranges() {
+        let set = |v: &[i16]| v.iter().copied().collect::<BTreeSet<i16>>();
+        assert_eq!(ranges(&set(&[0, 1, 2, 3]), 3, true), "v0+");
+        assert_eq!(ranges(&set(&[0, 1, 2, 3]), 3, false), "v0-3");
+        assert_eq!(ranges(&set(&[1]), 3, false), "v1");
+        assert_eq!(ranges(&set(&[0, 1, 5, 6]), 6, true), "v0-1, v5+");
+    }
+
+    #[test]
+    fn kafka_text_is_not_markup() {
+        assert_eq!(doc_text(" a [b] <c> `d` "), r"a \[b\] \<c\> \`d\`");
+    }
+}
