@@ -10,9 +10,15 @@
 //! where both define a version their wire layouts are compared and any
 //! disagreement is written into the generated file's header and to stderr.
 //!
-//! Usage: `cargo run --manifest-path gen/Cargo.toml -- [OUTPUT]` (default:
-//! `src/kafka/schema/generated.rs` beside `gen/`). The output depends only on
-//! the two packages' JSON files: the same inputs give the same bytes.
+//! It also writes `src/kafka/schema/views.rs` ([`views`]): typed zero-copy
+//! views over every message's bodies, and the `ApiKey` constants.
+//!
+//! Usage: `cargo run --manifest-path gen/Cargo.toml -- [DIR]` writes
+//! `generated.rs` and `views.rs` into DIR (default: `src/kafka/schema`
+//! beside `gen/`). The output depends only on the two packages' JSON files:
+//! the same inputs give the same bytes.
+
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -130,6 +136,10 @@ struct Field {
     /// Field-level `"flexibleVersions": "none"` (RequestHeader's ClientId).
     never_compact: bool,
     fields: Vec<Field>,
+    /// For structs: Kafka's struct type name (`JoinGroupRequestProtocol`).
+    struct_name: String,
+    /// Kafka's one-line description (`"about"`), if any.
+    about: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -240,10 +250,10 @@ fn parse_field(f: &J, common: &HashMap<String, J>, ctx: &str) -> Field {
         Some(e) => (true, e),
         None => (false, ty),
     };
-    let (prim, fields) = match Prim::parse(elem) {
+    let (prim, fields, struct_name) = match Prim::parse(elem) {
         Some(p) => {
             assert!(f.get("fields").is_none(), "{ctx}: primitive with fields");
-            (p, Vec::new())
+            (p, Vec::new(), String::new())
         }
         None => {
             let fields = if f.get("fields").is_some() {
@@ -254,7 +264,7 @@ fn parse_field(f: &J, common: &HashMap<String, J>, ctx: &str) -> Field {
                     .unwrap_or_else(|| panic!("{ctx}: unknown struct type {elem:?}"));
                 parse_fields(s.get("fields"), common, &ctx)
             };
-            (Prim::Struct, fields)
+            (Prim::Struct, fields, elem.to_string())
         }
     };
     let vers = |k: &str| f.get(k).and_then(J::as_str).map_or(NONE, Vers::parse);
@@ -285,6 +295,12 @@ fn parse_field(f: &J, common: &HashMap<String, J>, ctx: &str) -> Field {
         tag,
         never_compact,
         fields,
+        struct_name,
+        about: f
+            .get("about")
+            .and_then(J::as_str)
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
@@ -418,7 +434,7 @@ fn shape_of(m: &Msg, v: i16) -> (String, String) {
 
 /// The fields of a message at one version as `path: type` lines, to say
 /// how two definitions differ.
-fn flat(fields: &[Field], v: i16, flexible: bool, prefix: &str, out: &mut Vec<String>) {
+fn flat(fields: &[Field], v: i16, prefix: &str, out: &mut Vec<String>) {
     for f in fields.iter().filter(|f| f.versions.contains(v)) {
         let path = format!("{prefix}{}", camel(&f.name));
         out.push(format!(
@@ -438,7 +454,7 @@ fn flat(fields: &[Field], v: i16, flexible: bool, prefix: &str, out: &mut Vec<St
             } else {
                 format!("{path}.")
             };
-            flat(&f.fields, v, flexible, &sub, out);
+            flat(&f.fields, v, &sub, out);
         }
     }
 }
@@ -447,8 +463,8 @@ fn flat(fields: &[Field], v: i16, flexible: bool, prefix: &str, out: &mut Vec<St
 /// and the reverse.
 fn describe_difference(k: &Msg, t: &Msg, v: i16) -> String {
     let (mut kf, mut tf) = (Vec::new(), Vec::new());
-    flat(&k.fields, v, k.flexible.contains(v), "", &mut kf);
-    flat(&t.fields, v, t.flexible.contains(v), "", &mut tf);
+    flat(&k.fields, v, "", &mut kf);
+    flat(&t.fields, v, "", &mut tf);
     let only = |a: &[String], b: &[String]| {
         a.iter()
             .filter(|x| !b.contains(x))
@@ -653,10 +669,11 @@ fn kind_of(kind: &str) -> &'static str {
 
 fn main() {
     let gen_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out_path = std::env::args_os().nth(1).map_or_else(
-        || gen_dir.join("../src/kafka/schema/generated.rs"),
-        PathBuf::from,
-    );
+    let out_dir = std::env::args_os()
+        .nth(1)
+        .map_or_else(|| gen_dir.join("../src/kafka/schema"), PathBuf::from);
+    let out_path = out_dir.join("generated.rs");
+    let views_path = out_dir.join("views.rs");
     let (tansu_dir, kc_dir) = locate_sources(&gen_dir);
     let tansu = load_dir(&tansu_dir, Src::Tansu);
     let kc = load_dir(&kc_dir, Src::KafkaClient);
@@ -846,4 +863,8 @@ fn main() {
         out_path.display()
     );
     std::fs::write(&out_path, out).unwrap_or_else(|e| panic!("{}: {e}", out_path.display()));
+
+    let views = views::write(&order, true);
+    eprintln!("{} bytes -> {}", views.len(), views_path.display());
+    std::fs::write(&views_path, views).unwrap_or_else(|e| panic!("{}: {e}", views_path.display()));
 }

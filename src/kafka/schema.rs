@@ -35,6 +35,8 @@ pub mod json;
 pub mod spec;
 pub mod value;
 pub mod view;
+#[rustfmt::skip]
+pub mod views;
 pub mod walk;
 
 pub use interp::{DecodeError, DecodeErrorKind, DecodeWarning, Decoded, MAX_DEPTH};

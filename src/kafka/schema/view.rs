@@ -13,6 +13,8 @@
 //! failed to decode holds what was read before the error, as the tree did
 //! (a struct or array cut by the error keeps its complete part).
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Range;
 
 use super::spec::{FieldSpec, MessageSpec, Ty};
@@ -45,6 +47,18 @@ impl<'a> StructView<'a> {
         let (used, _, cx) = resolve(spec, version)?;
         let specs = spec.segment(used)?.fields();
         Some(Self::scan(buf, specs, cx, 0, buf.len()))
+    }
+
+    /// The view of `buf`, a whole `spec` message preceded by its int16
+    /// version (the consumer protocol's subscription and assignment as
+    /// JoinGroup and SyncGroup carry them); offsets count the version's
+    /// two bytes. `None` when `buf` is shorter than two bytes or the version
+    /// is below any known.
+    pub fn versioned_message(spec: &'static MessageSpec, buf: &'a [u8]) -> Option<Self> {
+        let v = buf.get(..2)?;
+        let (used, _, cx) = resolve(spec, i16::from_be_bytes([v[0], v[1]]))?;
+        let specs = spec.segment(used)?.fields();
+        Some(Self::scan(buf, specs, cx, 2, buf.len()))
     }
 
     /// Scan the struct of `specs` at `buf[start..end]`.
@@ -127,6 +141,29 @@ impl<'a> StructView<'a> {
             Scalar::Int(i) => Some(i),
             _ => None,
         }
+    }
+
+    // The integer of a field of that type, for the generated views (a
+    // value that does not fit, which the walker cannot read, is `None`).
+
+    pub fn i8(&self, name: &str) -> Option<i8> {
+        self.int(name).and_then(|i| i8::try_from(i).ok())
+    }
+
+    pub fn i16(&self, name: &str) -> Option<i16> {
+        self.int(name).and_then(|i| i16::try_from(i).ok())
+    }
+
+    pub fn u16(&self, name: &str) -> Option<u16> {
+        self.int(name).and_then(|i| u16::try_from(i).ok())
+    }
+
+    pub fn i32(&self, name: &str) -> Option<i32> {
+        self.int(name).and_then(|i| i32::try_from(i).ok())
+    }
+
+    pub fn u32(&self, name: &str) -> Option<u32> {
+        self.int(name).and_then(|i| u32::try_from(i).ok())
     }
 
     pub fn bool(&self, name: &str) -> Option<bool> {
@@ -363,5 +400,177 @@ impl<'a> Iterator for Scalars<'a> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, Some(self.left))
+    }
+}
+
+/// What a typed [`Array`] yields: a generated struct view
+/// ([`super::views`]) or a scalar. A conversion that fails (an element of
+/// another type) ends the iteration, as an unreadable element does.
+pub trait Element<'a>: Sized {
+    /// An element of an array of structs.
+    fn from_struct(_: StructView<'a>) -> Option<Self> {
+        None
+    }
+
+    /// An element of an array of scalars.
+    fn from_scalar(_: Scalar<'a>) -> Option<Self> {
+        None
+    }
+}
+
+macro_rules! int_elements {
+    ($($t:ty)*) => {$(
+        impl Element<'_> for $t {
+            fn from_scalar(s: Scalar<'_>) -> Option<Self> {
+                match s {
+                    Scalar::Int(i) => <$t>::try_from(i).ok(),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+int_elements!(i8 i16 u16 i32 u32 i64);
+
+impl Element<'_> for bool {
+    fn from_scalar(s: Scalar<'_>) -> Option<Self> {
+        match s {
+            Scalar::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl Element<'_> for f64 {
+    fn from_scalar(s: Scalar<'_>) -> Option<Self> {
+        match s {
+            Scalar::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// A string element; `None` when it is not UTF-8 (the element is still
+/// counted, so indexes stay those of the wire).
+impl<'a> Element<'a> for Option<&'a str> {
+    fn from_scalar(s: Scalar<'a>) -> Option<Self> {
+        match s {
+            Scalar::Str(b) => Some(std::str::from_utf8(b).ok()),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Element<'a> for &'a [u8] {
+    fn from_scalar(s: Scalar<'a>) -> Option<Self> {
+        match s {
+            Scalar::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Element<'a> for &'a [u8; 16] {
+    fn from_scalar(s: Scalar<'a>) -> Option<Self> {
+        match s {
+            Scalar::Uuid(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+/// A typed array field of a generated view: its elements are read as they
+/// are iterated, as with [`ArrayView`].
+pub struct Array<'a, T> {
+    view: ArrayView<'a>,
+    elem: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Array<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Array<'_, T> {}
+
+impl<T> fmt::Debug for Array<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Array").field(&self.view).finish()
+    }
+}
+
+impl<'a, T> Array<'a, T> {
+    pub fn new(view: ArrayView<'a>) -> Self {
+        Array {
+            view,
+            elem: PhantomData,
+        }
+    }
+
+    /// The count on the wire (the elements read may be fewer when the body
+    /// is cut inside the array).
+    pub fn len(&self) -> usize {
+        self.view.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.view.is_empty()
+    }
+
+    /// The untyped view.
+    pub fn view(&self) -> ArrayView<'a> {
+        self.view
+    }
+}
+
+impl<'a, T: Element<'a>> Array<'a, T> {
+    /// The elements, read one by one; a struct cut by an error is the last
+    /// one yielded, a scalar that cannot be read ends the iteration.
+    pub fn iter(&self) -> Elements<'a, T> {
+        Elements {
+            structs: self.view.structs(),
+            scalars: self.view.scalars(),
+            elem: PhantomData,
+        }
+    }
+}
+
+impl<'a, T: Element<'a>> IntoIterator for Array<'a, T> {
+    type Item = T;
+    type IntoIter = Elements<'a, T>;
+
+    fn into_iter(self) -> Elements<'a, T> {
+        self.iter()
+    }
+}
+
+/// Iterator over a typed [`Array`].
+pub struct Elements<'a, T> {
+    // One of the two is empty: `structs` for arrays of scalars, `scalars`
+    // for arrays of structs.
+    structs: Structs<'a>,
+    scalars: Scalars<'a>,
+    elem: PhantomData<fn() -> T>,
+}
+
+impl<'a, T: Element<'a>> Iterator for Elements<'a, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        let next = match self.structs.next() {
+            Some(v) => T::from_struct(v),
+            None => self.scalars.next().and_then(T::from_scalar),
+        };
+        if next.is_none() {
+            self.structs.left = 0;
+            self.scalars.left = 0;
+        }
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.structs.left + self.scalars.left))
     }
 }
