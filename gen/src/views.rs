@@ -12,19 +12,6 @@ use std::fmt::Write as _;
 
 use crate::{Field, Merged, Msg, OPEN, Prim, camel};
 
-/// API key constants written by hand in `src/kafka/api.rs`; not repeated
-/// here (an inherent constant cannot be defined twice). Empty this list
-/// when that block is deleted.
-const HAND_WRITTEN_API_KEYS: &[&str] = &[
-    "PRODUCE",
-    "FETCH",
-    "METADATA",
-    "CONTROLLED_SHUTDOWN",
-    "SASL_HANDSHAKE",
-    "API_VERSIONS",
-    "SASL_AUTHENTICATE",
-];
-
 /// Names the generated modules import or the prelude gives: a Kafka struct
 /// type called so gets a suffix.
 const RESERVED_TYPES: &[&str] = &[
@@ -521,9 +508,6 @@ pub fn write(order: &[&Merged], with_about: bool) -> String {
     for m in order.iter().filter(|m| m.kind == "request") {
         let k = m.api_key.unwrap();
         let c = api_const(m);
-        if HAND_WRITTEN_API_KEYS.contains(&c.as_str()) {
-            continue;
-        }
         let hi = m.segs.last().unwrap().hi;
         let _ = writeln!(
             out,

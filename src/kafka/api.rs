@@ -11,15 +11,9 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ApiKey(pub i16);
 
+// The constants of every key (`ApiKey::JOIN_GROUP`) are generated:
+// `kafka::schema::views`.
 impl ApiKey {
-    pub const PRODUCE: ApiKey = ApiKey(0);
-    pub const FETCH: ApiKey = ApiKey(1);
-    pub const METADATA: ApiKey = ApiKey(3);
-    pub const CONTROLLED_SHUTDOWN: ApiKey = ApiKey(7);
-    pub const SASL_HANDSHAKE: ApiKey = ApiKey(17);
-    pub const API_VERSIONS: ApiKey = ApiKey(18);
-    pub const SASL_AUTHENTICATE: ApiKey = ApiKey(36);
-
     /// What kwire knows of this key, if anything.
     pub fn info(self) -> Option<&'static ApiInfo> {
         let i = usize::try_from(self.0).ok()?;

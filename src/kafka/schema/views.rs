@@ -34,14 +34,22 @@ pub use super::view::{Array, Element, Elements, StructView};
 
 /// Every API key the message definitions give, named after the request.
 impl ApiKey {
+    /// Produce (0), v0-13.
+    pub const PRODUCE: ApiKey = ApiKey(0);
+    /// Fetch (1), v0-18.
+    pub const FETCH: ApiKey = ApiKey(1);
     /// ListOffsets (2), v0-11.
     pub const LIST_OFFSETS: ApiKey = ApiKey(2);
+    /// Metadata (3), v0-13.
+    pub const METADATA: ApiKey = ApiKey(3);
     /// LeaderAndIsr (4), v0-7.
     pub const LEADER_AND_ISR: ApiKey = ApiKey(4);
     /// StopReplica (5), v0-4.
     pub const STOP_REPLICA: ApiKey = ApiKey(5);
     /// UpdateMetadata (6), v0-8.
     pub const UPDATE_METADATA: ApiKey = ApiKey(6);
+    /// ControlledShutdown (7), v0-3.
+    pub const CONTROLLED_SHUTDOWN: ApiKey = ApiKey(7);
     /// OffsetCommit (8), v0-10.
     pub const OFFSET_COMMIT: ApiKey = ApiKey(8);
     /// OffsetFetch (9), v0-10.
@@ -60,6 +68,10 @@ impl ApiKey {
     pub const DESCRIBE_GROUPS: ApiKey = ApiKey(15);
     /// ListGroups (16), v0-5.
     pub const LIST_GROUPS: ApiKey = ApiKey(16);
+    /// SaslHandshake (17), v0-1.
+    pub const SASL_HANDSHAKE: ApiKey = ApiKey(17);
+    /// ApiVersions (18), v0-4.
+    pub const API_VERSIONS: ApiKey = ApiKey(18);
     /// CreateTopics (19), v0-7.
     pub const CREATE_TOPICS: ApiKey = ApiKey(19);
     /// DeleteTopics (20), v0-6.
@@ -94,6 +106,8 @@ impl ApiKey {
     pub const ALTER_REPLICA_LOG_DIRS: ApiKey = ApiKey(34);
     /// DescribeLogDirs (35), v0-5.
     pub const DESCRIBE_LOG_DIRS: ApiKey = ApiKey(35);
+    /// SaslAuthenticate (36), v0-2.
+    pub const SASL_AUTHENTICATE: ApiKey = ApiKey(36);
     /// CreatePartitions (37), v0-3.
     pub const CREATE_PARTITIONS: ApiKey = ApiKey(37);
     /// CreateDelegationToken (38), v0-3.

@@ -498,7 +498,7 @@ pub(super) fn resolve(spec: &'static MessageSpec, version: i16) -> Option<(i16, 
 }
 
 /// Walk `buf[start..]` as `spec` at `version`, telling `v`; the same
-/// result as [`super::interp::decode_at`] without its tree.
+/// result as the interpreter (`interp::decode_at`) without its tree.
 pub fn walk_message<'a, V: Visit<'a>>(
     spec: &'static MessageSpec,
     version: i16,
