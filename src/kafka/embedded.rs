@@ -39,7 +39,7 @@ use std::ops::Range;
 use serde_json::{Map, Value as Json};
 
 use super::ApiKey;
-use super::schema::{self, DecodeErrorKind, MessageKind, Node, StructView, Value};
+use super::schema::{self, DecodeErrorKind, MessageKind, Node, StructView, Value, views};
 
 const JOIN_GROUP: ApiKey = ApiKey(11);
 const SYNC_GROUP: ApiKey = ApiKey(14);
@@ -196,41 +196,78 @@ pub fn carries_embedded(api_key: ApiKey) -> bool {
 }
 
 /// The embedded messages of a body (JoinGroup, SyncGroup, SaslAuthenticate;
-/// nothing for other api keys), read through its view. Null and empty bytes
-/// fields are skipped. SASL secrets are written as [`MASK`] in the decoded
-/// fields unless `show_secrets`.
+/// nothing for other api keys), read through its typed view. Null and empty
+/// bytes fields are skipped. SASL secrets are written as [`MASK`] in the
+/// decoded fields unless `show_secrets`.
 pub fn decode(
     api_key: ApiKey,
     kind: MessageKind,
     body: &StructView<'_>,
     show_secrets: bool,
 ) -> Vec<Found> {
-    let (outer, name, role) = match (api_key, kind) {
-        (JOIN_GROUP, MessageKind::Request) => (Some("protocols"), "metadata", Role::Metadata),
-        (JOIN_GROUP, MessageKind::Response) => (Some("members"), "metadata", Role::Metadata),
-        (SYNC_GROUP, MessageKind::Request) => (Some("assignments"), "assignment", Role::Assignment),
-        (SYNC_GROUP, MessageKind::Response) => (None, "assignment", Role::Assignment),
-        (ApiKey::SASL_AUTHENTICATE, MessageKind::Request | MessageKind::Response) => {
-            (None, "authBytes", Role::Metadata)
+    use views::{join_group_request as jreq, join_group_response as jresp};
+    use views::{sasl_authenticate_request as sreq, sasl_authenticate_response as sresp};
+    use views::{sync_group_request as greq, sync_group_response as gresp};
+    // The bytes fields that may hold a protocol: path, where the field
+    // starts, its bytes; and the group's protocol type, when the version
+    // has one.
+    let mut fields: Vec<BytesField<'_>> = Vec::new();
+    let (protocol_type, role) = match (api_key, kind) {
+        (JOIN_GROUP, MessageKind::Request) => {
+            let v = jreq::JoinGroupRequest(*body);
+            for (i, p) in v.protocols().iter().flat_map(|a| a.iter()).enumerate() {
+                let path = format!("protocols[{i}].metadata");
+                fields.push((path, p.metadata_offset(), p.metadata()));
+            }
+            (v.protocol_type(), Role::Metadata)
+        }
+        (JOIN_GROUP, MessageKind::Response) => {
+            let v = jresp::JoinGroupResponse(*body);
+            for (i, m) in v.members().iter().flat_map(|a| a.iter()).enumerate() {
+                let path = format!("members[{i}].metadata");
+                fields.push((path, m.metadata_offset(), m.metadata()));
+            }
+            (v.protocol_type(), Role::Metadata)
+        }
+        (SYNC_GROUP, MessageKind::Request) => {
+            let v = greq::SyncGroupRequest(*body);
+            for (i, a) in v.assignments().iter().flat_map(|a| a.iter()).enumerate() {
+                let path = format!("assignments[{i}].assignment");
+                fields.push((path, a.assignment_offset(), a.assignment()));
+            }
+            (v.protocol_type(), Role::Assignment)
+        }
+        (SYNC_GROUP, MessageKind::Response) => {
+            let v = gresp::SyncGroupResponse(*body);
+            let path = "assignment".to_string();
+            fields.push((path, v.assignment_offset(), v.assignment()));
+            (v.protocol_type(), Role::Assignment)
+        }
+        (ApiKey::SASL_AUTHENTICATE, MessageKind::Request) => {
+            let v = sreq::SaslAuthenticateRequest(*body);
+            let path = "authBytes".to_string();
+            fields.push((path, v.auth_bytes_offset(), v.auth_bytes()));
+            (None, Role::Metadata)
+        }
+        (ApiKey::SASL_AUTHENTICATE, MessageKind::Response) => {
+            let v = sresp::SaslAuthenticateResponse(*body);
+            let path = "authBytes".to_string();
+            fields.push((path, v.auth_bytes_offset(), v.auth_bytes()));
+            (None, Role::Metadata)
         }
         _ => return Vec::new(),
     };
     let mut out = Vec::new();
-    for (path, holder) in bytes_fields(body, outer) {
-        let (Some(at), Some(data), Some(bytes)) = (
-            holder.offset(name),
-            holder.bytes_range(name),
-            holder.bytes(name),
-        ) else {
+    for (path, at, bytes) in fields {
+        let (Some(at), Some(bytes)) = (at, bytes) else {
             continue;
         };
         if bytes.is_empty() {
             continue;
         }
-        let path = format!("{path}{name}");
         let mut found = Found {
             at,
-            data_start: data.start,
+            data_start: start_in(body.body(), bytes),
             path,
             embedded: None,
             notes: Vec::new(),
@@ -238,12 +275,10 @@ pub fn decode(
         let (embedded, notes) = if api_key == ApiKey::SASL_AUTHENTICATE {
             sasl(kind, bytes, show_secrets)
         } else {
-            match body.str("protocolType") {
+            match protocol_type {
                 Some("consumer") => group(Some(GroupProtocol::Consumer), role, bytes),
                 Some("connect") => group(Some(GroupProtocol::Connect), role, bytes),
                 Some(_) => continue,
-                // A protocol type that is not UTF-8 is not one of these.
-                None if body.str_bytes("protocolType").is_some() => continue,
                 None => group(None, role, bytes),
             }
         };
@@ -257,21 +292,13 @@ pub fn decode(
     out
 }
 
-/// The structs holding the bytes field: the body itself, or the elements
-/// of its array `outer`, with their paths' prefixes.
-fn bytes_fields<'a>(body: &StructView<'a>, outer: Option<&str>) -> Vec<(String, StructView<'a>)> {
-    match outer {
-        None => vec![(String::new(), *body)],
-        Some(outer) => body
-            .array(outer)
-            .map(|a| {
-                a.structs()
-                    .enumerate()
-                    .map(|(i, e)| (format!("{outer}[{i}]."), e))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
+/// A bytes field that may hold a protocol: its path, where it starts, its
+/// bytes.
+type BytesField<'a> = (String, Option<u32>, Option<&'a [u8]>);
+
+/// Where `part`, a slice of `whole`, starts in it.
+fn start_in(whole: &[u8], part: &[u8]) -> u32 {
+    (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize) as u32
 }
 
 /// Overwrite `secrets` (from [`Embedded::secrets`]) in `bytes`, the

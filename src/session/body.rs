@@ -166,7 +166,10 @@ pub(super) fn decode(
         let mut budget = RecordBudget::new(limits);
         for &(start, end) in &c.records {
             if let Some(bytes) = body.get(start as usize..end as usize) {
-                sets.push((start, decode_records_within(bytes, records, limits, &mut budget)));
+                sets.push((
+                    start,
+                    decode_records_within(bytes, records, limits, &mut budget),
+                ));
             }
         }
     }

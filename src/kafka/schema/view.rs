@@ -86,6 +86,11 @@ impl<'a> StructView<'a> {
         }
     }
 
+    /// The whole body the view reads (offsets are into it).
+    pub fn body(&self) -> &'a [u8] {
+        self.buf
+    }
+
     /// Every field was read (no error inside the struct).
     pub fn is_complete(&self) -> bool {
         self.complete
