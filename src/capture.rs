@@ -65,19 +65,50 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with nine fractional digits: `2026-11-23T12:34:56.123456789Z`.
     pub fn rfc3339(self) -> String {
+        let mut out = Vec::with_capacity(30);
+        self.write_rfc3339(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// [`Timestamp::rfc3339`] appended to `out`, without formatting
+    /// machinery (it is written for every message exported).
+    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
         let days = self.secs.div_euclid(86_400);
         let sod = self.secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
-            y,
-            m,
-            d,
-            sod / 3600,
-            (sod % 3600) / 60,
-            sod % 60,
-            self.nanos
-        )
+        if !(0..=9999).contains(&y) {
+            let s = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+                y,
+                m,
+                d,
+                sod / 3600,
+                (sod % 3600) / 60,
+                sod % 60,
+                self.nanos
+            );
+            out.extend_from_slice(s.as_bytes());
+            return;
+        }
+        fn digits(out: &mut Vec<u8>, v: u64, n: u32) {
+            for i in (0..n).rev() {
+                out.push(b'0' + (v / 10u64.pow(i) % 10) as u8);
+            }
+        }
+        digits(out, y as u64, 4);
+        out.push(b'-');
+        digits(out, u64::from(m), 2);
+        out.push(b'-');
+        digits(out, u64::from(d), 2);
+        out.push(b'T');
+        digits(out, (sod / 3600) as u64, 2);
+        out.push(b':');
+        digits(out, ((sod % 3600) / 60) as u64, 2);
+        out.push(b':');
+        digits(out, (sod % 60) as u64, 2);
+        out.push(b'.');
+        digits(out, u64::from(self.nanos), 9);
+        out.push(b'Z');
     }
 }
 
@@ -291,6 +322,11 @@ mod tests {
         assert_eq!(
             Timestamp::new(-1, 0).rfc3339(),
             "1969-12-31T23:59:59.000000000Z"
+        );
+        // Years of more than four digits.
+        assert_eq!(
+            Timestamp::new(253_402_300_800, 7).rfc3339(),
+            "10000-01-01T00:00:00.000000007Z"
         );
     }
 

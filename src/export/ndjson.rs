@@ -177,7 +177,10 @@ fn message(out: &mut Vec<u8>, m: &MessageInfo, api_version: i16, body: Option<&B
     if m.first_frame != m.frame {
         o.int("first_frame", m.first_frame as i64);
     }
-    o.str("ts", &m.ts.rfc3339());
+    let out = o.key("ts");
+    out.push(b'"');
+    m.ts.write_rfc3339(out);
+    out.push(b'"');
     o.int("size", i64::from(m.size));
     if m.lost_bytes > 0 {
         o.int("lost_bytes", m.lost_bytes as i64);

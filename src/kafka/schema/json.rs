@@ -91,10 +91,19 @@ impl<S: Splice> JsonVisit<'_, '_, S> {
     }
 }
 
-/// A JSON string of `s` (serde_json's escaping).
+/// A JSON string of `s` (serde_json's escaping: `"`, `\\` and control
+/// characters; the common string with none of them is copied as it is).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    let b = s.as_bytes();
+    if b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
 }
 
 /// A JSON string of bytes read as UTF-8, invalid sequences replaced (as the
@@ -270,6 +279,32 @@ impl<'a, S: Splice> Visit<'a> for JsonVisit<'_, '_, S> {
             u.extend_from_slice(b",\"data\":");
             write_base64(u, data);
             u.push(b'}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "",
+            "plain",
+            "quo\"te",
+            "back\\slash",
+            "nl\n",
+            "\u{1}",
+            "é ∑ \u{7f}",
+            "tab\t",
+        ] {
+            let mut out = Vec::new();
+            write_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
         }
     }
 }
