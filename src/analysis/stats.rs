@@ -1047,6 +1047,9 @@ pub(crate) mod tests {
     const FETCH: i16 = ApiKey::FETCH.0;
     const METADATA: i16 = ApiKey::METADATA.0;
     const API_VERSIONS: i16 = ApiKey::API_VERSIONS.0;
+    const NOT_LEADER: i16 = ErrorCode::NOT_LEADER_OR_FOLLOWER.0;
+    const TIMED_OUT: i16 = ErrorCode::REQUEST_TIMED_OUT.0;
+    const OFFSET_OUT_OF_RANGE: i16 = ErrorCode::OFFSET_OUT_OF_RANGE.0;
 
     // Big-endian writers for hand-made bodies.
     pub(crate) fn i16b(v: &mut Vec<u8>, x: i16) {
@@ -1253,7 +1256,13 @@ pub(crate) mod tests {
             ),
             ("events", &[(2, &[batch(0, 1, false)][..])]),
         ]);
-        let r = produce_response(&[("orders", &[(0, 0), (1, 6)]), ("events", &[(2, 0)])], 0);
+        let r = produce_response(
+            &[
+                ("orders", &[(0, 0), (1, NOT_LEADER)]),
+                ("events", &[(2, 0)]),
+            ],
+            0,
+        );
         s.observe(
             &exchange(PRODUCE, 3, 10, Some("p"), Some(&q), Some(&r), Some(500)),
             &names,
@@ -1268,7 +1277,7 @@ pub(crate) mod tests {
                         0,
                         &[batch(0, 3, false), batch(3, 2, false), batch(5, 1, true)][..],
                     ),
-                    (1, 1, &[][..]),
+                    (1, OFFSET_OUT_OF_RANGE, &[][..]),
                 ],
             )],
             25,
@@ -1335,7 +1344,7 @@ pub(crate) mod tests {
         assert_eq!(produce.latency.max(), Some(500));
         let fetch = s.api(ApiKey::FETCH).unwrap();
         assert_eq!((fetch.throttled, fetch.throttle_time_ms), (1, 25));
-        let e = s.error(ApiKey::PRODUCE, 6).unwrap();
+        let e = s.error(ApiKey::PRODUCE, NOT_LEADER).unwrap();
         assert_eq!((e.count, e.exchanges, &e.frames[..]), (1, 1, &[10][..]));
         assert_eq!(s.errors().len(), 2);
         assert_eq!(s.client(Some("c")).unwrap().counts.requests, 1);
@@ -1350,18 +1359,21 @@ pub(crate) mod tests {
         let mut s = Stats::new();
         // Two partitions failing with the same code: two occurrences, one
         // exchange; then nine more exchanges: only the first frames kept.
-        let r = produce_response(&[("t", &[(0, 6), (1, 6), (2, 7)])], 0);
+        let r = produce_response(
+            &[("t", &[(0, NOT_LEADER), (1, NOT_LEADER), (2, TIMED_OUT)])],
+            0,
+        );
         for i in 0..10 {
             s.observe(
                 &exchange(PRODUCE, 3, 100 + i * 2, None, None, Some(&r), Some(10)),
                 &names,
             );
         }
-        let e = s.error(ApiKey::PRODUCE, 6).unwrap();
+        let e = s.error(ApiKey::PRODUCE, NOT_LEADER).unwrap();
         assert_eq!((e.count, e.exchanges), (20, 10));
         assert_eq!(e.frames, (0..8).map(|i| 100 + i * 2).collect::<Vec<_>>());
         let order: Vec<i16> = s.errors().iter().map(|e| e.code.0).collect();
-        assert_eq!(order, [6, 7]);
+        assert_eq!(order, [NOT_LEADER, TIMED_OUT]);
         let j = s.to_json();
         assert_eq!(j["errors"][0]["name"], "NOT_LEADER_OR_FOLLOWER");
         assert_eq!(j["errors"][0]["retriable"], true);
