@@ -13,9 +13,10 @@
 //!   [`MAX_CLIENTS`], [`MAX_VERSIONS_PER_API`]); what a full table cannot
 //!   take is counted in [`Dropped`], never silently lost. Names are cut at
 //!   [`MAX_NAME_LEN`] bytes. Latencies go to fixed-size [`Histogram`]s.
-//! * **Incremental**: `observe` costs a walk over the Produce request or
-//!   Fetch response tree (other exchanges: a few map updates); nothing is
-//!   recomputed when reading.
+//! * **Incremental**: `observe` reads the response's view for its
+//!   throttle time and, for Produce and Fetch, the topics and partitions of
+//!   both bodies through their typed views (other exchanges: a few map
+//!   updates); nothing is recomputed when reading. No tree is built.
 //!
 //! Definitions:
 //! * *bytes* of a message: its size prefix's value plus the 4-byte prefix.
@@ -37,6 +38,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, btree_map};
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
@@ -46,7 +48,10 @@ use super::topics::TopicNames;
 use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{Batch, RecordSet};
-use crate::kafka::schema::{Node, Value};
+use crate::kafka::schema::StructView;
+use crate::kafka::schema::views::{
+    self, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse,
+};
 use crate::session::{Body, Event, Exchange, Status};
 
 /// Most API keys tracked (Kafka defines about 90).
@@ -287,20 +292,17 @@ fn cut(s: &str) -> &str {
     &s[..end]
 }
 
-fn uuid_of(n: Option<&Node>) -> Option<[u8; 16]> {
-    match n?.value {
-        Value::Uuid(u) if u != [0; 16] => Some(u),
-        _ => None,
-    }
-}
-
-/// How the topic struct `t` names its topic.
-fn topic_ref<'a>(t: &'a Node, names: &'a TopicNames) -> Option<TopicRef<'a>> {
-    let id = uuid_of(t.get("topicId"));
-    for f in ["name", "topic"] {
-        if let Some(n) = t.get(f).and_then(Node::as_str) {
-            return Some(TopicRef::Name(n, id));
-        }
+/// How a topic struct names its topic: by `name` (with its id, when it
+/// carries one too), or by id alone (resolved through `names` if known). A
+/// zero id is no id.
+fn topic_ref<'a>(
+    name: Option<&'a str>,
+    id: Option<&[u8; 16]>,
+    names: &'a TopicNames,
+) -> Option<TopicRef<'a>> {
+    let id = id.copied().filter(|u| *u != [0; 16]);
+    if let Some(n) = name {
+        return Some(TopicRef::Name(n, id));
     }
     let id = id?;
     Some(match names.name(&id) {
@@ -309,33 +311,26 @@ fn topic_ref<'a>(t: &'a Node, names: &'a TopicNames) -> Option<TopicRef<'a>> {
     })
 }
 
-fn items<'a>(n: &'a Node, field: &str) -> &'a [Node] {
-    n.get(field).map_or(&[][..], Node::children)
+/// The decoded records of `body` whose `records` field's data starts at
+/// `start`.
+fn record_set(body: &Body, start: u32) -> Option<&RecordSet> {
+    // `body.records` is in wire order; fall back to a scan should it not be.
+    match body.records.binary_search_by_key(&start, |s| s.0) {
+        Ok(i) => Some(&body.records[i].1),
+        Err(_) => body.records.iter().find(|s| s.0 == start).map(|s| &s.1),
+    }
 }
 
-fn int(n: &Node, field: &str) -> Option<i64> {
-    n.get(field).and_then(Node::as_int)
-}
-
-/// The records of a `records` field.
-fn flow(records: Option<&Node>, body: &Body) -> RecordFlow {
-    let Some(Node {
-        value: Value::Records(r),
-        ..
-    }) = records
-    else {
+/// The records of a `records` field (`None`: null, absent or unread).
+fn flow(records: Option<Range<u32>>, body: &Body) -> RecordFlow {
+    let Some(r) = records else {
         return RecordFlow::default();
     };
     let mut f = RecordFlow {
         bytes: u64::from(r.end.saturating_sub(r.start)),
         ..RecordFlow::default()
     };
-    // `body.records` is in wire order; fall back to a scan should it not be.
-    let set: Option<&RecordSet> = match body.records.binary_search_by_key(&r.start, |s| s.0) {
-        Ok(i) => Some(&body.records[i].1),
-        Err(_) => body.records.iter().find(|s| s.0 == r.start).map(|s| &s.1),
-    };
-    for b in set.map_or(&[][..], |s| &s.batches[..]) {
+    for b in record_set(body, r.start).map_or(&[][..], |s| &s.batches[..]) {
         f.batches += 1;
         f.records += match b {
             Batch::V2(rb) if rb.attributes.is_control() => 0,
@@ -344,6 +339,99 @@ fn flow(records: Option<&Node>, body: &Body) -> RecordFlow {
         };
     }
     f
+}
+
+/// `throttleTimeMs` of a response of `api` (`view`: the response body's
+/// view), for every response that has one: the typed view of each, keyed by
+/// the view's own API key so that a key and a view cannot disagree. A
+/// response without the field (in its version, or at all) is `None`.
+pub(crate) fn throttle_time_ms(api: ApiKey, view: StructView<'_>) -> Option<i32> {
+    macro_rules! throttle {
+        ($($m:ident::$t:ident),* $(,)?) => {
+            match api {
+                $(views::$m::$t::API_KEY => views::$m::$t(view).throttle_time_ms(),)*
+                _ => None,
+            }
+        };
+    }
+    throttle!(
+        produce_response::ProduceResponse,
+        fetch_response::FetchResponse,
+        list_offsets_response::ListOffsetsResponse,
+        metadata_response::MetadataResponse,
+        offset_commit_response::OffsetCommitResponse,
+        offset_fetch_response::OffsetFetchResponse,
+        find_coordinator_response::FindCoordinatorResponse,
+        join_group_response::JoinGroupResponse,
+        heartbeat_response::HeartbeatResponse,
+        leave_group_response::LeaveGroupResponse,
+        sync_group_response::SyncGroupResponse,
+        describe_groups_response::DescribeGroupsResponse,
+        list_groups_response::ListGroupsResponse,
+        api_versions_response::ApiVersionsResponse,
+        create_topics_response::CreateTopicsResponse,
+        delete_topics_response::DeleteTopicsResponse,
+        delete_records_response::DeleteRecordsResponse,
+        init_producer_id_response::InitProducerIdResponse,
+        offset_for_leader_epoch_response::OffsetForLeaderEpochResponse,
+        add_partitions_to_txn_response::AddPartitionsToTxnResponse,
+        add_offsets_to_txn_response::AddOffsetsToTxnResponse,
+        end_txn_response::EndTxnResponse,
+        txn_offset_commit_response::TxnOffsetCommitResponse,
+        describe_acls_response::DescribeAclsResponse,
+        create_acls_response::CreateAclsResponse,
+        delete_acls_response::DeleteAclsResponse,
+        describe_configs_response::DescribeConfigsResponse,
+        alter_configs_response::AlterConfigsResponse,
+        alter_replica_log_dirs_response::AlterReplicaLogDirsResponse,
+        describe_log_dirs_response::DescribeLogDirsResponse,
+        create_partitions_response::CreatePartitionsResponse,
+        create_delegation_token_response::CreateDelegationTokenResponse,
+        renew_delegation_token_response::RenewDelegationTokenResponse,
+        expire_delegation_token_response::ExpireDelegationTokenResponse,
+        describe_delegation_token_response::DescribeDelegationTokenResponse,
+        delete_groups_response::DeleteGroupsResponse,
+        elect_leaders_response::ElectLeadersResponse,
+        incremental_alter_configs_response::IncrementalAlterConfigsResponse,
+        alter_partition_reassignments_response::AlterPartitionReassignmentsResponse,
+        list_partition_reassignments_response::ListPartitionReassignmentsResponse,
+        offset_delete_response::OffsetDeleteResponse,
+        describe_client_quotas_response::DescribeClientQuotasResponse,
+        alter_client_quotas_response::AlterClientQuotasResponse,
+        describe_user_scram_credentials_response::DescribeUserScramCredentialsResponse,
+        alter_user_scram_credentials_response::AlterUserScramCredentialsResponse,
+        alter_partition_response::AlterPartitionResponse,
+        update_features_response::UpdateFeaturesResponse,
+        fetch_snapshot_response::FetchSnapshotResponse,
+        describe_cluster_response::DescribeClusterResponse,
+        describe_producers_response::DescribeProducersResponse,
+        broker_registration_response::BrokerRegistrationResponse,
+        broker_heartbeat_response::BrokerHeartbeatResponse,
+        unregister_broker_response::UnregisterBrokerResponse,
+        describe_transactions_response::DescribeTransactionsResponse,
+        list_transactions_response::ListTransactionsResponse,
+        allocate_producer_ids_response::AllocateProducerIdsResponse,
+        consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse,
+        consumer_group_describe_response::ConsumerGroupDescribeResponse,
+        controller_registration_response::ControllerRegistrationResponse,
+        get_telemetry_subscriptions_response::GetTelemetrySubscriptionsResponse,
+        push_telemetry_response::PushTelemetryResponse,
+        assign_replicas_to_dirs_response::AssignReplicasToDirsResponse,
+        list_config_resources_response::ListConfigResourcesResponse,
+        describe_topic_partitions_response::DescribeTopicPartitionsResponse,
+        share_group_heartbeat_response::ShareGroupHeartbeatResponse,
+        share_group_describe_response::ShareGroupDescribeResponse,
+        share_fetch_response::ShareFetchResponse,
+        share_acknowledge_response::ShareAcknowledgeResponse,
+        add_raft_voter_response::AddRaftVoterResponse,
+        remove_raft_voter_response::RemoveRaftVoterResponse,
+        update_raft_voter_response::UpdateRaftVoterResponse,
+        streams_group_heartbeat_response::StreamsGroupHeartbeatResponse,
+        streams_group_describe_response::StreamsGroupDescribeResponse,
+        describe_share_group_offsets_response::DescribeShareGroupOffsetsResponse,
+        alter_share_group_offsets_response::AlterShareGroupOffsetsResponse,
+        delete_share_group_offsets_response::DeleteShareGroupOffsetsResponse,
+    )
 }
 
 /// The entry of topic `r`, made if there is room. A free function over the
@@ -401,11 +489,11 @@ impl TopicStats {
     /// Partition `p`, made if the global count allows.
     fn partition(
         &mut self,
-        p: Option<i64>,
+        p: Option<i32>,
         count: &mut usize,
         dropped: &mut u64,
     ) -> Option<&mut PartitionStats> {
-        let p = i32::try_from(p?).ok()?;
+        let p = p?;
         let i = match self.partitions.binary_search_by_key(&p, |s| s.partition) {
             Ok(i) => i,
             Err(i) => {
@@ -502,17 +590,13 @@ impl Traffic {
     }
 }
 
-/// What one walk over a topics array reads.
-struct Walk<'a> {
-    side: Side,
-    /// Topic array, partition array and partition-number field names.
-    topics: &'static str,
-    partitions: &'static str,
-    index: &'static str,
-    /// The body holding `records` fields to count, if any.
-    records: Option<&'a Body>,
-    /// Count non-zero `errorCode`s.
-    errors: bool,
+/// One partition of a Produce or Fetch body, as the tables count it.
+struct Part {
+    index: Option<i32>,
+    /// Its `records` field's data in the body.
+    records: Option<Range<u32>>,
+    /// Responses only.
+    error_code: Option<i16>,
 }
 
 impl Stats {
@@ -530,6 +614,10 @@ impl Stats {
         if let Some(l) = latency {
             self.latency.record(l);
         }
+        let (q, r) = (e.request_body.as_deref(), e.response_body.as_deref());
+        // The response is read once: for its throttle time, and for the
+        // topics of a Produce or Fetch.
+        let response = r.and_then(Body::view);
 
         // Per API key.
         let room = self.apis.len() < MAX_APIS;
@@ -560,10 +648,8 @@ impl Stats {
                         self.dropped.versions += 1;
                     }
                 }
-                let throttle = e
-                    .response_body
-                    .as_deref()
-                    .and_then(|b| int(b.tree(), "throttleTimeMs"))
+                let throttle = response
+                    .and_then(|v| throttle_time_ms(e.api_key, v))
                     .unwrap_or(0);
                 if throttle > 0 {
                     a.throttled += 1;
@@ -635,60 +721,82 @@ impl Stats {
 
         // Topics and partitions.
         self.resolve(names);
-        let (q, r) = (e.request_body.as_deref(), e.response_body.as_deref());
         match e.api_key {
             ApiKey::PRODUCE => {
-                let w = Walk {
-                    side: Side::Produce,
-                    topics: "topicData",
-                    partitions: "partitionData",
-                    index: "index",
-                    records: q,
-                    errors: false,
-                };
-                if let Some(q) = q {
-                    self.walk(q.tree(), &w, seq, names);
+                if let Some(q) = q
+                    && let Some(v) = q.view().map(ProduceRequest)
+                {
+                    for t in v.topic_data().into_iter().flatten() {
+                        let parts = t.partition_data().into_iter().flatten().map(|p| Part {
+                            index: p.index(),
+                            records: p.records(),
+                            error_code: None,
+                        });
+                        let tr = topic_ref(t.name(), t.topic_id(), names);
+                        self.count_topic(Side::Produce, tr, parts, Some(q), seq);
+                    }
                 }
-                let w = Walk {
-                    topics: "responses",
-                    partitions: "partitionResponses",
-                    records: None,
-                    errors: true,
-                    ..w
-                };
-                if let Some(r) = r {
-                    self.walk(r.tree(), &w, seq, names);
+                for t in response
+                    .map(ProduceResponse)
+                    .and_then(|v| v.responses())
+                    .into_iter()
+                    .flatten()
+                {
+                    let parts = t.partition_responses().into_iter().flatten().map(|p| Part {
+                        index: p.index(),
+                        records: None,
+                        error_code: p.error_code(),
+                    });
+                    let tr = topic_ref(t.name(), t.topic_id(), names);
+                    self.count_topic(Side::Produce, tr, parts, None, seq);
                 }
             }
             ApiKey::FETCH => {
-                let w = Walk {
-                    side: Side::Fetch,
-                    topics: "topics",
-                    partitions: "partitions",
-                    index: "partition",
-                    records: None,
-                    errors: false,
-                };
-                if let Some(q) = q {
-                    self.walk(q.tree(), &w, seq, names);
+                for t in q
+                    .and_then(Body::view)
+                    .map(FetchRequest)
+                    .and_then(|v| v.topics())
+                    .into_iter()
+                    .flatten()
+                {
+                    let parts = t.partitions().into_iter().flatten().map(|p| Part {
+                        index: p.partition(),
+                        records: None,
+                        error_code: None,
+                    });
+                    let tr = topic_ref(t.topic(), t.topic_id(), names);
+                    self.count_topic(Side::Fetch, tr, parts, None, seq);
                 }
-                let w = Walk {
-                    topics: "responses",
-                    index: "partitionIndex",
-                    records: r,
-                    errors: true,
-                    ..w
-                };
-                if let Some(r) = r {
-                    self.walk(r.tree(), &w, seq, names);
+                for t in response
+                    .map(FetchResponse)
+                    .and_then(|v| v.responses())
+                    .into_iter()
+                    .flatten()
+                {
+                    let parts = t.partitions().into_iter().flatten().map(|p| Part {
+                        index: p.partition_index(),
+                        records: p.records(),
+                        error_code: p.error_code(),
+                    });
+                    let tr = topic_ref(t.topic(), t.topic_id(), names);
+                    self.count_topic(Side::Fetch, tr, parts, r, seq);
                 }
             }
             _ => {}
         }
     }
 
-    /// Count the topics and partitions of one Produce or Fetch body.
-    fn walk(&mut self, tree: &Node, w: &Walk<'_>, seq: u64, names: &TopicNames) {
+    /// Count one topic of a Produce or Fetch body and its partitions: the
+    /// records of the partitions' `records` fields when `records` (the body
+    /// holding them) is given, their non-zero error codes.
+    fn count_topic(
+        &mut self,
+        side: Side,
+        topic: Option<TopicRef<'_>>,
+        parts: impl Iterator<Item = Part>,
+        records: Option<&Body>,
+        seq: u64,
+    ) {
         let Stats {
             topics,
             topic_ids,
@@ -696,42 +804,39 @@ impl Stats {
             dropped,
             ..
         } = self;
-        for t in items(tree, w.topics) {
-            let Some(r) = topic_ref(t, names) else {
-                continue;
-            };
-            let Some(ts) = topic_entry(topics, topic_ids, &mut dropped.topics, r) else {
-                continue;
-            };
-            if ts.seen != seq {
-                ts.seen = seq;
-                *ts.traffic.side(w.side).0 += 1;
-            }
-            for p in items(t, w.partitions) {
-                let f = w.records.map(|b| flow(p.get("records"), b));
-                let failed = w.errors && int(p, "errorCode").is_some_and(|c| c != 0);
-                {
-                    let (_, fl, errs) = ts.traffic.side(w.side);
-                    if let Some(f) = f {
-                        fl.add(f);
-                    }
-                    *errs += u64::from(failed);
-                }
-                let Some(ps) = ts.partition(int(p, w.index), partitions, &mut dropped.partitions)
-                else {
-                    continue;
-                };
-                let seen = ps.seen == seq;
-                ps.seen = seq;
-                let (reqs, fl, errs) = ps.traffic.side(w.side);
-                if !seen {
-                    *reqs += 1;
-                }
+        let Some(r) = topic else {
+            return;
+        };
+        let Some(ts) = topic_entry(topics, topic_ids, &mut dropped.topics, r) else {
+            return;
+        };
+        if ts.seen != seq {
+            ts.seen = seq;
+            *ts.traffic.side(side).0 += 1;
+        }
+        for p in parts {
+            let f = records.map(|b| flow(p.records, b));
+            let failed = p.error_code.is_some_and(|c| c != 0);
+            {
+                let (_, fl, errs) = ts.traffic.side(side);
                 if let Some(f) = f {
                     fl.add(f);
                 }
                 *errs += u64::from(failed);
             }
+            let Some(ps) = ts.partition(p.index, partitions, &mut dropped.partitions) else {
+                continue;
+            };
+            let seen = ps.seen == seq;
+            ps.seen = seq;
+            let (reqs, fl, errs) = ps.traffic.side(side);
+            if !seen {
+                *reqs += 1;
+            }
+            if let Some(f) = f {
+                fl.add(f);
+            }
+            *errs += u64::from(failed);
         }
     }
 
@@ -932,9 +1037,19 @@ pub(crate) mod tests {
     use super::*;
     use crate::capture::Timestamp;
     use crate::kafka::records::{RecordLimits, RecordsMode};
-    use crate::kafka::schema::{MessageKind, error_codes};
-    use crate::session::{DecodeOptions, ErrorRef, MessageInfo, NoResponseReason, decode_body};
-    use std::sync::OnceLock;
+    use crate::kafka::schema::MessageKind;
+    use crate::session::{DecodeOptions, MessageInfo, NoResponseReason, decode_body};
+    use bytes::BytesMut;
+    use kafka_protocol::messages as kp;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    const PRODUCE: i16 = ApiKey::PRODUCE.0;
+    const FETCH: i16 = ApiKey::FETCH.0;
+    const METADATA: i16 = ApiKey::METADATA.0;
+    const API_VERSIONS: i16 = ApiKey::API_VERSIONS.0;
+    const NOT_LEADER: i16 = ErrorCode::NOT_LEADER_OR_FOLLOWER.0;
+    const TIMED_OUT: i16 = ErrorCode::REQUEST_TIMED_OUT.0;
+    const OFFSET_OUT_OF_RANGE: i16 = ErrorCode::OFFSET_OUT_OF_RANGE.0;
 
     // Big-endian writers for hand-made bodies.
     pub(crate) fn i16b(v: &mut Vec<u8>, x: i16) {
@@ -1100,18 +1215,11 @@ pub(crate) mod tests {
     ) -> Exchange {
         let request_body = request.map(|b| decode(api, version, MessageKind::Request, b));
         let response_body = response.map(|b| decode(api, version, MessageKind::Response, b));
-        let errors: Vec<ErrorRef> = response_body
+        // As the session does: the error codes the decode's walk found.
+        let errors = response_body
             .as_deref()
-            .map(|b| error_codes(b.tree()))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| e.code != 0)
-            .map(|e| ErrorRef {
-                code: e.code,
-                name: ErrorCode(e.code).name(),
-                path: e.path,
-            })
-            .collect();
+            .map(|b| b.errors.clone())
+            .unwrap_or_default();
         let status = match (latency, errors.is_empty()) {
             (None, _) => Status::NoResponse(NoResponseReason::ConnectionClosed),
             (Some(_), true) => Status::Ok,
@@ -1148,9 +1256,15 @@ pub(crate) mod tests {
             ),
             ("events", &[(2, &[batch(0, 1, false)][..])]),
         ]);
-        let r = produce_response(&[("orders", &[(0, 0), (1, 6)]), ("events", &[(2, 0)])], 0);
+        let r = produce_response(
+            &[
+                ("orders", &[(0, 0), (1, NOT_LEADER)]),
+                ("events", &[(2, 0)]),
+            ],
+            0,
+        );
         s.observe(
-            &exchange(0, 3, 10, Some("p"), Some(&q), Some(&r), Some(500)),
+            &exchange(PRODUCE, 3, 10, Some("p"), Some(&q), Some(&r), Some(500)),
             &names,
         );
         let q = fetch_request(&[("orders", &[0, 1])]);
@@ -1163,13 +1277,13 @@ pub(crate) mod tests {
                         0,
                         &[batch(0, 3, false), batch(3, 2, false), batch(5, 1, true)][..],
                     ),
-                    (1, 1, &[][..]),
+                    (1, OFFSET_OUT_OF_RANGE, &[][..]),
                 ],
             )],
             25,
         );
         s.observe(
-            &exchange(1, 4, 20, Some("c"), Some(&q), Some(&r), Some(800)),
+            &exchange(FETCH, 4, 20, Some("c"), Some(&q), Some(&r), Some(800)),
             &names,
         );
 
@@ -1230,7 +1344,7 @@ pub(crate) mod tests {
         assert_eq!(produce.latency.max(), Some(500));
         let fetch = s.api(ApiKey::FETCH).unwrap();
         assert_eq!((fetch.throttled, fetch.throttle_time_ms), (1, 25));
-        let e = s.error(ApiKey::PRODUCE, 6).unwrap();
+        let e = s.error(ApiKey::PRODUCE, NOT_LEADER).unwrap();
         assert_eq!((e.count, e.exchanges, &e.frames[..]), (1, 1, &[10][..]));
         assert_eq!(s.errors().len(), 2);
         assert_eq!(s.client(Some("c")).unwrap().counts.requests, 1);
@@ -1245,18 +1359,21 @@ pub(crate) mod tests {
         let mut s = Stats::new();
         // Two partitions failing with the same code: two occurrences, one
         // exchange; then nine more exchanges: only the first frames kept.
-        let r = produce_response(&[("t", &[(0, 6), (1, 6), (2, 7)])], 0);
+        let r = produce_response(
+            &[("t", &[(0, NOT_LEADER), (1, NOT_LEADER), (2, TIMED_OUT)])],
+            0,
+        );
         for i in 0..10 {
             s.observe(
-                &exchange(0, 3, 100 + i * 2, None, None, Some(&r), Some(10)),
+                &exchange(PRODUCE, 3, 100 + i * 2, None, None, Some(&r), Some(10)),
                 &names,
             );
         }
-        let e = s.error(ApiKey::PRODUCE, 6).unwrap();
+        let e = s.error(ApiKey::PRODUCE, NOT_LEADER).unwrap();
         assert_eq!((e.count, e.exchanges), (20, 10));
         assert_eq!(e.frames, (0..8).map(|i| 100 + i * 2).collect::<Vec<_>>());
         let order: Vec<i16> = s.errors().iter().map(|e| e.code.0).collect();
-        assert_eq!(order, [6, 7]);
+        assert_eq!(order, [NOT_LEADER, TIMED_OUT]);
         let j = s.to_json();
         assert_eq!(j["errors"][0]["name"], "NOT_LEADER_OR_FOLLOWER");
         assert_eq!(j["errors"][0]["retriable"], true);
@@ -1273,8 +1390,14 @@ pub(crate) mod tests {
     fn no_response_and_missing_bodies() {
         let names = TopicNames::new();
         let mut s = Stats::new();
-        s.observe(&exchange(0, 3, 1, Some("x"), None, None, None), &names);
-        s.observe(&exchange(1, 4, 3, Some("x"), None, None, Some(5)), &names);
+        s.observe(
+            &exchange(PRODUCE, 3, 1, Some("x"), None, None, None),
+            &names,
+        );
+        s.observe(
+            &exchange(FETCH, 4, 3, Some("x"), None, None, Some(5)),
+            &names,
+        );
         let c = s.client(Some("x")).unwrap();
         assert_eq!(
             (c.counts.requests, c.counts.answered, c.counts.no_response),
@@ -1285,80 +1408,45 @@ pub(crate) mod tests {
         assert_eq!(s.api(ApiKey::PRODUCE).unwrap().latency.count(), 0);
     }
 
+    fn encode<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        m.encode(&mut out, v).unwrap();
+        out.to_vec()
+    }
+
     #[test]
     fn topic_ids_resolve_when_named() {
-        use crate::kafka::schema::Node;
         let mut names = TopicNames::new();
         let mut s = Stats::new();
         let id = [7u8; 16];
+        let uuid = "07070707-0707-0707-0707-070707070707".parse().unwrap();
         // A Produce v13 request naming the topic by id, before any Metadata.
-        let mut e = exchange(0, 3, 1, None, None, None, None);
-        let tree = Node {
-            name: "ProduceRequest",
-            range: 0..1,
-            value: Value::Struct(vec![Node {
-                name: "topicData",
-                range: 0..1,
-                value: Value::Array(vec![Node {
-                    name: "",
-                    range: 0..1,
-                    value: Value::Struct(vec![
-                        Node {
-                            name: "topicId",
-                            range: 0..1,
-                            value: Value::Uuid(id),
-                        },
-                        Node {
-                            name: "partitionData",
-                            range: 0..1,
-                            value: Value::Array(vec![Node {
-                                name: "",
-                                range: 0..1,
-                                value: Value::Struct(vec![Node {
-                                    name: "index",
-                                    range: 0..1,
-                                    value: Value::Int(4),
-                                }]),
-                            }]),
-                        },
-                    ]),
-                }]),
-            }]),
-        };
-        let mut body = decode(0, 3, MessageKind::Request, &produce_request(&[]));
-        body.tree = tree.into();
-        e.request_body = Some(body);
+        let q = encode(
+            &kp::ProduceRequest::default()
+                .with_acks(1)
+                .with_topic_data(vec![
+                    kp::produce_request::TopicProduceData::default()
+                        .with_topic_id(uuid)
+                        .with_partition_data(vec![
+                            kp::produce_request::PartitionProduceData::default().with_index(4),
+                        ]),
+                ]),
+            13,
+        );
+        let e = exchange(PRODUCE, 13, 1, None, Some(&q), None, None);
         s.observe(&e, &names);
         assert_eq!(s.topics()[0].topic, "id:07070707…");
         assert_eq!(s.topics()[0].topic_id, Some(id));
         // Metadata names it: the next exchange renames the entry.
-        let mut md = exchange(3, 12, 5, None, None, None, Some(1));
-        let mut mb = decode(3, 12, MessageKind::Response, &[]);
-        mb.tree = OnceLock::from(Node {
-            name: "MetadataResponse",
-            range: 0..1,
-            value: Value::Struct(vec![Node {
-                name: "topics",
-                range: 0..1,
-                value: Value::Array(vec![Node {
-                    name: "",
-                    range: 0..1,
-                    value: Value::Struct(vec![
-                        Node {
-                            name: "name",
-                            range: 0..1,
-                            value: Value::Str("orders".into()),
-                        },
-                        Node {
-                            name: "topicId",
-                            range: 0..1,
-                            value: Value::Uuid(id),
-                        },
-                    ]),
-                }]),
-            }]),
-        });
-        md.response_body = Some(mb);
+        let r = encode(
+            &kp::MetadataResponse::default().with_topics(vec![
+                kp::metadata_response::MetadataResponseTopic::default()
+                    .with_name(Some(kp::TopicName(StrBytes::from_static_str("orders"))))
+                    .with_topic_id(uuid),
+            ]),
+            12,
+        );
+        let md = exchange(METADATA, 12, 5, None, None, Some(&r), Some(1));
         names.observe(&md);
         s.observe(&md, &names);
         s.observe(&e, &names);
@@ -1369,6 +1457,7 @@ pub(crate) mod tests {
             ("orders", 2)
         );
         assert_eq!(t[0].partitions.len(), 1);
+        assert_eq!(t[0].partitions[0].partition, 4);
         assert_eq!(t[0].partitions[0].traffic.produce_requests, 2);
         assert_eq!(
             s.to_json()["topics"][0]["topic_id"],
@@ -1383,7 +1472,7 @@ pub(crate) mod tests {
         for i in 0..MAX_CLIENTS + 5 {
             let id = format!("client-{i}");
             s.observe(
-                &exchange(18, 3, i as u64, Some(&id), None, None, Some(1)),
+                &exchange(API_VERSIONS, 3, i as u64, Some(&id), None, None, Some(1)),
                 &names,
             );
         }
@@ -1396,7 +1485,10 @@ pub(crate) mod tests {
         assert_eq!(s.apis().count(), MAX_APIS);
         assert_eq!(s.dropped().apis, 300 + 1 - MAX_APIS as u64);
         for v in 0..100 {
-            s.observe(&exchange(18, v, 1, None, None, None, None), &names);
+            s.observe(
+                &exchange(API_VERSIONS, v, 1, None, None, None, None),
+                &names,
+            );
         }
         assert_eq!(
             s.api(ApiKey::API_VERSIONS).unwrap().versions.len(),
@@ -1406,7 +1498,7 @@ pub(crate) mod tests {
         let long = "x".repeat(10_000);
         let q = produce_request(&[(&long, &[(0, &[batch(0, 1, false)][..])])]);
         s.observe(
-            &exchange(0, 3, 9, Some(&long), Some(&q), None, None),
+            &exchange(PRODUCE, 3, 9, Some(&long), Some(&q), None, None),
             &names,
         );
         assert_eq!(s.topics()[0].topic.len(), MAX_NAME_LEN);
@@ -1425,17 +1517,17 @@ pub(crate) mod tests {
         )]);
         for cut in 0..q.len() {
             s.observe(
-                &exchange(0, 3, 1, None, Some(&q[..cut]), None, None),
+                &exchange(PRODUCE, 3, 1, None, Some(&q[..cut]), None, None),
                 &names,
             );
         }
-        s.observe(&exchange(0, 3, 1, None, Some(&q), None, None), &names);
+        s.observe(&exchange(PRODUCE, 3, 1, None, Some(&q), None, None), &names);
         let t = s.topic("t").unwrap();
         assert!(t.traffic.produced.records >= i32::MAX as u64);
         let r = fetch_response(&[("t", &[(-1, 0, &[batch(0, 2, false)][..])])], -5);
         for cut in 0..r.len() {
             s.observe(
-                &exchange(1, 4, 1, None, None, Some(&r[..cut]), Some(1)),
+                &exchange(FETCH, 4, 1, None, None, Some(&r[..cut]), Some(1)),
                 &names,
             );
         }

@@ -19,8 +19,9 @@ use std::net::SocketAddr;
 
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
-use crate::kafka::schema::Node;
-use crate::session::{Event, EventKind, Exchange, Status};
+use crate::kafka::errors::ErrorCode;
+use crate::kafka::schema::views::ApiVersionsResponse;
+use crate::session::{Body, Event, EventKind, Exchange, Status};
 use crate::tcp::CloseReason;
 
 use super::requests::{client_key, dur, plural};
@@ -31,8 +32,7 @@ pub fn detectors() -> Vec<Box<dyn Detector>> {
     vec![Box::new(Bootstrap::default())]
 }
 
-/// UNSUPPORTED_VERSION.
-const UNSUPPORTED_VERSION: i16 = 35;
+const UNSUPPORTED_VERSION: i16 = ErrorCode::UNSUPPORTED_VERSION.0;
 
 /// The same ApiVersions version answered UNSUPPORTED_VERSION this many
 /// times, with nothing else ever sent, is a loop: a negotiating client
@@ -53,7 +53,13 @@ pub const MAX_OUTCOMES: usize = 16;
 /// APIs of the bootstrap itself: before the first of any other API
 /// answered, a client has not started its work.
 fn bootstrap_api(api: ApiKey) -> bool {
-    matches!(api.0, 3 | 17 | 18 | 36)
+    matches!(
+        api,
+        ApiKey::METADATA
+            | ApiKey::SASL_HANDSHAKE
+            | ApiKey::API_VERSIONS
+            | ApiKey::SASL_AUTHENTICATE
+    )
 }
 
 #[derive(Default)]
@@ -121,14 +127,16 @@ fn push_frame(v: &mut Vec<u64>, f: u64) {
     }
 }
 
-fn offered_ranges(tree: &Node) -> Option<BTreeMap<i16, (i16, i16)>> {
-    if tree.get("errorCode").and_then(Node::as_int).unwrap_or(0) != 0 {
+/// The versions an ApiVersions response offers, by API key (`None` for an
+/// error response, whose list is not the broker's offer).
+fn offered_ranges(body: &Body) -> Option<BTreeMap<i16, (i16, i16)>> {
+    let r = body.view().map(ApiVersionsResponse)?;
+    if r.error_code().unwrap_or(0) != 0 {
         return None;
     }
     let mut m = BTreeMap::new();
-    for k in tree.get("apiKeys")?.children() {
-        let g = |n: &str| k.get(n).and_then(Node::as_int).map(|v| v as i16);
-        if let (Some(a), Some(lo), Some(hi)) = (g("apiKey"), g("minVersion"), g("maxVersion")) {
+    for k in r.api_keys()? {
+        if let (Some(a), Some(lo), Some(hi)) = (k.api_key(), k.min_version(), k.max_version()) {
             m.insert(a, (lo, hi));
         }
     }
@@ -176,11 +184,11 @@ impl Detector for Bootstrap {
             *c.outcomes.entry((e.api_key, outcome)).or_default() += 1;
         }
         match e.status {
-            Status::Ok if e.api_key.0 != 17 => c.ok = true,
+            Status::Ok if e.api_key != ApiKey::SASL_HANDSHAKE => c.ok = true,
             Status::Error | Status::NoResponse(_) => c.failures += 1,
             _ => {}
         }
-        if answered && (!bootstrap_api(e.api_key) || e.api_key.0 == 3) {
+        if answered && (!bootstrap_api(e.api_key) || e.api_key == ApiKey::METADATA) {
             c.started = true;
         }
         let stream = self.streams.get_mut(&e.stream);
@@ -223,10 +231,7 @@ impl Detector for Bootstrap {
                     }
                 }
             }
-            if let Some(r) = e
-                .response_body
-                .as_deref()
-                .and_then(|b| offered_ranges(b.tree()))
+            if let Some(r) = e.response_body.as_deref().and_then(offered_ranges)
                 && (self.offered.contains_key(&e.broker) || self.offered.len() < MAX_BROKERS)
             {
                 self.offered.entry(e.broker).or_default().extend(r);
@@ -453,16 +458,20 @@ impl Detector for Bootstrap {
 
 #[cfg(test)]
 mod tests {
-    use super::super::requests::tests::{Either, close, ex, run};
+    use super::super::requests::tests::{Either, body, close, encode, ex, run};
     use super::*;
+    use crate::kafka::schema::MessageKind;
     use crate::session::ErrorRef;
 
+    const METADATA: i16 = ApiKey::METADATA.0;
+    const API_VERSIONS: i16 = ApiKey::API_VERSIONS.0;
+
     fn av(stream: u64, ver: i16, client: &str, broker: u16, ms: i64, refused: bool) -> Exchange {
-        let mut e = ex(stream, 18, ver, client, broker, ms, Some(ms + 1));
+        let mut e = ex(stream, API_VERSIONS, ver, client, broker, ms, Some(ms + 1));
         if refused {
             e.status = Status::Error;
             e.errors = vec![ErrorRef {
-                code: 35,
+                code: UNSUPPORTED_VERSION,
                 name: "UNSUPPORTED_VERSION",
                 path: "errorCode".into(),
             }];
@@ -501,7 +510,7 @@ mod tests {
         let items = vec![
             Either::E(av(0, 3, "rd", 9092, 0, true)),
             Either::E(av(0, 0, "rd", 9092, 10, false)),
-            Either::E(ex(0, 3, 12, "rd", 9092, 20, Some(21))),
+            Either::E(ex(0, METADATA, 12, "rd", 9092, 20, Some(21))),
         ];
         let f = run(&mut Bootstrap::default(), &items);
         assert_eq!(f.len(), 1, "{f:?}");
@@ -515,7 +524,7 @@ mod tests {
             Either::E(av(0, 3, "rd", 9092, 0, true)),
             Either::E(av(0, 3, "rd", 9092, 10, true)),
             Either::E(av(0, 2, "rd", 9092, 20, false)),
-            Either::E(ex(0, 3, 12, "rd", 9092, 30, Some(31))),
+            Either::E(ex(0, METADATA, 12, "rd", 9092, 30, Some(31))),
         ];
         let f = run(&mut Bootstrap::default(), &items);
         let codes: Vec<_> = f.iter().map(|f| f.code).collect();
@@ -523,8 +532,61 @@ mod tests {
     }
 
     #[test]
+    fn versions_outside_the_offer() {
+        use kafka_protocol::messages as kp;
+        use kp::api_versions_response::ApiVersion;
+        let offer = |key: ApiKey, lo: i16, hi: i16| {
+            ApiVersion::default()
+                .with_api_key(key.0)
+                .with_min_version(lo)
+                .with_max_version(hi)
+        };
+        let answer = kp::ApiVersionsResponse::default().with_api_keys(vec![
+            offer(ApiKey::METADATA, 0, 12),
+            offer(ApiKey::API_VERSIONS, 0, 3),
+        ]);
+        let mut a = av(0, 3, "c", 9092, 0, false);
+        a.response_body = body(
+            ApiKey::API_VERSIONS,
+            3,
+            MessageKind::Response,
+            &encode(&answer, 3),
+        );
+        let items = [
+            Either::E(a),
+            Either::E(ex(0, METADATA, 13, "c", 9092, 10, Some(11))),
+        ];
+        let f = run(&mut Bootstrap::default(), &items);
+        let v: Vec<_> = f
+            .iter()
+            .filter(|f| f.code == "version_unsupported")
+            .collect();
+        assert_eq!(v.len(), 1, "{f:?}");
+        assert_eq!(v[0].severity, Severity::Warning);
+        assert!(v[0].details[0].contains("v0–v12"), "{:?}", v[0].details);
+        // An error response (the v0 layout a broker answers a version it
+        // does not know with) is no offer: the same Metadata is not judged.
+        let refusal = kp::ApiVersionsResponse::default()
+            .with_error_code(UNSUPPORTED_VERSION)
+            .with_api_keys(vec![offer(ApiKey::API_VERSIONS, 0, 2)]);
+        let mut a = av(0, 3, "c", 9092, 0, true);
+        a.response_body = body(
+            ApiKey::API_VERSIONS,
+            3,
+            MessageKind::Response,
+            &encode(&refusal, 0),
+        );
+        let items = [
+            Either::E(a),
+            Either::E(ex(0, METADATA, 13, "c", 9092, 10, Some(11))),
+        ];
+        let f = run(&mut Bootstrap::default(), &items);
+        assert!(f.iter().all(|f| f.code != "version_unsupported"), "{f:?}");
+    }
+
+    #[test]
     fn unanswered_metadata_never_bootstraps() {
-        let mut m = ex(0, 3, 12, "c", 9092, 10, None);
+        let mut m = ex(0, METADATA, 12, "c", 9092, 10, None);
         m.status = Status::NoResponse(crate::session::NoResponseReason::ConnectionClosed);
         let items = vec![
             Either::E(av(0, 3, "c", 9092, 0, false)),
@@ -534,7 +596,7 @@ mod tests {
         let f = run(&mut Bootstrap::default(), &items);
         // ApiVersions answered OK: the broker talked; not "never completed".
         assert!(f.iter().all(|f| f.code != "bootstrap_incomplete"));
-        let mut m = ex(0, 3, 12, "c", 9092, 10, None);
+        let mut m = ex(0, METADATA, 12, "c", 9092, 10, None);
         m.status = Status::NoResponse(crate::session::NoResponseReason::ConnectionClosed);
         let f = run(
             &mut Bootstrap::default(),

@@ -21,11 +21,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::capture::Timestamp;
+use crate::kafka::ApiKey;
+use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{Batch, RecordSet};
-use crate::kafka::schema::Node;
+use crate::kafka::schema::views::{
+    FetchRequest, FetchResponse, OffsetCommitRequest, OffsetCommitResponse,
+};
 use crate::session::{Exchange, Status};
 
-use super::producer::{client_label, int, int_of, items, plural, record_set};
+use super::producer::{client_label, plural, record_set, topic_label};
 use super::{Context, Detector, Finding, Severity};
 use crate::analysis::topics::group_of;
 
@@ -59,6 +63,11 @@ pub const LAG_GROWTH_FACTOR: i64 = 2;
 pub const COMMIT_STALL_MIN_COMMITS: u64 = 3;
 /// Shortest span of the same-offset commits for a stall.
 pub const COMMIT_STALL_MIN_SPAN_NS: i128 = 10_000_000_000;
+
+/// Fetch's `isolationLevel` for `read_committed`.
+const READ_COMMITTED: i8 = 1;
+
+const OFFSET_OUT_OF_RANGE: i16 = ErrorCode::OFFSET_OUT_OF_RANGE.0;
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -169,20 +178,17 @@ impl Lag {
         if !matches!(e.status, Status::Ok | Status::Error) {
             return;
         }
-        let q = req.tree();
-        let read_committed = int(q, "isolationLevel") == Some(1);
+        let q = req.view().map(FetchRequest);
+        let read_committed = q.and_then(|q| q.isolation_level()) == Some(READ_COMMITTED);
         // What the request asked for: (topic, partition) → fetch offset.
         let mut asked: Vec<(String, i64, i64)> = Vec::new();
-        for t in items(q, "topics") {
-            let Some(topic) = cx.names.topic_of(t) else {
+        for t in q.and_then(|q| q.topics()).into_iter().flatten() {
+            let Some(topic) = topic_label(cx.names, t.topic(), t.topic_id()) else {
                 continue;
             };
-            for p in items(t, "partitions") {
-                if let (Some(i), Some(o)) = (
-                    int_of(p, &["partition", "partitionIndex"]),
-                    int(p, "fetchOffset"),
-                ) {
-                    asked.push((topic.clone(), i, o));
+            for p in t.partitions().into_iter().flatten() {
+                if let (Some(i), Some(o)) = (p.partition(), p.fetch_offset()) {
+                    asked.push((topic.clone(), i64::from(i), o));
                 }
             }
         }
@@ -202,14 +208,14 @@ impl Lag {
                 }
             }
         }
-        let r = resp.tree();
-        for t in items(r, "responses") {
-            let Some(topic) = cx.names.topic_of(t) else {
+        let responses = resp.view().map(FetchResponse).and_then(|r| r.responses());
+        for t in responses.into_iter().flatten() {
+            let Some(topic) = topic_label(cx.names, t.topic(), t.topic_id()) else {
                 continue;
             };
             let topic: Arc<str> = Arc::from(topic);
-            for p in items(t, "partitions") {
-                let Some(partition) = int_of(p, &["partitionIndex", "partition"]) else {
+            for p in t.partitions().into_iter().flatten() {
+                let Some(partition) = p.partition_index().map(i64::from) else {
                     continue;
                 };
                 let key = Key {
@@ -217,8 +223,8 @@ impl Lag {
                     topic: topic.clone(),
                     partition,
                 };
-                let code = int(p, "errorCode").unwrap_or(0);
-                let hw = int(p, "highWatermark").unwrap_or(-1);
+                let code = p.error_code().unwrap_or(0);
+                let hw = p.high_watermark().unwrap_or(-1);
                 let fetch_offset = asked
                     .iter()
                     .find(|(n, i, _)| **n == *topic && *i == partition)
@@ -234,16 +240,15 @@ impl Lag {
                         self.dropped += 1;
                         continue;
                     }
-                } else if !self.parts.contains_key(&key) && code != 1 {
+                } else if !self.parts.contains_key(&key) && code != OFFSET_OUT_OF_RANGE {
                     continue;
                 }
-                if code == 1 {
-                    // OFFSET_OUT_OF_RANGE
+                if code == OFFSET_OUT_OF_RANGE {
                     let oor = OutOfRange {
                         frame: e.request.frame,
                         ts: e.request.ts,
                         offset: fetch_offset,
-                        log_start: int(p, "logStartOffset").unwrap_or(-1),
+                        log_start: p.log_start_offset().unwrap_or(-1),
                         high_watermark: hw,
                         next: None,
                     };
@@ -281,9 +286,9 @@ impl Lag {
                 if code != 0 || hw < 0 {
                     continue;
                 }
-                let lso = int(p, "lastStableOffset").unwrap_or(-1);
+                let lso = p.last_stable_offset().unwrap_or(-1);
                 let ceiling = if read_committed && lso >= 0 { lso } else { hw };
-                let end = record_set(resp, p.get("records")).and_then(end_of);
+                let end = record_set(resp, p.records()).and_then(end_of);
                 let position = end.map_or(fetch_offset, |x| x.max(fetch_offset));
                 let s = Sample {
                     ts: e.request.ts,
@@ -309,30 +314,41 @@ impl Lag {
         else {
             return;
         };
-        let q = req.tree();
-        let Some(group) = q.get("groupId").and_then(Node::as_str) else {
+        let q = req.view().map(OffsetCommitRequest);
+        let Some(group) = q.and_then(|q| q.group_id()) else {
             return;
         };
         let group: Arc<str> = Arc::from(group);
-        let r = resp.tree();
-        for t in items(q, "topics") {
-            let Some(topic) = cx.names.topic_of(t) else {
+        // Only commits the broker accepted: the (topic, partition) pairs it
+        // answered with an error.
+        let mut failed: Vec<(String, i32)> = Vec::new();
+        let answered = resp
+            .view()
+            .map(OffsetCommitResponse)
+            .and_then(|r| r.topics());
+        for rt in answered.into_iter().flatten() {
+            let Some(topic) = topic_label(cx.names, rt.name(), rt.topic_id()) else {
+                continue;
+            };
+            for rp in rt.partitions().into_iter().flatten() {
+                if let Some(i) = rp.partition_index()
+                    && rp.error_code().unwrap_or(0) != 0
+                {
+                    failed.push((topic.clone(), i));
+                }
+            }
+        }
+        for t in q.and_then(|q| q.topics()).into_iter().flatten() {
+            let Some(topic) = topic_label(cx.names, t.name(), t.topic_id()) else {
                 continue;
             };
             let topic: Arc<str> = Arc::from(topic);
-            for p in items(t, "partitions") {
-                let (Some(i), Some(off)) = (int(p, "partitionIndex"), int(p, "committedOffset"))
-                else {
+            for p in t.partitions().into_iter().flatten() {
+                let (Some(i), Some(off)) = (p.partition_index(), p.committed_offset()) else {
                     continue;
                 };
-                // Only commits the broker accepted.
-                let failed = items(r, "topics").iter().any(|rt| {
-                    cx.names.topic_of(rt).as_deref() == Some(&*topic)
-                        && items(rt, "partitions").iter().any(|rp| {
-                            int(rp, "partitionIndex") == Some(i)
-                                && int(rp, "errorCode").unwrap_or(0) != 0
-                        })
-                });
+                let failed = failed.iter().any(|(n, fi)| **n == *topic && *fi == i);
+                let i = i64::from(i);
                 if failed || off < 0 {
                     continue;
                 }
@@ -457,14 +473,21 @@ fn secs(ns: i128) -> String {
 impl Detector for Lag {
     fn exchange(&mut self, e: &Exchange, cx: &Context<'_>) {
         let client = client_label(e);
-        match e.api_key.0 {
-            1 => self.fetch(e, cx, &client),
-            8 => self.offset_commit(e, cx, &client),
+        match e.api_key {
+            ApiKey::FETCH => self.fetch(e, cx, &client),
+            ApiKey::OFFSET_COMMIT => self.offset_commit(e, cx, &client),
             _ => {}
         }
         // Which group a client belongs to, for the findings' groups.
-        if matches!(e.api_key.0, 8 | 9 | 11 | 12 | 14 | 68)
-            && let Some(g) = group_of(e)
+        if matches!(
+            e.api_key,
+            ApiKey::OFFSET_COMMIT
+                | ApiKey::OFFSET_FETCH
+                | ApiKey::JOIN_GROUP
+                | ApiKey::HEARTBEAT
+                | ApiKey::SYNC_GROUP
+                | ApiKey::CONSUMER_GROUP_HEARTBEAT
+        ) && let Some(g) = group_of(e)
             && (self.groups.contains_key(&client) || self.groups.len() < MAX_GROUPS)
         {
             self.groups.insert(client, Arc::from(g));

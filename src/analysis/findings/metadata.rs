@@ -20,6 +20,10 @@
 //! the client retried and got through, at the cost of latency); any
 //! episode that never recovered makes the finding an error.
 //!
+//! Responses are read by a walk over their bytes with one generic rule for
+//! every API (see [`OutcomeWalk`]), not by a typed view per API: the family
+//! covers the error codes of any response.
+//!
 //! Contract: no panic on any exchange; state is bounded by the named
 //! limits below (what they refuse is simply not followed).
 
@@ -29,22 +33,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::capture::Timestamp;
+use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
-use crate::kafka::schema::{Node, Value};
-use crate::session::Exchange;
+use crate::kafka::schema::views::{
+    AddOffsetsToTxnRequest, EndTxnRequest, InitProducerIdRequest, MetadataRequest, ProduceRequest,
+    TxnOffsetCommitRequest,
+};
+use crate::kafka::schema::walk::{Scalar, Visit, walk_message};
+use crate::kafka::schema::{FieldSpec, Step};
+use crate::session::{Body, Exchange};
 
 use super::super::topics::{TopicNames, group_of};
+use super::producer::topic_label;
 use super::{Context, Detector, Finding, Severity};
-
-/// Codes of this family that say the client's view of leadership is stale
-/// or leadership is in flux.
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-const LEADER_NOT_AVAILABLE: i16 = 5;
-const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-const FENCED_LEADER_EPOCH: i16 = 74;
-const UNKNOWN_LEADER_EPOCH: i16 = 75;
-
-const METADATA: i16 = 3;
 
 /// Most (subject, code) pairs reported; further ones are not followed.
 pub const MAX_TROUBLES: usize = 1024;
@@ -67,22 +68,46 @@ pub fn detectors() -> Vec<Box<dyn Detector>> {
 type ClientKey = (Option<Arc<str>>, IpAddr);
 
 /// What an episode is about: client, API, topic, partition.
-type EpisodeKey = (ClientKey, i16, Arc<str>, Option<i32>);
+type EpisodeKey = (ClientKey, ApiKey, Arc<str>, Option<i32>);
 
 /// Whether a code is this family's, and its finding code.
 fn family(code: i16) -> Option<&'static str> {
-    match code {
-        NOT_LEADER_OR_FOLLOWER => Some("not_leader"),
-        LEADER_NOT_AVAILABLE => Some("leader_not_available"),
-        UNKNOWN_TOPIC_OR_PARTITION => Some("unknown_topic"),
-        FENCED_LEADER_EPOCH | UNKNOWN_LEADER_EPOCH => Some("stale_leader_epoch"),
-        c if is_authorization(c) => Some("authorization_failed"),
+    match ErrorCode(code) {
+        ErrorCode::NOT_LEADER_OR_FOLLOWER => Some("not_leader"),
+        ErrorCode::LEADER_NOT_AVAILABLE => Some("leader_not_available"),
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => Some("unknown_topic"),
+        ErrorCode::FENCED_LEADER_EPOCH | ErrorCode::UNKNOWN_LEADER_EPOCH => {
+            Some("stale_leader_epoch")
+        }
+        _ if is_authorization(code) => Some("authorization_failed"),
         _ => None,
     }
 }
 
 fn is_authorization(code: i16) -> bool {
     code != 0 && ErrorCode(code).name().ends_with("_AUTHORIZATION_FAILED")
+}
+
+// ------------------------------------------------------------ outcomes
+
+// The generic rule every response is read by, whatever its API: Kafka's
+// definitions name these fields alike across APIs, and this family follows
+// the error codes of all of them (a typed view per API would be a list of
+// every response kept up to date by hand).
+
+/// A struct's outcome: its `errorCode`.
+const ERROR_CODE: &str = "errorCode";
+/// A struct's partition number: the first of these it has.
+const PARTITION_FIELDS: [&str; 4] = ["partitionIndex", "index", "partition", "partitionId"];
+/// A topic struct's name: the first of these it has, else its [`TOPIC_ID`].
+const TOPIC_NAME_FIELDS: [&str; 3] = ["name", "topic", "topicName"];
+const TOPIC_ID: &str = "topicId";
+
+/// Whether an array field holds topics (`topics`, `topicData`, `Topics`…,
+/// Produce's and Fetch's `responses`): its elements name the topic their
+/// own arrays (partitions) are about.
+fn topicish(field: &str) -> bool {
+    field.starts_with("topic") || field.starts_with("Topic") || field == "responses"
 }
 
 /// One error of one response: about a topic (and partition), or the whole
@@ -94,75 +119,209 @@ struct Outcome {
     code: i16,
 }
 
+/// A struct the rule reads: the message itself, and the elements of its
+/// arrays of structs, recursively (not structs held in a plain field, nor
+/// anything inside them).
+#[derive(Default)]
+struct Read<'a> {
+    /// The struct whose array holds this one (the message: itself).
+    parent: usize,
+    /// That array's name (`""` for the message).
+    array: &'static str,
+    code: Option<i64>,
+    /// By rank in [`PARTITION_FIELDS`].
+    partitions: [Option<i64>; 4],
+    /// By rank in [`TOPIC_NAME_FIELDS`].
+    names: [Option<&'a [u8]>; 3],
+    id: Option<&'a [u8; 16]>,
+}
+
+impl Read<'_> {
+    fn partition(&self) -> Option<i32> {
+        self.partitions
+            .iter()
+            .find_map(|p| *p)
+            .and_then(|v| i32::try_from(v).ok())
+    }
+
+    /// Its topic, by name (lossy: a name that is not UTF-8 is still named),
+    /// or by id.
+    fn topic(&self, names: &TopicNames) -> Option<String> {
+        if let Some(n) = self.names.iter().find_map(|n| *n) {
+            return Some(String::from_utf8_lossy(n).into_owned());
+        }
+        self.id.map(|id| names.id_label(id))
+    }
+}
+
+/// The walk's visitor: the structs the rule reads, in wire order (a struct
+/// before what it holds), those that can matter only: a struct with no
+/// error code, inside or out, is dropped once read.
+struct OutcomeWalk<'a> {
+    read: Vec<Read<'a>>,
+    /// The structs being read, innermost last: their index in `read`, or
+    /// `None` for one the rule does not read.
+    open: Vec<Option<usize>>,
+    /// The fields and elements being read, innermost last.
+    steps: Vec<(Step, &'static str)>,
+    /// The last struct in `read` with an error code.
+    last_code: Option<usize>,
+}
+
+impl OutcomeWalk<'_> {
+    fn new() -> Self {
+        OutcomeWalk {
+            read: vec![Read::default()],
+            open: vec![Some(0)],
+            steps: Vec::new(),
+            last_code: None,
+        }
+    }
+}
+
+impl<'a> Visit<'a> for OutcomeWalk<'a> {
+    fn open(&mut self, step: Step, f: &'static FieldSpec, _at: usize) {
+        self.steps.push((step, f.name));
+    }
+
+    fn close(&mut self, _end: usize) {
+        self.steps.pop();
+    }
+
+    fn abort(&mut self) {
+        self.steps.pop();
+    }
+
+    fn begin_struct(&mut self) {
+        let parent = self.open.last().copied().flatten();
+        let read = match (self.steps.last(), parent) {
+            (Some(&(Step::Index(_), array)), Some(parent)) => {
+                self.read.push(Read {
+                    parent,
+                    array,
+                    ..Read::default()
+                });
+                Some(self.read.len() - 1)
+            }
+            _ => None,
+        };
+        self.open.push(read);
+    }
+
+    fn end_struct(&mut self) {
+        if let Some(Some(i)) = self.open.pop()
+            && self.last_code.is_none_or(|c| c < i)
+        {
+            self.read.truncate(i);
+        }
+    }
+
+    fn scalar(&mut self, v: Scalar<'a>) {
+        let (Some(&(Step::Field(name), _)), Some(&Some(i))) = (self.steps.last(), self.open.last())
+        else {
+            return;
+        };
+        let Some(r) = self.read.get_mut(i) else {
+            return;
+        };
+        match v {
+            Scalar::Int(x) if name == ERROR_CODE => {
+                r.code.get_or_insert(x);
+                self.last_code = Some(self.last_code.map_or(i, |c| c.max(i)));
+            }
+            Scalar::Int(x) => {
+                if let Some(k) = PARTITION_FIELDS.iter().position(|f| *f == name) {
+                    r.partitions[k].get_or_insert(x);
+                }
+            }
+            Scalar::Str(b) => {
+                if let Some(k) = TOPIC_NAME_FIELDS.iter().position(|f| *f == name) {
+                    r.names[k].get_or_insert(b);
+                }
+            }
+            Scalar::Uuid(u) if name == TOPIC_ID => {
+                r.id.get_or_insert(u);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Every `errorCode` of a response (zeros included: they are successes),
-/// with the topic and partition it is about when it is inside one.
+/// with the topic and partition it is about when it is inside one: a
+/// struct's topic is named by the first element of a topic array on its
+/// way from the message (see [`topicish`]), its partition by its own
+/// partition field. In wire order, a struct before the structs it holds;
+/// at most [`MAX_OUTCOMES`].
 fn outcomes(e: &Exchange, names: &TopicNames) -> Vec<Outcome> {
+    match e.response_body.as_deref() {
+        Some(b) => body_outcomes(b, names),
+        None => Vec::new(),
+    }
+}
+
+fn body_outcomes(b: &Body, names: &TopicNames) -> Vec<Outcome> {
+    let Some(spec) = b.message else {
+        return Vec::new();
+    };
+    let mut w = OutcomeWalk::new();
+    walk_message(spec, b.version, &b.bytes, 0, &mut w);
+    let mut read = w.read;
+    if b.error_code_only {
+        // Only the top-level code means anything (the rest is in a layout
+        // of the broker's choosing).
+        read.truncate(1);
+        if let Some(root) = read.first_mut() {
+            *root = Read {
+                code: root.code,
+                ..Read::default()
+            };
+        }
+    }
+    // Where each struct's topic comes from: the struct naming it.
+    let mut from: Vec<Option<usize>> = Vec::with_capacity(read.len());
+    let mut topics: Vec<Option<String>> = Vec::with_capacity(read.len());
     let mut out = Vec::new();
-    if let Some(b) = e.response_body.as_deref() {
-        visit(b.tree(), None, &mut out, names, "");
+    for (i, r) in read.iter().enumerate() {
+        let inherited = if i == 0 {
+            None
+        } else {
+            from.get(r.parent).copied().flatten()
+        };
+        let named = match inherited {
+            None if topicish(r.array) => r.topic(names),
+            _ => None,
+        };
+        let source = if named.is_some() { Some(i) } else { inherited };
+        from.push(source);
+        topics.push(named);
+        let Some(code) = r.code else {
+            continue;
+        };
+        if out.len() >= MAX_OUTCOMES {
+            break;
+        }
+        let topic = source.and_then(|s| topics.get(s).cloned().flatten());
+        out.push(Outcome {
+            partition: topic.as_ref().and_then(|_| r.partition()),
+            topic,
+            code: i16::try_from(code).unwrap_or(-1),
+        });
     }
     out
 }
 
-fn partition_of(n: &Node) -> Option<i32> {
-    ["partitionIndex", "index", "partition", "partitionId"]
-        .iter()
-        .find_map(|f| n.get(f)?.as_int())
-        .and_then(|v| i32::try_from(v).ok())
-}
-
-fn topicish(field: &str) -> bool {
-    field.starts_with("topic") || field.starts_with("Topic") || field == "responses"
-}
-
-fn visit(n: &Node, topic: Option<&str>, out: &mut Vec<Outcome>, names: &TopicNames, field: &str) {
-    if out.len() >= MAX_OUTCOMES {
-        return;
-    }
-    match &n.value {
-        Value::Struct(fields) => {
-            // An element of a topic array names its topic.
-            let named = if topic.is_none() && topicish(field) {
-                names.topic_of(n)
-            } else {
-                None
-            };
-            let topic = named.as_deref().or(topic);
-            if let Some(code) = n.get("errorCode").and_then(Node::as_int) {
-                let partition = topic.and_then(|_| partition_of(n));
-                out.push(Outcome {
-                    topic: topic.map(str::to_string),
-                    partition,
-                    code: i16::try_from(code).unwrap_or(-1),
-                });
-            }
-            for f in fields {
-                if matches!(f.value, Value::Array(_)) {
-                    for item in f.children() {
-                        visit(item, topic, out, names, f.name);
-                    }
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                visit(item, topic, out, names, field);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The topics a request names (Metadata's `topics[].name`), for codes its
-/// response gives at the top level.
+/// The topics a Metadata request names, for codes its response gives at
+/// the top level.
 fn request_topics(e: &Exchange, names: &TopicNames) -> Vec<String> {
-    let Some(b) = e.request_body.as_deref() else {
-        return Vec::new();
-    };
+    let q = e
+        .request_body
+        .as_deref()
+        .and_then(Body::view)
+        .map(MetadataRequest);
     let mut v: Vec<String> = Vec::new();
-    for t in b.tree().get("topics").map_or(&[][..], Node::children) {
-        let name = t.as_str().map(str::to_string).or_else(|| names.topic_of(t));
-        if let Some(name) = name
+    for t in q.and_then(|q| q.topics()).into_iter().flatten() {
+        if let Some(name) = topic_label(names, t.name(), t.topic_id())
             && !v.contains(&name)
             && v.len() < MAX_PARTITIONS
         {
@@ -172,20 +331,31 @@ fn request_topics(e: &Exchange, names: &TopicNames) -> Vec<String> {
     v
 }
 
-/// What the finding is about besides a topic.
+/// What the finding is about besides a topic: the group, the request's
+/// transactional id, or the cluster.
 fn subject_of(e: &Exchange) -> String {
     if let Some(g) = group_of(e) {
         return format!("group {g}");
     }
-    if let Some(t) = e
-        .request_body
-        .as_deref()
-        .and_then(|b| b.tree().get("transactionalId"))
-        .and_then(Node::as_str)
-    {
-        return format!("transactional id {t}");
+    let q = e.request_body.as_deref().and_then(Body::view);
+    let txn = match e.api_key {
+        ApiKey::PRODUCE => q.map(ProduceRequest).and_then(|q| q.transactional_id()),
+        ApiKey::INIT_PRODUCER_ID => q
+            .map(InitProducerIdRequest)
+            .and_then(|q| q.transactional_id()),
+        ApiKey::ADD_OFFSETS_TO_TXN => q
+            .map(AddOffsetsToTxnRequest)
+            .and_then(|q| q.transactional_id()),
+        ApiKey::END_TXN => q.map(EndTxnRequest).and_then(|q| q.transactional_id()),
+        ApiKey::TXN_OFFSET_COMMIT => q
+            .map(TxnOffsetCommitRequest)
+            .and_then(|q| q.transactional_id()),
+        _ => None,
+    };
+    match txn {
+        Some(t) => format!("transactional id {t}"),
+        None => "the cluster".to_string(),
     }
-    "the cluster".to_string()
 }
 
 /// One subject and code: what happened, added up.
@@ -295,7 +465,7 @@ impl MetadataChurn {
         }
         let key: EpisodeKey = (
             client.clone(),
-            e.api_key.0,
+            e.api_key,
             Arc::from(o.topic.as_deref().unwrap_or(subject)),
             o.partition,
         );
@@ -314,7 +484,7 @@ impl MetadataChurn {
         });
         let t = &mut self.troubles[ti];
         t.episodes += 1;
-        if e.api_key.0 != METADATA {
+        if e.api_key != ApiKey::METADATA {
             t.non_metadata_episodes += 1;
         }
     }
@@ -323,7 +493,7 @@ impl MetadataChurn {
         if self.open.is_empty() {
             return;
         }
-        let key: EpisodeKey = (client.clone(), e.api_key.0, Arc::from(topic), partition);
+        let key: EpisodeKey = (client.clone(), e.api_key, Arc::from(topic), partition);
         let Some(list) = self.open.get_mut(&key) else {
             return;
         };
@@ -361,9 +531,9 @@ impl Detector for MetadataChurn {
         let client: ClientKey = (e.client_id.clone(), e.client.ip());
         // A Metadata request refreshes the client's view for every open
         // episode it failed before.
-        if e.api_key.0 == METADATA && !self.open.is_empty() {
+        if e.api_key == ApiKey::METADATA && !self.open.is_empty() {
             for (k, list) in self.open.iter_mut() {
-                if k.0 == client && k.1 != METADATA {
+                if k.0 == client && k.1 != ApiKey::METADATA {
                     for ep in list.iter_mut() {
                         if ep.first_ts < e.request.ts && !ep.refreshed {
                             ep.refreshed = true;
@@ -388,13 +558,15 @@ impl Detector for MetadataChurn {
                     // A top-level code: Metadata v13 answers for all the
                     // topics it was asked about.
                     let topics = top_topics.get_or_insert_with(|| {
-                        if e.api_key.0 == METADATA {
+                        if e.api_key == ApiKey::METADATA {
                             request_topics(e, cx.names)
                         } else {
                             Vec::new()
                         }
                     });
-                    if topics.is_empty() || is_authorization(o.code) && e.api_key.0 != METADATA {
+                    if topics.is_empty()
+                        || is_authorization(o.code) && e.api_key != ApiKey::METADATA
+                    {
                         let subject = subject_of(e);
                         self.fail(e, &client, o, &subject);
                     } else {
@@ -520,17 +692,17 @@ impl Trouble {
             Severity::Warning
         };
         f.title = title;
-        let meaning = match self.code {
-            NOT_LEADER_OR_FOLLOWER => {
+        let meaning = match ErrorCode(self.code) {
+            ErrorCode::NOT_LEADER_OR_FOLLOWER => {
                 "the broker is no longer the partition's leader: leadership moved (a broker restart, a preferred-leader election, a reassignment); clients refresh metadata and retry"
             }
-            LEADER_NOT_AVAILABLE => {
+            ErrorCode::LEADER_NOT_AVAILABLE => {
                 "the partition has no leader at the moment: an election is in progress, or the topic is being created"
             }
-            UNKNOWN_TOPIC_OR_PARTITION => {
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => {
                 "the broker does not know the topic or partition: it does not exist (auto-creation off), was deleted, or metadata has not propagated yet"
             }
-            FENCED_LEADER_EPOCH | UNKNOWN_LEADER_EPOCH => {
+            ErrorCode::FENCED_LEADER_EPOCH | ErrorCode::UNKNOWN_LEADER_EPOCH => {
                 "the client's leader epoch and the broker's disagree: one of them has stale metadata"
             }
             _ => "the principal lacks an ACL: retrying does not help, an ACL must be granted",
@@ -559,113 +731,193 @@ impl Trouble {
 
 #[cfg(test)]
 mod tests {
+    use super::super::requests::tests::{body, encode, ex};
     use super::*;
+    use crate::kafka::schema::MessageKind;
+    use kafka_protocol::messages as kp;
+    use kafka_protocol::protocol::StrBytes;
 
-    #[test]
-    fn families() {
-        assert_eq!(family(6), Some("not_leader"));
-        assert_eq!(family(29), Some("authorization_failed"));
-        assert_eq!(family(53), Some("authorization_failed"));
-        assert_eq!(family(65), Some("authorization_failed"));
-        assert_eq!(family(7), None);
-        assert_eq!(family(0), None);
-        assert_eq!(family(-1), None);
+    fn s(x: &'static str) -> StrBytes {
+        StrBytes::from_static_str(x)
     }
 
-    fn n(name: &'static str, value: Value) -> Node {
-        Node {
-            name,
-            range: 0..1,
-            value,
+    /// The outcomes of a response body of `api` at `v`.
+    fn read(api: ApiKey, v: i16, bytes: &[u8]) -> Vec<Outcome> {
+        let mut e = ex(1, api.0, v, "c", 9092, 0, Some(1));
+        e.response_body = body(api, v, MessageKind::Response, bytes);
+        outcomes(&e, &TopicNames::new())
+    }
+
+    fn o(topic: Option<&str>, partition: Option<i32>, code: ErrorCode) -> Outcome {
+        Outcome {
+            topic: topic.map(str::to_string),
+            partition,
+            code: code.0,
         }
     }
 
-    fn walk(tree: &Node) -> Vec<Outcome> {
-        let mut out = Vec::new();
-        visit(tree, None, &mut out, &TopicNames::new(), "");
-        out
+    #[test]
+    fn families() {
+        let f = |c: ErrorCode| family(c.0);
+        assert_eq!(f(ErrorCode::NOT_LEADER_OR_FOLLOWER), Some("not_leader"));
+        assert_eq!(
+            f(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+            Some("authorization_failed")
+        );
+        assert_eq!(
+            f(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+            Some("authorization_failed")
+        );
+        assert_eq!(
+            f(ErrorCode::DELEGATION_TOKEN_AUTHORIZATION_FAILED),
+            Some("authorization_failed")
+        );
+        assert_eq!(f(ErrorCode::REQUEST_TIMED_OUT), None);
+        assert_eq!(f(ErrorCode::NONE), None);
+        assert_eq!(f(ErrorCode::UNKNOWN_SERVER_ERROR), None);
+    }
+
+    fn produce_response() -> kp::ProduceResponse {
+        use kp::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+        let part = |i: i32, code: ErrorCode| {
+            PartitionProduceResponse::default()
+                .with_index(i)
+                .with_error_code(code.0)
+        };
+        kp::ProduceResponse::default().with_responses(vec![
+            TopicProduceResponse::default()
+                .with_name(kp::TopicName(s("t")))
+                .with_partition_responses(vec![
+                    part(0, ErrorCode::NONE),
+                    part(1, ErrorCode::NOT_LEADER_OR_FOLLOWER),
+                ]),
+        ])
     }
 
     #[test]
     fn outcomes_carry_topic_and_partition() {
-        // Produce v9-shaped: responses[{name, partitionResponses[{index, errorCode}]}].
-        let part = |i: i64, code: i64| {
-            n(
-                "",
-                Value::Struct(vec![
-                    n("index", Value::Int(i)),
-                    n("errorCode", Value::Int(code)),
-                ]),
-            )
-        };
-        let tree = n(
-            "ProduceResponse",
-            Value::Struct(vec![n(
-                "responses",
-                Value::Array(vec![n(
-                    "",
-                    Value::Struct(vec![
-                        n("name", Value::Str("t".into())),
-                        n(
-                            "partitionResponses",
-                            Value::Array(vec![part(0, 0), part(1, 6)]),
-                        ),
-                    ]),
-                )]),
-            )]),
-        );
-        let out = walk(&tree);
+        let out = read(ApiKey::PRODUCE, 9, &encode(&produce_response(), 9));
         assert_eq!(
             out,
             [
-                Outcome {
-                    topic: Some("t".into()),
-                    partition: Some(0),
-                    code: 0
-                },
-                Outcome {
-                    topic: Some("t".into()),
-                    partition: Some(1),
-                    code: 6
-                },
+                o(Some("t"), Some(0), ErrorCode::NONE),
+                o(Some("t"), Some(1), ErrorCode::NOT_LEADER_OR_FOLLOWER),
             ]
         );
     }
 
     #[test]
-    fn hostile_shapes_do_not_panic() {
-        // Out-of-range codes and partitions, arrays of scalars, topics
-        // without names, a code on the root.
-        let tree = n(
-            "X",
-            Value::Struct(vec![
-                n("errorCode", Value::Int(1 << 40)),
-                n(
-                    "topics",
-                    Value::Array(vec![
-                        n("", Value::Int(3)),
-                        n(
-                            "",
-                            Value::Struct(vec![
-                                n("partitionIndex", Value::Int(1 << 40)),
-                                n("errorCode", Value::Str("x".into())),
-                            ]),
-                        ),
-                        n(
-                            "",
-                            Value::Struct(vec![
-                                n("name", Value::Null),
-                                n("errorCode", Value::Int(-5)),
-                            ]),
-                        ),
+    fn a_struct_comes_before_what_it_holds() {
+        use kp::metadata_response::{MetadataResponsePartition, MetadataResponseTopic};
+        // Metadata v13: a top-level code; topics whose code comes before
+        // their name, partitions whose code comes before their index.
+        let m = kp::MetadataResponse::default()
+            .with_topics(vec![
+                MetadataResponseTopic::default()
+                    .with_name(Some(kp::TopicName(s("orders"))))
+                    .with_partitions(vec![
+                        MetadataResponsePartition::default().with_partition_index(0),
+                        MetadataResponsePartition::default()
+                            .with_error_code(ErrorCode::LEADER_NOT_AVAILABLE.0)
+                            .with_partition_index(1),
                     ]),
-                ),
-            ]),
+                MetadataResponseTopic::default()
+                    .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)
+                    .with_name(Some(kp::TopicName(s("gone")))),
+            ])
+            .with_error_code(ErrorCode::NONE.0);
+        let out = read(ApiKey::METADATA, 13, &encode(&m, 13));
+        assert_eq!(
+            out,
+            [
+                o(None, None, ErrorCode::NONE),
+                o(Some("orders"), None, ErrorCode::NONE),
+                o(Some("orders"), Some(0), ErrorCode::NONE),
+                o(Some("orders"), Some(1), ErrorCode::LEADER_NOT_AVAILABLE),
+                o(Some("gone"), None, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            ]
         );
-        let out = walk(&tree);
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0].code, -1);
-        assert_eq!(out[1].topic, None);
+        // OffsetFetch v7: the top-level code follows the topics on the
+        // wire, and still comes first.
+        use kp::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
+        let f = kp::OffsetFetchResponse::default()
+            .with_topics(vec![
+                OffsetFetchResponseTopic::default()
+                    .with_name(kp::TopicName(s("t")))
+                    .with_partitions(vec![
+                        OffsetFetchResponsePartition::default()
+                            .with_partition_index(3)
+                            .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0),
+                    ]),
+            ])
+            .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.0);
+        let out = read(ApiKey::OFFSET_FETCH, 7, &encode(&f, 7));
+        assert_eq!(
+            out,
+            [
+                o(None, None, ErrorCode::GROUP_AUTHORIZATION_FAILED),
+                o(Some("t"), Some(3), ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            ]
+        );
+    }
+
+    #[test]
+    fn topics_by_id_and_structs_not_read() {
+        use kp::fetch_response::{FetchableTopicResponse, LeaderIdAndEpoch, PartitionData};
+        // Fetch v13 names its topics by id; the partitions' currentLeader
+        // (a struct in a plain field) is not read, aborted transactions
+        // hold no code.
+        let id = "07070707-0707-0707-0707-070707070707".parse().unwrap();
+        let f = kp::FetchResponse::default().with_responses(vec![
+            FetchableTopicResponse::default()
+                .with_topic_id(id)
+                .with_partitions(vec![
+                    PartitionData::default()
+                        .with_partition_index(2)
+                        .with_error_code(ErrorCode::NOT_LEADER_OR_FOLLOWER.0)
+                        .with_current_leader(
+                            LeaderIdAndEpoch::default().with_leader_id(kp::BrokerId(4)),
+                        )
+                        .with_aborted_transactions(Some(vec![Default::default(); 3])),
+                ]),
+        ]);
+        let out = read(ApiKey::FETCH, 13, &encode(&f, 13));
+        assert_eq!(
+            out,
+            [
+                o(None, None, ErrorCode::NONE),
+                o(
+                    Some("id:07070707…"),
+                    Some(2),
+                    ErrorCode::NOT_LEADER_OR_FOLLOWER
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn error_response_and_damaged_bodies() {
+        // An ApiVersions error response in a layout that decodes at no
+        // version: its top-level code only.
+        let out = read(ApiKey::API_VERSIONS, 3, &[0, 35, 0xff, 0xff, 0xff]);
+        assert_eq!(out, [o(None, None, ErrorCode::UNSUPPORTED_VERSION)]);
+        // Every cut of a body: the outcomes read before the cut, no panic.
+        let full = encode(&produce_response(), 9);
+        for cut in 0..full.len() {
+            let out = read(ApiKey::PRODUCE, 9, &full[..cut]);
+            assert!(out.len() <= 2, "cut {cut}: {out:?}");
+        }
+        // Random bytes as any response.
+        let mut x: u32 = 1;
+        for api in 0..80 {
+            let bytes: Vec<u8> = (0..64)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            let _ = read(ApiKey(api), 4, &bytes);
+        }
     }
 
     #[test]

@@ -20,12 +20,18 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::Arc;
 
+use crate::analysis::topics::TopicNames;
 use crate::capture::Timestamp;
+use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{Batch, RecordSet};
-use crate::kafka::schema::{Node, Value};
+use crate::kafka::schema::views::{
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest,
+    InitProducerIdResponse, ProduceRequest, ProduceResponse, TxnOffsetCommitRequest,
+};
 use crate::session::{Body, Exchange, NoResponseReason, Status};
 
 use super::{Context, Detector, Finding, Severity};
@@ -54,31 +60,28 @@ pub fn detectors() -> Vec<Box<dyn Detector>> {
 
 // ---------------------------------------------------------------- wire helpers
 
-pub(super) fn items<'a>(n: &'a Node, field: &str) -> &'a [Node] {
-    n.get(field).map_or(&[][..], Node::children)
+/// A name for a topic struct that names its topic by `name` or by `id`:
+/// its name, the name `names` knows for its id, or the id shortened as
+/// `id:1a2b3c4d…` ([`TopicNames::id_label`]).
+pub(super) fn topic_label(
+    names: &TopicNames,
+    name: Option<&str>,
+    id: Option<&[u8; 16]>,
+) -> Option<String> {
+    match (name, id) {
+        (Some(n), _) => Some(n.to_string()),
+        (None, Some(id)) => Some(names.id_label(id)),
+        (None, None) => None,
+    }
 }
 
-pub(super) fn int(n: &Node, field: &str) -> Option<i64> {
-    n.get(field).and_then(Node::as_int)
-}
-
-/// The first of `fields` that is an integer.
-pub(super) fn int_of(n: &Node, fields: &[&str]) -> Option<i64> {
-    fields.iter().find_map(|f| int(n, f))
-}
-
-/// The decoded records of a `records` field of `body`.
-pub(super) fn record_set<'a>(body: &'a Body, records: Option<&Node>) -> Option<&'a RecordSet> {
-    let Some(Node {
-        value: Value::Records(r),
-        ..
-    }) = records
-    else {
-        return None;
-    };
-    match body.records.binary_search_by_key(&r.start, |s| s.0) {
+/// The decoded records of a `records` field of `body` (its data range in
+/// the body, as a view gives it).
+pub(super) fn record_set(body: &Body, records: Option<Range<u32>>) -> Option<&RecordSet> {
+    let start = records?.start;
+    match body.records.binary_search_by_key(&start, |s| s.0) {
         Ok(i) => Some(&body.records[i].1),
-        Err(_) => body.records.iter().find(|s| s.0 == r.start).map(|s| &s.1),
+        Err(_) => body.records.iter().find(|s| s.0 == start).map(|s| &s.1),
     }
 }
 
@@ -140,12 +143,18 @@ enum Kind {
 }
 
 fn kind_of(code: i16) -> Option<Kind> {
-    Some(match code {
-        10 | 18 => Kind::TooLarge,
-        45 | 49 | 59 => Kind::Sequence,
-        46 => Kind::Duplicate,
-        47 | 52 | 90 => Kind::Fenced,
-        48 | 105 | 120 => Kind::Transaction,
+    Some(match ErrorCode(code) {
+        ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE => Kind::TooLarge,
+        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+        | ErrorCode::INVALID_PRODUCER_ID_MAPPING
+        | ErrorCode::UNKNOWN_PRODUCER_ID => Kind::Sequence,
+        ErrorCode::DUPLICATE_SEQUENCE_NUMBER => Kind::Duplicate,
+        ErrorCode::INVALID_PRODUCER_EPOCH
+        | ErrorCode::TRANSACTION_COORDINATOR_FENCED
+        | ErrorCode::PRODUCER_FENCED => Kind::Fenced,
+        ErrorCode::INVALID_TXN_STATE
+        | ErrorCode::TRANSACTIONAL_ID_NOT_FOUND
+        | ErrorCode::TRANSACTION_ABORTABLE => Kind::Transaction,
         _ => return None,
     })
 }
@@ -171,7 +180,13 @@ impl Kind {
 /// Retriable coordinator errors on transaction requests: the client finds
 /// the coordinator again or waits; the request families report them.
 fn coordinator_retriable(code: i16) -> bool {
-    matches!(code, 14..=16 | 51)
+    matches!(
+        ErrorCode(code),
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+            | ErrorCode::COORDINATOR_NOT_AVAILABLE
+            | ErrorCode::NOT_COORDINATOR
+            | ErrorCode::CONCURRENT_TRANSACTIONS
+    )
 }
 
 // ---------------------------------------------------------------- batches
@@ -513,14 +528,15 @@ pub struct Producers {
     dropped: u64,
 }
 
-fn api_name(key: i16) -> &'static str {
+/// The APIs this family reads, by name; `other` for any other.
+fn api_name(key: ApiKey) -> &'static str {
     match key {
-        0 => "Produce",
-        22 => "InitProducerId",
-        24 => "AddPartitionsToTxn",
-        25 => "AddOffsetsToTxn",
-        26 => "EndTxn",
-        28 => "TxnOffsetCommit",
+        ApiKey::PRODUCE
+        | ApiKey::INIT_PRODUCER_ID
+        | ApiKey::ADD_PARTITIONS_TO_TXN
+        | ApiKey::ADD_OFFSETS_TO_TXN
+        | ApiKey::END_TXN
+        | ApiKey::TXN_OFFSET_COMMIT => key.name(),
         _ => "other",
     }
 }
@@ -556,7 +572,7 @@ impl Producers {
             p.f.topic(t);
         }
         *p.errors.entry(ErrorCode(code).to_string()).or_default() += 1;
-        *p.apis.entry(api_name(e.api_key.0)).or_default() += 1;
+        *p.apis.entry(api_name(e.api_key)).or_default() += 1;
         push_detail(&mut p.f, detail);
     }
 
@@ -616,24 +632,26 @@ impl Producers {
         let Some(req) = e.request_body.as_deref() else {
             return;
         };
-        let q = req.tree();
-        let acks = int(q, "acks").unwrap_or(-1);
-        let txn_id = q.get("transactionalId").and_then(Node::as_str);
+        let q = req.view().map(ProduceRequest);
+        let acks = q.and_then(|q| q.acks()).map_or(-1, i64::from);
+        let txn_id = q.and_then(|q| q.transactional_id());
         // The answer for each (topic, partition).
         let mut answers: Vec<(String, i64, i16)> = Vec::new();
-        if let Some(r) = e.response_body.as_deref() {
-            for t in items(r.tree(), "responses") {
-                let Some(topic) = cx.names.topic_of(t) else {
+        let responses = e
+            .response_body
+            .as_deref()
+            .and_then(Body::view)
+            .map(ProduceResponse)
+            .and_then(|r| r.responses());
+        for t in responses.into_iter().flatten() {
+            let Some(topic) = topic_label(cx.names, t.name(), t.topic_id()) else {
+                continue;
+            };
+            for p in t.partition_responses().into_iter().flatten() {
+                let (Some(i), Some(c)) = (p.index(), p.error_code()) else {
                     continue;
                 };
-                for p in items(t, "partitionResponses") {
-                    let (Some(i), Some(c)) =
-                        (int_of(p, &["index", "partitionIndex"]), int(p, "errorCode"))
-                    else {
-                        continue;
-                    };
-                    answers.push((topic.clone(), i, c as i16));
-                }
+                answers.push((topic.clone(), i64::from(i), c));
             }
         }
         if let Some(ci) = self.client(client, e) {
@@ -653,16 +671,16 @@ impl Producers {
         let mut txn_pid = -1i64;
         let mut txn_error: Option<(String, u64)> = None;
         let mut txn_topics: Vec<String> = Vec::new();
-        for t in items(q, "topicData") {
-            let Some(topic) = cx.names.topic_of(t) else {
+        for t in q.and_then(|q| q.topic_data()).into_iter().flatten() {
+            let Some(topic) = topic_label(cx.names, t.name(), t.topic_id()) else {
                 continue;
             };
             let topic: Arc<str> = Arc::from(topic);
-            for p in items(t, "partitionData") {
-                let Some(partition) = int_of(p, &["index", "partitionIndex"]) else {
+            for p in t.partition_data().into_iter().flatten() {
+                let Some(partition) = p.index().map(i64::from) else {
                     continue;
                 };
-                let Some(set) = record_set(req, p.get("records")) else {
+                let Some(set) = record_set(req, p.records()) else {
                     continue;
                 };
                 if set.batches.is_empty() {
@@ -803,37 +821,54 @@ impl Producers {
         let Some(req) = e.request_body.as_deref() else {
             return;
         };
-        let q = req.tree();
-        let r = e.response_body.as_deref().map(|b| b.tree());
+        let q = req.view();
+        let r = e.response_body.as_deref().and_then(Body::view);
         // (transactional id, producer id, epoch) of each transaction the
         // request is about (AddPartitionsToTxn v4+ batches several).
         let mut subjects: Vec<(Option<String>, i64, i64)> = Vec::new();
-        match e.api_key.0 {
-            24 if q.get("transactions").is_some() => {
-                for t in items(q, "transactions") {
-                    subjects.push((
-                        t.get("transactionalId")
-                            .and_then(Node::as_str)
-                            .map(str::to_string),
-                        int(t, "producerId").unwrap_or(-1),
-                        int(t, "producerEpoch").unwrap_or(-1),
-                    ));
+        let subject = |id: Option<&str>, pid: Option<i64>, epoch: Option<i16>| {
+            (
+                id.map(str::to_string),
+                pid.unwrap_or(-1),
+                epoch.map_or(-1, i64::from),
+            )
+        };
+        // The request's own transactional id, producer id and epoch.
+        macro_rules! own {
+            ($view:ident) => {{
+                let q = q.map($view);
+                subject(
+                    q.and_then(|q| q.transactional_id()),
+                    q.and_then(|q| q.producer_id()),
+                    q.and_then(|q| q.producer_epoch()),
+                )
+            }};
+        }
+        match e.api_key {
+            ApiKey::ADD_PARTITIONS_TO_TXN => {
+                let q = q.map(AddPartitionsToTxnRequest);
+                match q.and_then(|q| q.transactions()) {
+                    Some(ts) => {
+                        for t in ts {
+                            subjects.push(subject(
+                                t.transactional_id(),
+                                t.producer_id(),
+                                t.producer_epoch(),
+                            ));
+                        }
+                    }
+                    None => subjects.push(subject(
+                        q.and_then(|q| q.v3_and_below_transactional_id()),
+                        q.and_then(|q| q.v3_and_below_producer_id()),
+                        q.and_then(|q| q.v3_and_below_producer_epoch()),
+                    )),
                 }
             }
-            24 => subjects.push((
-                q.get("v3AndBelowTransactionalId")
-                    .and_then(Node::as_str)
-                    .map(str::to_string),
-                int(q, "v3AndBelowProducerId").unwrap_or(-1),
-                int(q, "v3AndBelowProducerEpoch").unwrap_or(-1),
-            )),
-            _ => subjects.push((
-                q.get("transactionalId")
-                    .and_then(Node::as_str)
-                    .map(str::to_string),
-                int(q, "producerId").unwrap_or(-1),
-                int(q, "producerEpoch").unwrap_or(-1),
-            )),
+            ApiKey::INIT_PRODUCER_ID => subjects.push(own!(InitProducerIdRequest)),
+            ApiKey::ADD_OFFSETS_TO_TXN => subjects.push(own!(AddOffsetsToTxnRequest)),
+            ApiKey::END_TXN => subjects.push(own!(EndTxnRequest)),
+            ApiKey::TXN_OFFSET_COMMIT => subjects.push(own!(TxnOffsetCommitRequest)),
+            _ => subjects.push((None, -1, -1)),
         }
         // Every error code in the response, once each.
         let mut codes: Vec<i16> = Vec::new();
@@ -843,7 +878,7 @@ impl Producers {
             }
         }
         let answered = matches!(e.status, Status::Ok | Status::Error);
-        let api = api_name(e.api_key.0);
+        let api = api_name(e.api_key);
         let (pid0, ep0) = subjects.first().map_or((-1, -1), |s| (s.1, s.2));
         let txn0 = subjects.first().and_then(|s| s.0.clone());
         // Errors: fencing, sequences, transaction state; any other
@@ -891,14 +926,14 @@ impl Producers {
                 .iter()
                 .copied()
                 .find(|&c| c != 0 && !ErrorCode(c).is_retriable());
-            match e.api_key.0 {
-                22 => {
-                    if let Some(r) = r
+            match e.api_key {
+                ApiKey::INIT_PRODUCER_ID => {
+                    if let Some(r) = r.map(InitProducerIdResponse)
                         && answered
-                        && int(r, "errorCode") == Some(0)
+                        && r.error_code() == Some(ErrorCode::NONE.0)
                     {
-                        let pid = int(r, "producerId").unwrap_or(-1);
-                        let epoch = int(r, "producerEpoch").unwrap_or(-1) as i16;
+                        let pid = r.producer_id().unwrap_or(-1);
+                        let epoch = r.producer_epoch().unwrap_or(-1);
                         if tx.inits.len() < MAX_DETAILS {
                             tx.inits.push((pid, epoch, e.request.frame));
                         }
@@ -911,7 +946,9 @@ impl Producers {
                         }
                     }
                 }
-                24 | 25 | 28 => {
+                ApiKey::ADD_PARTITIONS_TO_TXN
+                | ApiKey::ADD_OFFSETS_TO_TXN
+                | ApiKey::TXN_OFFSET_COMMIT => {
                     let frame = e.request.frame;
                     if answered
                         && (codes.is_empty() || non_retriable.is_some())
@@ -921,10 +958,8 @@ impl Producers {
                         o.error = non_retriable.map(|c| (ErrorCode(c).to_string(), frame));
                     }
                 }
-                26 if answered && codes.is_empty() => {
-                    let committed = q
-                        .get("committed")
-                        .is_some_and(|n| n.value == Value::Bool(true));
+                ApiKey::END_TXN if answered && codes.is_empty() => {
+                    let committed = q.map(EndTxnRequest).and_then(|q| q.committed()) == Some(true);
                     if committed {
                         tx.committed += 1;
                     } else {
@@ -964,9 +999,13 @@ impl Producers {
 impl Detector for Producers {
     fn exchange(&mut self, e: &Exchange, cx: &Context<'_>) {
         let client = client_label(e);
-        match e.api_key.0 {
-            0 => self.produce(e, cx, &client),
-            22 | 24 | 25 | 26 | 28 => self.transactional(e, &client),
+        match e.api_key {
+            ApiKey::PRODUCE => self.produce(e, cx, &client),
+            ApiKey::INIT_PRODUCER_ID
+            | ApiKey::ADD_PARTITIONS_TO_TXN
+            | ApiKey::ADD_OFFSETS_TO_TXN
+            | ApiKey::END_TXN
+            | ApiKey::TXN_OFFSET_COMMIT => self.transactional(e, &client),
             _ => {}
         }
     }

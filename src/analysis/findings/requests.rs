@@ -12,11 +12,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use crate::analysis::histogram::Histogram;
+use crate::analysis::stats::throttle_time_ms;
 use crate::analysis::topics::{group_of, topics_of};
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
-use crate::session::{Event, EventKind, Exchange, NoResponseReason, Status};
+use crate::kafka::schema::views::{
+    AlterPartitionReassignmentsRequest, CreatePartitionsRequest, CreateTopicsRequest,
+    DeleteRecordsRequest, DeleteTopicsRequest, ElectLeadersRequest, FetchRequest, JoinGroupRequest,
+    ProduceRequest, ShareFetchRequest,
+};
+use crate::session::{Body, Event, EventKind, Exchange, NoResponseReason, Status};
 use crate::tcp::CloseReason;
 
 use super::{Context, Detector, Finding, MAX_FRAMES, Severity};
@@ -35,63 +41,69 @@ pub fn detectors() -> Vec<Box<dyn Detector>> {
 
 /// Error codes other families explain, as `(api key or None for any API,
 /// code)`: the catch-all [`OtherErrors`] stays quiet about them.
-/// * metadata churn: 3, 5, 6, 9, 29, 30, 31 and every `*_AUTHORIZATION_FAILED`
+/// * metadata churn: unknown topic, leadership (LEADER_NOT_AVAILABLE,
+///   NOT_LEADER_OR_FOLLOWER, REPLICA_NOT_AVAILABLE) and the topic, group and
+///   cluster authorization failures, and every `*_AUTHORIZATION_FAILED`
 ///   (see [`claimed`]);
-/// * groups: 14, 15, 16, 22, 25, 27, 79 and the KIP-848 codes 110–113;
-/// * producer and lag: 1 (any API), 7 on Produce, 10, 18, 45, 46, 47, 48,
-///   87, and the transaction codes 49–52, 59, 90, 105, 120;
-/// * bootstrap (this side): 35 on any API (ApiVersions negotiation and
-///   versions a broker does not offer).
-pub const CLAIMED_CODES: &[(Option<i16>, i16)] = &[
+/// * groups: the coordinator codes, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+///   REBALANCE_IN_PROGRESS, MEMBER_ID_REQUIRED and the KIP-848 codes
+///   (FENCED_MEMBER_EPOCH to STALE_MEMBER_EPOCH);
+/// * producer and lag: OFFSET_OUT_OF_RANGE (any API), REQUEST_TIMED_OUT on
+///   Produce, the size, sequence and epoch codes, INVALID_RECORD, and the
+///   transaction codes;
+/// * bootstrap (this side): UNSUPPORTED_VERSION on any API (ApiVersions
+///   negotiation and versions a broker does not offer).
+pub const CLAIMED_CODES: &[(Option<ApiKey>, ErrorCode)] = &[
     // metadata churn
-    (None, 3),
-    (None, 5),
-    (None, 6),
-    (None, 9),
-    (None, 29),
-    (None, 30),
-    (None, 31),
+    (None, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+    (None, ErrorCode::LEADER_NOT_AVAILABLE),
+    (None, ErrorCode::NOT_LEADER_OR_FOLLOWER),
+    (None, ErrorCode::REPLICA_NOT_AVAILABLE),
+    (None, ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+    (None, ErrorCode::GROUP_AUTHORIZATION_FAILED),
+    (None, ErrorCode::CLUSTER_AUTHORIZATION_FAILED),
     // groups (classic and KIP-848)
-    (None, 14),
-    (None, 15),
-    (None, 16),
-    (None, 22),
-    (None, 25),
-    (None, 27),
-    (None, 79),
-    (None, 110),
-    (None, 111),
-    (None, 112),
-    (None, 113),
+    (None, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+    (None, ErrorCode::COORDINATOR_NOT_AVAILABLE),
+    (None, ErrorCode::NOT_COORDINATOR),
+    (None, ErrorCode::ILLEGAL_GENERATION),
+    (None, ErrorCode::UNKNOWN_MEMBER_ID),
+    (None, ErrorCode::REBALANCE_IN_PROGRESS),
+    (None, ErrorCode::MEMBER_ID_REQUIRED),
+    (None, ErrorCode::FENCED_MEMBER_EPOCH),
+    (None, ErrorCode::UNRELEASED_INSTANCE_ID),
+    (None, ErrorCode::UNSUPPORTED_ASSIGNOR),
+    (None, ErrorCode::STALE_MEMBER_EPOCH),
     // producer, transactions, lag
-    (None, 1),
-    (Some(0), 7),
-    (None, 10),
-    (None, 18),
-    (None, 45),
-    (None, 46),
-    (None, 47),
-    (None, 48),
-    (None, 49),
-    (None, 50),
-    (None, 51),
-    (None, 52),
-    (None, 59),
-    (None, 87),
-    (None, 90),
-    (None, 105),
-    (None, 120),
+    (None, ErrorCode::OFFSET_OUT_OF_RANGE),
+    (Some(ApiKey::PRODUCE), ErrorCode::REQUEST_TIMED_OUT),
+    (None, ErrorCode::MESSAGE_TOO_LARGE),
+    (None, ErrorCode::RECORD_LIST_TOO_LARGE),
+    (None, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+    (None, ErrorCode::DUPLICATE_SEQUENCE_NUMBER),
+    (None, ErrorCode::INVALID_PRODUCER_EPOCH),
+    (None, ErrorCode::INVALID_TXN_STATE),
+    (None, ErrorCode::INVALID_PRODUCER_ID_MAPPING),
+    (None, ErrorCode::INVALID_TRANSACTION_TIMEOUT),
+    (None, ErrorCode::CONCURRENT_TRANSACTIONS),
+    (None, ErrorCode::TRANSACTION_COORDINATOR_FENCED),
+    (None, ErrorCode::UNKNOWN_PRODUCER_ID),
+    (None, ErrorCode::INVALID_RECORD),
+    (None, ErrorCode::PRODUCER_FENCED),
+    (None, ErrorCode::TRANSACTIONAL_ID_NOT_FOUND),
+    (None, ErrorCode::TRANSACTION_ABORTABLE),
     // bootstrap and versions
-    (None, 35),
+    (None, ErrorCode::UNSUPPORTED_VERSION),
 ];
 
 /// Whether another family (or the bootstrap detector) explains `code` on
 /// `api`.
 pub fn claimed(api: ApiKey, code: i16) -> bool {
+    let code = ErrorCode(code);
     CLAIMED_CODES
         .iter()
-        .any(|&(a, c)| c == code && a.is_none_or(|a| a == api.0))
-        || ErrorCode(code).name().ends_with("_AUTHORIZATION_FAILED")
+        .any(|&(a, c)| c == code && a.is_none_or(|a| a == api))
+        || code.name().ends_with("_AUTHORIZATION_FAILED")
 }
 
 /// Who sent a request: its client id, or its address when it sent none.
@@ -138,22 +150,38 @@ pub(super) enum Hold {
 
 /// The request's [`Hold`].
 pub(super) fn hold(e: &Exchange) -> Hold {
-    let q = e.request_body.as_deref().map(|b| b.tree());
-    let field = |name: &str| q.and_then(|q| q.get(name)).and_then(|n| n.as_int());
-    let ms = |v: Option<i64>| Hold::UpTo(v.unwrap_or(0).max(0));
-    match e.api_key.0 {
+    let q = e.request_body.as_deref().and_then(Body::view);
+    let ms = |v: Option<i32>| Hold::UpTo(v.map_or(0, i64::from).max(0));
+    match e.api_key {
         // Fetch, ShareFetch: long poll.
-        1 | 78 => ms(field("maxWaitMs")),
+        ApiKey::FETCH => ms(q.map(FetchRequest).and_then(|q| q.max_wait_ms())),
+        ApiKey::SHARE_FETCH => ms(q.map(ShareFetchRequest).and_then(|q| q.max_wait_ms())),
         // JoinGroup: rebalanceTimeoutMs (v1+), sessionTimeoutMs before.
-        11 => match field("rebalanceTimeoutMs").or(field("sessionTimeoutMs")) {
-            Some(v) => ms(Some(v)),
-            None => Hold::Unbounded,
-        },
-        14 => Hold::Unbounded,
+        ApiKey::JOIN_GROUP => {
+            let q = q.map(JoinGroupRequest);
+            match q
+                .and_then(|q| q.rebalance_timeout_ms())
+                .or(q.and_then(|q| q.session_timeout_ms()))
+            {
+                Some(v) => ms(Some(v)),
+                None => Hold::Unbounded,
+            }
+        }
+        ApiKey::SYNC_GROUP => Hold::Unbounded,
         // Produce (acks=all waits for the ISR), CreateTopics, DeleteTopics,
         // DeleteRecords, CreatePartitions, ElectLeaders,
-        // AlterPartitionReassignments.
-        0 | 19 | 20 | 21 | 37 | 43 | 45 => ms(field("timeoutMs")),
+        // AlterPartitionReassignments: timeoutMs.
+        ApiKey::PRODUCE => ms(q.map(ProduceRequest).and_then(|q| q.timeout_ms())),
+        ApiKey::CREATE_TOPICS => ms(q.map(CreateTopicsRequest).and_then(|q| q.timeout_ms())),
+        ApiKey::DELETE_TOPICS => ms(q.map(DeleteTopicsRequest).and_then(|q| q.timeout_ms())),
+        ApiKey::DELETE_RECORDS => ms(q.map(DeleteRecordsRequest).and_then(|q| q.timeout_ms())),
+        ApiKey::CREATE_PARTITIONS => {
+            ms(q.map(CreatePartitionsRequest).and_then(|q| q.timeout_ms()))
+        }
+        ApiKey::ELECT_LEADERS => ms(q.map(ElectLeadersRequest).and_then(|q| q.timeout_ms())),
+        ApiKey::ALTER_PARTITION_REASSIGNMENTS => ms(q
+            .map(AlterPartitionReassignmentsRequest)
+            .and_then(|q| q.timeout_ms())),
         _ => Hold::No,
     }
 }
@@ -161,7 +189,10 @@ pub(super) fn hold(e: &Exchange) -> Hold {
 /// Whether the broker holds this API's requests by design (a long poll or
 /// a rebalance barrier), so its latency says nothing of the broker's speed.
 pub(super) fn long_poll(api: ApiKey) -> bool {
-    matches!(api.0, 1 | 11 | 14 | 78)
+    matches!(
+        api,
+        ApiKey::FETCH | ApiKey::JOIN_GROUP | ApiKey::SYNC_GROUP | ApiKey::SHARE_FETCH
+    )
 }
 
 /// A request that waiting longer than its [`Hold`] plus this had stalled:
@@ -748,8 +779,9 @@ impl Detector for Throttle {
         let Some(ms) = e
             .response_body
             .as_deref()
-            .and_then(|b| b.tree().get("throttleTimeMs"))
-            .and_then(|n| n.as_int())
+            .and_then(Body::view)
+            .and_then(|v| throttle_time_ms(e.api_key, v))
+            .map(i64::from)
         else {
             return;
         };
@@ -882,8 +914,14 @@ pub(super) mod tests {
     use crate::analysis::TopicNames;
     use crate::capture::PacketRef;
     use crate::kafka::schema::MessageKind;
-    use crate::session::{Body, ErrorRef, MessageInfo};
+    use crate::session::{ErrorRef, MessageInfo};
     use std::sync::Arc;
+
+    const PRODUCE: i16 = ApiKey::PRODUCE.0;
+    const LIST_OFFSETS: i16 = ApiKey::LIST_OFFSETS.0;
+    const METADATA: i16 = ApiKey::METADATA.0;
+    const LEAVE_GROUP: i16 = ApiKey::LEAVE_GROUP.0;
+    const API_VERSIONS: i16 = ApiKey::API_VERSIONS.0;
 
     pub fn ts(ms: i64) -> Timestamp {
         Timestamp::new(1_700_000_000 + ms / 1000, ((ms % 1000) * 1_000_000) as u32)
@@ -939,19 +977,14 @@ pub(super) mod tests {
     }
 
     /// A body decoded from real encoded bytes.
-    pub fn body(api: i16, ver: i16, kind: MessageKind, bytes: &[u8]) -> Option<Box<Body>> {
+    pub fn body(api: ApiKey, ver: i16, kind: MessageKind, bytes: &[u8]) -> Option<Box<Body>> {
         let opts = crate::session::DecodeOptions {
             records: crate::kafka::records::RecordsMode::None,
             limits: Default::default(),
             show_secrets: false,
         };
         Some(Box::new(crate::session::decode_body(
-            ApiKey(api),
-            ver,
-            kind,
-            bytes,
-            true,
-            &opts,
+            api, ver, kind, bytes, true, &opts,
         )))
     }
 
@@ -992,12 +1025,19 @@ pub(super) mod tests {
 
     #[test]
     fn claimed_codes() {
-        assert!(claimed(ApiKey(3), 5));
-        assert!(claimed(ApiKey(0), 7));
-        assert!(!claimed(ApiKey(3), 7));
-        assert!(claimed(ApiKey(32), 29));
-        assert!(claimed(ApiKey(22), 53)); // TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-        assert!(!claimed(ApiKey(0), 19)); // NOT_ENOUGH_REPLICAS
+        let c = |api, code: ErrorCode| claimed(api, code.0);
+        assert!(c(ApiKey::METADATA, ErrorCode::LEADER_NOT_AVAILABLE));
+        assert!(c(ApiKey::PRODUCE, ErrorCode::REQUEST_TIMED_OUT));
+        assert!(!c(ApiKey::METADATA, ErrorCode::REQUEST_TIMED_OUT));
+        assert!(c(
+            ApiKey::DESCRIBE_CONFIGS,
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED
+        ));
+        assert!(c(
+            ApiKey::INIT_PRODUCER_ID,
+            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        ));
+        assert!(!c(ApiKey::PRODUCE, ErrorCode::NOT_ENOUGH_REPLICAS));
     }
 
     #[test]
@@ -1012,7 +1052,7 @@ pub(super) mod tests {
     fn metadata_cut_at_exit_is_quiet_but_stalled_is_timeout() {
         // A Metadata sent 1 ms before the client closed (exit): quiet.
         let mut d = NoResponse::default();
-        let mut e = ex(1, 3, 12, "c", 9092, 1000, None);
+        let mut e = ex(1, METADATA, 12, "c", 9092, 1000, None);
         let f = run(
             &mut d,
             &[
@@ -1023,11 +1063,11 @@ pub(super) mod tests {
         assert!(f.is_empty(), "{f:?}");
         // The same, but the client sent another request after: lost.
         let mut d = NoResponse::default();
-        let later = ex(2, 3, 12, "c", 9093, 2000, Some(2001));
+        let later = ex(2, METADATA, 12, "c", 9093, 2000, Some(2001));
         let f = run(
             &mut d,
             &[
-                Either::E(ex(2, 3, 12, "c", 9093, 500, Some(501))),
+                Either::E(ex(2, METADATA, 12, "c", 9093, 500, Some(501))),
                 Either::E(e.clone()),
                 Either::V(close(1, 1001, CloseReason::Reset)),
                 Either::E(later),
@@ -1045,7 +1085,7 @@ pub(super) mod tests {
             &[
                 Either::E(e.clone()),
                 Either::V(close(1, 1001, CloseReason::Reset)),
-                Either::E(ex(3, 2, 7, "c", 9093, 2000, Some(2001))),
+                Either::E(ex(3, LIST_OFFSETS, 7, "c", 9093, 2000, Some(2001))),
             ],
         );
         assert!(f.is_empty(), "{f:?}");
@@ -1065,7 +1105,7 @@ pub(super) mod tests {
     #[test]
     fn capture_end_within_the_timeout_is_quiet() {
         let mut d = NoResponse::default();
-        let mut e = ex(1, 3, 12, "c", 9092, 0, None);
+        let mut e = ex(1, METADATA, 12, "c", 9092, 0, None);
         e.status = Status::NoResponse(NoResponseReason::CaptureEnded);
         let f = run(
             &mut d,
@@ -1091,11 +1131,19 @@ pub(super) mod tests {
         let mut d = Slow::default();
         let mut items = Vec::new();
         for i in 0..20 {
-            items.push(Either::E(ex(1, 3, 12, "c", 9092, i * 10, Some(i * 10 + 1))));
+            items.push(Either::E(ex(
+                1,
+                METADATA,
+                12,
+                "c",
+                9092,
+                i * 10,
+                Some(i * 10 + 1),
+            )));
         }
         // 2 s Metadata: slow; 50 ms: above 10× but under the floor.
-        items.push(Either::E(ex(1, 3, 12, "c", 9092, 1000, Some(3000))));
-        items.push(Either::E(ex(1, 3, 12, "c", 9092, 4000, Some(4050))));
+        items.push(Either::E(ex(1, METADATA, 12, "c", 9092, 1000, Some(3000))));
+        items.push(Either::E(ex(1, METADATA, 12, "c", 9092, 4000, Some(4050))));
         let f = run(&mut d, &items);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].code, "slow_responses");
@@ -1107,8 +1155,8 @@ pub(super) mod tests {
     fn too_few_samples_no_norm() {
         let mut d = Slow::default();
         let items: Vec<_> = (0..5)
-            .map(|i| Either::E(ex(1, 13, 1, "c", 9092, i * 10, Some(i * 10 + 1))))
-            .chain([Either::E(ex(1, 13, 1, "c", 9092, 100, Some(2100)))])
+            .map(|i| Either::E(ex(1, LEAVE_GROUP, 1, "c", 9092, i * 10, Some(i * 10 + 1))))
+            .chain([Either::E(ex(1, LEAVE_GROUP, 1, "c", 9092, 100, Some(2100)))])
             .collect();
         assert!(run(&mut d, &items).is_empty());
     }
@@ -1118,8 +1166,8 @@ pub(super) mod tests {
         // Metadata v1 response: throttle none in v1… use ApiVersions v1:
         // errorCode 0, apiKeys [] (int32 0), throttleTimeMs 250.
         let bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 250];
-        let mut e = ex(1, 18, 1, "c", 9092, 0, Some(1));
-        e.response_body = body(18, 1, MessageKind::Response, &bytes);
+        let mut e = ex(1, API_VERSIONS, 1, "c", 9092, 0, Some(1));
+        e.response_body = body(ApiKey::API_VERSIONS, 1, MessageKind::Response, &bytes);
         let mut d = Throttle::default();
         let f = run(&mut d, &[Either::E(e.clone()), Either::E(e)]);
         assert_eq!(f.len(), 1);
@@ -1128,18 +1176,59 @@ pub(super) mod tests {
         assert!(f[0].title.contains("500 ms in total"), "{}", f[0].title);
     }
 
+    /// `m` encoded at version `v` by the `kafka-protocol` crate.
+    pub fn encode<T: kafka_protocol::protocol::Encodable>(m: &T, v: i16) -> Vec<u8> {
+        let mut out = bytes::BytesMut::new();
+        m.encode(&mut out, v).unwrap();
+        out.to_vec()
+    }
+
+    #[test]
+    fn hold_from_request_bodies() {
+        use kafka_protocol::messages as kp;
+        let with = |api: ApiKey, v: i16, bytes: &[u8]| {
+            let mut e = ex(1, api.0, v, "c", 9092, 0, Some(1));
+            e.request_body = body(api, v, MessageKind::Request, bytes);
+            hold(&e)
+        };
+        let fetch = encode(&kp::FetchRequest::default().with_max_wait_ms(500), 12);
+        assert_eq!(with(ApiKey::FETCH, 12, &fetch), Hold::UpTo(500));
+        // JoinGroup: the rebalance timeout (v1+), the session timeout in v0.
+        let join = kp::JoinGroupRequest::default()
+            .with_session_timeout_ms(10_000)
+            .with_rebalance_timeout_ms(60_000);
+        let v5 = encode(&join, 5);
+        assert_eq!(with(ApiKey::JOIN_GROUP, 5, &v5), Hold::UpTo(60_000));
+        let v0 = encode(&join.with_rebalance_timeout_ms(-1), 0);
+        assert_eq!(with(ApiKey::JOIN_GROUP, 0, &v0), Hold::UpTo(10_000));
+        // No body to read: unbounded.
+        assert_eq!(with(ApiKey::JOIN_GROUP, 0, &[]), Hold::Unbounded);
+        let produce = encode(
+            &kp::ProduceRequest::default()
+                .with_acks(-1)
+                .with_timeout_ms(30_000),
+            9,
+        );
+        assert_eq!(with(ApiKey::PRODUCE, 9, &produce), Hold::UpTo(30_000));
+        // A negative timeout holds nothing; other APIs are not held.
+        let create = encode(&kp::CreateTopicsRequest::default().with_timeout_ms(-5), 7);
+        assert_eq!(with(ApiKey::CREATE_TOPICS, 7, &create), Hold::UpTo(0));
+        assert_eq!(with(ApiKey::SYNC_GROUP, 5, &[]), Hold::Unbounded);
+        assert_eq!(with(ApiKey::METADATA, 12, &[]), Hold::No);
+    }
+
     #[test]
     fn unclaimed_error_caught() {
-        let mut e = ex(1, 0, 9, "p", 9092, 0, Some(1));
+        let mut e = ex(1, PRODUCE, 9, "p", 9092, 0, Some(1));
         e.status = Status::Error;
         e.errors = vec![
             ErrorRef {
-                code: 19,
+                code: ErrorCode::NOT_ENOUGH_REPLICAS.0,
                 name: "NOT_ENOUGH_REPLICAS",
                 path: "responses[0].partitionResponses[0].errorCode".into(),
             },
             ErrorRef {
-                code: 6,
+                code: ErrorCode::NOT_LEADER_OR_FOLLOWER.0,
                 name: "NOT_LEADER_OR_FOLLOWER",
                 path: "x".into(),
             },
@@ -1159,7 +1248,7 @@ pub(super) mod tests {
         let mut p = Pending::default();
         let names = TopicNames::new();
         let cx = Context { names: &names };
-        let e = ex(1, 3, 12, "c", 9092, 0, None);
+        let e = ex(1, METADATA, 12, "c", 9092, 0, None);
         for _ in 0..(MAX_PENDING_PER_STREAM + 10) {
             p.push(Unanswered::of(&e, NoResponseReason::ConnectionClosed, &cx));
         }
