@@ -24,8 +24,13 @@
 //! groups a generation stands for the group epoch, as the member epochs
 //! in ConsumerGroupHeartbeat responses reveal it.
 //!
+//! Bodies are read through their typed views ([`crate::kafka::schema::views`]),
+//! built once per exchange, and the consumer protocol's subscriptions and
+//! assignments through theirs: nothing here builds a tree of a body or
+//! names a field by a string.
+//!
 //! Contract: nothing here panics on any exchange, however its bodies are
-//! shaped (missing fields, wrong types, partial decodes); exchanges
+//! shaped (missing fields, partial decodes, damaged bytes); exchanges
 //! without decoded bodies are ignored (there is no group to file them
 //! under). Memory is bounded by [`GroupLimits`] and the named constants
 //! below; whatever a limit refuses is counted in [`Groups::dropped`].
@@ -34,33 +39,31 @@
 //! collapse into one step with a count, so a session heartbeating for
 //! hours stays one step.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::capture::Timestamp;
-use crate::kafka::embedded::Embedded;
+use crate::kafka::ApiKey;
+use crate::kafka::embedded::{Embedded, GroupProtocol};
 use crate::kafka::errors::ErrorCode;
-use crate::kafka::schema::{self, Node, Value};
+use crate::kafka::schema::MessageKind;
+use crate::kafka::schema::views::{
+    AddOffsetsToTxnRequest, AlterShareGroupOffsetsRequest, Array, ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse, ConsumerProtocolAssignment, ConsumerProtocolSubscription,
+    DeleteShareGroupOffsetsRequest, DeleteShareGroupStateRequest, DescribeGroupsRequest, Element,
+    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest,
+    InitializeShareGroupStateRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    OffsetFetchResponse, ReadShareGroupStateRequest, ReadShareGroupStateSummaryRequest,
+    ShareAcknowledgeRequest, ShareFetchRequest, ShareGroupHeartbeatRequest,
+    StreamsGroupHeartbeatRequest, StructView, SyncGroupRequest, SyncGroupResponse,
+    TxnOffsetCommitRequest, WriteShareGroupStateRequest,
+};
 use crate::session::{Body, Exchange, Status};
 
-use super::topics::{TopicNames, group_of};
-
-const OFFSET_COMMIT: i16 = 8;
-const OFFSET_FETCH: i16 = 9;
-const FIND_COORDINATOR: i16 = 10;
-const JOIN_GROUP: i16 = 11;
-const HEARTBEAT: i16 = 12;
-const LEAVE_GROUP: i16 = 13;
-const SYNC_GROUP: i16 = 14;
-const TXN_OFFSET_COMMIT: i16 = 28;
-const CONSUMER_GROUP_HEARTBEAT: i16 = 68;
-
-/// Error codes saying the broker is not (or not yet known as) the
-/// coordinator: its answer does not make it one.
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-const NOT_COORDINATOR: i16 = 16;
+use super::topics::TopicNames;
 
 /// Most coordinators remembered per group.
 pub const MAX_COORDINATORS: usize = 64;
@@ -400,14 +403,42 @@ impl Default for Groups {
     }
 }
 
-/// Which part of a multi-group request a group is.
+/// Which part of a multi-group request a group is, with what the
+/// response answered for it: read in one pass over each body, so that a
+/// request about many groups is not scanned again for each.
 #[derive(Clone, Copy, Debug)]
-enum Part {
+enum Part<'a> {
     Whole,
-    /// `groups[i]` of OffsetFetch v8+.
-    FetchGroup(usize),
-    /// `coordinatorKeys[i]` of FindCoordinator v4+.
-    CoordinatorKey(usize),
+    /// One of `groups` of OffsetFetch v8+.
+    FetchGroup {
+        member: Option<&'a str>,
+        member_epoch: Option<i32>,
+        /// Partitions it asks for (0: all of the group's).
+        asked: usize,
+        answer: Option<FetchAnswer>,
+    },
+    /// One of `coordinatorKeys` of FindCoordinator v4+.
+    CoordinatorKey {
+        answer: Option<CoordinatorAnswer<'a>>,
+    },
+}
+
+/// A group's entry in a multi-group OffsetFetch response.
+#[derive(Clone, Copy, Debug)]
+struct FetchAnswer {
+    /// The first non-zero error code, the group's own preferred to its
+    /// partitions'.
+    error: Option<(i16, &'static str)>,
+    partitions: usize,
+}
+
+/// A key's entry in a FindCoordinator v4+ response.
+#[derive(Clone, Copy, Debug)]
+struct CoordinatorAnswer<'a> {
+    node_id: Option<i32>,
+    host: Option<&'a str>,
+    port: Option<i32>,
+    error: Option<(i16, &'static str)>,
 }
 
 /// What observing one exchange needs besides the group.
@@ -423,18 +454,16 @@ struct Ctx<'a> {
 struct Obs<'a> {
     index: usize,
     e: &'a Exchange,
-    q: &'a Node,
     req: &'a Body,
-    r: Option<&'a Node>,
     resp: Option<&'a Body>,
-    part: Part,
+    part: Part<'a>,
     error: Option<(i16, &'static str)>,
 }
 
 impl Obs<'_> {
-    /// Answered without error.
+    /// Answered (a decoded response) without error.
     fn ok(&self) -> bool {
-        self.r.is_some() && self.error.is_none()
+        self.resp.is_some() && self.error.is_none()
     }
 
     fn end(&self) -> (u64, Timestamp) {
@@ -457,20 +486,24 @@ impl Groups {
         }
     }
 
-    /// File exchange `e` under the group(s) it is about (see
-    /// [`group_of`]; every group of a multi-group OffsetFetch or
-    /// FindCoordinator). `index`: the exchange's position in the caller's
-    /// list (the UI jumps to it from a step). `names` resolves topic ids;
-    /// ids it learns later are resolved on a later call.
+    /// File exchange `e` under the group(s) it is about (its `groupId`;
+    /// every group of a multi-group OffsetFetch or FindCoordinator; the
+    /// key of a FindCoordinator for a group; the first group of
+    /// DescribeGroups: as [`group_of`](super::topics::group_of) tells).
+    /// `index`: the exchange's position in the caller's list (the UI
+    /// jumps to it from a step). `names` resolves topic ids; ids it learns
+    /// later are resolved on a later call. The bodies are read through
+    /// their typed views, built once here.
     pub fn observe(&mut self, index: usize, e: &Exchange, names: &TopicNames) {
         self.resolve_pending(names);
         let Some(req) = e.request_body.as_deref() else {
             return;
         };
         let resp = e.response_body.as_deref();
-        let q = req.tree();
-        let r = resp.map(|b| b.tree());
-        for (group, part) in targets(e, q) {
+        let Some(views) = Views::of(e, req, resp) else {
+            return;
+        };
+        for (group, part) in views.targets() {
             if !self.groups.contains_key(&group) {
                 if self.groups.len() >= self.limits.max_groups {
                     self.dropped += 1;
@@ -485,12 +518,10 @@ impl Groups {
             let o = Obs {
                 index,
                 e,
-                q,
                 req,
-                r,
                 resp,
                 part,
-                error: part_error(e, q, r, part),
+                error: part_error(e, part),
             };
             let mut ctx = Ctx {
                 limits: &self.limits,
@@ -498,7 +529,7 @@ impl Groups {
                 dropped: &mut self.dropped,
                 unresolved: Vec::new(),
             };
-            flow.observe(&o, &mut ctx);
+            flow.observe(&o, views, &mut ctx);
             for id in ctx.unresolved {
                 let n = self.pending.len();
                 match self.pending.get_mut(&id) {
@@ -567,138 +598,361 @@ impl Groups {
     }
 }
 
-/// The groups an exchange is about, with the part of the request each is.
-fn targets(e: &Exchange, q: &Node) -> Vec<(String, Part)> {
-    match e.api_key.0 {
-        OFFSET_FETCH if !items(q, "groups").is_empty() => items(q, "groups")
-            .iter()
-            .enumerate()
-            .filter_map(|(i, g)| Some((str_of(g, "groupId")?.to_string(), Part::FetchGroup(i))))
-            .collect(),
-        FIND_COORDINATOR
-            if int(q, "keyType").unwrap_or(0) == 0 && !items(q, "coordinatorKeys").is_empty() =>
-        {
-            let mut out: Vec<(String, Part)> = Vec::new();
-            for (i, k) in items(q, "coordinatorKeys").iter().enumerate() {
-                if let Some(k) = k.as_str()
-                    && !out.iter().any(|(g, _)| g == k)
-                {
-                    out.push((k.to_string(), Part::CoordinatorKey(i)));
+/// The typed views of one exchange's bodies, built once per exchange
+/// (building a view scans its body): the request's, and the response's
+/// where the model reads it.
+#[derive(Clone, Copy)]
+enum Views<'a> {
+    FindCoordinator(
+        FindCoordinatorRequest<'a>,
+        Option<FindCoordinatorResponse<'a>>,
+    ),
+    JoinGroup(JoinGroupRequest<'a>, Option<JoinGroupResponse<'a>>),
+    SyncGroup(SyncGroupRequest<'a>, Option<SyncGroupResponse<'a>>),
+    Heartbeat(HeartbeatRequest<'a>),
+    LeaveGroup(LeaveGroupRequest<'a>, Option<LeaveGroupResponse<'a>>),
+    OffsetCommit(OffsetCommitRequest<'a>),
+    TxnOffsetCommit(TxnOffsetCommitRequest<'a>),
+    OffsetFetch(OffsetFetchRequest<'a>, Option<OffsetFetchResponse<'a>>),
+    ConsumerGroupHeartbeat(
+        ConsumerGroupHeartbeatRequest<'a>,
+        Option<ConsumerGroupHeartbeatResponse<'a>>,
+    ),
+    /// Another API: the group and the member its request names.
+    Other {
+        group: Option<&'a str>,
+        member: Option<&'a str>,
+    },
+}
+
+/// The view of `body` when it is a `kind` message of `api` (what a typed
+/// view of that message may wrap).
+pub(super) fn view_of(body: &Body, api: ApiKey, kind: MessageKind) -> Option<StructView<'_>> {
+    body.message
+        .filter(|m| m.api_key == api.0 && m.kind == kind)
+        .and_then(|_| body.view())
+}
+
+impl<'a> Views<'a> {
+    /// The views of `e`'s bodies; `None` when the request has no fields to
+    /// read (an unknown api key).
+    fn of(e: &Exchange, req: &'a Body, resp: Option<&'a Body>) -> Option<Views<'a>> {
+        let api = e.api_key;
+        let q = view_of(req, api, MessageKind::Request)?;
+        let r = resp.and_then(|b| view_of(b, api, MessageKind::Response));
+        Some(match api {
+            ApiKey::FIND_COORDINATOR => {
+                Views::FindCoordinator(FindCoordinatorRequest(q), r.map(FindCoordinatorResponse))
+            }
+            ApiKey::JOIN_GROUP => Views::JoinGroup(JoinGroupRequest(q), r.map(JoinGroupResponse)),
+            ApiKey::SYNC_GROUP => Views::SyncGroup(SyncGroupRequest(q), r.map(SyncGroupResponse)),
+            ApiKey::HEARTBEAT => Views::Heartbeat(HeartbeatRequest(q)),
+            ApiKey::LEAVE_GROUP => {
+                Views::LeaveGroup(LeaveGroupRequest(q), r.map(LeaveGroupResponse))
+            }
+            ApiKey::OFFSET_COMMIT => Views::OffsetCommit(OffsetCommitRequest(q)),
+            ApiKey::TXN_OFFSET_COMMIT => Views::TxnOffsetCommit(TxnOffsetCommitRequest(q)),
+            ApiKey::OFFSET_FETCH => {
+                Views::OffsetFetch(OffsetFetchRequest(q), r.map(OffsetFetchResponse))
+            }
+            ApiKey::CONSUMER_GROUP_HEARTBEAT => Views::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatRequest(q),
+                r.map(ConsumerGroupHeartbeatResponse),
+            ),
+            _ => Views::Other {
+                group: other_group(api, q),
+                member: other_member(api, q),
+            },
+        })
+    }
+
+    /// The groups the exchange is about, with the part of the request each
+    /// is: `groupId`; every group of a multi-group OffsetFetch (v8+) or
+    /// FindCoordinator (v4+); the key of a FindCoordinator for a group (not
+    /// a transactional id); the first group of DescribeGroups.
+    fn targets(&self) -> Vec<(String, Part<'a>)> {
+        let one = |g: Option<&str>| g.map(|g| vec![(g.to_string(), Part::Whole)]);
+        let whole = match *self {
+            Views::OffsetFetch(q, r) => {
+                if let Some(groups) = q.groups() {
+                    let answers = r.map(FetchAnswers::of);
+                    let mut out = Vec::new();
+                    let mut listed = false;
+                    for (i, g) in groups.iter().enumerate() {
+                        listed = true;
+                        let Some(id) = g.group_id() else {
+                            continue;
+                        };
+                        let topics = g.topics().into_iter().flatten();
+                        let part = Part::FetchGroup {
+                            member: set(g.member_id()),
+                            member_epoch: g.member_epoch(),
+                            asked: topics.map(|t| count(t.partition_indexes())).sum(),
+                            answer: answers.as_ref().and_then(|a| a.get(id, i)),
+                        };
+                        out.push((id.to_string(), part));
+                    }
+                    if listed {
+                        return out;
+                    }
+                }
+                one(q.group_id())
+            }
+            Views::FindCoordinator(q, r) => {
+                // keyType 1 is a transactional id.
+                if q.key_type().unwrap_or(0) != 0 {
+                    return Vec::new();
+                }
+                if let Some(keys) = q.coordinator_keys() {
+                    // The first answer for each key.
+                    let mut answers: HashMap<&str, CoordinatorAnswer<'_>> = HashMap::new();
+                    for c in r.and_then(|r| r.coordinators()).into_iter().flatten() {
+                        if let Some(key) = c.key() {
+                            answers.entry(key).or_insert(CoordinatorAnswer {
+                                node_id: c.node_id(),
+                                host: c.host(),
+                                port: c.port(),
+                                error: first_error(c.error_code(), None),
+                            });
+                        }
+                    }
+                    let mut seen = HashSet::new();
+                    let mut out = Vec::new();
+                    let mut listed = false;
+                    for k in keys.iter() {
+                        listed = true;
+                        if let Some(k) = k
+                            && seen.insert(k)
+                        {
+                            let answer = answers.get(k).copied();
+                            out.push((k.to_string(), Part::CoordinatorKey { answer }));
+                        }
+                    }
+                    if listed {
+                        return out;
+                    }
+                }
+                one(q.key())
+            }
+            Views::JoinGroup(q, _) => one(q.group_id()),
+            Views::SyncGroup(q, _) => one(q.group_id()),
+            Views::Heartbeat(q) => one(q.group_id()),
+            Views::LeaveGroup(q, _) => one(q.group_id()),
+            Views::OffsetCommit(q) => one(q.group_id()),
+            Views::TxnOffsetCommit(q) => one(q.group_id()),
+            Views::ConsumerGroupHeartbeat(q, _) => one(q.group_id()),
+            Views::Other { group, .. } => one(group),
+        };
+        whole.unwrap_or_default()
+    }
+}
+
+/// The entries of a multi-group OffsetFetch response.
+struct FetchAnswers<'a> {
+    list: Vec<FetchAnswer>,
+    /// Group id → its first entry.
+    first: HashMap<&'a str, usize>,
+}
+
+impl<'a> FetchAnswers<'a> {
+    fn of(r: OffsetFetchResponse<'a>) -> Self {
+        let mut list = Vec::new();
+        let mut first = HashMap::new();
+        for (i, g) in r.groups().into_iter().flatten().enumerate() {
+            if let Some(id) = g.group_id() {
+                first.entry(id).or_insert(i);
+            }
+            let mut partitions = 0;
+            let mut nested = None;
+            for t in g.topics().into_iter().flatten() {
+                for p in t.partitions().into_iter().flatten() {
+                    partitions += 1;
+                    if nested.is_none() {
+                        nested = p.error_code().filter(|c| *c != 0);
+                    }
                 }
             }
-            out
+            list.push(FetchAnswer {
+                error: first_error(g.error_code(), nested),
+                partitions,
+            });
         }
-        _ => group_of(e)
-            .map(|g| vec![(g, Part::Whole)])
-            .unwrap_or_default(),
+        FetchAnswers { list, first }
+    }
+
+    /// The entry for group `id`, `groups[i]` of the request: the first
+    /// with its id, else the `i`th.
+    fn get(&self, id: &str, i: usize) -> Option<FetchAnswer> {
+        let k = self.first.get(id).copied().unwrap_or(i);
+        self.list.get(k).copied()
     }
 }
 
-/// The first non-zero error code among `codes` (path, code), a top-level
-/// one (path without `.` or `[`) preferred.
-fn first_error<'a>(codes: impl Iterator<Item = (&'a str, i16)>) -> Option<(i16, &'static str)> {
-    let mut first = None;
-    for (path, code) in codes.filter(|(_, c)| *c != 0) {
-        if !path.contains(['.', '[']) {
-            return Some((code, ErrorCode(code).name()));
-        }
-        first.get_or_insert((code, ErrorCode(code).name()));
+/// The error of the part of the response about this group: that of its
+/// entry in a multi-group response, else the exchange's (a top-level one
+/// preferred).
+fn part_error(e: &Exchange, part: Part<'_>) -> Option<(i16, &'static str)> {
+    match part {
+        Part::FetchGroup {
+            answer: Some(a), ..
+        } => a.error,
+        Part::CoordinatorKey { answer: Some(c) } => c.error,
+        _ => e
+            .errors
+            .iter()
+            .find(|x| x.code != 0 && !x.path.contains(['.', '[']))
+            .or_else(|| e.errors.iter().find(|x| x.code != 0))
+            .map(|x| (x.code, ErrorCode(x.code).name())),
     }
-    first
 }
 
-/// The error of the part of the response about this group.
-fn part_error(e: &Exchange, q: &Node, r: Option<&Node>, part: Part) -> Option<(i16, &'static str)> {
-    let whole = || first_error(e.errors.iter().map(|x| (x.path.as_str(), x.code)));
-    let sub = match (part, r) {
-        (Part::FetchGroup(i), Some(r)) => {
-            let id = items(q, "groups").get(i).and_then(|g| str_of(g, "groupId"));
-            let groups = items(r, "groups");
-            groups
-                .iter()
-                .find(|g| id.is_some() && str_of(g, "groupId") == id)
-                .or_else(|| groups.get(i))
-        }
-        (Part::CoordinatorKey(i), Some(r)) => {
-            let key = items(q, "coordinatorKeys").get(i).and_then(Node::as_str);
-            items(r, "coordinators")
-                .iter()
-                .find(|c| key.is_some() && str_of(c, "key") == key)
-        }
+/// The group a request of another API names: its `groupId` (share groups,
+/// streams groups, transactions' offsets, OffsetDelete), or the first of
+/// DescribeGroups.
+fn other_group(api: ApiKey, q: StructView<'_>) -> Option<&str> {
+    match api {
+        ApiKey::DESCRIBE_GROUPS => DescribeGroupsRequest(q).groups()?.iter().next()?,
+        ApiKey::ADD_OFFSETS_TO_TXN => AddOffsetsToTxnRequest(q).group_id(),
+        ApiKey::OFFSET_DELETE => OffsetDeleteRequest(q).group_id(),
+        ApiKey::SHARE_GROUP_HEARTBEAT => ShareGroupHeartbeatRequest(q).group_id(),
+        ApiKey::SHARE_FETCH => ShareFetchRequest(q).group_id(),
+        ApiKey::SHARE_ACKNOWLEDGE => ShareAcknowledgeRequest(q).group_id(),
+        ApiKey::INITIALIZE_SHARE_GROUP_STATE => InitializeShareGroupStateRequest(q).group_id(),
+        ApiKey::READ_SHARE_GROUP_STATE => ReadShareGroupStateRequest(q).group_id(),
+        ApiKey::WRITE_SHARE_GROUP_STATE => WriteShareGroupStateRequest(q).group_id(),
+        ApiKey::DELETE_SHARE_GROUP_STATE => DeleteShareGroupStateRequest(q).group_id(),
+        ApiKey::READ_SHARE_GROUP_STATE_SUMMARY => ReadShareGroupStateSummaryRequest(q).group_id(),
+        ApiKey::STREAMS_GROUP_HEARTBEAT => StreamsGroupHeartbeatRequest(q).group_id(),
+        ApiKey::ALTER_SHARE_GROUP_OFFSETS => AlterShareGroupOffsetsRequest(q).group_id(),
+        ApiKey::DELETE_SHARE_GROUP_OFFSETS => DeleteShareGroupOffsetsRequest(q).group_id(),
+        _ => None,
+    }
+}
+
+/// The member a request of another API names (`memberId`), when set.
+fn other_member(api: ApiKey, q: StructView<'_>) -> Option<&str> {
+    let id = match api {
+        ApiKey::SHARE_GROUP_HEARTBEAT => ShareGroupHeartbeatRequest(q).member_id(),
+        ApiKey::SHARE_FETCH => ShareFetchRequest(q).member_id(),
+        ApiKey::SHARE_ACKNOWLEDGE => ShareAcknowledgeRequest(q).member_id(),
+        ApiKey::STREAMS_GROUP_HEARTBEAT => StreamsGroupHeartbeatRequest(q).member_id(),
         _ => None,
     };
-    match sub {
-        Some(n) => {
-            let codes = schema::error_codes(n);
-            first_error(codes.iter().map(|c| (c.path.as_str(), c.code)))
-        }
-        None => whole(),
-    }
+    set(id)
 }
 
-fn items<'a>(n: &'a Node, field: &str) -> &'a [Node] {
-    n.get(field).map_or(&[], Node::children)
-}
-
-fn int(n: &Node, field: &str) -> Option<i64> {
-    n.get(field)?.as_int()
-}
-
-fn int32(n: &Node, field: &str) -> Option<i32> {
-    int(n, field).and_then(|v| i32::try_from(v).ok())
-}
-
-fn str_of<'a>(n: &'a Node, field: &str) -> Option<&'a str> {
-    n.get(field)?.as_str()
+/// The first non-zero error code: `top`, the struct's own, else `nested`
+/// (the first of its parts').
+fn first_error(top: Option<i16>, nested: Option<i16>) -> Option<(i16, &'static str)> {
+    top.filter(|c| *c != 0)
+        .or(nested.filter(|c| *c != 0))
+        .map(|c| (c, ErrorCode(c).name()))
 }
 
 /// A string field that is set and not empty.
-fn id_of<'a>(n: &'a Node, field: &str) -> Option<&'a str> {
-    str_of(n, field).filter(|s| !s.is_empty())
+fn set(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
 }
 
-/// The decoded group protocol message of the bytes field `field`.
-fn embedded_tree<'a>(body: &'a Body, field: Option<&Node>) -> Option<&'a Node> {
-    let at = field?.range.start;
-    body.embedded.iter().find_map(|(k, e)| match e {
-        Embedded::Group { tree, .. } if *k == at => Some(tree),
-        _ => None,
-    })
+/// Elements of an array field (those read: a body cut inside the array
+/// has fewer than its count says).
+fn count<'a, T: Element<'a>>(a: Option<Array<'a, T>>) -> usize {
+    a.map_or(0, |a| a.iter().count())
 }
 
-/// Topics with partitions from an array of topic structs (`topic`/`name`
-/// or `topicId`, and `partitions`), topics sorted, partitions sorted and
-/// deduplicated, at most [`MAX_ASSIGNED_PARTITIONS`] in all.
-fn topic_partitions(list: &[Node], ctx: &mut Ctx<'_>) -> Vec<TopicPartitions> {
+/// The consumer protocol message decoded from the bytes field at `at`
+/// (`bytes` its value), when the body's decode found one there (a group
+/// whose `protocolType` is `consumer`, or bytes that read as one).
+fn consumer_protocol<'a, T>(
+    body: &Body,
+    at: Option<u32>,
+    bytes: Option<&'a [u8]>,
+    view: impl FnOnce(&'a [u8]) -> Option<T>,
+) -> Option<T> {
+    let at = at?;
+    body.embedded
+        .iter()
+        .any(|(k, e)| {
+            *k == at
+                && matches!(
+                    e,
+                    Embedded::Group {
+                        protocol: GroupProtocol::Consumer,
+                        ..
+                    }
+                )
+        })
+        .then_some(())?;
+    view(bytes?)
+}
+
+/// The topics of a consumer protocol subscription.
+fn subscribed_topics(body: &Body, at: Option<u32>, bytes: Option<&[u8]>) -> Option<Vec<String>> {
+    consumer_protocol(body, at, bytes, ConsumerProtocolSubscription::versioned)?
+        .topics()
+        .map(topic_names)
+}
+
+/// The partitions of a consumer protocol assignment.
+fn consumer_assignment(
+    body: &Body,
+    at: Option<u32>,
+    bytes: Option<&[u8]>,
+    ctx: &mut Ctx<'_>,
+) -> Option<Vec<TopicPartitions>> {
+    let a = consumer_protocol(body, at, bytes, ConsumerProtocolAssignment::versioned)?;
+    let list = a.assigned_partitions()?;
+    Some(topic_partitions(
+        list.iter().map(|t| TopicView {
+            name: t.topic(),
+            id: None,
+            partitions: t.partitions(),
+        }),
+        ctx,
+    ))
+}
+
+/// One topic of an assignment, as its message gives it: by name or by id.
+struct TopicView<'a> {
+    name: Option<&'a str>,
+    id: Option<&'a [u8; 16]>,
+    partitions: Option<Array<'a, i32>>,
+}
+
+/// Topics with partitions (a topic without a name or id is skipped),
+/// topics sorted, partitions sorted and deduplicated, at most
+/// [`MAX_ASSIGNED_PARTITIONS`] in all.
+fn topic_partitions<'a>(
+    list: impl Iterator<Item = TopicView<'a>>,
+    ctx: &mut Ctx<'_>,
+) -> Vec<TopicPartitions> {
     let mut out: Vec<TopicPartitions> = Vec::new();
     let mut total = 0usize;
     for t in list {
-        let Some(topic) = ctx.names.topic_of(t) else {
-            continue;
+        let topic = match (t.name, t.id) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(id)) => ctx.names.id_label(id),
+            (None, None) => continue,
         };
-        let topic_id = match t.get("topicId") {
-            Some(Node {
-                value: Value::Uuid(u),
-                ..
-            }) => Some(*u),
-            _ => None,
-        };
+        let topic_id = t.id.copied();
         if let Some(id) = topic_id
             && ctx.names.name(&id).is_none()
             && !ctx.unresolved.contains(&id)
         {
             ctx.unresolved.push(id);
         }
-        let ps = items(t, "partitions");
         let room = MAX_ASSIGNED_PARTITIONS - total;
-        if ps.len() > room {
-            *ctx.dropped += (ps.len() - room) as u64;
+        let mut partitions: Vec<i32> = Vec::new();
+        let mut listed = 0usize;
+        for p in t.partitions.into_iter().flatten() {
+            listed += 1;
+            if partitions.len() < room {
+                partitions.push(p);
+            }
         }
-        let partitions: Vec<i32> = ps
-            .iter()
-            .take(room)
-            .filter_map(|p| p.as_int().and_then(|v| i32::try_from(v).ok()))
-            .collect();
+        if listed > room {
+            *ctx.dropped += (listed - room) as u64;
+        }
         total += partitions.len();
         out.push(TopicPartitions {
             topic,
@@ -723,17 +977,10 @@ fn topic_partitions(list: &[Node], ctx: &mut Ctx<'_>) -> Vec<TopicPartitions> {
     out
 }
 
-/// The partitions of a consumer protocol assignment.
-fn consumer_assignment(tree: &Node, ctx: &mut Ctx<'_>) -> Option<Vec<TopicPartitions>> {
-    let list = tree.get("assignedPartitions")?;
-    Some(topic_partitions(list.children(), ctx))
-}
-
-/// Topic names of a string array.
-fn topic_names(n: &Node) -> Vec<String> {
-    n.children()
-        .iter()
-        .filter_map(Node::as_str)
+/// Topic names of a string array (those that are UTF-8).
+fn topic_names(a: Array<'_, Option<&str>>) -> Vec<String> {
+    a.iter()
+        .flatten()
         .take(MAX_SUBSCRIBED_TOPICS)
         .map(str::to_string)
         .collect()
@@ -776,17 +1023,22 @@ fn resolve_list(tps: &mut [TopicPartitions], names: &TopicNames) {
 }
 
 impl GroupFlow {
-    fn observe(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) {
+    fn observe(&mut self, o: &Obs<'_>, views: Views<'_>, ctx: &mut Ctx<'_>) {
         let e = o.e;
         if o.error.is_some() {
             self.errors += 1;
         }
-        if e.api_key.0 != FIND_COORDINATOR
-            && e.response.is_some()
-            && !matches!(
-                o.error,
-                Some((COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR, _))
+        // The broker says it is not (or not yet known as) the coordinator:
+        // its answer does not make it one.
+        let not_coordinator = o.error.is_some_and(|(c, _)| {
+            matches!(
+                ErrorCode(c),
+                ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR
             )
+        });
+        if e.api_key != ApiKey::FIND_COORDINATOR
+            && e.response.is_some()
+            && !not_coordinator
             && !self.coordinators.contains(&e.broker)
         {
             if self.coordinators.len() < MAX_COORDINATORS {
@@ -795,17 +1047,27 @@ impl GroupFlow {
                 *ctx.dropped += 1;
             }
         }
-        let step = match e.api_key.0 {
-            FIND_COORDINATOR => self.find_coordinator(o),
-            JOIN_GROUP => self.join(o, ctx),
-            SYNC_GROUP => self.sync(o, ctx),
-            HEARTBEAT => self.heartbeat(o, ctx),
-            LEAVE_GROUP => self.leave(o, ctx),
-            OFFSET_COMMIT | TXN_OFFSET_COMMIT => self.commit(o, ctx),
-            OFFSET_FETCH => self.fetch(o, ctx),
-            CONSUMER_GROUP_HEARTBEAT => self.consumer_heartbeat(o, ctx),
-            _ => {
-                let member = id_of(o.q, "memberId");
+        let step = match views {
+            Views::FindCoordinator(_, r) => self.find_coordinator(o, r),
+            Views::JoinGroup(q, r) => self.join(o, q, r, ctx),
+            Views::SyncGroup(q, r) => self.sync(o, q, r, ctx),
+            Views::Heartbeat(q) => self.heartbeat(o, q, ctx),
+            Views::LeaveGroup(q, r) => self.leave(o, q, r, ctx),
+            Views::OffsetCommit(q) => {
+                let topics = q.topics().into_iter().flatten();
+                let partitions = topics.map(|t| count(t.partitions())).sum();
+                let generation = q.generation_id_or_member_epoch();
+                self.commit(o, set(q.member_id()), generation, partitions, false, ctx)
+            }
+            Views::TxnOffsetCommit(q) => {
+                let topics = q.topics().into_iter().flatten();
+                let partitions = topics.map(|t| count(t.partitions())).sum();
+                let generation = q.generation_id();
+                self.commit(o, set(q.member_id()), generation, partitions, true, ctx)
+            }
+            Views::OffsetFetch(q, r) => self.fetch(o, q, r, ctx),
+            Views::ConsumerGroupHeartbeat(q, r) => self.consumer_heartbeat(o, q, r, ctx),
+            Views::Other { member, .. } => {
                 if let Some(m) = member {
                     self.touch_member(m, o, ctx);
                 }
@@ -827,7 +1089,7 @@ impl GroupFlow {
         let e = o.e;
         let member = match member {
             Some(m) => Some(Arc::from(m)),
-            None if e.api_key.0 != FIND_COORDINATOR => self
+            None if e.api_key != ApiKey::FIND_COORDINATOR => self
                 .members
                 .iter()
                 .rev()
@@ -1003,57 +1265,75 @@ impl GroupFlow {
         }
     }
 
-    fn find_coordinator(&mut self, o: &Obs<'_>) -> Step {
-        let node = match (o.part, o.r) {
-            (Part::CoordinatorKey(i), Some(r)) => {
-                let key = items(o.q, "coordinatorKeys").get(i).and_then(Node::as_str);
-                items(r, "coordinators")
-                    .iter()
-                    .find(|c| key.is_some() && str_of(c, "key") == key)
+    fn find_coordinator(&mut self, o: &Obs<'_>, r: Option<FindCoordinatorResponse<'_>>) -> Step {
+        // v0-3 at the top level, v4+ per key.
+        let node = match (o.part, r) {
+            (Part::CoordinatorKey { answer }, Some(_)) => answer,
+            (_, Some(r)) if r.host().is_some() => Some(CoordinatorAnswer {
+                node_id: r.node_id(),
+                host: r.host(),
+                port: r.port(),
+                error: None,
+            }),
+            (_, Some(r)) => {
+                r.coordinators()
+                    .and_then(|c| c.iter().next())
+                    .map(|c| CoordinatorAnswer {
+                        node_id: c.node_id(),
+                        host: c.host(),
+                        port: c.port(),
+                        error: None,
+                    })
             }
-            (_, Some(r)) if r.get("host").is_some() => Some(r),
-            (_, Some(r)) => items(r, "coordinators").first(),
             (_, None) => None,
         };
         let coordinator = node.filter(|_| o.error.is_none()).and_then(|n| {
             Some(Coordinator {
-                node_id: int32(n, "nodeId").filter(|id| *id >= 0)?,
-                host: str_of(n, "host")?.to_string(),
-                port: int32(n, "port")?,
+                node_id: n.node_id.filter(|id| *id >= 0)?,
+                host: n.host?.to_string(),
+                port: n.port?,
             })
         });
         self.step(o, None, None, StepKind::FindCoordinator { coordinator })
     }
 
-    fn join(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+    fn join(
+        &mut self,
+        o: &Obs<'_>,
+        q: JoinGroupRequest<'_>,
+        r: Option<JoinGroupResponse<'_>>,
+        ctx: &mut Ctx<'_>,
+    ) -> Step {
         self.set_kind(GroupProtocolKind::Classic);
-        if let Some(t) = str_of(o.q, "protocolType")
+        if let Some(t) = q.protocol_type()
             && self.protocol_type.as_deref() != Some(t)
         {
             self.protocol_type = Some(t.to_string());
         }
-        let req_member = id_of(o.q, "memberId");
-        let member = req_member.or_else(|| o.r.and_then(|r| id_of(r, "memberId")));
-        let protocols: Vec<String> = items(o.q, "protocols")
-            .iter()
-            .filter_map(|p| str_of(p, "name"))
+        let req_member = set(q.member_id());
+        let member = req_member.or_else(|| r.and_then(|r| set(r.member_id())));
+        let protocols: Vec<String> = q
+            .protocols()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.name())
             .take(MAX_PROTOCOLS)
             .map(str::to_string)
             .collect();
-        let subscription = items(o.q, "protocols").iter().find_map(|p| {
-            embedded_tree(o.req, p.get("metadata"))
-                .and_then(|t| t.get("topics"))
-                .map(topic_names)
-        });
+        let subscription = q
+            .protocols()
+            .into_iter()
+            .flatten()
+            .find_map(|p| subscribed_topics(o.req, p.metadata_offset(), p.metadata()));
         let mut leader_id = None;
-        let joined = match o.r {
-            Some(r) if o.ok() => int32(r, "generationId").filter(|g| *g >= 0).map(|g| {
-                leader_id = id_of(r, "leader");
+        let joined = match r {
+            Some(r) if o.ok() => r.generation_id().filter(|g| *g >= 0).map(|g| {
+                leader_id = set(r.leader());
                 Joined {
                     generation: g,
                     leader: leader_id.is_some() && leader_id == member,
-                    protocol: str_of(r, "protocolName").map(str::to_string),
-                    members: items(r, "members").len(),
+                    protocol: r.protocol_name().map(str::to_string),
+                    members: count(r.members()),
                 }
             }),
             _ => None,
@@ -1062,7 +1342,7 @@ impl GroupFlow {
         if let Some(ix) = ix {
             self.rejoin(ix, o.e.request.ts);
             let m = &mut self.members[ix];
-            if let Some(i) = id_of(o.q, "groupInstanceId")
+            if let Some(i) = set(q.group_instance_id())
                 && m.instance_id.as_deref() != Some(i)
             {
                 m.instance_id = Some(i.to_string());
@@ -1071,7 +1351,7 @@ impl GroupFlow {
                 m.subscription = s;
             }
         }
-        if let (Some(j), Some(r)) = (&joined, o.r) {
+        if let (Some(j), Some(r)) = (&joined, r) {
             let (frame, ts) = o.end();
             if let Some(gi) = self.generation_at(j.generation, frame, ts, ctx) {
                 let g = &mut self.generations[gi];
@@ -1085,8 +1365,8 @@ impl GroupFlow {
                 {
                     g.leader = Some(l.to_string());
                 }
-                for m in items(r, "members") {
-                    let Some(id) = id_of(m, "memberId") else {
+                for m in r.members().into_iter().flatten() {
+                    let Some(id) = set(m.member_id()) else {
                         continue;
                     };
                     self.gen_add_member(gi, id, ctx);
@@ -1094,10 +1374,10 @@ impl GroupFlow {
                     if let Some(&mi) = self.member_ix.get(id)
                         && self.members[mi].subscription.is_empty()
                         && let Some(resp) = o.resp
-                        && let Some(t) =
-                            embedded_tree(resp, m.get("metadata")).and_then(|t| t.get("topics"))
+                        && let Some(topics) =
+                            subscribed_topics(resp, m.metadata_offset(), m.metadata())
                     {
-                        self.members[mi].subscription = topic_names(t);
+                        self.members[mi].subscription = topics;
                     }
                 }
                 if let Some(m) = member {
@@ -1121,26 +1401,35 @@ impl GroupFlow {
         )
     }
 
-    fn sync(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+    fn sync(
+        &mut self,
+        o: &Obs<'_>,
+        q: SyncGroupRequest<'_>,
+        r: Option<SyncGroupResponse<'_>>,
+        ctx: &mut Ctx<'_>,
+    ) -> Step {
         self.set_kind(GroupProtocolKind::Classic);
-        let member = id_of(o.q, "memberId");
-        let generation = int32(o.q, "generationId");
-        let assignments = items(o.q, "assignments");
+        let member = set(q.member_id());
+        let generation = q.generation_id();
+        let mut assignments = 0;
         let mut leader_list = Vec::new();
-        for a in assignments.iter().take(ctx.limits.max_members) {
-            let (Some(id), Some(tree)) = (
-                id_of(a, "memberId"),
-                embedded_tree(o.req, a.get("assignment")),
-            ) else {
+        for a in q.assignments().into_iter().flatten() {
+            assignments += 1;
+            if assignments > ctx.limits.max_members {
+                continue;
+            }
+            let Some(id) = set(a.member_id()) else {
                 continue;
             };
-            if let Some(tps) = consumer_assignment(tree, ctx) {
+            if let Some(tps) =
+                consumer_assignment(o.req, a.assignment_offset(), a.assignment(), ctx)
+            {
                 leader_list.push((id, tps));
             }
         }
-        let assigned = match (o.r, o.resp) {
+        let assigned = match (r, o.resp) {
             (Some(r), Some(resp)) if o.error.is_none() => {
-                embedded_tree(resp, r.get("assignment")).and_then(|t| consumer_assignment(t, ctx))
+                consumer_assignment(resp, r.assignment_offset(), r.assignment(), ctx)
             }
             _ => None,
         };
@@ -1149,7 +1438,7 @@ impl GroupFlow {
             && let Some(g) = generation.filter(|g| *g >= 0)
             && let Some(gi) = self.generation_at(g, o.e.request.frame, o.e.request.ts, ctx)
         {
-            if let Some(p) = id_of(o.q, "protocolName")
+            if let Some(p) = set(q.protocol_name())
                 && self.generations[gi].protocol.is_none()
             {
                 self.generations[gi].protocol = Some(p.to_string());
@@ -1179,16 +1468,16 @@ impl GroupFlow {
             member,
             generation,
             StepKind::Sync {
-                assignments: assignments.len(),
+                assignments,
                 assigned,
             },
         )
     }
 
-    fn heartbeat(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+    fn heartbeat(&mut self, o: &Obs<'_>, q: HeartbeatRequest<'_>, ctx: &mut Ctx<'_>) -> Step {
         self.set_kind(GroupProtocolKind::Classic);
-        let member = id_of(o.q, "memberId");
-        let generation = int32(o.q, "generationId");
+        let member = set(q.member_id());
+        let generation = q.generation_id();
         let ix = member.and_then(|m| self.touch_member(m, o, ctx));
         if o.ok()
             && let Some(g) = generation.filter(|g| *g >= 0)
@@ -1204,17 +1493,23 @@ impl GroupFlow {
         self.step(o, member, generation, StepKind::Heartbeat)
     }
 
-    fn leave(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+    fn leave(
+        &mut self,
+        o: &Obs<'_>,
+        q: LeaveGroupRequest<'_>,
+        r: Option<LeaveGroupResponse<'_>>,
+        ctx: &mut Ctx<'_>,
+    ) -> Step {
         let mut members: Vec<String> = Vec::new();
-        if let Some(m) = id_of(o.q, "memberId") {
+        if let Some(m) = set(q.member_id()) {
             members.push(m.to_string());
         }
-        for m in items(o.q, "members") {
+        for m in q.members().into_iter().flatten() {
             if members.len() >= ctx.limits.max_members {
                 *ctx.dropped += 1;
                 break;
             }
-            if let Some(id) = id_of(m, "memberId") {
+            if let Some(id) = set(m.member_id()) {
                 members.push(id.to_string());
             }
         }
@@ -1223,12 +1518,13 @@ impl GroupFlow {
         if let [one] = members.as_slice() {
             self.touch_member(one, o, ctx);
         }
-        let top_error = o.r.and_then(|r| int(r, "errorCode")).unwrap_or(0) != 0;
-        let answers = o.r.map_or(&[][..], |r| items(r, "members"));
+        let top_error = r.and_then(|r| r.error_code()).unwrap_or(0) != 0;
+        let answers = r.and_then(|r| r.members());
         for id in &members {
-            let refused = answers.iter().any(|a| {
-                str_of(a, "memberId") == Some(id) && int(a, "errorCode").unwrap_or(0) != 0
-            });
+            let refused = answers
+                .into_iter()
+                .flatten()
+                .any(|a| a.member_id() == Some(id.as_str()) && a.error_code().unwrap_or(0) != 0);
             if top_error || refused {
                 continue;
             }
@@ -1262,14 +1558,15 @@ impl GroupFlow {
         s
     }
 
-    fn commit(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
-        let member = id_of(o.q, "memberId");
-        let generation =
-            int32(o.q, "generationIdOrMemberEpoch").or_else(|| int32(o.q, "generationId"));
-        let partitions = items(o.q, "topics")
-            .iter()
-            .map(|t| items(t, "partitions").len())
-            .sum();
+    fn commit(
+        &mut self,
+        o: &Obs<'_>,
+        member: Option<&str>,
+        generation: Option<i32>,
+        partitions: usize,
+        transactional: bool,
+        ctx: &mut Ctx<'_>,
+    ) -> Step {
         if let Some(m) = member {
             self.touch_member(m, o, ctx);
         }
@@ -1279,70 +1576,83 @@ impl GroupFlow {
             generation,
             StepKind::OffsetCommit {
                 partitions,
-                transactional: o.e.api_key.0 == TXN_OFFSET_COMMIT,
+                transactional,
             },
         )
     }
 
-    fn fetch(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
-        let (node, answer) = match o.part {
-            Part::FetchGroup(i) => {
-                let node = items(o.q, "groups").get(i);
-                let id = node.and_then(|g| str_of(g, "groupId"));
-                let answer = o.r.and_then(|r| {
-                    let groups = items(r, "groups");
-                    groups
-                        .iter()
-                        .find(|g| id.is_some() && str_of(g, "groupId") == id)
-                        .or_else(|| groups.get(i))
-                });
-                (node, answer)
+    fn fetch(
+        &mut self,
+        o: &Obs<'_>,
+        q: OffsetFetchRequest<'_>,
+        r: Option<OffsetFetchResponse<'_>>,
+        ctx: &mut Ctx<'_>,
+    ) -> Step {
+        // The partitions asked for; when none (all of the group's), those
+        // answered.
+        let (member, generation, partitions) = match o.part {
+            Part::FetchGroup {
+                member,
+                member_epoch,
+                asked,
+                answer,
+            } => {
+                let partitions = match answer {
+                    Some(a) if asked == 0 => a.partitions,
+                    _ => asked,
+                };
+                (member, member_epoch, partitions)
             }
-            _ => (Some(o.q), o.r),
+            _ => {
+                let topics = q.topics().into_iter().flatten();
+                let asked = topics.map(|t| count(t.partition_indexes())).sum();
+                let partitions = match r {
+                    Some(r) if asked == 0 => {
+                        let topics = r.topics().into_iter().flatten();
+                        topics.map(|t| count(t.partitions())).sum()
+                    }
+                    _ => asked,
+                };
+                (None, None, partitions)
+            }
         };
-        let member = node.and_then(|n| id_of(n, "memberId"));
-        let generation = node.and_then(|n| int32(n, "memberEpoch"));
-        let count = |n: Option<&Node>, field: &str| -> usize {
-            n.map_or(0, |n| {
-                items(n, "topics")
-                    .iter()
-                    .map(|t| items(t, field).len())
-                    .sum()
-            })
-        };
-        let mut partitions = count(node, "partitionIndexes");
-        if partitions == 0 {
-            partitions = count(answer, "partitions");
-        }
         if let Some(m) = member {
             self.touch_member(m, o, ctx);
         }
         self.step(o, member, generation, StepKind::OffsetFetch { partitions })
     }
 
-    fn consumer_heartbeat(&mut self, o: &Obs<'_>, ctx: &mut Ctx<'_>) -> Step {
+    fn consumer_heartbeat(
+        &mut self,
+        o: &Obs<'_>,
+        q: ConsumerGroupHeartbeatRequest<'_>,
+        r: Option<ConsumerGroupHeartbeatResponse<'_>>,
+        ctx: &mut Ctx<'_>,
+    ) -> Step {
         self.set_kind(GroupProtocolKind::Consumer);
-        let member = id_of(o.q, "memberId").or_else(|| o.r.and_then(|r| id_of(r, "memberId")));
-        let request_epoch = int32(o.q, "memberEpoch").unwrap_or(0);
-        let ok = o.ok();
-        let member_epoch = o.r.filter(|_| ok).and_then(|r| int32(r, "memberEpoch"));
-        let assigned = match o.r.filter(|_| ok).and_then(|r| r.get("assignment")) {
-            Some(a) if a.value != Value::Null => {
-                Some(topic_partitions(items(a, "topicPartitions"), ctx))
-            }
-            _ => None,
-        };
+        let member = set(q.member_id()).or_else(|| r.and_then(|r| set(r.member_id())));
+        let request_epoch = q.member_epoch().unwrap_or(0);
+        let answer = r.filter(|_| o.ok());
+        let member_epoch = answer.and_then(|r| r.member_epoch());
+        let assigned = answer.and_then(|r| r.assignment()).map(|a| {
+            let list = a.topic_partitions().into_iter().flatten();
+            topic_partitions(
+                list.map(|t| TopicView {
+                    name: None,
+                    id: t.topic_id(),
+                    partitions: t.partitions(),
+                }),
+                ctx,
+            )
+        });
         let ix = member.and_then(|m| self.touch_member(m, o, ctx));
         let ts = o.e.request.ts;
         if let Some(ix) = ix {
             let m = &mut self.members[ix];
-            if let Some(topics) =
-                o.q.get("subscribedTopicNames")
-                    .filter(|n| n.value != Value::Null)
-            {
+            if let Some(topics) = q.subscribed_topic_names() {
                 m.subscription = topic_names(topics);
             }
-            if let Some(i) = id_of(o.q, "instanceId")
+            if let Some(i) = set(q.instance_id())
                 && m.instance_id.as_deref() != Some(i)
             {
                 m.instance_id = Some(i.to_string());
@@ -1371,7 +1681,7 @@ impl GroupFlow {
                 if let Some(gi) = self.generation_at(ep, frame, rts, ctx) {
                     let id = self.members[ix].member_id.clone();
                     self.gen_add_member(gi, &id, ctx);
-                    if let Some(a) = id_of(o.q, "serverAssignor")
+                    if let Some(a) = set(q.server_assignor())
                         && self.generations[gi].protocol.is_none()
                     {
                         self.generations[gi].protocol = Some(a.to_string());
@@ -1740,9 +2050,7 @@ mod tests {
     use super::*;
     use crate::analysis::topics::group_of;
     use crate::capture::Timestamp;
-    use crate::kafka::ApiKey;
     use crate::kafka::records::{RecordLimits, RecordsMode};
-    use crate::kafka::schema::MessageKind;
     use crate::session::{DecodeOptions, MessageInfo, NoResponseReason, decode_body};
 
     fn s(x: &str) -> StrBytes {
