@@ -41,30 +41,15 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use crate::capture::Timestamp;
+use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
-use crate::kafka::schema::Node;
+use crate::kafka::schema::MessageKind;
+use crate::kafka::schema::views::{JoinGroupRequest, JoinGroupResponse};
 use crate::session::Exchange;
 
-use super::super::groups::{GroupFlow, GroupProtocolKind, Groups, Step, StepKind};
-use super::super::topics::group_of;
+use super::super::groups::{GroupFlow, GroupProtocolKind, Groups, Step, StepKind, view_of};
 use super::metadata::duration;
 use super::{Context, Detector, Finding, Severity};
-
-const JOIN_GROUP: i16 = 11;
-
-const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-const NOT_COORDINATOR: i16 = 16;
-const ILLEGAL_GENERATION: i16 = 22;
-const UNKNOWN_MEMBER_ID: i16 = 25;
-const REBALANCE_IN_PROGRESS: i16 = 27;
-/// JoinGroup v4+ asks a new member to come back with the id it is given
-/// (KIP-394): part of every join, not an error.
-const MEMBER_ID_REQUIRED: i16 = 79;
-const FENCED_INSTANCE_ID: i16 = 82;
-const FENCED_MEMBER_EPOCH: i16 = 110;
-const UNRELEASED_INSTANCE_ID: i16 = 111;
-const STALE_MEMBER_EPOCH: i16 = 113;
 
 /// Rebalances within [`STORM_WINDOW_US`] that make a storm. One member
 /// restarting costs two rebalances (it leaves, it joins); a healthy group
@@ -126,28 +111,29 @@ impl Detector for GroupTrouble {
         if self.streams.len() < MAX_CONNECTIONS || self.streams.contains_key(&pair) {
             self.streams.insert(pair, e.stream);
         }
-        if e.api_key.0 == JOIN_GROUP
-            && let Some(q) = e.request_body.as_deref().map(|b| b.tree())
-            && let Some(ms) = q.get("sessionTimeoutMs").and_then(Node::as_int)
-            && let Some(group) = group_of(e)
+        if e.api_key == ApiKey::JOIN_GROUP
+            && let Some(q) = e
+                .request_body
+                .as_deref()
+                .and_then(|b| view_of(b, e.api_key, MessageKind::Request))
+                .map(JoinGroupRequest)
+            && let Some(ms) = q.session_timeout_ms()
+            && let Some(group) = q.group_id()
         {
-            let member = q
-                .get("memberId")
-                .and_then(Node::as_str)
-                .filter(|m| !m.is_empty())
-                .or_else(|| {
-                    e.response_body
-                        .as_deref()
-                        .and_then(|b| b.tree().get("memberId"))
-                        .and_then(Node::as_str)
-                        .filter(|m| !m.is_empty())
-                });
+            let member = q.member_id().filter(|m| !m.is_empty()).or_else(|| {
+                e.response_body
+                    .as_deref()
+                    .and_then(|b| view_of(b, e.api_key, MessageKind::Response))
+                    .map(JoinGroupResponse)
+                    .and_then(|r| r.member_id())
+                    .filter(|m| !m.is_empty())
+            });
             if let Some(m) = member {
-                let key = (group, m.to_string());
+                let key = (group.to_string(), m.to_string());
                 if self.session_ms.len() < MAX_SESSION_TIMEOUTS
                     || self.session_ms.contains_key(&key)
                 {
-                    self.session_ms.insert(key, ms);
+                    self.session_ms.insert(key, i64::from(ms));
                 }
             }
         }
@@ -208,21 +194,32 @@ impl Rebalance {
 }
 
 /// A code telling a member to rejoin (or that it is no longer one).
-fn rejoin_signal(code: i16) -> bool {
+fn rejoin_signal(code: ErrorCode) -> bool {
     matches!(
         code,
-        REBALANCE_IN_PROGRESS
-            | ILLEGAL_GENERATION
-            | UNKNOWN_MEMBER_ID
-            | FENCED_MEMBER_EPOCH
-            | STALE_MEMBER_EPOCH
+        ErrorCode::REBALANCE_IN_PROGRESS
+            | ErrorCode::ILLEGAL_GENERATION
+            | ErrorCode::UNKNOWN_MEMBER_ID
+            | ErrorCode::FENCED_MEMBER_EPOCH
+            | ErrorCode::STALE_MEMBER_EPOCH
     )
 }
 
-fn is_coordinator_code(code: i16) -> bool {
+fn is_coordinator_code(code: ErrorCode) -> bool {
     matches!(
         code,
-        COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+            | ErrorCode::COORDINATOR_NOT_AVAILABLE
+            | ErrorCode::NOT_COORDINATOR
+    )
+}
+
+/// Another consumer uses the member's `group.instance.id` (static
+/// membership).
+fn instance_conflict(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::FENCED_INSTANCE_ID | ErrorCode::UNRELEASED_INSTANCE_ID
     )
 }
 
@@ -493,7 +490,7 @@ impl Analysis<'_> {
                         && s.member
                             .as_deref()
                             .is_some_and(|m| prev.members.iter().any(|x| x == m))
-                        && s.error.is_some_and(|(c, _)| rejoin_signal(c))
+                        && s.error.is_some_and(|(c, _)| rejoin_signal(ErrorCode(c)))
                         && !self.left_before(s)
                 })
                 .map(|s| (s.frame, api_of(s), s.error.map_or("", |(_, n)| n), s.ts))
@@ -791,7 +788,7 @@ impl Analysis<'_> {
             .filter(|s| {
                 s.ts >= cur.ts
                     && s.generation.is_none_or(|g| g >= cur.id)
-                    && s.error.is_some_and(|(c, _)| rejoin_signal(c))
+                    && s.error.is_some_and(|(c, _)| rejoin_signal(ErrorCode(c)))
                     && !self.left_before(s)
             })
             .map(|s| (s.frame, api_of(s), s.error.map_or("", |(_, n)| n)))
@@ -893,23 +890,25 @@ impl Analysis<'_> {
 
     fn commits(&self, rebalances: &[Rebalance], out: &mut Vec<Finding>) {
         // (code, normal) → steps
-        let mut by: Vec<((i16, bool), Vec<&Step>)> = Vec::new();
+        let mut by: Vec<((ErrorCode, bool), Vec<&Step>)> = Vec::new();
         for s in &self.flow.steps {
             let Some((code, _)) = s.error else { continue };
+            let code = ErrorCode(code);
             if !is_commit(s)
                 || !matches!(
                     code,
-                    ILLEGAL_GENERATION
-                        | UNKNOWN_MEMBER_ID
-                        | REBALANCE_IN_PROGRESS
-                        | FENCED_INSTANCE_ID
-                        | FENCED_MEMBER_EPOCH
-                        | STALE_MEMBER_EPOCH
+                    ErrorCode::ILLEGAL_GENERATION
+                        | ErrorCode::UNKNOWN_MEMBER_ID
+                        | ErrorCode::REBALANCE_IN_PROGRESS
+                        | ErrorCode::FENCED_INSTANCE_ID
+                        | ErrorCode::FENCED_MEMBER_EPOCH
+                        | ErrorCode::STALE_MEMBER_EPOCH
                 )
             {
                 continue;
             }
-            let normal = code != FENCED_INSTANCE_ID && self.during_normal_change(rebalances, s);
+            let normal =
+                code != ErrorCode::FENCED_INSTANCE_ID && self.during_normal_change(rebalances, s);
             match by.iter_mut().find(|(k, _)| *k == (code, normal)) {
                 Some((_, v)) => v.push(s),
                 None => by.push(((code, normal), vec![s])),
@@ -918,7 +917,7 @@ impl Analysis<'_> {
         let group = &self.flow.group_id;
         let current = self.flow.current_generation().map(|g| g.id);
         for ((code, normal), steps) in by {
-            let name = ErrorCode(code).name();
+            let name = code.name();
             let n: u64 = steps.iter().map(|s| u64::from(s.count)).sum();
             let mut whos: Vec<String> = Vec::new();
             let mut gens: Vec<i32> = Vec::new();
@@ -954,7 +953,7 @@ impl Analysis<'_> {
             } else {
                 String::new()
             };
-            let (severity, tail) = if code == FENCED_INSTANCE_ID {
+            let (severity, tail) = if code == ErrorCode::FENCED_INSTANCE_ID {
                 (
                     Severity::Error,
                     "; another consumer uses the same group.instance.id",
@@ -995,20 +994,23 @@ impl Analysis<'_> {
             let Some((code, name)) = s.error else {
                 continue;
             };
+            let code = ErrorCode(code);
             let membership = matches!(
                 s.kind,
                 StepKind::Heartbeat | StepKind::Sync { .. } | StepKind::Join { .. }
             ) && matches!(
                 code,
-                UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION | FENCED_INSTANCE_ID
+                ErrorCode::UNKNOWN_MEMBER_ID
+                    | ErrorCode::ILLEGAL_GENERATION
+                    | ErrorCode::FENCED_INSTANCE_ID
             ) || matches!(s.kind, StepKind::ConsumerHeartbeat { .. })
                 && matches!(
                     code,
-                    UNKNOWN_MEMBER_ID
-                        | FENCED_MEMBER_EPOCH
-                        | STALE_MEMBER_EPOCH
-                        | UNRELEASED_INSTANCE_ID
-                        | FENCED_INSTANCE_ID
+                    ErrorCode::UNKNOWN_MEMBER_ID
+                        | ErrorCode::FENCED_MEMBER_EPOCH
+                        | ErrorCode::STALE_MEMBER_EPOCH
+                        | ErrorCode::UNRELEASED_INSTANCE_ID
+                        | ErrorCode::FENCED_INSTANCE_ID
                 );
             if !membership {
                 continue;
@@ -1051,7 +1053,7 @@ impl Analysis<'_> {
                 let rejoin = self.flow.steps.iter().find(|x| {
                     x.ts > s.ts && is_join(x) && x.client == s.client && x.error.is_none()
                 });
-                let severity = if matches!(code, FENCED_INSTANCE_ID | UNRELEASED_INSTANCE_ID) {
+                let severity = if instance_conflict(code) {
                     Severity::Error
                 } else {
                     Severity::Warning
@@ -1060,13 +1062,10 @@ impl Analysis<'_> {
                     Some(j) => format!("; it rejoined (frame {})", j.frame),
                     None => "; no rejoin seen".to_string(),
                 };
-                let why = match code {
-                    FENCED_INSTANCE_ID | UNRELEASED_INSTANCE_ID => {
-                        ": another consumer uses the same group.instance.id"
-                    }
-                    _ => {
-                        ": the coordinator no longer counts it as a member (session expired or a newer generation); it loses its partitions"
-                    }
+                let why = if instance_conflict(code) {
+                    ": another consumer uses the same group.instance.id"
+                } else {
+                    ": the coordinator no longer counts it as a member (session expired or a newer generation); it loses its partitions"
                 };
                 let mut f = self.base(
                     severity,
@@ -1107,7 +1106,7 @@ impl Analysis<'_> {
         let mut worst: Option<&Step> = None;
         for s in &self.flow.steps {
             match s.error {
-                Some((code, name)) if is_coordinator_code(code) => {
+                Some((code, name)) if is_coordinator_code(ErrorCode(code)) => {
                     let api = api_of(s);
                     match counts.iter_mut().find(|(a, n, _)| *a == api && *n == name) {
                         Some((_, _, k)) => *k += u64::from(s.count),
@@ -1217,7 +1216,9 @@ impl Analysis<'_> {
                     s.broker == *b
                         && s.response_frame.is_some()
                         && !matches!(s.kind, StepKind::FindCoordinator { .. })
-                        && !s.error.is_some_and(|(c, _)| is_coordinator_code(c))
+                        && !s
+                            .error
+                            .is_some_and(|(c, _)| is_coordinator_code(ErrorCode(c)))
                 }) {
                     f.frame(s.frame);
                     f.at(s.ts);
@@ -1232,16 +1233,20 @@ impl Analysis<'_> {
 
     /// Group errors no other finding covers.
     fn other_errors(&self, out: &mut Vec<Finding>) {
-        let mut by: Vec<((&'static str, i16), Finding)> = Vec::new();
+        let mut by: Vec<((&'static str, ErrorCode), Finding)> = Vec::new();
         let group = &self.flow.group_id;
         for s in &self.flow.steps {
             let Some((code, name)) = s.error else {
                 continue;
             };
-            let covered = code == MEMBER_ID_REQUIRED
+            let code = ErrorCode(code);
+            // MEMBER_ID_REQUIRED: JoinGroup v4+ asks a new member to come
+            // back with the id it is given (KIP-394): part of every join,
+            // not an error.
+            let covered = code == ErrorCode::MEMBER_ID_REQUIRED
                 || is_coordinator_code(code)
                 || rejoin_signal(code)
-                || matches!(code, FENCED_INSTANCE_ID | UNRELEASED_INSTANCE_ID)
+                || instance_conflict(code)
                 || name.ends_with("_AUTHORIZATION_FAILED");
             if covered {
                 continue;
@@ -1251,7 +1256,7 @@ impl Analysis<'_> {
             let i = match by.iter().position(|(k, _)| *k == key) {
                 Some(i) => i,
                 None => {
-                    let severity = if ErrorCode(code).is_retriable() {
+                    let severity = if code.is_retriable() {
                         Severity::Warning
                     } else {
                         Severity::Error
@@ -1270,7 +1275,7 @@ impl Analysis<'_> {
             }
         }
         for ((api, code), mut f) in by {
-            let name = ErrorCode(code).name();
+            let name = code.name();
             let from = if f.clients.is_empty() {
                 String::new()
             } else {
@@ -1280,7 +1285,7 @@ impl Analysis<'_> {
                 "{api}{from} in group {group} answered {name} {}",
                 times(f.count)
             );
-            if let Some(info) = ErrorCode(code).info() {
+            if let Some(info) = code.info() {
                 f.details.push(format!("{name}: {}", info.message));
             }
             out.push(f);
@@ -1318,8 +1323,10 @@ mod tests {
 
     #[test]
     fn signals() {
-        assert!(rejoin_signal(REBALANCE_IN_PROGRESS));
-        assert!(!rejoin_signal(NOT_COORDINATOR));
-        assert!(is_coordinator_code(COORDINATOR_LOAD_IN_PROGRESS));
+        assert!(rejoin_signal(ErrorCode::REBALANCE_IN_PROGRESS));
+        assert!(!rejoin_signal(ErrorCode::NOT_COORDINATOR));
+        assert!(is_coordinator_code(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
+        assert!(instance_conflict(ErrorCode::UNRELEASED_INSTANCE_ID));
+        assert!(!instance_conflict(ErrorCode::MEMBER_ID_REQUIRED));
     }
 }
