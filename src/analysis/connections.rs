@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
-use crate::kafka::schema::Node;
-use crate::session::{DetectedBy, Event, EventKind, Exchange, Status};
+use crate::kafka::schema::views::ApiVersionsRequest;
+use crate::session::{Body, DetectedBy, Event, EventKind, Exchange, Status};
 use crate::tcp::CloseReason;
 
 /// Most connections kept.
@@ -284,12 +284,14 @@ impl Connections {
         }
         if e.api_key == ApiKey::API_VERSIONS
             && e.api_version >= 3
-            && let Some(q) = e.request_body.as_deref()
+            && let Some(q) = e
+                .request_body
+                .as_deref()
+                .and_then(Body::view)
+                .map(ApiVersionsRequest)
+            && let (Some(n), Some(v)) = (q.client_software_name(), q.client_software_version())
         {
-            let s = |f: &str| q.tree().get(f).and_then(Node::as_str).map(cut);
-            if let (Some(n), Some(v)) = (s("clientSoftwareName"), s("clientSoftwareVersion")) {
-                c.software = Some((n.to_string(), v.to_string()));
-            }
+            c.software = Some((cut(n).to_string(), cut(v).to_string()));
         }
     }
 
