@@ -11,13 +11,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::analysis::stats::throttle_time_ms;
 use crate::analysis::topics::{TopicNames, group_of, topics_of};
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
-use crate::kafka::schema::Node;
 use crate::session::describe::describe;
-use crate::session::{ErrorRef, Event, EventKind, Exchange, MessageInfo, Status};
+use crate::session::{Body, ErrorRef, Event, EventKind, Exchange, MessageInfo, Status};
 
 /// Limits of what the UI keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,10 +108,10 @@ impl Item {
     /// retries with version 0) and REBALANCE_IN_PROGRESS (the coordinator
     /// asking members to rejoin).
     pub fn retriable(&self) -> bool {
-        if self.api_key == ApiKey::API_VERSIONS && *self.codes == [35] {
-            return true;
-        }
-        if *self.codes == [27] {
+        let only = |code: ErrorCode| *self.codes == [code.0];
+        if (self.api_key == ApiKey::API_VERSIONS && only(ErrorCode::UNSUPPORTED_VERSION))
+            || only(ErrorCode::REBALANCE_IN_PROGRESS)
+        {
             return true;
         }
         !self.codes.is_empty() && self.codes.iter().all(|&c| ErrorCode(c).is_retriable())
@@ -246,23 +246,21 @@ impl Store {
         let throttle_ms = e
             .response_body
             .as_deref()
-            .and_then(|b| b.tree().get("throttleTimeMs"))
-            .and_then(Node::as_int)
-            .filter(|&t| t > 0)
-            .map(|t| t.min(i64::from(i32::MAX)) as i32);
+            .and_then(Body::view)
+            .and_then(|v| throttle_time_ms(e.api_key, v))
+            .filter(|&t| t > 0);
         let max = self.limits.max_message_bytes;
-        let mut take =
-            |b: Option<&crate::session::Body>, lost: bool| -> (Option<Box<[u8]>>, bool) {
-                let Some(bytes) = b.map(|b| &b.bytes[..]) else {
-                    return (None, false);
-                };
-                if bytes.len() > max {
-                    self.cut_bodies += 1;
-                    (Some(bytes[..max].into()), false)
-                } else {
-                    (Some(bytes.into()), !lost)
-                }
+        let mut take = |b: Option<&Body>, lost: bool| -> (Option<Box<[u8]>>, bool) {
+            let Some(bytes) = b.map(|b| &b.bytes[..]) else {
+                return (None, false);
             };
+            if bytes.len() > max {
+                self.cut_bodies += 1;
+                (Some(bytes[..max].into()), false)
+            } else {
+                (Some(bytes.into()), !lost)
+            }
+        };
         let (request_bytes, request_whole) =
             take(e.request_body.as_deref(), e.request.lost_bytes > 0);
         let (response_bytes, response_whole) = take(
@@ -599,6 +597,59 @@ mod tests {
         // Memory accounting follows what is held.
         let held: usize = s.exchanges().map(|(_, it)| it.heap_bytes()).sum();
         assert_eq!(held, s.heap_bytes());
+    }
+
+    /// `m` encoded at version `v` by the `kafka-protocol` crate.
+    fn encode<T: kafka_protocol::protocol::Encodable>(m: &T, v: i16) -> Vec<u8> {
+        let mut out = bytes::BytesMut::new();
+        m.encode(&mut out, v).unwrap();
+        out.to_vec()
+    }
+
+    #[test]
+    fn throttle_and_severity_from_the_response() {
+        use crate::analysis::stats::tests::exchange;
+        use kafka_protocol::messages as kp;
+        let names = TopicNames::new();
+        let mut s = Store::new(StoreLimits::default());
+        let q = encode(&kp::ProduceRequest::default().with_acks(1), 7);
+        let r = encode(
+            &kp::ProduceResponse::default().with_throttle_time_ms(250),
+            7,
+        );
+        let it = s.item(
+            &exchange(ApiKey::PRODUCE.0, 7, 1, None, Some(&q), Some(&r), Some(5)),
+            &names,
+        );
+        assert_eq!(it.throttle_ms, Some(250));
+        assert_eq!(it.severity(), Severity::Throttled);
+        // No throttle: not throttled.
+        let r = encode(&kp::ProduceResponse::default(), 7);
+        let it = s.item(
+            &exchange(ApiKey::PRODUCE.0, 7, 1, None, Some(&q), Some(&r), Some(5)),
+            &names,
+        );
+        assert_eq!((it.throttle_ms, it.severity()), (None, Severity::Ok));
+        // An ApiVersions version negotiation is routine: retriable.
+        let q = encode(&kp::ApiVersionsRequest::default(), 3);
+        let r = encode(
+            &kp::ApiVersionsResponse::default().with_error_code(ErrorCode::UNSUPPORTED_VERSION.0),
+            0,
+        );
+        let it = s.item(
+            &exchange(
+                ApiKey::API_VERSIONS.0,
+                3,
+                1,
+                None,
+                Some(&q),
+                Some(&r),
+                Some(5),
+            ),
+            &names,
+        );
+        assert_eq!(*it.codes, [ErrorCode::UNSUPPORTED_VERSION.0]);
+        assert_eq!(it.severity(), Severity::Retriable);
     }
 
     #[test]
