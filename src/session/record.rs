@@ -167,16 +167,9 @@ impl Body {
         }
     }
 
-    /// A body whose tree is `tree` (for tests of code that reads trees).
-    #[doc(hidden)]
-    pub fn with_tree(tree: Node) -> Body {
-        let b = Body::of_bytes(&[]);
-        let _ = b.tree.set(tree);
-        b
-    }
-
-    /// The tree of every field (built once, on first use; costly: for views
-    /// that show every field, and tests).
+    /// The tree of every field (built once, on first use; it costs hundreds
+    /// of times the body's bytes: for the UI's detail of the exchange on
+    /// screen, and tests). Analysis and export read [`Body::view`].
     pub fn tree(&self) -> &Node {
         self.tree.get_or_init(|| {
             let Some(spec) = self.message else {
