@@ -812,6 +812,12 @@ fn walker_json_and_views_agree_with_the_tree() {
                             .is_some_and(|e| e.kind == schema::DecodeErrorKind::TrailingBytes);
                         assert_eq!(view.is_complete(), d.error.is_none() || trailing, "{what}");
                         same(&view, &d.tree, &what);
+                        // The view from the decode's own walk is the same.
+                        let (_, root) = schema::view::walk_with_root(spec, used, &b, &mut Skip);
+                        let kept = StructView::from_root(spec, used, &b, &root).expect("known");
+                        assert_eq!(kept.is_complete(), view.is_complete(), "{what}");
+                        assert_eq!(kept.range(), view.range(), "{what}");
+                        same(&kept, &d.tree, &what);
                     }
                     checked += 1;
                 }

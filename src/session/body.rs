@@ -22,6 +22,7 @@ use crate::kafka::ApiKey;
 use crate::kafka::embedded;
 use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{RecordBudget, RecordLimits, RecordsMode, decode_records_within};
+use crate::kafka::schema::view;
 use crate::kafka::schema::walk::{self, Scalar, Visit};
 use crate::kafka::schema::{
     self, DecodeError, DecodeErrorKind, DecodeWarning, FieldSpec, MessageKind, Step, StructView,
@@ -87,7 +88,13 @@ pub(super) fn decode(
         nulls: Vec::new(),
         want_errors: kind == MessageKind::Response,
     };
-    let walked = spec.map(|s| walk::walk_message(s, used, body, 0, &mut c));
+    let (walked, root) = match spec {
+        Some(s) => {
+            let (w, r) = view::walk_with_root(s, used, body, &mut c);
+            (Some(w), Some(r))
+        }
+        None => (None, None),
+    };
     let error = match &walked {
         Some(w) => w.error.clone(),
         None => Some(DecodeError {
@@ -219,6 +226,7 @@ pub(super) fn decode(
             error_code_only,
             bytes,
             errors: c.errors,
+            root,
             tree: Default::default(),
         },
         problem,

@@ -13,7 +13,7 @@ use crate::kafka::embedded::Embedded;
 use crate::kafka::frame::DesyncCause;
 use crate::kafka::records::RecordSet;
 use crate::kafka::schema::{
-    self, DecodeError, DecodeWarning, MessageSpec, Node, StructView, Value,
+    self, DecodeError, DecodeWarning, MessageSpec, Node, StructView, Value, view::RootOffsets,
 };
 use crate::tcp::{CloseReason, GapCause, Kept, TcpStats};
 
@@ -110,6 +110,9 @@ pub struct Body {
     pub bytes: Box<[u8]>,
     /// Non-zero error codes of a response, with their paths.
     pub errors: Vec<ErrorRef>,
+    /// Where the top-level fields lie (the decode's walk noted them), so
+    /// that [`Body::view`] needs no scan.
+    pub root: Option<RootOffsets>,
     /// The tree, once [`Body::tree`] built it.
     pub tree: OnceLock<Node>,
 }
@@ -137,7 +140,10 @@ impl Body {
         if self.error_code_only {
             return None;
         }
-        StructView::message(self.message?, self.version, &self.bytes)
+        match &self.root {
+            Some(r) => StructView::from_root(self.message?, self.version, &self.bytes, r),
+            None => StructView::message(self.message?, self.version, &self.bytes),
+        }
     }
 
     /// The body's bytes to show when it failed to decode (at most
@@ -163,6 +169,7 @@ impl Body {
             error_code_only: false,
             bytes: bytes.into(),
             errors: Vec::new(),
+            root: None,
             tree: OnceLock::new(),
         }
     }

@@ -26,6 +26,53 @@ pub const MAX_FIELDS: usize = 32;
 
 const NOT_READ: u32 = u32::MAX;
 
+/// Where the top-level fields of a message lie: recorded by the walk that
+/// decodes a body ([`walk_with_root`]), kept with it, so that views of the
+/// body need no scan of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootOffsets {
+    starts: [u32; MAX_FIELDS],
+    ends: [u32; MAX_FIELDS],
+    end: u32,
+    complete: bool,
+}
+
+/// [`walk_message`](super::walk::walk_message) telling `v`, and where the
+/// message's top-level fields lie.
+pub fn walk_with_root<'a, V: super::walk::Visit<'a>>(
+    spec: &'static MessageSpec,
+    version: i16,
+    buf: &'a [u8],
+    v: &mut V,
+) -> (super::walk::Walked, RootOffsets) {
+    let mut starts = [NOT_READ; MAX_FIELDS];
+    let mut ends = [NOT_READ; MAX_FIELDS];
+    let walked = super::walk::walk_message_with(
+        spec,
+        version,
+        buf,
+        0,
+        v,
+        Some(&mut Offsets {
+            starts: &mut starts,
+            ends: &mut ends,
+        }),
+    );
+    // The struct is complete when every field was read: trailing bytes are
+    // after it.
+    let complete = walked
+        .error
+        .as_ref()
+        .is_none_or(|e| e.kind == super::interp::DecodeErrorKind::TrailingBytes);
+    let root = RootOffsets {
+        starts,
+        ends,
+        end: walked.consumed as u32,
+        complete,
+    };
+    (walked, root)
+}
+
 /// One struct (or the message itself) of a body.
 #[derive(Clone, Copy, Debug)]
 pub struct StructView<'a> {
@@ -84,6 +131,28 @@ impl<'a> StructView<'a> {
             starts,
             ends,
         }
+    }
+
+    /// The view of a whole message from what a walk of it recorded
+    /// (no scan).
+    pub fn from_root(
+        spec: &'static MessageSpec,
+        version: i16,
+        buf: &'a [u8],
+        root: &RootOffsets,
+    ) -> Option<Self> {
+        let (used, _, cx) = resolve(spec, version)?;
+        let specs = spec.segment(used)?.fields();
+        Some(StructView {
+            buf,
+            specs,
+            cx,
+            start: 0,
+            end: root.end,
+            complete: root.complete,
+            starts: root.starts,
+            ends: root.ends,
+        })
     }
 
     /// The whole body the view reads (offsets are into it).

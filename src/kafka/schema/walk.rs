@@ -506,6 +506,19 @@ pub fn walk_message<'a, V: Visit<'a>>(
     start: usize,
     v: &mut V,
 ) -> Walked {
+    walk_message_with(spec, version, buf, start, v, None)
+}
+
+/// [`walk_message`], also noting where each top-level field lies (what a
+/// view of the message records; see [`super::view::RootOffsets`]).
+pub(super) fn walk_message_with<'a, V: Visit<'a>>(
+    spec: &'static MessageSpec,
+    version: i16,
+    buf: &'a [u8],
+    start: usize,
+    v: &mut V,
+    offs: Option<&mut Offsets<'_>>,
+) -> Walked {
     let fail = |kind, version| Walked {
         message: spec,
         version,
@@ -525,7 +538,7 @@ pub fn walk_message<'a, V: Visit<'a>>(
     };
     let specs = spec.segment(used).map_or(&[][..], |s| s.fields());
     let mut w = Walker::new(Reader::new(buf, start, buf.len()), cx, v);
-    let r = w.fields(specs, None);
+    let r = w.fields(specs, offs);
     let pos = w.r.pos;
     let error = match r {
         Err(e) => Some((*e).into_error()),
