@@ -66,11 +66,16 @@ impl Entry for Pending {
     fn correlation_id(&self) -> i32 {
         self.correlation_id
     }
-    /// What it holds, by what was on the wire: its decoded body stands for
-    /// the captured bytes it was decoded from.
+    /// What it holds, by what was on the wire: its decoded body is the
+    /// captured bytes it was decoded from, plus the body's own record
+    /// (where its fields lie, what decoding found).
     fn cost(&self) -> usize {
         let captured = u64::from(self.request.size).saturating_sub(self.request.lost_bytes);
-        PENDING_OVERHEAD + self.body.as_ref().map_or(0, |_| captured as usize)
+        PENDING_OVERHEAD
+            + self
+                .body
+                .as_ref()
+                .map_or(0, |_| captured as usize + std::mem::size_of::<Body>())
     }
 }
 
