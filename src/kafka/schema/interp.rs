@@ -20,6 +20,7 @@
 use super::generated::FIELDS;
 use super::spec::{FieldSpec, MessageKind, MessageSpec, Segment, Ty};
 use super::value::{Node, Step, Value, path_string, walk};
+use super::walk::{Res, stop, with_step};
 
 /// Deepest nesting of structs and arrays followed. Kafka's schemas nest at
 /// most 5 deep; the limit only guards the stack against a corrupt table.
@@ -95,28 +96,6 @@ impl Decoded {
     pub fn is_complete(&self) -> bool {
         self.error.is_none()
     }
-}
-
-/// An error on its way up, collecting its path in reverse.
-struct Stop {
-    kind: DecodeErrorKind,
-    offset: usize,
-    rev_path: Vec<Step>,
-}
-
-type Res<T> = Result<T, Box<Stop>>;
-
-fn stop<T>(kind: DecodeErrorKind, offset: usize) -> Res<T> {
-    Err(Box::new(Stop {
-        kind,
-        offset,
-        rev_path: Vec::new(),
-    }))
-}
-
-fn with_step(mut e: Box<Stop>, step: Step) -> Box<Stop> {
-    e.rev_path.push(step);
-    e
 }
 
 struct Interp<'a> {

@@ -77,7 +77,7 @@ pub(super) struct Stop {
 
 pub(super) type Res<T> = Result<T, Box<Stop>>;
 
-fn stop<T>(kind: DecodeErrorKind, offset: usize) -> Res<T> {
+pub(super) fn stop<T>(kind: DecodeErrorKind, offset: usize) -> Res<T> {
     Err(Box::new(Stop {
         kind,
         offset,
@@ -85,7 +85,7 @@ fn stop<T>(kind: DecodeErrorKind, offset: usize) -> Res<T> {
     }))
 }
 
-fn with_step(mut e: Box<Stop>, step: Step) -> Box<Stop> {
+pub(super) fn with_step(mut e: Box<Stop>, step: Step) -> Box<Stop> {
     e.rev_path.push(step);
     e
 }
