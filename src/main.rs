@@ -25,6 +25,11 @@ use kwire::progress::{self, Progress};
 use kwire::session::{self, CaptureInfo, RecordSink, SessionConfig};
 use kwire::tcp::TcpConfig;
 
+/// mimalloc: records are allocated on the analysis thread and freed on the
+/// sink's; the system allocator makes such cross-thread frees contend.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Read Apache Kafka traffic off the wire and explain it.
 ///
 /// kwire finds Kafka connections on any port by their traffic, reassembles

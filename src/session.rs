@@ -17,7 +17,8 @@ mod inflight;
 pub mod pipeline;
 pub mod record;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::capture::defrag::{DefragConfig, DefragEvent, Defragmenter, Push};
@@ -135,6 +136,28 @@ impl Default for SessionConfig {
 pub trait RecordSink {
     /// Receive one record. An error stops the analysis (e.g. a closed pipe).
     fn record(&mut self, r: Record) -> std::io::Result<()>;
+
+    /// What renders this sink's output for a record without the sink, so
+    /// that other threads can do it ahead ([`pipeline::drive_threads`]);
+    /// `None` (the default): the sink renders everything itself.
+    fn renderer(&self) -> Option<std::sync::Arc<dyn Render>> {
+        None
+    }
+
+    /// Receive one record whose output [`Self::renderer`] rendered already
+    /// (`None`: it did not render this one). The same effect as
+    /// [`Self::record`].
+    fn record_rendered(&mut self, r: Record, rendered: Option<&[u8]>) -> std::io::Result<()> {
+        let _ = rendered;
+        self.record(r)
+    }
+}
+
+/// Renders a sink's output for a record: a pure function of the record.
+pub trait Render: Send + Sync {
+    /// Append the output for `r` to `out` and say true, or say false (and
+    /// leave `out` alone) when the sink renders `r` itself.
+    fn render(&self, r: &Record, out: &mut Vec<u8>) -> bool;
 }
 
 impl<F: FnMut(Record) -> std::io::Result<()>> RecordSink for F {

@@ -307,8 +307,34 @@ where
     F: FnMut(&mut S, &[Finding]) -> std::io::Result<()>,
 {
     fn record(&mut self, r: crate::session::Record) -> std::io::Result<()> {
+        self.observe(&r)?;
+        self.inner.record(r)
+    }
+
+    fn renderer(&self) -> Option<std::sync::Arc<dyn crate::session::Render>> {
+        self.inner.renderer()
+    }
+
+    fn record_rendered(
+        &mut self,
+        r: crate::session::Record,
+        rendered: Option<&[u8]>,
+    ) -> std::io::Result<()> {
+        self.observe(&r)?;
+        self.inner.record_rendered(r, rendered)
+    }
+}
+
+impl<S, F> Diagnosing<S, F>
+where
+    S: crate::session::RecordSink,
+    F: FnMut(&mut S, &[Finding]) -> std::io::Result<()>,
+{
+    /// Look at a record before it goes on; at the summary, hand over the
+    /// findings.
+    fn observe(&mut self, r: &crate::session::Record) -> std::io::Result<()> {
         use crate::session::Record;
-        match &r {
+        match r {
             Record::Exchange(e) => self.diagnoser.observe_exchange(e),
             Record::Event(ev) => self.diagnoser.observe_event(ev),
             Record::Summary(s) => {
@@ -318,7 +344,7 @@ where
             }
             Record::Capture(_) => {}
         }
-        self.inner.record(r)
+        Ok(())
     }
 }
 

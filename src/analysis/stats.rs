@@ -36,8 +36,9 @@
 //!   until it knows (the entry is renamed, merging, once the name is known).
 //! * *throttled*: a response with `throttleTimeMs > 0`.
 
+use foldhash::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, btree_map};
+use std::collections::{BTreeMap, btree_map};
 use std::ops::Range;
 use std::sync::Arc;
 

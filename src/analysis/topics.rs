@@ -7,7 +7,7 @@
 //! one view per body per call: no tree is built, and reading stops once
 //! [`MAX_TOPICS_PER_EXCHANGE`] topics are found.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::kafka::ApiKey;

@@ -68,7 +68,8 @@
 //! [`DefragEvent`]s are a function of the fragments and timestamps given:
 //! no hash order reaches them.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::link::IpFragment;

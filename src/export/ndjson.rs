@@ -17,17 +17,18 @@
 //! when kwire gives up waiting), so they are not sorted by request frame.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
 use crate::kafka::schema::JsonOptions;
-use crate::kafka::schema::json::{self, Splice};
+use crate::kafka::schema::json::{self, Obj, Splice};
 use crate::kafka::{embedded, records};
 use crate::session::{
     Body, CaptureInfo, Event, EventKind, Exchange, MessageInfo, PacketIssue, Record, RecordSink,
-    Status, Summary,
+    Render, Status, Summary,
 };
 
 /// Version of the NDJSON format; bumped on incompatible changes.
@@ -66,22 +67,49 @@ impl<W: Write> NdjsonWriter<W> {
     }
 }
 
-impl<W: Write> RecordSink for NdjsonWriter<W> {
-    fn record(&mut self, r: Record) -> io::Result<()> {
-        self.buf.clear();
-        write_record(&r, &mut self.buf);
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)?;
-        if self.buf.capacity() > KEEP_BUFFER {
-            self.buf = Vec::new();
-        }
-        if self.flush_each {
-            self.out.flush()?;
-        }
-        if matches!(r, Record::Summary(_)) {
+impl<W: Write> NdjsonWriter<W> {
+    fn line(&mut self, r: &Record, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)?;
+        if self.flush_each || matches!(r, Record::Summary(_)) {
             self.out.flush()?;
         }
         Ok(())
+    }
+}
+
+impl<W: Write> RecordSink for NdjsonWriter<W> {
+    fn record(&mut self, r: Record) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        Lines.render(&r, &mut buf);
+        let written = self.line(&r, &buf);
+        if buf.capacity() <= KEEP_BUFFER {
+            self.buf = buf;
+        }
+        written
+    }
+
+    fn renderer(&self) -> Option<Arc<dyn Render>> {
+        Some(Arc::new(Lines))
+    }
+
+    fn record_rendered(&mut self, r: Record, rendered: Option<&[u8]>) -> io::Result<()> {
+        match rendered {
+            Some(line) => self.line(&r, line),
+            None => self.record(r),
+        }
+    }
+}
+
+/// The NDJSON line of a record, newline included (what [`NdjsonWriter`]
+/// writes, rendered on any thread).
+pub struct Lines;
+
+impl Render for Lines {
+    fn render(&self, r: &Record, out: &mut Vec<u8>) -> bool {
+        write_record(r, out);
+        out.push(b'\n');
+        true
     }
 }
 
@@ -129,46 +157,6 @@ fn capture(c: &CaptureInfo) -> Value {
         "link_types": c.link_types.iter().map(|l| l.name()).collect::<Vec<_>>(),
         "filter": c.filter,
     })
-}
-
-/// Writes the members of one JSON object.
-struct Obj<'o> {
-    out: &'o mut Vec<u8>,
-    first: bool,
-}
-
-impl<'o> Obj<'o> {
-    fn new(out: &'o mut Vec<u8>) -> Self {
-        out.push(b'{');
-        Obj { out, first: true }
-    }
-
-    /// Start the member `k`; its value follows.
-    fn key(&mut self, k: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-        json::write_str(self.out, k);
-        self.out.push(b':');
-        self.out
-    }
-
-    fn int(&mut self, k: &str, v: i64) {
-        json::write_int(self.key(k), v);
-    }
-
-    fn str(&mut self, k: &str, v: &str) {
-        json::write_str(self.key(k), v);
-    }
-
-    fn raw(&mut self, k: &str, v: &[u8]) {
-        self.key(k).extend_from_slice(v);
-    }
-
-    fn end(self) {
-        self.out.push(b'}');
-    }
 }
 
 fn message(out: &mut Vec<u8>, m: &MessageInfo, api_version: i16, body: Option<&Body>) {
@@ -260,7 +248,7 @@ impl Splice for Nested<'_> {
     fn records(&mut self, start: u32, out: &mut Vec<u8>) -> bool {
         match self.body.records.iter().find(|(s, _)| *s == start) {
             Some((_, set)) => {
-                let _ = serde_json::to_writer(&mut *out, &records::to_json(set, set.mode));
+                records::write_json(set, set.mode, out);
                 true
             }
             None => false,

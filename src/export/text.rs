@@ -10,10 +10,11 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use crate::capture::Timestamp;
 use crate::session::{
-    ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Status, Summary,
+    ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Render, Status, Summary,
 };
 
 /// Writes the listing.
@@ -42,22 +43,54 @@ impl<W: Write> TextWriter<W> {
 
 /// `HH:MM:SS.micros` of a timestamp (UTC).
 pub fn clock(t: Timestamp) -> String {
-    let s = t.rfc3339();
-    // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" → "HH:MM:SS.uuuuuu" (the year may
-    // have more than four digits in a hostile capture).
-    let time = s.split_once('T').map_or(s.as_str(), |(_, t)| t);
-    time.get(..15).unwrap_or(time).to_string()
+    let mut s = String::with_capacity(15);
+    write_clock(&mut s, t);
+    s
+}
+
+/// [`clock`], written at the end of `out`.
+pub fn write_clock(out: &mut String, t: Timestamp) {
+    let sod = t.secs.rem_euclid(86_400);
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}.{:06}",
+        sod / 3600,
+        (sod % 3600) / 60,
+        sod % 60,
+        t.nanos / 1000
+    );
 }
 
 /// A latency in the unit a reader expects.
 pub fn latency(us: i64) -> String {
+    let mut s = String::new();
+    write_latency(&mut s, us);
+    s
+}
+
+/// [`latency`], written at the end of `out`.
+fn write_latency(out: &mut String, us: i64) {
     // `unsigned_abs`: hostile timestamps can make the difference i64::MIN.
-    if us.unsigned_abs() < 1000 {
-        format!("{us}µs")
+    let _ = if us.unsigned_abs() < 1000 {
+        write!(out, "{us}µs")
     } else if us.unsigned_abs() < 1_000_000 {
-        format!("{:.1}ms", us as f64 / 1000.0)
+        write!(out, "{:.1}ms", us as f64 / 1000.0)
     } else {
-        format!("{:.2}s", us as f64 / 1_000_000.0)
+        write!(out, "{:.2}s", us as f64 / 1_000_000.0)
+    };
+}
+
+/// Pad what was written to `out` since `start` with blanks to `width`
+/// characters: after it (`left`), or before it.
+fn pad(out: &mut String, start: usize, width: usize, left: bool) {
+    let n = out.get(start..).map_or(0, |s| s.chars().count());
+    if n >= width {
+        return;
+    }
+    if left {
+        out.extend(std::iter::repeat_n(' ', width - n));
+    } else {
+        out.insert_str(start, &" ".repeat(width - n));
     }
 }
 
@@ -96,27 +129,39 @@ pub fn status_text(status: Status, errors: &[ErrorRef]) -> String {
 }
 
 fn exchange_line(line: &mut String, e: &Exchange) {
-    let api = format!("{} v{}", e.api_key, e.api_version);
-    let lat = match e.latency_us() {
-        Some(us) => latency(us),
-        None if e.response_first() => "resp<req".to_string(),
-        None => "-".to_string(),
-    };
-    let status = status_text(e.status, &e.errors);
-    let _ = write!(
-        line,
-        "{:>7} {} s{:<3} {} → {}  {:<16} {:<28} #{:<6} {:>8}  {}",
-        e.request.frame,
-        clock(e.request.ts),
-        e.stream,
-        e.client,
-        e.broker,
-        e.client_id.as_deref().unwrap_or("-"),
-        api,
-        e.correlation_id,
-        lat,
-        status
-    );
+    // As `{:>7} {} s{:<3} {} → {}  {:<16} {:<28} #{:<6} {:>8}  {}` would
+    // write it, without a string per column.
+    let at = line.len();
+    let _ = write!(line, "{}", e.request.frame);
+    pad(line, at, 7, false);
+    line.push(' ');
+    write_clock(line, e.request.ts);
+    line.push_str(" s");
+    let at = line.len();
+    let _ = write!(line, "{}", e.stream);
+    pad(line, at, 3, true);
+    let _ = write!(line, " {} → {}  ", e.client, e.broker);
+    let at = line.len();
+    line.push_str(e.client_id.as_deref().unwrap_or("-"));
+    pad(line, at, 16, true);
+    line.push(' ');
+    let at = line.len();
+    let _ = write!(line, "{} v{}", e.api_key, e.api_version);
+    pad(line, at, 28, true);
+    line.push_str(" #");
+    let at = line.len();
+    let _ = write!(line, "{}", e.correlation_id);
+    pad(line, at, 6, true);
+    line.push(' ');
+    let at = line.len();
+    match e.latency_us() {
+        Some(us) => write_latency(line, us),
+        None if e.response_first() => line.push_str("resp<req"),
+        None => line.push('-'),
+    }
+    pad(line, at, 8, false);
+    line.push_str("  ");
+    line.push_str(&status_text(e.status, &e.errors));
     if e.request.lost_bytes > 0 || e.response.is_some_and(|r| r.lost_bytes > 0) {
         line.push_str(" [damaged]");
     }
@@ -410,8 +455,34 @@ pub fn drops(d: &crate::capture::DropStats) -> String {
     )
 }
 
+/// The listing's line of an exchange, newline included (what
+/// [`TextWriter`] writes for it, rendered on any thread); other records are
+/// the writer's own (what it writes for them depends on what came before).
+pub struct Lines;
+
+impl Render for Lines {
+    fn render(&self, r: &Record, out: &mut Vec<u8>) -> bool {
+        let Record::Exchange(e) = r else {
+            return false;
+        };
+        let mut line = String::new();
+        exchange_line(&mut line, e);
+        line.push('\n');
+        out.extend_from_slice(line.as_bytes());
+        true
+    }
+}
+
 impl<W: Write> RecordSink for TextWriter<W> {
     fn record(&mut self, r: Record) -> io::Result<()> {
+        self.record_rendered(r, None)
+    }
+
+    fn renderer(&self) -> Option<Arc<dyn Render>> {
+        Some(Arc::new(Lines))
+    }
+
+    fn record_rendered(&mut self, r: Record, rendered: Option<&[u8]>) -> io::Result<()> {
         if let Some(held) = self.held.take() {
             let resynced_at_once = matches!(
                 (&held.kind, &r),
@@ -422,7 +493,7 @@ impl<W: Write> RecordSink for TextWriter<W> {
             if resynced_at_once {
                 return Ok(());
             }
-            self.write(Record::Event(held))?;
+            self.write(Record::Event(held), None)?;
         }
         if let Record::Event(e) = &r
             && matches!(e.kind, EventKind::OutOfSync { .. })
@@ -430,12 +501,20 @@ impl<W: Write> RecordSink for TextWriter<W> {
             self.held = Some(e.clone());
             return Ok(());
         }
-        self.write(r)
+        self.write(r, rendered)
     }
 }
 
 impl<W: Write> TextWriter<W> {
-    fn write(&mut self, r: Record) -> io::Result<()> {
+    /// Write `r`'s line: `rendered` when [`Lines`] rendered it already.
+    fn write(&mut self, r: Record, rendered: Option<&[u8]>) -> io::Result<()> {
+        if let Some(line) = rendered {
+            self.out.write_all(line)?;
+            if self.flush_each {
+                self.out.flush()?;
+            }
+            return Ok(());
+        }
         self.line.clear();
         match &r {
             Record::Capture(c) => {

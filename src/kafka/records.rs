@@ -49,7 +49,7 @@ mod corpus_tests;
 mod tests;
 
 pub use compression::Compression;
-pub use json::{payload_json, to_json};
+pub use json::{payload_json, to_json, write_json};
 pub use legacy::Message;
 pub use v2::{BatchAttributes, ControlRecord, ControlType, Header, Record, RecordBatch};
 

@@ -30,14 +30,35 @@ fn count<T>(a: Option<Array<'_, T>>) -> usize {
 }
 
 /// A topic's name, or its id (v13+ Produce/Fetch use topic ids) shortened.
-fn topic_name(name: Option<&str>, id: Option<&[u8; 16]>) -> String {
-    match (name, id) {
-        (Some(n), _) => n.to_string(),
-        (None, Some(u)) => {
-            let hex: String = u[..4].iter().map(|b| format!("{b:02x}")).collect();
-            format!("id:{hex}…")
+fn topic_name<'a>(name: Option<&'a str>, id: Option<&'a [u8; 16]>) -> TopicName<'a> {
+    TopicName { name, id }
+}
+
+/// A topic as summaries name it: its name, else `id:` and the first bytes
+/// of its id, else `?`.
+#[derive(Clone, Copy)]
+struct TopicName<'a> {
+    name: Option<&'a str>,
+    id: Option<&'a [u8; 16]>,
+}
+
+impl std::fmt::Display for TopicName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.name, self.id) {
+            (Some(n), _) => f.write_str(n),
+            (None, Some(u)) => write!(f, "id:{:02x}{:02x}{:02x}{:02x}…", u[0], u[1], u[2], u[3]),
+            (None, None) => f.write_str("?"),
         }
-        (None, None) => "?".to_string(),
+    }
+}
+
+/// Something displayed by a closure (a list item written in place, not
+/// formatted into a string of its own first).
+struct Show<F>(F);
+
+impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Display for Show<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (self.0)(f)
     }
 }
 
@@ -119,7 +140,7 @@ impl Line {
     }
 
     /// `name[0,1,2]`: a topic and its partitions.
-    fn topic(&mut self, name: &str, partitions: impl IntoIterator<Item = i32>) {
+    fn topic(&mut self, name: impl std::fmt::Display, partitions: impl IntoIterator<Item = i32>) {
         let _ = write!(self.s, "{name}[");
         self.list("", ",", partitions);
         self.s.push(']');
@@ -186,7 +207,7 @@ fn summarise(
                     o.s.push(' ');
                 }
                 let ps = each(t.partition_data()).filter_map(|p| p.index());
-                o.topic(&topic_name(t.name(), t.topic_id()), ps);
+                o.topic(topic_name(t.name(), t.topic_id()), ps);
             }
             let _ = write!(o, " {batches} batches {records} records");
             if let Some(t) = q.transactional_id() {
@@ -198,11 +219,14 @@ fn summarise(
             let parts = each(q.topics()).flat_map(|t| {
                 let name = topic_name(t.topic(), t.topic_id());
                 each(t.partitions()).map(move |p| {
-                    format!(
-                        "{name}-{}@{}",
-                        p.partition().unwrap_or(-1),
-                        p.fetch_offset().unwrap_or(-1)
-                    )
+                    Show(move |f: &mut std::fmt::Formatter<'_>| {
+                        write!(
+                            f,
+                            "{name}-{}@{}",
+                            p.partition().unwrap_or(-1),
+                            p.fetch_offset().unwrap_or(-1)
+                        )
+                    })
                 })
             });
             o.list("", " ", parts);
@@ -218,11 +242,14 @@ fn summarise(
                 let hw = each(r.and_then(|r| FetchResponse(r).responses())).flat_map(|t| {
                     let name = topic_name(t.topic(), t.topic_id());
                     each(t.partitions()).map(move |p| {
-                        format!(
-                            "{name}-{}={}",
-                            p.partition_index().unwrap_or(-1),
-                            p.high_watermark().unwrap_or(-1)
-                        )
+                        Show(move |f: &mut std::fmt::Formatter<'_>| {
+                            write!(
+                                f,
+                                "{name}-{}={}",
+                                p.partition_index().unwrap_or(-1),
+                                p.high_watermark().unwrap_or(-1)
+                            )
+                        })
                     })
                 });
                 o.list("", " ", hw);
@@ -280,11 +307,14 @@ fn summarise(
                 }
                 let _ = write!(o, " {}[", topic_name(t.name(), t.topic_id()));
                 let ps = each(t.partitions()).map(|p| {
-                    format!(
-                        "{}@{}",
-                        p.partition_index().unwrap_or(-1),
-                        p.committed_offset().unwrap_or(-1)
-                    )
+                    Show(move |f: &mut std::fmt::Formatter<'_>| {
+                        write!(
+                            f,
+                            "{}@{}",
+                            p.partition_index().unwrap_or(-1),
+                            p.committed_offset().unwrap_or(-1)
+                        )
+                    })
                 });
                 o.list("", ",", ps);
                 o.s.push(']');
@@ -443,7 +473,7 @@ fn summarise(
                     if i > 0 {
                         o.s.push(' ');
                     }
-                    o.topic(&topic_name(t.name(), None), each(t.partitions()));
+                    o.topic(topic_name(t.name(), None), each(t.partitions()));
                 }
             };
             if let Some(t) = q.v3_and_below_transactional_id() {

@@ -9,7 +9,8 @@
 //! linear time overall. Memory is one entry per request; the caller bounds
 //! it (by its memory budget) and accounts each entry's `cost`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeMap, VecDeque};
 
 /// What the queue needs to know of an entry.
 pub(super) trait Entry {

@@ -1,23 +1,37 @@
 //! The pipeline across threads: the analysis (capture, TCP, Kafka) on the
-//! calling thread, the sink (findings, statistics, writing JSON or text) on
-//! another, fed batches of records through a bounded channel.
+//! calling thread; the rendering of the output (JSON lines, listing lines)
+//! on worker threads, batch by batch; the sink (findings, statistics,
+//! writing) on a thread of its own, taking the batches back in order.
+//!
+//! ```text
+//!  analysis ──batches──▶ render workers (N-1) ──▶ reorder ──▶ sink
+//! ```
 //!
 //! The sink sees exactly the records, in exactly the order, that it sees on
-//! one thread: the output is the same byte for byte (tests/threads.rs
-//! checks it on every corpus capture), only the work is split. The analysis
-//! cannot be split by connection without changing what it finds: brokers
-//! learnt on one connection identify others, one memory budget and one
-//! clock govern all connections, and the connection table evicts across
-//! them; so the cut is between the analysis and what consumes it.
+//! one thread, and each rendered line is what the sink would have written:
+//! the output is the same byte for byte (tests/threads.rs checks it on
+//! every corpus capture), only the work is split. A sink without a
+//! [`Render`] (statistics, diagnosis) gets no workers: the batches go
+//! straight to it.
+//!
+//! The analysis itself is not split by connection: brokers learnt on one
+//! connection identify others, one memory budget and one clock govern all
+//! connections, and the connection table evicts across them, so sharding
+//! connections would change what is found. What is split is what follows
+//! the analysis and depends on one record alone.
 //!
 //! Memory: at most [`HANDOFF_DEPTH`] batches of [`HANDOFF_BATCH`] records
-//! wait between the two (records are small: bodies are their wire bytes).
+//! wait in each queue, plus one per worker (records are small: bodies are
+//! their wire bytes); the reorder buffer holds no more than those.
 
+use std::collections::BTreeMap;
 use std::io;
+use std::ops::Range;
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 
-use super::{CaptureInfo, Record, RecordSink, SessionConfig, Summary, drive};
+use super::{CaptureInfo, Record, RecordSink, Render, SessionConfig, Summary, drive};
 use crate::capture::{DropStats, PacketSource, SourceFormat};
 use crate::tcp::TcpConfig;
 
@@ -31,11 +45,47 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Records on their way from the analysis to the sink, with their output
+/// once rendered.
+struct Batch {
+    /// Its place in the analysis' order.
+    seq: u64,
+    records: Vec<Record>,
+    /// The rendered output of the records, one after the other.
+    text: Vec<u8>,
+    /// Where each record's output lies in `text` (`None`: not rendered).
+    spans: Vec<Option<Range<usize>>>,
+}
+
+impl Batch {
+    fn render(&mut self, with: &dyn Render) {
+        self.spans.clear();
+        for r in &self.records {
+            let start = self.text.len();
+            let done = with.render(r, &mut self.text);
+            self.spans.push(done.then_some(start..self.text.len()));
+        }
+    }
+
+    /// Hand the records to the sink, rendered where they were.
+    fn sink(self, sink: &mut impl RecordSink) -> io::Result<()> {
+        let mut spans = self.spans.into_iter();
+        for r in self.records {
+            match spans.next().flatten() {
+                Some(span) => sink.record_rendered(r, self.text.get(span))?,
+                None => sink.record(r)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The analysis' sink when the real one runs on another thread.
 struct Handoff {
-    tx: SyncSender<Vec<Record>>,
+    tx: SyncSender<Batch>,
     batch: Vec<Record>,
     size: usize,
+    seq: u64,
 }
 
 impl Handoff {
@@ -43,7 +93,14 @@ impl Handoff {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(self.size));
+        let records = std::mem::replace(&mut self.batch, Vec::with_capacity(self.size));
+        let b = Batch {
+            seq: self.seq,
+            records,
+            text: Vec::new(),
+            spans: Vec::new(),
+        };
+        self.seq += 1;
         // The receiver is gone only when the sink failed; its error is the
         // one reported (see `drive_threads`).
         self.tx
@@ -63,8 +120,49 @@ impl RecordSink for Handoff {
     }
 }
 
-/// [`drive`] with the sink on its own thread when `session.threads` is
-/// above 1; the same records reach the sink, in the same order.
+/// A render worker: batches in, the same batches rendered out, until
+/// either side is gone.
+fn render_worker(from: &Mutex<Receiver<Batch>>, to: SyncSender<Batch>, with: &dyn Render) {
+    loop {
+        // The lock is held only while waiting for one batch.
+        let next = match from.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(mut b) = next else {
+            return;
+        };
+        b.render(with);
+        if to.send(b).is_err() {
+            return;
+        }
+    }
+}
+
+/// The sink's loop: batches (in any order) in, records to the sink in the
+/// analysis' order.
+fn sink_loop<S: RecordSink>(mut sink: S, rx: Receiver<Batch>) -> io::Result<S> {
+    let mut next = 0u64;
+    let mut early: BTreeMap<u64, Batch> = BTreeMap::new();
+    for b in rx {
+        if b.seq != next {
+            early.insert(b.seq, b);
+            continue;
+        }
+        b.sink(&mut sink)?;
+        next += 1;
+        while let Some(b) = early.remove(&next) {
+            b.sink(&mut sink)?;
+            next += 1;
+        }
+    }
+    Ok(sink)
+}
+
+/// [`drive`] with the sink on its own thread, and the rendering of its
+/// output on `session.threads - 1` workers (at least one) when the sink
+/// has a [`Render`], when `session.threads` is above 1; the same records
+/// reach the sink, in the same order, with the same output.
 pub fn drive_threads<S: RecordSink + Send>(
     source: &mut dyn PacketSource,
     info: CaptureInfo,
@@ -82,23 +180,35 @@ pub fn drive_threads<S: RecordSink + Send>(
     } else {
         HANDOFF_BATCH
     };
+    let workers = session.threads.saturating_sub(1).max(1);
+    let renderer = sink.renderer();
     std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<Vec<Record>>(HANDOFF_DEPTH);
-        let worker = std::thread::Builder::new()
-            .name("kwire-sink".into())
-            .spawn_scoped(scope, move || -> io::Result<S> {
-                let mut sink = sink;
-                for batch in rx {
-                    for r in batch {
-                        sink.record(r)?;
-                    }
+        let (tx, rx) = sync_channel::<Batch>(HANDOFF_DEPTH);
+        let (to_sink, sink_rx) = match &renderer {
+            None => (None, rx),
+            Some(with) => {
+                let (done_tx, done_rx) = sync_channel::<Batch>(HANDOFF_DEPTH);
+                let from = Arc::new(Mutex::new(rx));
+                for i in 0..workers {
+                    let (from, to, with) = (Arc::clone(&from), done_tx.clone(), Arc::clone(with));
+                    std::thread::Builder::new()
+                        .name(format!("kwire-render-{i}"))
+                        .spawn_scoped(scope, move || render_worker(&from, to, with.as_ref()))?;
                 }
-                Ok(sink)
-            })?;
+                (Some(done_tx), done_rx)
+            }
+        };
+        // The workers hold the only senders to the sink: it stops when
+        // they do.
+        drop(to_sink);
+        let sinker = std::thread::Builder::new()
+            .name("kwire-sink".into())
+            .spawn_scoped(scope, move || sink_loop(sink, sink_rx))?;
         let hand = Handoff {
             tx,
             batch: Vec::with_capacity(size),
             size,
+            seq: 0,
         };
         let ran = drive(source, info, tcp, session, hand, stop, on_drops).and_then(
             |(mut hand, summary)| {
@@ -106,8 +216,9 @@ pub fn drive_threads<S: RecordSink + Send>(
                 Ok(summary)
             },
         );
-        // Dropping the analyzer's side ends the sink's loop.
-        let sunk = match worker.join() {
+        // Dropping the analyzer's side ends the workers' and the sink's
+        // loops (the scope joins the workers).
+        let sunk = match sinker.join() {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
         };

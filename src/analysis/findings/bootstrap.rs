@@ -14,7 +14,8 @@
 //! per-connection and per-broker tables have named limits (new keys past
 //! them are not tracked).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use foldhash::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use crate::capture::Timestamp;

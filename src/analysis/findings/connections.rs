@@ -6,7 +6,8 @@
 //! order (a close of an unknown connection is ignored); every table has a
 //! named limit.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use foldhash::HashMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::capture::Timestamp;

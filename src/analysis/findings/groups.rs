@@ -36,7 +36,7 @@
 //! [`GroupLimits`](crate::analysis::groups::GroupLimits)) plus at most
 //! [`MAX_SESSION_TIMEOUTS`] remembered session timeouts.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 

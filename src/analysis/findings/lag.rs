@@ -16,7 +16,8 @@
 //! → group links, [`MAX_OUT_OF_RANGE`] out-of-range events per partition;
 //! beyond them new keys are counted, not kept.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 

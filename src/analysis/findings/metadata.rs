@@ -27,7 +27,8 @@
 //! Contract: no panic on any exchange; state is bounded by the named
 //! limits below (what they refuse is simply not followed).
 
-use std::collections::{BTreeSet, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -543,6 +544,12 @@ impl Detector for MetadataChurn {
             }
         }
         if e.response.is_none() || e.response_body.is_none() {
+            return;
+        }
+        // Nothing to open (no error of a family the rule follows; the
+        // decode's walk found every non-zero error code) and nothing open
+        // to close: the walk below would change nothing.
+        if self.open.is_empty() && !e.errors.iter().any(|r| family(r.code).is_some()) {
             return;
         }
         let outs = outcomes(e, cx.names);

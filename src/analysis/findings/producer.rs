@@ -18,7 +18,8 @@
 //! [`MAX_PROBLEMS`] error aggregates; what exceeds a limit is counted, never
 //! kept.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use foldhash::HashMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;

@@ -8,7 +8,8 @@
 //! The helpers at the top (`client_key`, `hms`, `hold`, unanswered-request
 //! bookkeeping) are shared with the other client-side detectors.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use crate::analysis::histogram::Histogram;

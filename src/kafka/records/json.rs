@@ -41,8 +41,9 @@
 //! strings; invalid UTF-8 is replaced by U+FFFD), with `keyTruncated: true`
 //! when cut.
 
-use base64::Engine;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+
+use crate::kafka::schema::json::{Obj, write_base64, write_str};
 
 use super::legacy::Message;
 use super::v2::{Record, RecordBatch};
@@ -57,33 +58,48 @@ use super::{Batch, Payload, RecordSet, RecordsMode};
 ///   text: the incomplete sequence (at most 3 bytes) is dropped, since the
 ///   value is marked truncated anyway.
 pub fn payload_json(data: &[u8], truncated: bool) -> Value {
-    let mut m = Map::new();
+    let mut out = Vec::new();
+    write_payload(&mut out, data, truncated);
+    parse(&out)
+}
+
+/// [`payload_json`], written as JSON.
+pub fn write_payload(out: &mut Vec<u8>, data: &[u8], truncated: bool) {
+    let mut o = Obj::new(out);
     match std::str::from_utf8(data) {
-        Ok(s) => {
-            m.insert("text".into(), Value::String(s.to_owned()));
-        }
+        Ok(s) => o.str("text", s),
         Err(e) if truncated && e.error_len().is_none() => {
-            let s = String::from_utf8_lossy(&data[..e.valid_up_to()]);
-            m.insert("text".into(), Value::String(s.into_owned()));
+            let valid = data.get(..e.valid_up_to()).unwrap_or_default();
+            o.str("text", &String::from_utf8_lossy(valid));
         }
-        Err(_) => {
-            let b = base64::engine::general_purpose::STANDARD.encode(data);
-            m.insert("base64".into(), Value::String(b));
-        }
+        Err(_) => write_base64(o.key("base64"), data),
     }
     if truncated {
-        m.insert("truncated".into(), Value::Bool(true));
+        o.bool("truncated", true);
     }
-    Value::Object(m)
+    o.end();
+}
+
+/// JSON this module wrote, as a value.
+fn parse(json: &[u8]) -> Value {
+    // What the writers write always parses.
+    serde_json::from_slice(json).unwrap_or(Value::Null)
 }
 
 impl Payload {
     /// `null` for a null payload, else [`payload_json`] of the captured bytes.
     pub fn to_json(&self) -> Value {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        parse(&out)
+    }
+
+    /// [`Payload::to_json`], written as JSON.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
         if self.is_null() {
-            Value::Null
+            out.extend_from_slice(b"null");
         } else {
-            payload_json(&self.data, self.truncated)
+            write_payload(out, &self.data, self.truncated);
         }
     }
 }
@@ -92,151 +108,182 @@ impl Payload {
 /// payloads only when both `mode` and the set's own mode are `Full` (a set
 /// decoded in `Meta` has no bytes to show). The format is in the module doc.
 pub fn to_json(set: &RecordSet, mode: RecordsMode) -> Value {
+    let mut out = Vec::new();
+    write_json(set, mode, &mut out);
+    parse(&out)
+}
+
+/// [`to_json`], written as JSON (keys in the order the module doc gives).
+pub fn write_json(set: &RecordSet, mode: RecordsMode, out: &mut Vec<u8>) {
     if mode == RecordsMode::None || set.mode == RecordsMode::None {
-        return Value::Null;
+        out.extend_from_slice(b"null");
+        return;
     }
     let full = mode == RecordsMode::Full && set.mode == RecordsMode::Full;
-    let batches: Vec<Value> = set
-        .batches
-        .iter()
-        .map(|b| match b {
-            Batch::V2(b) => batch_json(b, full),
-            Batch::Legacy(m) => message_json(m, full),
-        })
-        .collect();
-    let issues: Vec<Value> = set
-        .issues
-        .iter()
-        .map(|i| json!({"position": i.position, "kind": i.kind.as_str(), "detail": i.detail}))
-        .collect();
-    let mut v = json!({
-        "batches": batches,
-        "partialTailBytes": set.partial_tail_bytes,
-        "issues": issues,
-    });
-    if set.issues_omitted > 0 {
-        v["issuesOmitted"] = json!(set.issues_omitted);
+    let mut o = Obj::new(out);
+    let a = o.key("batches");
+    a.push(b'[');
+    for (i, b) in set.batches.iter().enumerate() {
+        if i > 0 {
+            a.push(b',');
+        }
+        match b {
+            Batch::V2(b) => write_batch(a, b, full),
+            Batch::Legacy(m) => write_message(a, m, full),
+        }
     }
-    v
+    a.push(b']');
+    o.int("partialTailBytes", set.partial_tail_bytes);
+    let a = o.key("issues");
+    a.push(b'[');
+    for (i, issue) in set.issues.iter().enumerate() {
+        if i > 0 {
+            a.push(b',');
+        }
+        let mut x = Obj::new(a);
+        x.int("position", issue.position);
+        x.str("kind", issue.kind.as_str());
+        x.str("detail", &issue.detail);
+        x.end();
+    }
+    a.push(b']');
+    if set.issues_omitted > 0 {
+        o.int("issuesOmitted", set.issues_omitted);
+    }
+    o.end();
 }
 
-fn batch_json(b: &RecordBatch, full: bool) -> Value {
+fn write_batch(out: &mut Vec<u8>, b: &RecordBatch, full: bool) {
     let a = b.attributes;
-    let mut v = json!({
-        "position": b.position,
-        "baseOffset": b.base_offset,
-        "batchLength": b.batch_length,
-        "partitionLeaderEpoch": b.partition_leader_epoch,
-        "magic": b.magic,
-        "crc": b.crc,
-        "attributes": a.0,
-        "compression": a.compression().name(),
-        "timestampType": a.timestamp_type().name(),
-        "isTransactional": a.is_transactional(),
-        "isControl": a.is_control(),
-        "hasDeleteHorizon": a.has_delete_horizon(),
-        "lastOffsetDelta": b.last_offset_delta,
-        "baseTimestamp": b.base_timestamp,
-        "maxTimestamp": b.max_timestamp,
-        "producerId": b.producer_id,
-        "producerEpoch": b.producer_epoch,
-        "baseSequence": b.base_sequence,
-        "recordCount": b.record_count,
-    });
+    let mut o = Obj::new(out);
+    o.int("position", b.position);
+    o.int("baseOffset", b.base_offset);
+    o.int("batchLength", b.batch_length);
+    o.int("partitionLeaderEpoch", b.partition_leader_epoch);
+    o.int("magic", b.magic);
+    o.int("crc", b.crc);
     if b.crc_checked {
-        v["crcValid"] = json!(b.crc_valid);
+        o.bool("crcValid", b.crc_valid);
     }
+    o.int("attributes", a.0);
+    o.str("compression", a.compression().name());
+    o.str("timestampType", a.timestamp_type().name());
+    o.bool("isTransactional", a.is_transactional());
+    o.bool("isControl", a.is_control());
+    o.bool("hasDeleteHorizon", a.has_delete_horizon());
+    o.int("lastOffsetDelta", b.last_offset_delta);
+    o.int("baseTimestamp", b.base_timestamp);
+    o.int("maxTimestamp", b.max_timestamp);
+    o.int("producerId", b.producer_id);
+    o.int("producerEpoch", b.producer_epoch);
+    o.int("baseSequence", b.base_sequence);
+    o.int("recordCount", b.record_count);
     if let Some(n) = b.decompressed_size {
-        v["decompressedSize"] = json!(n);
+        o.int("decompressedSize", n);
     }
     if full || a.is_control() {
-        v["records"] = Value::Array(b.records.iter().map(|r| record_json(r, full)).collect());
+        let l = o.key("records");
+        l.push(b'[');
+        for (i, r) in b.records.iter().enumerate() {
+            if i > 0 {
+                l.push(b',');
+            }
+            write_record(l, r, full);
+        }
+        l.push(b']');
     }
-    v
+    o.end();
 }
 
-fn record_json(r: &Record, full: bool) -> Value {
-    let mut v = json!({
-        "offset": r.offset,
-        "timestamp": r.timestamp,
-        "offsetDelta": r.offset_delta,
-        "timestampDelta": r.timestamp_delta,
-        "attributes": r.attributes,
-        "keySize": r.key.wire_size(),
-        "valueSize": r.value.wire_size(),
-        "headerCount": r.header_count,
-    });
+fn write_record(out: &mut Vec<u8>, r: &Record, full: bool) {
+    let mut o = Obj::new(out);
+    o.int("offset", r.offset);
+    o.int("timestamp", r.timestamp);
+    o.int("offsetDelta", r.offset_delta);
+    o.int("timestampDelta", r.timestamp_delta);
+    o.int("attributes", r.attributes);
+    o.int("keySize", r.key.wire_size());
+    o.int("valueSize", r.value.wire_size());
+    o.int("headerCount", r.header_count);
     if let Some(c) = r.control {
-        let mut cv = json!({"version": c.version, "type": c.kind.name()});
+        let mut x = Obj::new(o.key("control"));
+        x.int("version", c.version);
+        x.str("type", c.kind.name());
         if c.kind.name() == "UNKNOWN" {
-            cv["typeId"] = json!(c.kind.0);
+            x.int("typeId", c.kind.0);
         }
         if let Some(mv) = c.marker_version {
-            cv["markerVersion"] = json!(mv);
+            x.int("markerVersion", mv);
         }
         if let Some(e) = c.coordinator_epoch {
-            cv["coordinatorEpoch"] = json!(e);
+            x.int("coordinatorEpoch", e);
         }
-        v["control"] = cv;
+        x.end();
     }
     if full {
-        v["key"] = r.key.to_json();
-        v["value"] = r.value.to_json();
-        let headers: Vec<Value> = r
-            .headers
-            .iter()
-            .map(|h| {
-                let mut hv = json!({
-                    "key": String::from_utf8_lossy(&h.key.data),
-                    "value": h.value.to_json(),
-                });
-                if h.key.truncated {
-                    hv["keyTruncated"] = Value::Bool(true);
-                }
-                hv
-            })
-            .collect();
-        v["headers"] = Value::Array(headers);
+        r.key.write_json(o.key("key"));
+        r.value.write_json(o.key("value"));
+        let l = o.key("headers");
+        l.push(b'[');
+        for (i, h) in r.headers.iter().enumerate() {
+            if i > 0 {
+                l.push(b',');
+            }
+            let mut x = Obj::new(l);
+            write_str(x.key("key"), &String::from_utf8_lossy(&h.key.data));
+            h.value.write_json(x.key("value"));
+            if h.key.truncated {
+                x.bool("keyTruncated", true);
+            }
+            x.end();
+        }
+        l.push(b']');
     }
-    v
+    o.end();
 }
 
-fn message_json(m: &Message, full: bool) -> Value {
-    let mut v = json!({
-        "position": m.position,
-        "offset": m.offset,
-        "messageSize": m.message_size,
-        "crc": m.crc,
-        "crcValid": m.crc_valid,
-        "magic": m.magic,
-        "attributes": m.attributes,
-        "compression": m.compression().name(),
-        "timestampType": m.timestamp_type().name(),
-    });
+fn write_message(out: &mut Vec<u8>, m: &Message, full: bool) {
+    let mut o = Obj::new(out);
+    o.int("position", m.position);
+    o.int("offset", m.offset);
     if m.wire_offset != m.offset {
-        v["wireOffset"] = json!(m.wire_offset);
+        o.int("wireOffset", m.wire_offset);
     }
+    o.int("messageSize", m.message_size);
+    o.int("crc", m.crc);
+    o.bool("crcValid", m.crc_valid);
+    o.int("magic", m.magic);
+    o.int("attributes", m.attributes);
+    o.str("compression", m.compression().name());
+    o.str("timestampType", m.timestamp_type().name());
     if let Some(t) = m.timestamp {
-        v["timestamp"] = json!(t);
+        o.int("timestamp", t);
     }
-    v["keySize"] = json!(m.key.wire_size());
-    v["valueSize"] = json!(m.value.wire_size());
+    o.int("keySize", m.key.wire_size());
+    o.int("valueSize", m.value.wire_size());
     let wrapper = m.compression().0 != 0;
     if full {
-        v["key"] = m.key.to_json();
+        m.key.write_json(o.key("key"));
         if !wrapper {
-            v["value"] = m.value.to_json();
+            m.value.write_json(o.key("value"));
         }
     }
     if wrapper {
         if let Some(n) = m.decompressed_size {
-            v["decompressedSize"] = json!(n);
+            o.int("decompressedSize", n);
         }
-        v["messageCount"] = json!(m.messages.len());
+        o.int("messageCount", m.messages.len());
         if full {
-            v["messages"] =
-                Value::Array(m.messages.iter().map(|i| message_json(i, full)).collect());
+            let l = o.key("messages");
+            l.push(b'[');
+            for (i, inner) in m.messages.iter().enumerate() {
+                if i > 0 {
+                    l.push(b',');
+                }
+                write_message(l, inner, full);
+            }
+            l.push(b']');
         }
     }
-    v
+    o.end();
 }

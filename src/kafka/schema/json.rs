@@ -91,6 +91,52 @@ impl<S: Splice> JsonVisit<'_, '_, S> {
     }
 }
 
+/// Writes the members of one JSON object, straight into a buffer.
+pub struct Obj<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> Obj<'o> {
+    pub fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    /// Start the member `k`; its value follows.
+    pub fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_str(self.out, k);
+        self.out.push(b':');
+        self.out
+    }
+
+    pub fn int(&mut self, k: &str, v: impl itoa::Integer) {
+        let mut b = itoa::Buffer::new();
+        self.key(k).extend_from_slice(b.format(v).as_bytes());
+    }
+
+    pub fn str(&mut self, k: &str, v: &str) {
+        write_str(self.key(k), v);
+    }
+
+    pub fn bool(&mut self, k: &str, v: bool) {
+        self.raw(k, if v { b"true" } else { b"false" });
+    }
+
+    /// A member whose value is already JSON.
+    pub fn raw(&mut self, k: &str, v: &[u8]) {
+        self.key(k).extend_from_slice(v);
+    }
+
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
 /// A JSON string of `s` (serde_json's escaping: `"`, `\\` and control
 /// characters; the common string with none of them is copied as it is).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
