@@ -240,6 +240,15 @@ struct Input {
     /// Most bytes one compressed batch may decompress to.
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
     max_decompressed_bytes: u64,
+    /// Most records decoded over the whole capture (keys, values and
+    /// headers with `--records full`); later messages show their batches'
+    /// headers only (reported once).
+    #[arg(long, value_name = "N", default_value_t = session::DEFAULT_MAX_CAPTURE_RECORDS)]
+    max_capture_records: u64,
+    /// Most bytes decompressed over the whole capture; later compressed
+    /// batches are not decompressed (reported once).
+    #[arg(long, value_name = "BYTES", default_value = "16G", value_parser = parse_size)]
+    max_capture_decompressed: u64,
     /// Headers only: do not decode request and response bodies.
     #[arg(long)]
     no_bodies: bool,
@@ -380,6 +389,8 @@ impl Input {
                 .max(1),
             records,
             record_limits,
+            max_capture_records: self.max_capture_records,
+            max_capture_decompressed_bytes: self.max_capture_decompressed,
             show_secrets: self.show_secrets,
             max_memory: usize::try_from(self.max_memory).unwrap_or(usize::MAX),
             max_time_jump_ns: (self.max_time_jump.max(0.0) * 1e9) as u64,

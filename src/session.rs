@@ -33,7 +33,7 @@ use crate::tcp::{
 pub use body::{DecodeOptions, decode_body};
 pub use record::*;
 
-use connection::{Conn, Ctx, Held, State};
+use connection::{CaptureBudget, Conn, Ctx, Held, State};
 
 /// Limits and hints of the Kafka analysis. Every field is a user option.
 #[derive(Clone, Debug)]
@@ -71,6 +71,13 @@ pub struct SessionConfig {
     /// How much of the records in Produce/Fetch to decode.
     pub records: RecordsMode,
     pub record_limits: RecordLimits,
+    /// Records decoded over the whole capture (`--max-capture-records`):
+    /// later messages' records are not decoded (reported once).
+    pub max_capture_records: u64,
+    /// Bytes decompressed over the whole capture
+    /// (`--max-capture-decompressed`): later batches are not decompressed
+    /// (reported once).
+    pub max_capture_decompressed_bytes: u64,
     /// Bytes of responses kept per connection while they wait for their
     /// request (to decode them then); beyond it they are paired undecoded.
     pub max_early_bytes: usize,
@@ -92,6 +99,11 @@ pub struct SessionConfig {
     /// IP reassembly limits (`--max-fragment-bytes`, `--fragment-timeout`).
     pub defrag: DefragConfig,
 }
+
+/// The default of [`SessionConfig::max_capture_records`].
+pub const DEFAULT_MAX_CAPTURE_RECORDS: u64 = 10_000_000;
+/// The default of [`SessionConfig::max_capture_decompressed_bytes`].
+pub const DEFAULT_MAX_CAPTURE_DECOMPRESSED: u64 = 16 << 30;
 
 /// The default memory budget: a laptop's share.
 pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
@@ -123,6 +135,8 @@ impl Default for SessionConfig {
                 verify_crc: false,
                 ..RecordLimits::default()
             },
+            max_capture_records: DEFAULT_MAX_CAPTURE_RECORDS,
+            max_capture_decompressed_bytes: DEFAULT_MAX_CAPTURE_DECOMPRESSED,
             max_early_bytes: 16 << 20,
             show_secrets: false,
             max_memory: DEFAULT_MAX_MEMORY,
@@ -192,11 +206,14 @@ struct Tracker {
     held: std::collections::BTreeSet<(usize, ConnId)>,
     /// Bytes held by all connections.
     held_bytes: usize,
+    /// What the capture-wide records budget has left.
+    capture: CaptureBudget,
 }
 
 impl Tracker {
     fn new(cfg: SessionConfig) -> Self {
         Tracker {
+            capture: CaptureBudget::new(&cfg),
             cfg,
             conns: HashMap::new(),
             brokers: HashSet::new(),
@@ -258,6 +275,7 @@ impl Tracker {
                 cfg: &self.cfg,
                 out: &mut self.out,
                 reordered: &mut self.reordered,
+                capture: &mut self.capture,
             };
             let shed = c.shed(&mut ctx);
             let before = c.accounted;
@@ -323,6 +341,7 @@ impl Tracker {
             cfg: &self.cfg,
             out: &mut self.out,
             reordered: &mut self.reordered,
+            capture: &mut self.capture,
         };
         conn.core.confirm(DetectedBy::KnownBroker, &mut ctx);
         self.kafka_connections += 1;
@@ -401,6 +420,7 @@ impl StreamSink for Tracker {
             cfg: &self.cfg,
             out: &mut self.out,
             reordered: &mut self.reordered,
+            capture: &mut self.capture,
         };
         c.data(dir, data, at, &mut ctx);
         let interest = self.settle(conn.id);
@@ -416,6 +436,7 @@ impl StreamSink for Tracker {
             cfg: &self.cfg,
             out: &mut self.out,
             reordered: &mut self.reordered,
+            capture: &mut self.capture,
         };
         c.gap(dir, len, cause, at, &mut ctx);
         self.settle(conn.id);
@@ -433,6 +454,7 @@ impl StreamSink for Tracker {
                 cfg: &self.cfg,
                 out: &mut self.out,
                 reordered: &mut self.reordered,
+                capture: &mut self.capture,
             };
             c.close(reason, at, &mut ctx);
             return;
@@ -450,6 +472,7 @@ impl StreamSink for Tracker {
             cfg: &self.cfg,
             out: &mut close,
             reordered: &mut self.reordered,
+            capture: &mut self.capture,
         };
         c.close(reason, at, &mut ctx);
         // Held records now include the close's; `close` got nothing while

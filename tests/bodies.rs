@@ -16,16 +16,22 @@ use kwire::session::{self, CaptureInfo, Exchange, Record, SessionConfig, Summary
 use kwire::tcp::TcpConfig;
 
 fn analyze_with(path: &Path, records: RecordsMode) -> (Vec<Record>, Summary) {
+    analyze_cfg(
+        path,
+        SessionConfig {
+            records,
+            ..SessionConfig::default()
+        },
+    )
+}
+
+fn analyze_cfg(path: &Path, cfg: SessionConfig) -> (Vec<Record>, Summary) {
     let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
     let info = CaptureInfo {
         source: path.display().to_string(),
         format: src.format(),
         link_types: src.link_types(),
         filter: None,
-    };
-    let cfg = SessionConfig {
-        records,
-        ..SessionConfig::default()
     };
     let mut out = Vec::new();
     let sink = |r: Record| {
@@ -269,4 +275,86 @@ fn committed_and_aborted_transactions() {
         })
         .collect();
     assert_eq!(ends, vec![true, false]);
+}
+
+/// Records decoded (kept) and bytes decompressed in all bodies of a run.
+fn records_taken(records: &[Record]) -> (usize, usize) {
+    fn batch(b: &Batch, n: &mut usize, bytes: &mut usize) {
+        match b {
+            Batch::V2(rb) => {
+                *n += rb.records.len();
+                *bytes += rb.decompressed_size.unwrap_or(0);
+            }
+            Batch::Legacy(m) => {
+                *bytes += m.decompressed_size.unwrap_or(0);
+                *n += m.messages.len();
+            }
+        }
+    }
+    let (mut n, mut bytes) = (0, 0);
+    for e in exchanges(records) {
+        for b in [&e.request_body, &e.response_body].into_iter().flatten() {
+            for (_, set) in &b.records {
+                for x in &set.batches {
+                    batch(x, &mut n, &mut bytes);
+                }
+            }
+        }
+    }
+    (n, bytes)
+}
+
+fn limit_events(records: &[Record], l: session::Limit) -> usize {
+    records
+        .iter()
+        .filter(|r| matches!(r, Record::Event(e) if matches!(e.kind, session::EventKind::Limit { limit, .. } if limit == l)))
+        .count()
+}
+
+#[test]
+fn the_capture_has_one_budget_of_records_said_once() {
+    let path = corpus_dir().join("confluent_basic.pcap");
+    let full = |records: u64, bytes: u64| SessionConfig {
+        records: RecordsMode::Full,
+        max_capture_records: records,
+        max_capture_decompressed_bytes: bytes,
+        ..SessionConfig::default()
+    };
+    let (all, _) = analyze_cfg(&path, full(u64::MAX, u64::MAX));
+    let (n_all, bytes_all) = records_taken(&all);
+    assert!(
+        n_all > 20 && bytes_all > 1000,
+        "{n_all} records, {bytes_all} bytes"
+    );
+    assert_eq!(limit_events(&all, session::Limit::MaxCaptureRecords), 0);
+
+    // Records: no more than the budget, said once, counted in the summary.
+    let (cut, summary) = analyze_cfg(&path, full(5, u64::MAX));
+    let (n, _) = records_taken(&cut);
+    assert!(n <= 5, "{n} records decoded over a budget of 5");
+    assert_eq!(limit_events(&cut, session::Limit::MaxCaptureRecords), 1);
+    assert_eq!(
+        summary.limits.get(&session::Limit::MaxCaptureRecords),
+        Some(&1)
+    );
+    // The same exchanges, only fewer records shown.
+    assert_eq!(exchanges(&cut).len(), exchanges(&all).len());
+
+    // Decompressed bytes likewise.
+    let (cut, summary) = analyze_cfg(&path, full(u64::MAX, 500));
+    let (_, bytes) = records_taken(&cut);
+    assert!(
+        bytes <= 500,
+        "{bytes} bytes decompressed over a budget of 500"
+    );
+    assert_eq!(
+        limit_events(&cut, session::Limit::MaxCaptureDecompressedBytes),
+        1
+    );
+    assert_eq!(
+        summary
+            .limits
+            .get(&session::Limit::MaxCaptureDecompressedBytes),
+        Some(&1)
+    );
 }

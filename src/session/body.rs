@@ -62,6 +62,14 @@ pub fn decode_body(
     decode(api_key, version, kind, body, complete, opts).0
 }
 
+/// What decoding a body's records took: records kept and bytes
+/// decompressed (what a capture-wide budget is spent by).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Spent {
+    pub records: usize,
+    pub decompressed_bytes: usize,
+}
+
 /// Decode `body` (the bytes after the header) of `api_key` at `version`.
 /// `complete` is false when the capture lost part of the message.
 ///
@@ -75,7 +83,7 @@ pub(super) fn decode(
     body: &[u8],
     complete: bool,
     opts: &DecodeOptions,
-) -> (Body, Option<Problem>) {
+) -> (Body, Option<Problem>, Spent) {
     let (records, limits, show_secrets) = (opts.records, &opts.limits, opts.show_secrets);
     let spec = schema::message(api_key.0, kind);
     let used = spec.map_or(version, |s| walk::body_version(s, version, body));
@@ -157,6 +165,7 @@ pub(super) fn decode(
         }
     }
     let mut sets = Vec::new();
+    let mut spent = Spent::default();
     // Full mode shows the records: their batches' CRCs are checked too.
     let full;
     let limits = if records == RecordsMode::Full && !limits.verify_crc {
@@ -170,7 +179,8 @@ pub(super) fn decode(
     };
     if records != RecordsMode::None {
         // One budget for all the message's records fields.
-        let mut budget = RecordBudget::new(limits);
+        let full_budget = RecordBudget::new(limits);
+        let mut budget = full_budget;
         for &(start, end) in &c.records {
             if let Some(bytes) = body.get(start as usize..end as usize) {
                 sets.push((
@@ -179,6 +189,12 @@ pub(super) fn decode(
                 ));
             }
         }
+        spent = Spent {
+            records: full_budget.records.saturating_sub(budget.records),
+            decompressed_bytes: full_budget
+                .decompressed_bytes
+                .saturating_sub(budget.decompressed_bytes),
+        };
     }
     let mut bytes: Box<[u8]> = body.into();
     let mut raw = problem.is_some();
@@ -230,6 +246,7 @@ pub(super) fn decode(
             tree: Default::default(),
         },
         problem,
+        spent,
     )
 }
 

@@ -24,7 +24,7 @@ use crate::kafka::frame::{
 use crate::kafka::header::{
     HeaderError, parse_request_header, parse_response_header, produce_acks, response_correlation_id,
 };
-use crate::kafka::records::IssueKind;
+use crate::kafka::records::{IssueKind, RecordLimits};
 use crate::kafka::schema::MessageKind;
 use crate::tcp::{CloseReason, ConnInfo, Dir, GapCause};
 
@@ -162,6 +162,29 @@ pub(super) struct Ctx<'a> {
     pub out: &'a mut Vec<Record>,
     /// Responses paired with a request captured after them.
     pub reordered: &'a mut u64,
+    pub capture: &'a mut CaptureBudget,
+}
+
+/// What the capture-wide budget of records
+/// ([`SessionConfig::max_capture_records`],
+/// [`SessionConfig::max_capture_decompressed_bytes`]) has left, and whether
+/// running out of it was reported.
+#[derive(Debug)]
+pub(super) struct CaptureBudget {
+    records: usize,
+    decompressed_bytes: usize,
+    reported: [bool; 2],
+}
+
+impl CaptureBudget {
+    pub fn new(cfg: &SessionConfig) -> Self {
+        CaptureBudget {
+            records: usize::try_from(cfg.max_capture_records).unwrap_or(usize::MAX),
+            decompressed_bytes: usize::try_from(cfg.max_capture_decompressed_bytes)
+                .unwrap_or(usize::MAX),
+            reported: [false; 2],
+        }
+    }
 }
 
 impl Conn {
@@ -544,12 +567,31 @@ impl Core {
         if !ctx.cfg.decode_bodies {
             return None;
         }
+        // A message's records get the smaller of their own budget and what
+        // is left of the capture's.
+        let own = &ctx.cfg.record_limits;
+        let left = &*ctx.capture;
+        let capture_binds = [
+            left.records < own.max_records,
+            left.decompressed_bytes < own.max_total_decompressed_bytes,
+        ];
         let opts = body::DecodeOptions {
             records: ctx.cfg.records,
-            limits: ctx.cfg.record_limits.clone(),
+            limits: RecordLimits {
+                max_records: own.max_records.min(left.records),
+                max_total_decompressed_bytes: own
+                    .max_total_decompressed_bytes
+                    .min(left.decompressed_bytes),
+                ..own.clone()
+            },
             show_secrets: ctx.cfg.show_secrets,
         };
-        let (b, problem) = body::decode(api_key, version, kind, bytes, complete, &opts);
+        let (b, problem, spent) = body::decode(api_key, version, kind, bytes, complete, &opts);
+        ctx.capture.records = ctx.capture.records.saturating_sub(spent.records);
+        ctx.capture.decompressed_bytes = ctx
+            .capture
+            .decompressed_bytes
+            .saturating_sub(spent.decompressed_bytes);
         if let Some(p) = problem {
             let direction = match (self.client_dir, dir) {
                 (Some(cd), d) if cd != d => Direction::ToClient,
@@ -574,25 +616,44 @@ impl Core {
                 .iter()
                 .any(|(_, set)| set.issues.iter().any(|i| i.kind == k))
         };
+        // The capture's budget, when it was the smaller, is said once for
+        // the whole capture.
         let limits = [
-            (IssueKind::DecompressedLimit, Limit::MaxDecompressedBytes),
-            (IssueKind::RecordLimit, Limit::MaxRecords),
+            (
+                IssueKind::RecordLimit,
+                Limit::MaxRecords,
+                own.max_records as u64,
+                Limit::MaxCaptureRecords,
+                ctx.cfg.max_capture_records,
+            ),
+            (
+                IssueKind::DecompressedLimit,
+                Limit::MaxDecompressedBytes,
+                own.max_decompressed_bytes as u64,
+                Limit::MaxCaptureDecompressedBytes,
+                ctx.cfg.max_capture_decompressed_bytes,
+            ),
         ];
-        for (kind, limit) in limits {
-            if hit(kind) {
-                let value = match limit {
-                    Limit::MaxDecompressedBytes => opts.limits.max_decompressed_bytes,
-                    _ => opts.limits.max_records,
-                };
-                let r = self.event(
-                    at,
-                    EventKind::Limit {
-                        limit,
-                        value: value as u64,
-                    },
-                );
-                self.emit(ctx, r);
+        for (i, (kind, limit, value, capture_limit, capture_value)) in
+            limits.into_iter().enumerate()
+        {
+            if !hit(kind) {
+                continue;
             }
+            let (limit, value) = match capture_binds.get(i) {
+                Some(true) => {
+                    let Some(said) = ctx.capture.reported.get_mut(i) else {
+                        continue;
+                    };
+                    if std::mem::replace(said, true) {
+                        continue;
+                    }
+                    (capture_limit, capture_value)
+                }
+                _ => (limit, value),
+            };
+            let r = self.event(at, EventKind::Limit { limit, value });
+            self.emit(ctx, r);
         }
         Some(Box::new(b))
     }

@@ -522,10 +522,15 @@ pub enum Limit {
     MaxDecompressedBytes,
     /// Records (or record headers) decoded per message: the rest were not.
     MaxRecords,
+    /// Records decoded over the whole capture: later ones are not.
+    MaxCaptureRecords,
+    /// Bytes decompressed over the whole capture: later batches are not
+    /// decompressed.
+    MaxCaptureDecompressedBytes,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 12] = [
+    pub const ALL: [Limit; 14] = [
         Limit::MaxFlows,
         Limit::MaxOooBytes,
         Limit::MaxOooSegments,
@@ -538,6 +543,8 @@ impl Limit {
         Limit::MaxPacketEvents,
         Limit::MaxDecompressedBytes,
         Limit::MaxRecords,
+        Limit::MaxCaptureRecords,
+        Limit::MaxCaptureDecompressedBytes,
     ];
 
     /// The NDJSON `limit` and the summary's key.
@@ -555,6 +562,8 @@ impl Limit {
             Limit::MaxPacketEvents => "max_packet_events",
             Limit::MaxDecompressedBytes => "max_decompressed_bytes",
             Limit::MaxRecords => "max_records",
+            Limit::MaxCaptureRecords => "max_capture_records",
+            Limit::MaxCaptureDecompressedBytes => "max_capture_decompressed_bytes",
         }
     }
 
@@ -567,6 +576,8 @@ impl Limit {
             Limit::MaxMemory => Some("--max-memory"),
             Limit::MaxInFlight => Some("--max-in-flight"),
             Limit::MaxDecompressedBytes => Some("--max-decompressed-bytes"),
+            Limit::MaxCaptureRecords => Some("--max-capture-records"),
+            Limit::MaxCaptureDecompressedBytes => Some("--max-capture-decompressed"),
             Limit::MaxEarlyResponses
             | Limit::MaxCandidateRecords
             | Limit::MaxUnresolvedRecords
@@ -602,6 +613,12 @@ impl Limit {
             }
             Limit::MaxKnownBrokers => "the oldest broker endpoints were forgotten",
             Limit::MaxPacketEvents => "packet-level events beyond the first ones were only counted",
+            Limit::MaxCaptureRecords => {
+                "records were no longer decoded once the capture's budget of them was spent: later messages show their batches' headers only"
+            }
+            Limit::MaxCaptureDecompressedBytes => {
+                "compressed batches were no longer decompressed once the capture's budget of decompressed bytes was spent: later ones show their headers only"
+            }
             Limit::MaxDecompressedBytes => {
                 "compressed batches were decompressed only up to the limit: their later records are not shown"
             }

@@ -205,9 +205,11 @@ impl Detector for CaptureHealth {
                 None => format!(" (a fixed limit: {})", h.value),
             };
             let severity = match limit {
-                Limit::MaxDecompressedBytes | Limit::MaxRecords | Limit::MaxKnownBrokers => {
-                    Severity::Warning
-                }
+                Limit::MaxDecompressedBytes
+                | Limit::MaxRecords
+                | Limit::MaxCaptureRecords
+                | Limit::MaxCaptureDecompressedBytes
+                | Limit::MaxKnownBrokers => Severity::Warning,
                 _ => Severity::Error,
             };
             let mut f = Finding::new(
@@ -324,6 +326,8 @@ pub fn limit_code(l: Limit) -> &'static str {
         Limit::MaxPacketEvents => "limit_max_packet_events",
         Limit::MaxDecompressedBytes => "limit_max_decompressed_bytes",
         Limit::MaxRecords => "limit_max_records",
+        Limit::MaxCaptureRecords => "limit_max_capture_records",
+        Limit::MaxCaptureDecompressedBytes => "limit_max_capture_decompressed_bytes",
     }
 }
 
