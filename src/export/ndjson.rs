@@ -270,8 +270,8 @@ fn exchange(e: &Exchange, out: &mut Vec<u8>) {
     let mut o = Obj::new(out);
     o.str("type", "exchange");
     o.int("stream", e.stream as i64);
-    o.str("client", &e.client.to_string());
-    o.str("broker", &e.broker.to_string());
+    json::write_endpoint(o.key("client"), &e.client);
+    json::write_endpoint(o.key("broker"), &e.broker);
     o.int("api_key", i64::from(e.api_key.0));
     o.str("api_name", e.api_key.name());
     o.int("api_version", i64::from(e.api_version));

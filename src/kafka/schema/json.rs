@@ -97,6 +97,28 @@ pub struct Obj<'o> {
     first: bool,
 }
 
+#[cfg(test)]
+mod endpoint_tests {
+    #[test]
+    fn endpoints_as_display_writes_them() {
+        for a in [
+            "127.0.0.1:9092",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "[::1]:9092",
+            "[fe80::1%2]:1",
+        ] {
+            let addr: std::net::SocketAddr = match a.parse() {
+                Ok(x) => x,
+                Err(_) => continue,
+            };
+            let mut out = Vec::new();
+            super::write_endpoint(&mut out, &addr);
+            assert_eq!(out, format!("\"{addr}\"").into_bytes());
+        }
+    }
+}
+
 impl<'o> Obj<'o> {
     pub fn new(out: &'o mut Vec<u8>) -> Self {
         out.push(b'{');
@@ -134,6 +156,27 @@ impl<'o> Obj<'o> {
 
     pub fn end(self) {
         self.out.push(b'}');
+    }
+}
+
+/// `"ip:port"` (`"[::1]:9092"` for IPv6), as `SocketAddr`'s `Display`
+/// writes it; IPv4 without the formatter.
+pub fn write_endpoint(out: &mut Vec<u8>, a: &std::net::SocketAddr) {
+    match a {
+        std::net::SocketAddr::V4(v4) => {
+            let mut b = itoa::Buffer::new();
+            out.push(b'"');
+            for (i, octet) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(b.format(*octet).as_bytes());
+            }
+            out.push(b':');
+            out.extend_from_slice(b.format(v4.port()).as_bytes());
+            out.push(b'"');
+        }
+        std::net::SocketAddr::V6(_) => write_str(out, &a.to_string()),
     }
 }
 
