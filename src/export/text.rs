@@ -80,6 +80,27 @@ fn write_latency(out: &mut String, us: i64) {
     };
 }
 
+/// `ip:port` as `SocketAddr`'s `Display` writes it; IPv4 without the
+/// formatter.
+fn push_endpoint(out: &mut String, a: &std::net::SocketAddr) {
+    match a {
+        std::net::SocketAddr::V4(v4) => {
+            let mut b = itoa::Buffer::new();
+            for (i, octet) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(b.format(*octet));
+            }
+            out.push(':');
+            out.push_str(b.format(v4.port()));
+        }
+        std::net::SocketAddr::V6(_) => {
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
 /// Pad what was written to `out` since `start` with blanks to `width`
 /// characters: after it (`left`), or before it.
 fn pad(out: &mut String, start: usize, width: usize, left: bool) {
@@ -140,7 +161,11 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     let at = line.len();
     let _ = write!(line, "{}", e.stream);
     pad(line, at, 3, true);
-    let _ = write!(line, " {} → {}  ", e.client, e.broker);
+    line.push(' ');
+    push_endpoint(line, &e.client);
+    line.push_str(" → ");
+    push_endpoint(line, &e.broker);
+    line.push_str("  ");
     let at = line.len();
     line.push_str(e.client_id.as_deref().unwrap_or("-"));
     pad(line, at, 16, true);
@@ -565,6 +590,21 @@ mod tests {
         // Found by fuzzing: timestamps far apart.
         assert!(latency(i64::MIN).ends_with('s'));
         assert!(latency(i64::MAX).ends_with('s'));
+    }
+
+    #[test]
+    fn endpoints_as_display_writes_them() {
+        for a in [
+            "127.0.0.1:9092",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "[::1]:9092",
+        ] {
+            let addr: std::net::SocketAddr = a.parse().unwrap();
+            let mut s = String::new();
+            push_endpoint(&mut s, &addr);
+            assert_eq!(s, addr.to_string());
+        }
     }
 
     #[test]

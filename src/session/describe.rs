@@ -52,13 +52,52 @@ impl std::fmt::Display for TopicName<'_> {
     }
 }
 
-/// Something displayed by a closure (a list item written in place, not
-/// formatted into a string of its own first).
+/// What a summary's list items are: written in place, numbers without the
+/// formatter.
+trait Put {
+    fn put(self, s: &mut String);
+}
+
+impl Put for &str {
+    fn put(self, s: &mut String) {
+        s.push_str(self);
+    }
+}
+
+impl Put for String {
+    fn put(self, s: &mut String) {
+        s.push_str(&self);
+    }
+}
+
+macro_rules! put_int {
+    ($($t:ty),*) => {$(
+        impl Put for $t {
+            fn put(self, s: &mut String) {
+                s.push_str(itoa::Buffer::new().format(self));
+            }
+        }
+    )*};
+}
+put_int!(i8, i16, i32, i64, u16, u32, u64, usize);
+
+impl Put for TopicName<'_> {
+    fn put(self, s: &mut String) {
+        match self.name {
+            Some(n) => s.push_str(n),
+            None => {
+                let _ = write!(s, "{self}");
+            }
+        }
+    }
+}
+
+/// A list item written by a closure.
 struct Show<F>(F);
 
-impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Display for Show<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        (self.0)(f)
+impl<F: FnOnce(&mut String)> Put for Show<F> {
+    fn put(self, s: &mut String) {
+        (self.0)(s)
     }
 }
 
@@ -121,7 +160,7 @@ impl Line {
     /// `prefix`, then `items` separated by `sep`, as many as can still show
     /// (nothing, not even `prefix`, when there are none); whether there
     /// were any.
-    fn list<T: std::fmt::Display>(
+    fn list<T: Put>(
         &mut self,
         prefix: &str,
         sep: &str,
@@ -133,15 +172,16 @@ impl Line {
                 return true;
             }
             self.s.push_str(if any { sep } else { prefix });
-            let _ = write!(self.s, "{x}");
+            x.put(&mut self.s);
             any = true;
         }
         any
     }
 
     /// `name[0,1,2]`: a topic and its partitions.
-    fn topic(&mut self, name: impl std::fmt::Display, partitions: impl IntoIterator<Item = i32>) {
-        let _ = write!(self.s, "{name}[");
+    fn topic(&mut self, name: impl Put, partitions: impl IntoIterator<Item = i32>) {
+        name.put(&mut self.s);
+        self.s.push('[');
         self.list("", ",", partitions);
         self.s.push(']');
     }
@@ -219,13 +259,12 @@ fn summarise(
             let parts = each(q.topics()).flat_map(|t| {
                 let name = topic_name(t.topic(), t.topic_id());
                 each(t.partitions()).map(move |p| {
-                    Show(move |f: &mut std::fmt::Formatter<'_>| {
-                        write!(
-                            f,
-                            "{name}-{}@{}",
-                            p.partition().unwrap_or(-1),
-                            p.fetch_offset().unwrap_or(-1)
-                        )
+                    Show(move |s: &mut String| {
+                        name.put(s);
+                        s.push('-');
+                        p.partition().unwrap_or(-1).put(s);
+                        s.push('@');
+                        p.fetch_offset().unwrap_or(-1).put(s);
                     })
                 })
             });
@@ -242,13 +281,12 @@ fn summarise(
                 let hw = each(r.and_then(|r| FetchResponse(r).responses())).flat_map(|t| {
                     let name = topic_name(t.topic(), t.topic_id());
                     each(t.partitions()).map(move |p| {
-                        Show(move |f: &mut std::fmt::Formatter<'_>| {
-                            write!(
-                                f,
-                                "{name}-{}={}",
-                                p.partition_index().unwrap_or(-1),
-                                p.high_watermark().unwrap_or(-1)
-                            )
+                        Show(move |s: &mut String| {
+                            name.put(s);
+                            s.push('-');
+                            p.partition_index().unwrap_or(-1).put(s);
+                            s.push('=');
+                            p.high_watermark().unwrap_or(-1).put(s);
                         })
                     })
                 });
@@ -307,13 +345,10 @@ fn summarise(
                 }
                 let _ = write!(o, " {}[", topic_name(t.name(), t.topic_id()));
                 let ps = each(t.partitions()).map(|p| {
-                    Show(move |f: &mut std::fmt::Formatter<'_>| {
-                        write!(
-                            f,
-                            "{}@{}",
-                            p.partition_index().unwrap_or(-1),
-                            p.committed_offset().unwrap_or(-1)
-                        )
+                    Show(move |s: &mut String| {
+                        p.partition_index().unwrap_or(-1).put(s);
+                        s.push('@');
+                        p.committed_offset().unwrap_or(-1).put(s);
                     })
                 });
                 o.list("", ",", ps);
