@@ -223,9 +223,10 @@ struct Input {
     /// Seconds without packets after which a connection is closed.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     idle_timeout: f64,
-    /// Threads: 1 runs everything on one; more runs what consumes the
-    /// decoded traffic (findings, statistics, output) beside the analysis.
-    /// The output is the same whatever the number. Default: the cores.
+    /// Threads: 1 runs everything on one; with more, the analysis
+    /// (capture, TCP, Kafka) runs on one, the rendering of output lines on
+    /// N-1 others, and findings, statistics and writing on one more. The
+    /// output is the same whatever the number. Default: the cores.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// IP fragments buffered while their datagrams are reassembled; beyond

@@ -40,8 +40,9 @@ use connection::{CaptureBudget, Conn, Ctx, Held, State};
 pub struct SessionConfig {
     /// Ports that are Kafka whatever the traffic looks like (`--port`).
     pub kafka_ports: Vec<u16>,
-    /// Threads of a run ([`pipeline::drive_threads`]): above 1, what
-    /// consumes the records runs beside the analysis (`--threads`).
+    /// Threads of a run ([`pipeline::drive_threads`]): above 1, the
+    /// output is rendered on `threads - 1` workers and consumed on one more
+    /// thread, beside the analysis (`--threads`).
     pub threads: usize,
     /// Frames larger than this are skipped and reported.
     pub max_frame_size: u32,
