@@ -21,8 +21,9 @@
 //! the analysis and depends on one record alone.
 //!
 //! Memory: at most [`HANDOFF_DEPTH`] batches of [`HANDOFF_BATCH`] records
-//! wait in each queue, plus one per worker (records are small: bodies are
-//! their wire bytes); the reorder buffer holds no more than those.
+//! or [`HANDOFF_BYTES`] of bodies (whichever comes first; a body is its
+//! wire bytes) wait in each queue, plus one per worker; the reorder buffer
+//! holds no more than those.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -37,6 +38,9 @@ use crate::tcp::TcpConfig;
 
 /// Records handed over at a time (a live capture hands over each at once).
 pub const HANDOFF_BATCH: usize = 256;
+/// Body bytes handed over at most at a time (a batch of large bodies goes
+/// before it has [`HANDOFF_BATCH`] records, so that few wait in flight).
+pub const HANDOFF_BYTES: usize = 1 << 20;
 /// Batches in flight between the analysis and the sink.
 pub const HANDOFF_DEPTH: usize = 8;
 
@@ -85,6 +89,8 @@ struct Handoff {
     tx: SyncSender<Batch>,
     batch: Vec<Record>,
     size: usize,
+    /// Body bytes in `batch`.
+    bytes: usize,
     seq: u64,
 }
 
@@ -94,6 +100,7 @@ impl Handoff {
             return Ok(());
         }
         let records = std::mem::replace(&mut self.batch, Vec::with_capacity(self.size));
+        self.bytes = 0;
         let b = Batch {
             seq: self.seq,
             records,
@@ -112,8 +119,15 @@ impl Handoff {
 impl RecordSink for Handoff {
     fn record(&mut self, r: Record) -> io::Result<()> {
         let last = matches!(r, Record::Summary(_));
+        if let Record::Exchange(e) = &r {
+            self.bytes += [&e.request_body, &e.response_body]
+                .into_iter()
+                .flatten()
+                .map(|b| b.bytes.len())
+                .sum::<usize>();
+        }
         self.batch.push(r);
-        if last || self.batch.len() >= self.size {
+        if last || self.batch.len() >= self.size || self.bytes >= HANDOFF_BYTES {
             self.send()?;
         }
         Ok(())
@@ -208,6 +222,7 @@ pub fn drive_threads<S: RecordSink + Send>(
             tx,
             batch: Vec::with_capacity(size),
             size,
+            bytes: 0,
             seq: 0,
         };
         let ran = drive(source, info, tcp, session, hand, stop, on_drops).and_then(
