@@ -13,11 +13,9 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{ACK, PSH, SYN, packet};
 use kwire::analysis::connections::Connections;
@@ -31,29 +29,11 @@ use kwire::export::text::TextWriter;
 use kwire::session::{self, CaptureInfo, Record, RecordSink, SessionConfig};
 use kwire::tcp::TcpConfig;
 use kwire::tui::app::{App, AppOptions};
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting::Counting = counting::Counting;
 
 const MIB: usize = 1 << 20;
 
@@ -96,8 +76,7 @@ fn peak<S: RecordSink>(path: &Path, sink: S) -> (usize, S) {
         link_types: src.link_types(),
         filter: None,
     };
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = counting::start();
     // The unanswered request's connection is Kafka by its port.
     let cfg = SessionConfig {
         kafka_ports: vec![9092],
@@ -106,7 +85,7 @@ fn peak<S: RecordSink>(path: &Path, sink: S) -> (usize, S) {
     let (sink, summary) =
         session::run(&mut src, info, TcpConfig::default(), cfg, sink).expect("the run");
     assert!(summary.exchanges > 0);
-    (PEAK.load(Ordering::Relaxed).saturating_sub(base), sink)
+    (counting::peak_since(base), sink)
 }
 
 /// Every command's records consumer over `path`: the peak of each.

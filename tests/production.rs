@@ -10,9 +10,7 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{ACK, FIN, PSH, SYN, packet};
 use kwire::analysis::findings::Diagnoser;
@@ -25,29 +23,11 @@ use kwire::tcp::TcpConfig;
 
 // ------------------------------------------------------------ allocation
 
-/// Counts live heap bytes and their peak, for the whole test binary.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting::Counting = counting::Counting;
 
 /// Tests measuring memory run one at a time (the counter is global).
 static MEASURE: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -217,8 +197,7 @@ fn run_link(
     let _g = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
     let mut records = Vec::new();
     let mut diag = Diagnoser::new();
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = counting::start();
     let sink = |r: Record| {
         match &r {
             Record::Exchange(e) => diag.observe_exchange(e),
@@ -250,7 +229,7 @@ fn run_link(
         .unwrap();
     }
     let (_, summary) = a.finish().unwrap();
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let peak = counting::peak_since(base);
     let findings = diag.findings();
     Run {
         records,
