@@ -420,7 +420,9 @@ impl<'l> Ctx<'l> {
             self.issue(
                 position,
                 IssueKind::RecordLimit,
-                format!("max_records ({n}) reached; later records are not decoded"),
+                format!(
+                    "the record budget ({n} for this message: max_records, or what the capture's budget had left) is spent; later records are not decoded"
+                ),
             );
         }
     }
@@ -464,7 +466,7 @@ impl<'l> Ctx<'l> {
                     self.total_limit_reported |= per_call;
                     let detail = if per_call {
                         format!(
-                            "{what}: max_total_decompressed_bytes ({}) reached; records after {} decompressed bytes are not decoded",
+                            "{what}: the decompression budget ({} bytes for this message: max_total_decompressed_bytes, or what the capture's budget had left) is spent; records after {} decompressed bytes are not decoded",
                             self.limits.max_total_decompressed_bytes,
                             out.len()
                         )
