@@ -26,6 +26,7 @@ use crate::kafka::header::{
 };
 use crate::kafka::records::{IssueKind, RecordLimits};
 use crate::kafka::schema::MessageKind;
+use crate::kafka::schema::view::RootOffsets;
 use crate::tcp::{CloseReason, ConnInfo, Dir, GapCause};
 
 use super::SessionConfig;
@@ -72,10 +73,11 @@ impl Entry for Pending {
     fn cost(&self) -> usize {
         let captured = u64::from(self.request.size).saturating_sub(self.request.lost_bytes);
         PENDING_OVERHEAD
-            + self
-                .body
-                .as_ref()
-                .map_or(0, |_| captured as usize + std::mem::size_of::<Body>())
+            + self.body.as_ref().map_or(0, |b| {
+                captured as usize
+                    + std::mem::size_of::<Body>()
+                    + b.root.as_ref().map_or(0, RootOffsets::heap_bytes)
+            })
     }
 }
 

@@ -29,12 +29,20 @@ const NOT_READ: u32 = u32::MAX;
 /// Where the top-level fields of a message lie: recorded by the walk that
 /// decodes a body ([`walk_with_root`]), kept with it, so that views of the
 /// body need no scan of their own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RootOffsets {
-    starts: [u32; MAX_FIELDS],
-    ends: [u32; MAX_FIELDS],
+    /// Where the first `n` fields start, then where they end (`n` each:
+    /// up to the last field read).
+    offsets: Box<[u32]>,
     end: u32,
     complete: bool,
+}
+
+impl RootOffsets {
+    /// Heap bytes it holds (for memory budgets).
+    pub fn heap_bytes(&self) -> usize {
+        self.offsets.len() * std::mem::size_of::<u32>()
+    }
 }
 
 /// [`walk_message`](super::walk::walk_message) telling `v`, and where the
@@ -64,9 +72,18 @@ pub fn walk_with_root<'a, V: super::walk::Visit<'a>>(
         .error
         .as_ref()
         .is_none_or(|e| e.kind == super::interp::DecodeErrorKind::TrailingBytes);
+    let n = starts
+        .iter()
+        .rposition(|&s| s != NOT_READ)
+        .map_or(0, |i| i + 1);
+    let offsets = starts
+        .iter()
+        .take(n)
+        .chain(ends.iter().take(n))
+        .copied()
+        .collect();
     let root = RootOffsets {
-        starts,
-        ends,
+        offsets,
         end: walked.consumed as u32,
         complete,
     };
@@ -143,6 +160,14 @@ impl<'a> StructView<'a> {
     ) -> Option<Self> {
         let (used, _, cx) = resolve(spec, version)?;
         let specs = spec.segment(used)?.fields();
+        let mut starts = [NOT_READ; MAX_FIELDS];
+        let mut ends = [NOT_READ; MAX_FIELDS];
+        let (s, e) = root.offsets.split_at(root.offsets.len() / 2);
+        for (to, from) in [(&mut starts, s), (&mut ends, e)] {
+            for (t, f) in to.iter_mut().zip(from) {
+                *t = *f;
+            }
+        }
         Some(StructView {
             buf,
             specs,
@@ -150,8 +175,8 @@ impl<'a> StructView<'a> {
             start: 0,
             end: root.end,
             complete: root.complete,
-            starts: root.starts,
-            ends: root.ends,
+            starts,
+            ends,
         })
     }
 
