@@ -100,6 +100,13 @@ pub struct Obj<'o> {
 #[cfg(test)]
 mod endpoint_tests {
     #[test]
+    fn every_schema_field_name_is_a_plain_key() {
+        for f in super::super::generated::FIELDS.iter() {
+            assert!(super::plain(f.name), "{:?}", f.name);
+        }
+    }
+
+    #[test]
     fn endpoints_as_display_writes_them() {
         for a in [
             "127.0.0.1:9092",
@@ -125,32 +132,32 @@ impl<'o> Obj<'o> {
         Obj { out, first: true }
     }
 
-    /// Start the member `k`; its value follows.
-    pub fn key(&mut self, k: &str) -> &mut Vec<u8> {
+    /// Start the member `k` (a name of kwire's own or of the schema,
+    /// never wire data: see [`write_key`]); its value follows.
+    pub fn key(&mut self, k: &'static str) -> &mut Vec<u8> {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        write_str(self.out, k);
-        self.out.push(b':');
+        write_key(self.out, k);
         self.out
     }
 
-    pub fn int(&mut self, k: &str, v: impl itoa::Integer) {
+    pub fn int(&mut self, k: &'static str, v: impl itoa::Integer) {
         let mut b = itoa::Buffer::new();
         self.key(k).extend_from_slice(b.format(v).as_bytes());
     }
 
-    pub fn str(&mut self, k: &str, v: &str) {
+    pub fn str(&mut self, k: &'static str, v: &str) {
         write_str(self.key(k), v);
     }
 
-    pub fn bool(&mut self, k: &str, v: bool) {
+    pub fn bool(&mut self, k: &'static str, v: bool) {
         self.raw(k, if v { b"true" } else { b"false" });
     }
 
     /// A member whose value is already JSON.
-    pub fn raw(&mut self, k: &str, v: &[u8]) {
+    pub fn raw(&mut self, k: &'static str, v: &[u8]) {
         self.key(k).extend_from_slice(v);
     }
 
@@ -180,11 +187,27 @@ pub fn write_endpoint(out: &mut Vec<u8>, a: &std::net::SocketAddr) {
     }
 }
 
+/// `"k":` for a key known when kwire was built (a schema field name or one
+/// of kwire's own): such names need no escaping (checked by a test over
+/// the whole schema), so the check [`write_str`] makes is skipped.
+pub fn write_key(out: &mut Vec<u8>, k: &'static str) {
+    debug_assert!(plain(k), "a key that needs escaping: {k:?}");
+    out.reserve(k.len() + 3);
+    out.push(b'"');
+    out.extend_from_slice(k.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Whether `s` is written in JSON as it is, between quotes.
+fn plain(s: &str) -> bool {
+    s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')
+}
+
 /// A JSON string of `s` (serde_json's escaping: `"`, `\\` and control
 /// characters; the common string with none of them is copied as it is).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
-    if b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
+    if plain(s) {
         out.reserve(b.len() + 2);
         out.push(b'"');
         out.extend_from_slice(b);
@@ -268,8 +291,7 @@ impl<'a, S: Splice> Visit<'a> for JsonVisit<'_, '_, S> {
                 self.out.push(b',');
             }
             if let Step::Field(name) = step {
-                write_str(self.out, name);
-                self.out.push(b':');
+                write_key(self.out, name);
             }
             if let Some(l) = self.level() {
                 l.first = false;
