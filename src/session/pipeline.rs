@@ -20,10 +20,12 @@
 //! connections would change what is found. What is split is what follows
 //! the analysis and depends on one record alone.
 //!
-//! Memory: at most [`HANDOFF_DEPTH`] batches of [`HANDOFF_BATCH`] records
-//! or [`HANDOFF_BYTES`] of bodies (whichever comes first; a body is its
-//! wire bytes) wait in each queue, plus one per worker; the reorder buffer
-//! holds no more than those.
+//! Memory: batches of at most [`HANDOFF_BATCH`] records or
+//! [`HANDOFF_BYTES`] of bodies (whichever comes first; a body is its wire
+//! bytes), and no more than `2 ×` [`HANDOFF_DEPTH`] `+ workers + 1` of them
+//! between the analysis and the sink, whatever order the workers finish in
+//! (credits: the analysis takes one per batch, the sink gives it back), so
+//! the reorder buffer is bounded too.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -87,6 +89,10 @@ impl Batch {
 /// The analysis' sink when the real one runs on another thread.
 struct Handoff {
     tx: SyncSender<Batch>,
+    /// One credit per batch that may be on its way: the sink gives one back
+    /// for each batch it has taken, so that however the workers run, no
+    /// more than [`window`] batches are ever between the two.
+    credits: Receiver<()>,
     batch: Vec<Record>,
     size: usize,
     /// Body bytes in `batch`.
@@ -108,11 +114,11 @@ impl Handoff {
             spans: Vec::new(),
         };
         self.seq += 1;
-        // The receiver is gone only when the sink failed; its error is the
-        // one reported (see `drive_threads`).
-        self.tx
-            .send(b)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the output stopped"))
+        // The sink is gone only when it failed; its error is the one
+        // reported (see `drive_threads`).
+        let stopped = || io::Error::new(io::ErrorKind::BrokenPipe, "the output stopped");
+        self.credits.recv().map_err(|_| stopped())?;
+        self.tx.send(b).map_err(|_| stopped())
     }
 }
 
@@ -155,7 +161,11 @@ fn render_worker(from: &Mutex<Receiver<Batch>>, to: SyncSender<Batch>, with: &dy
 
 /// The sink's loop: batches (in any order) in, records to the sink in the
 /// analysis' order.
-fn sink_loop<S: RecordSink>(mut sink: S, rx: Receiver<Batch>) -> io::Result<S> {
+fn sink_loop<S: RecordSink>(
+    mut sink: S,
+    rx: Receiver<Batch>,
+    credits: SyncSender<()>,
+) -> io::Result<S> {
     let mut next = 0u64;
     let mut early: BTreeMap<u64, Batch> = BTreeMap::new();
     for b in rx {
@@ -163,14 +173,23 @@ fn sink_loop<S: RecordSink>(mut sink: S, rx: Receiver<Batch>) -> io::Result<S> {
             early.insert(b.seq, b);
             continue;
         }
-        b.sink(&mut sink)?;
-        next += 1;
-        while let Some(b) = early.remove(&next) {
+        let mut ready = Some(b);
+        while let Some(b) = ready {
             b.sink(&mut sink)?;
             next += 1;
+            // Credits given back never exceed those taken: the channel
+            // has room for all of them.
+            let _ = credits.try_send(());
+            ready = early.remove(&next);
         }
     }
     Ok(sink)
+}
+
+/// Batches that may be between the analysis and the sink at once: the two
+/// queues, one in each worker's hands, and one in the sink's.
+fn window(workers: usize) -> usize {
+    2 * HANDOFF_DEPTH + workers + 1
 }
 
 /// [`drive`] with the sink on its own thread, and the rendering of its
@@ -198,6 +217,10 @@ pub fn drive_threads<S: RecordSink + Send>(
     let renderer = sink.renderer();
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Batch>(HANDOFF_DEPTH);
+        let (credit_tx, credits) = sync_channel::<()>(window(workers));
+        for _ in 0..window(workers) {
+            let _ = credit_tx.try_send(());
+        }
         let (to_sink, sink_rx) = match &renderer {
             None => (None, rx),
             Some(with) => {
@@ -217,9 +240,10 @@ pub fn drive_threads<S: RecordSink + Send>(
         drop(to_sink);
         let sinker = std::thread::Builder::new()
             .name("kwire-sink".into())
-            .spawn_scoped(scope, move || sink_loop(sink, sink_rx))?;
+            .spawn_scoped(scope, move || sink_loop(sink, sink_rx, credit_tx))?;
         let hand = Handoff {
             tx,
+            credits,
             batch: Vec::with_capacity(size),
             size,
             bytes: 0,
