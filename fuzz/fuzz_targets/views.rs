@@ -106,5 +106,12 @@ fuzz_target!(|data: &[u8]| {
             .is_some_and(|e| e.kind == DecodeErrorKind::TrailingBytes);
         assert_eq!(view.is_complete(), d.error.is_none() || trailing);
         same(&view, &d.tree);
+        // The view a body keeps (from where its decode's walk found the
+        // top-level fields) reads the same as one that scans.
+        let (_, root) = schema::view::walk_with_root(spec, used, body, &mut Skip);
+        let kept = StructView::from_root(spec, used, body, &root).expect("the same version");
+        assert_eq!(kept.is_complete(), view.is_complete());
+        assert_eq!(kept.range(), view.range());
+        same(&kept, &d.tree);
     }
 });
