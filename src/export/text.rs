@@ -13,6 +13,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use crate::capture::Timestamp;
+use crate::kafka::schema::json::V4Text;
 use crate::session::{
     ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Render, Status, Summary,
 };
@@ -84,17 +85,7 @@ fn write_latency(out: &mut String, us: i64) {
 /// formatter.
 fn push_endpoint(out: &mut String, a: &std::net::SocketAddr) {
     match a {
-        std::net::SocketAddr::V4(v4) => {
-            let mut b = itoa::Buffer::new();
-            for (i, octet) in v4.ip().octets().iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                out.push_str(b.format(*octet));
-            }
-            out.push(':');
-            out.push_str(b.format(v4.port()));
-        }
+        std::net::SocketAddr::V4(v4) => out.push_str(V4Text::of(v4).as_str()),
         std::net::SocketAddr::V6(_) => {
             let _ = write!(out, "{a}");
         }

@@ -171,19 +171,50 @@ impl<'o> Obj<'o> {
 pub fn write_endpoint(out: &mut Vec<u8>, a: &std::net::SocketAddr) {
     match a {
         std::net::SocketAddr::V4(v4) => {
-            let mut b = itoa::Buffer::new();
             out.push(b'"');
-            for (i, octet) in v4.ip().octets().iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                out.extend_from_slice(b.format(*octet).as_bytes());
-            }
-            out.push(b':');
-            out.extend_from_slice(b.format(v4.port()).as_bytes());
+            out.extend_from_slice(V4Text::of(v4).as_str().as_bytes());
             out.push(b'"');
         }
         std::net::SocketAddr::V6(_) => write_str(out, &a.to_string()),
+    }
+}
+
+/// An IPv4 endpoint as `SocketAddrV4`'s `Display` writes it
+/// (`255.255.255.255:65535` at most), written without the formatter.
+pub struct V4Text {
+    buf: [u8; 21],
+    len: usize,
+}
+
+impl V4Text {
+    pub fn of(a: &std::net::SocketAddrV4) -> Self {
+        let mut t = V4Text {
+            buf: [0; 21],
+            len: 0,
+        };
+        let mut b = itoa::Buffer::new();
+        for (i, octet) in a.ip().octets().iter().enumerate() {
+            if i > 0 {
+                t.push(b".");
+            }
+            t.push(b.format(*octet).as_bytes());
+        }
+        t.push(b":");
+        t.push(b.format(a.port()).as_bytes());
+        t
+    }
+
+    fn push(&mut self, s: &[u8]) {
+        // At most 21 bytes in all: the slice always fits.
+        if let Some(to) = self.buf.get_mut(self.len..self.len + s.len()) {
+            to.copy_from_slice(s);
+            self.len += s.len();
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Digits, dots and a colon: ASCII.
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
     }
 }
 
