@@ -170,18 +170,12 @@ impl Histogram {
             return Some(self.max);
         }
         // Ranks over the bucket counters (which equal `count` unless halved).
-        let total: u64 = self.buckets.iter().map(|&b| u64::from(b)).sum();
-        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
-        let mut seen = 0u64;
-        for (i, &b) in self.buckets.iter().enumerate() {
-            seen += u64::from(b);
-            if seen >= rank {
-                let (lo, width) = bucket_range(i);
-                let mid = lo + (width - 1) / 2;
-                return Some(mid.clamp(self.min, self.max));
-            }
-        }
-        Some(self.max)
+        Some(rank_value(
+            self.buckets.iter().map(|&b| u64::from(b)),
+            q,
+            self.min,
+            self.max,
+        ))
     }
 
     /// Non-empty buckets as `(lowest value, highest value, count)`, in
@@ -212,6 +206,73 @@ impl Histogram {
     }
 }
 
+/// The value at quantile `q` (in `(0, 1)`) of bucket counters `buckets`
+/// (in bucket order), clamped to `min..=max`.
+fn rank_value(buckets: impl Iterator<Item = u64> + Clone, q: f64, min: i64, max: i64) -> i64 {
+    let total: u64 = buckets.clone().sum();
+    let rank = ((q * total as f64).ceil() as u64).clamp(1, total.max(1));
+    let mut seen = 0u64;
+    for (i, b) in buckets.enumerate() {
+        seen += b;
+        if seen >= rank {
+            let (lo, width) = bucket_range(i);
+            let mid = lo + (width - 1) / 2;
+            return mid.clamp(min, max);
+        }
+    }
+    max
+}
+
+/// Several histograms added up, from which any one of them can be taken
+/// out again: "every broker but this one" for each broker in one pass over
+/// each, where merging the others for each would be quadratic. Counters
+/// are `u64` (no halving): the sum is exact.
+pub struct Total {
+    buckets: Box<[u64; BUCKETS]>,
+    count: u64,
+}
+
+impl Default for Total {
+    fn default() -> Self {
+        Total {
+            buckets: Box::new([0; BUCKETS]),
+            count: 0,
+        }
+    }
+}
+
+impl Total {
+    pub fn add(&mut self, h: &Histogram) {
+        for (t, &b) in self.buckets.iter_mut().zip(h.buckets.iter()) {
+            *t += u64::from(b);
+        }
+        self.count += h.count;
+    }
+
+    /// The latency at quantile `q` of everything added but `own` (which
+    /// was added), clamped to `min..=max` (the others' extremes); `None`
+    /// when nothing else was added or `q` is NaN. What
+    /// [`Histogram::percentile`] of the others merged gives.
+    pub fn percentile_without(&self, own: &Histogram, q: f64, min: i64, max: i64) -> Option<i64> {
+        if self.count <= own.count || q.is_nan() {
+            return None;
+        }
+        let q = q.clamp(0.0, 1.0);
+        if q == 0.0 {
+            return Some(min);
+        }
+        if q == 1.0 {
+            return Some(max);
+        }
+        let others = self
+            .buckets
+            .iter()
+            .zip(own.buckets.iter())
+            .map(|(&t, &o)| t.saturating_sub(u64::from(o)));
+        Some(rank_value(others, q, min, max))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +291,43 @@ mod tests {
     fn exact(sorted: &[i64], q: f64) -> i64 {
         let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
         sorted[rank - 1]
+    }
+
+    #[test]
+    fn total_without_one_is_the_others_merged() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let hs: Vec<Histogram> = (0..5)
+            .map(|k| {
+                let mut h = Histogram::new();
+                for _ in 0..(k * 300 + 1) {
+                    h.record((rng.next() % (1 << (8 + 4 * k))) as i64);
+                }
+                h
+            })
+            .collect();
+        let mut total = Total::default();
+        for h in &hs {
+            total.add(h);
+        }
+        for (i, own) in hs.iter().enumerate() {
+            let mut others = Histogram::new();
+            for (j, h) in hs.iter().enumerate() {
+                if i != j {
+                    others.merge(h);
+                }
+            }
+            let (min, max) = (others.min().unwrap(), others.max().unwrap());
+            for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+                assert_eq!(
+                    total.percentile_without(own, q, min, max),
+                    others.percentile(q),
+                    "histogram {i}, q {q}"
+                );
+            }
+        }
+        let mut one = Total::default();
+        one.add(&hs[0]);
+        assert_eq!(one.percentile_without(&hs[0], 0.5, 0, 0), None);
     }
 
     #[test]

@@ -51,15 +51,23 @@ pub fn clock(t: Timestamp) -> String {
 
 /// [`clock`], written at the end of `out`.
 pub fn write_clock(out: &mut String, t: Timestamp) {
-    let sod = t.secs.rem_euclid(86_400);
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}.{:06}",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60,
-        t.nanos / 1000
-    );
+    // As `{:02}:{:02}:{:02}.{:06}` would write it.
+    let sod = t.secs.rem_euclid(86_400) as u64;
+    push_zero_padded(out, sod / 3600, 2);
+    out.push(':');
+    push_zero_padded(out, (sod % 3600) / 60, 2);
+    out.push(':');
+    push_zero_padded(out, sod % 60, 2);
+    out.push('.');
+    push_zero_padded(out, u64::from(t.nanos / 1000), 6);
+}
+
+/// `v` in decimal, zeros before it up to `width` digits (`{:0width$}`).
+fn push_zero_padded(out: &mut String, v: u64, width: usize) {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(v);
+    out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+    out.push_str(digits);
 }
 
 /// A latency in the unit a reader expects.
@@ -109,6 +117,13 @@ fn pad(out: &mut String, start: usize, width: usize, left: bool) {
 /// The distinct error names of an exchange, with a count when repeated:
 /// `NOT_LEADER_OR_FOLLOWER×2,UNKNOWN_TOPIC_OR_PARTITION`.
 pub fn error_names(errors: &[ErrorRef]) -> String {
+    let mut out = String::new();
+    push_error_names(&mut out, errors);
+    out
+}
+
+/// [`error_names`], written at the end of `out`.
+fn push_error_names(out: &mut String, errors: &[ErrorRef]) {
     let mut names: Vec<(&str, usize)> = Vec::new();
     for er in errors {
         match names.iter_mut().find(|(n, _)| *n == er.name) {
@@ -116,27 +131,37 @@ pub fn error_names(errors: &[ErrorRef]) -> String {
             None => names.push((er.name, 1)),
         }
     }
-    names
-        .iter()
-        .map(|(n, c)| {
-            if *c > 1 {
-                format!("{n}×{c}")
-            } else {
-                n.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    for (i, (n, c)) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(n);
+        if *c > 1 {
+            out.push('×');
+            out.push_str(itoa::Buffer::new().format(*c));
+        }
+    }
 }
 
 /// How an exchange ended, as the listing and the UI say it: `ok`, the error
 /// names, `no response (connection reset)`, `no response expected (acks=0)`.
 pub fn status_text(status: Status, errors: &[ErrorRef]) -> String {
+    let mut out = String::new();
+    push_status(&mut out, status, errors);
+    out
+}
+
+/// [`status_text`], written at the end of `out`.
+fn push_status(out: &mut String, status: Status, errors: &[ErrorRef]) {
     match status {
-        Status::NoResponse(why) => format!("no response ({})", why.as_str().replace('_', " ")),
-        Status::NoResponseExpected => "no response expected (acks=0)".to_string(),
-        Status::Error => error_names(errors),
-        s => s.as_str().to_string(),
+        Status::NoResponse(why) => {
+            out.push_str("no response (");
+            out.push_str(&why.as_str().replace('_', " "));
+            out.push(')');
+        }
+        Status::NoResponseExpected => out.push_str("no response expected (acks=0)"),
+        Status::Error => push_error_names(out, errors),
+        s => out.push_str(s.as_str()),
     }
 }
 
@@ -144,13 +169,13 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     // As `{:>7} {} s{:<3} {} → {}  {:<16} {:<28} #{:<6} {:>8}  {}` would
     // write it, without a string per column.
     let at = line.len();
-    let _ = write!(line, "{}", e.request.frame);
+    line.push_str(itoa::Buffer::new().format(e.request.frame));
     pad(line, at, 7, false);
     line.push(' ');
     write_clock(line, e.request.ts);
     line.push_str(" s");
     let at = line.len();
-    let _ = write!(line, "{}", e.stream);
+    line.push_str(itoa::Buffer::new().format(e.stream));
     pad(line, at, 3, true);
     line.push(' ');
     push_endpoint(line, &e.client);
@@ -162,11 +187,18 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     pad(line, at, 16, true);
     line.push(' ');
     let at = line.len();
-    let _ = write!(line, "{} v{}", e.api_key, e.api_version);
+    match e.api_key.info() {
+        Some(a) => line.push_str(a.name),
+        None => {
+            let _ = write!(line, "{}", e.api_key);
+        }
+    }
+    line.push_str(" v");
+    line.push_str(itoa::Buffer::new().format(e.api_version));
     pad(line, at, 28, true);
     line.push_str(" #");
     let at = line.len();
-    let _ = write!(line, "{}", e.correlation_id);
+    line.push_str(itoa::Buffer::new().format(e.correlation_id));
     pad(line, at, 6, true);
     line.push(' ');
     let at = line.len();
@@ -177,7 +209,7 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     }
     pad(line, at, 8, false);
     line.push_str("  ");
-    line.push_str(&status_text(e.status, &e.errors));
+    push_status(line, e.status, &e.errors);
     if e.request.lost_bytes > 0 || e.response.is_some_and(|r| r.lost_bytes > 0) {
         line.push_str(" [damaged]");
     }
@@ -201,17 +233,24 @@ pub fn event_detail(e: &Event) -> String {
 }
 
 fn event_line(line: &mut String, e: &Event) {
-    let stream = e.stream.map_or_else(|| "-".to_string(), |s| s.to_string());
+    // As `{:>7} {} s{:<3} {} {}` would write it.
     let head = |line: &mut String, mark: char| {
-        let _ = write!(
-            line,
-            "{:>7} {} s{:<3} {} {}",
-            e.at.frame,
-            clock(e.at.ts),
-            stream,
-            mark,
-            e.kind.type_name()
-        );
+        let at = line.len();
+        line.push_str(itoa::Buffer::new().format(e.at.frame));
+        pad(line, at, 7, false);
+        line.push(' ');
+        write_clock(line, e.at.ts);
+        line.push_str(" s");
+        let at = line.len();
+        match e.stream {
+            Some(s) => line.push_str(itoa::Buffer::new().format(s)),
+            None => line.push('-'),
+        }
+        pad(line, at, 3, true);
+        line.push(' ');
+        line.push(mark);
+        line.push(' ');
+        line.push_str(e.kind.type_name());
     };
     match &e.kind {
         EventKind::ConnectionOpen {
@@ -221,7 +260,13 @@ fn event_line(line: &mut String, e: &Event) {
             ..
         } => {
             head(line, '+');
-            let _ = write!(line, " {client} → {broker} (by {})", detected_by.as_str());
+            line.push(' ');
+            push_endpoint(line, client);
+            line.push_str(" → ");
+            push_endpoint(line, broker);
+            line.push_str(" (by ");
+            line.push_str(detected_by.as_str());
+            line.push(')');
         }
         EventKind::ConnectionClose {
             reason,
@@ -230,11 +275,13 @@ fn event_line(line: &mut String, e: &Event) {
             ..
         } => {
             head(line, '-');
-            let _ = write!(
-                line,
-                " {} after {requests} requests, {unanswered} unanswered",
-                reason.as_str()
-            );
+            line.push(' ');
+            line.push_str(reason.as_str());
+            line.push_str(" after ");
+            line.push_str(itoa::Buffer::new().format(*requests));
+            line.push_str(" requests, ");
+            line.push_str(itoa::Buffer::new().format(*unanswered));
+            line.push_str(" unanswered");
         }
         EventKind::Gap {
             direction,

@@ -8,8 +8,6 @@
 //! one view per body: no tree is built, and a count of a large array
 //! (Metadata's topics) is the count on the wire, not a walk of its elements.
 
-use std::fmt::Write as _;
-
 use crate::kafka::ApiKey;
 use crate::kafka::records::{Batch, RecordSet};
 use crate::kafka::schema::views::{self, Array, Element};
@@ -83,13 +81,36 @@ put_int!(i8, i16, i32, i64, u16, u32, u64, usize);
 
 impl Put for TopicName<'_> {
     fn put(self, s: &mut String) {
-        match self.name {
-            Some(n) => s.push_str(n),
-            None => {
-                let _ = write!(s, "{self}");
+        match (self.name, self.id) {
+            (Some(n), _) => s.push_str(n),
+            (None, Some(u)) => {
+                // As `id:{:02x}{:02x}{:02x}{:02x}…` would write it.
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                s.push_str("id:");
+                for b in u.iter().take(4) {
+                    s.push(char::from(HEX[usize::from(b >> 4)]));
+                    s.push(char::from(HEX[usize::from(b & 0xf)]));
+                }
+                s.push('…');
             }
+            (None, None) => s.push('?'),
         }
     }
+}
+
+impl Put for char {
+    fn put(self, s: &mut String) {
+        s.push(self);
+    }
+}
+
+/// Write each of the pieces (anything [`Put`]) onto a [`Line`], in order:
+/// what `write!` would write for `"{}{}…"`, without the formatter.
+macro_rules! put {
+    ($o:expr, $($x:expr),+ $(,)?) => {{
+        let o: &mut Line = $o;
+        $( Put::put($x, &mut o.s); )+
+    }};
 }
 
 /// A list item written by a closure.
@@ -119,10 +140,6 @@ fn count_set(set: &RecordSet, batches: &mut usize, records: &mut i64) {
             Batch::Legacy(m) => *records += (m.messages.len().max(1)) as i64,
         }
     }
-}
-
-fn ms(v: i64) -> String {
-    format!("{v}ms")
 }
 
 /// The summary as it is written, front to back. Lists (topics, partitions,
@@ -187,13 +204,6 @@ impl Line {
     }
 }
 
-impl std::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.s.push_str(s);
-        Ok(())
-    }
-}
-
 /// The summary of an exchange, or an empty string.
 pub fn describe(e: &Exchange) -> String {
     let Some(req) = e.request_body.as_deref() else {
@@ -238,7 +248,7 @@ fn summarise(
         ApiKey::PRODUCE => {
             let q = ProduceRequest(q);
             let (batches, records) = record_counts(req);
-            let _ = write!(o, "acks={} ", q.acks().unwrap_or(0));
+            put!(o, "acks=", q.acks().unwrap_or(0), " ");
             for (i, t) in each(q.topic_data()).enumerate() {
                 if o.full() {
                     break;
@@ -249,9 +259,9 @@ fn summarise(
                 let ps = each(t.partition_data()).filter_map(|p| p.index());
                 o.topic(topic_name(t.name(), t.topic_id()), ps);
             }
-            let _ = write!(o, " {batches} batches {records} records");
+            put!(o, " ", batches, " batches ", records, " records");
             if let Some(t) = q.transactional_id() {
-                let _ = write!(o, " txn={t}");
+                put!(o, " txn=", t);
             }
         }
         ApiKey::FETCH => {
@@ -270,14 +280,14 @@ fn summarise(
             });
             o.list("", " ", parts);
             if let Some(w) = q.max_wait_ms() {
-                let _ = write!(o, " wait={}", ms(w.into()));
+                put!(o, " wait=", i64::from(w), "ms");
             }
             if q.isolation_level() == Some(1) {
                 o.s.push_str(" read_committed");
             }
             if let Some(resp) = resp {
                 let (_, records) = record_counts(resp);
-                let _ = write!(o, " → {records} records hw ");
+                put!(o, " → ", records, " records hw ");
                 let hw = each(r.and_then(|r| FetchResponse(r).responses())).flat_map(|t| {
                     let name = topic_name(t.topic(), t.topic_id());
                     each(t.partitions()).map(move |p| {
@@ -297,14 +307,19 @@ fn summarise(
             let parts = each(ListOffsetsRequest(q).topics()).flat_map(|t| {
                 let name = topic_name(t.name(), None);
                 each(t.partitions()).map(move |p| {
-                    let ts = match p.timestamp() {
-                        Some(-1) => "latest".to_string(),
-                        Some(-2) => "earliest".to_string(),
-                        Some(-3) => "max-timestamp".to_string(),
-                        Some(t) => t.to_string(),
-                        None => "?".to_string(),
-                    };
-                    format!("{name}-{}@{ts}", p.partition_index().unwrap_or(-1))
+                    Show(move |s: &mut String| {
+                        name.put(s);
+                        s.push('-');
+                        p.partition_index().unwrap_or(-1).put(s);
+                        s.push('@');
+                        match p.timestamp() {
+                            Some(-1) => s.push_str("latest"),
+                            Some(-2) => s.push_str("earliest"),
+                            Some(-3) => s.push_str("max-timestamp"),
+                            Some(t) => t.put(s),
+                            None => s.push('?'),
+                        }
+                    })
                 })
             });
             o.list("", " ", parts);
@@ -325,25 +340,27 @@ fn summarise(
             }
             if let Some(r) = r {
                 let r = MetadataResponse(r);
-                let _ = write!(
+                put!(
                     o,
-                    " → {} brokers, {} topics",
+                    " → ",
                     count(r.brokers()),
-                    count(r.topics())
+                    " brokers, ",
+                    count(r.topics()),
+                    " topics"
                 );
             }
         }
         ApiKey::OFFSET_COMMIT => {
             let q = OffsetCommitRequest(q);
-            let _ = write!(o, "group={}", q.group_id().unwrap_or("?"));
+            put!(o, "group=", q.group_id().unwrap_or("?"));
             if let Some(g) = q.generation_id_or_member_epoch() {
-                let _ = write!(o, " gen={g}");
+                put!(o, " gen=", g);
             }
             for t in each(q.topics()) {
                 if o.full() {
                     break;
                 }
-                let _ = write!(o, " {}[", topic_name(t.name(), t.topic_id()));
+                put!(o, " ", topic_name(t.name(), t.topic_id()), "[");
                 let ps = each(t.partitions()).map(|p| {
                     Show(move |s: &mut String| {
                         p.partition_index().unwrap_or(-1).put(s);
@@ -374,7 +391,7 @@ fn summarise(
             } else {
                 "group"
             };
-            let _ = write!(o, "{kind}=");
+            put!(o, kind, "=");
             match q.key() {
                 Some(k) => o.s.push_str(k),
                 None => {
@@ -384,7 +401,7 @@ fn summarise(
             if let Some(r) = r {
                 let r = FindCoordinatorResponse(r);
                 if let (Some(h), Some(p)) = (r.host(), r.port()) {
-                    let _ = write!(o, " → node {} {h}:{p}", r.node_id().unwrap_or(-1));
+                    put!(o, " → node ", r.node_id().unwrap_or(-1), " ", h, ":", p);
                 } else {
                     let nodes = each(r.coordinators()).map(|c| {
                         format!(
@@ -401,11 +418,15 @@ fn summarise(
         ApiKey::JOIN_GROUP => {
             let q = JoinGroupRequest(q);
             let member = q.member_id().filter(|m| !m.is_empty()).unwrap_or("(new)");
-            let _ = write!(
+            put!(
                 o,
-                "group={} member={member} {}[",
+                "group=",
                 q.group_id().unwrap_or("?"),
+                " member=",
+                member,
+                " ",
                 q.protocol_type().unwrap_or("?"),
+                "["
             );
             o.list("", ",", each(q.protocols()).filter_map(|p| p.name()));
             o.s.push(']');
@@ -413,11 +434,13 @@ fn summarise(
                 let r = JoinGroupResponse(r);
                 let (leader, member_id) = (r.leader(), r.member_id());
                 let members = count(r.members());
-                let _ = write!(
+                put!(
                     o,
-                    " → gen={} protocol={} leader={}",
+                    " → gen=",
                     r.generation_id().unwrap_or(-1),
+                    " protocol=",
                     r.protocol_name().unwrap_or("-"),
+                    " leader=",
                     if leader == member_id && members > 0 {
                         "self"
                     } else {
@@ -425,10 +448,10 @@ fn summarise(
                     }
                 );
                 if members > 0 {
-                    let _ = write!(o, " members={members}");
+                    put!(o, " members=", members);
                 }
                 if let Some(m) = member_id {
-                    let _ = write!(o, " memberId={m}");
+                    put!(o, " memberId=", m);
                 }
             }
         }
@@ -450,13 +473,13 @@ fn summarise(
                     (q.group_id(), q.generation_id(), q.member_id(), None, n)
                 }
             };
-            let _ = write!(o, "group={}", group.unwrap_or("?"));
+            put!(o, "group=", group.unwrap_or("?"));
             if let Some(g) = generation {
-                let _ = write!(o, " gen={g}");
+                put!(o, " gen=", g);
             }
             match member {
                 Some(m) => {
-                    let _ = write!(o, " member={m}");
+                    put!(o, " member=", m);
                 }
                 None => {
                     o.list(
@@ -467,30 +490,31 @@ fn summarise(
                 }
             }
             if assignments > 0 {
-                let _ = write!(o, " assignments={assignments} (leader)");
+                put!(o, " assignments=", assignments, " (leader)");
             }
         }
         ApiKey::API_VERSIONS => {
             let q = ApiVersionsRequest(q);
             if let (Some(n), Some(v)) = (q.client_software_name(), q.client_software_version()) {
-                let _ = write!(o, "{n} {v}");
+                put!(o, n, " ", v);
             }
             if let Some(r) = r {
                 let n = count(ApiVersionsResponse(r).api_keys());
                 if n > 0 {
-                    let _ = write!(o, " → {n} APIs");
+                    put!(o, " → ", n, " APIs");
                 }
             }
         }
         ApiKey::INIT_PRODUCER_ID => {
             let q = InitProducerIdRequest(q);
-            let _ = write!(o, "txn={}", q.transactional_id().unwrap_or("-"));
+            put!(o, "txn=", q.transactional_id().unwrap_or("-"));
             if let Some(r) = r {
                 let r = InitProducerIdResponse(r);
-                let _ = write!(
+                put!(
                     o,
-                    " → producerId={} epoch={}",
+                    " → producerId=",
                     r.producer_id().unwrap_or(-1),
+                    " epoch=",
                     r.producer_epoch().unwrap_or(-1)
                 );
             }
@@ -512,14 +536,14 @@ fn summarise(
                 }
             };
             if let Some(t) = q.v3_and_below_transactional_id() {
-                let _ = write!(o, "txn={t} ");
+                put!(o, "txn=", t, " ");
                 topics(o, q.v3_and_below_topics());
             } else {
                 for t in each(q.transactions()) {
                     if o.full() {
                         break;
                     }
-                    let _ = write!(o, "txn={} ", t.transactional_id().unwrap_or("?"));
+                    put!(o, "txn=", t.transactional_id().unwrap_or("?"), " ");
                     topics(o, t.topics());
                     o.s.push(' ');
                 }
@@ -533,19 +557,21 @@ fn summarise(
                 let q = TxnOffsetCommitRequest(q);
                 (q.transactional_id(), q.group_id())
             };
-            let _ = write!(
+            put!(
                 o,
-                "txn={} group={}",
+                "txn=",
                 txn.unwrap_or("?"),
+                " group=",
                 group.unwrap_or("?")
             );
         }
         ApiKey::END_TXN => {
             let q = EndTxnRequest(q);
-            let _ = write!(
+            put!(
                 o,
-                "txn={} {}",
+                "txn=",
                 q.transactional_id().unwrap_or("?"),
+                " ",
                 if q.committed() == Some(true) {
                     "COMMIT"
                 } else {
@@ -555,21 +581,23 @@ fn summarise(
         }
         ApiKey::CONSUMER_GROUP_HEARTBEAT => {
             let q = ConsumerGroupHeartbeatRequest(q);
-            let _ = write!(
+            put!(
                 o,
-                "group={} member={} epoch={}",
+                "group=",
                 q.group_id().unwrap_or("?"),
+                " member=",
                 q.member_id().filter(|m| !m.is_empty()).unwrap_or("(new)"),
+                " epoch=",
                 q.member_epoch().unwrap_or(0)
             );
             if let Some(r) = r {
                 let r = ConsumerGroupHeartbeatResponse(r);
-                let _ = write!(o, " → epoch={}", r.member_epoch().unwrap_or(-1));
+                put!(o, " → epoch=", r.member_epoch().unwrap_or(-1));
                 if let Some(a) = r.assignment() {
                     let n: usize = each(a.topic_partitions())
                         .map(|t| count(t.partitions()))
                         .sum();
-                    let _ = write!(o, " assigned={n} partitions");
+                    put!(o, " assigned=", n, " partitions");
                 }
             }
         }

@@ -12,7 +12,7 @@ use foldhash::HashMap;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::analysis::histogram::Histogram;
+use crate::analysis::histogram::{Histogram, Total};
 use crate::analysis::stats::throttle_time_ms;
 use crate::analysis::topics::{group_of, topics_of};
 use crate::capture::Timestamp;
@@ -690,14 +690,32 @@ impl Detector for Slow {
             if brokers.len() < 2 {
                 continue;
             }
-            for (b, k) in brokers {
-                let mut others = Histogram::new();
-                for (o, ok) in brokers {
-                    if o != b {
-                        others.merge(&ok.hist);
-                    }
-                }
-                let (Some(m), Some(mo)) = (k.hist.percentile(0.5), others.percentile(0.5)) else {
+            // The others' median for each broker from one total (merging
+            // the others for each broker would be quadratic in brokers),
+            // their extremes from the extremes before and after it.
+            let mut total = Total::default();
+            for (_, k) in brokers {
+                total.add(&k.hist);
+            }
+            let extremes = |k: &SlowKey| {
+                (
+                    k.hist.min().unwrap_or(i64::MAX),
+                    k.hist.max().unwrap_or(i64::MIN),
+                )
+            };
+            let both = |(a, b): (i64, i64), (c, d): (i64, i64)| (a.min(c), b.max(d));
+            let mut after = vec![(i64::MAX, i64::MIN); brokers.len() + 1];
+            for (i, (_, k)) in brokers.iter().enumerate().rev() {
+                after[i] = both(after[i + 1], extremes(k));
+            }
+            let mut before = (i64::MAX, i64::MIN);
+            for (i, (b, k)) in brokers.iter().enumerate() {
+                let (min, max) = both(before, after.get(i + 1).copied().unwrap_or(before));
+                before = both(before, extremes(k));
+                let (Some(m), Some(mo)) = (
+                    k.hist.percentile(0.5),
+                    total.percentile_without(&k.hist, 0.5, min, max),
+                ) else {
                     continue;
                 };
                 if m >= mo * SLOW_FACTOR && m >= mo + SLOW_FLOOR_MS * 1000 {
