@@ -701,6 +701,52 @@ fn random_bytes_never_panic() {
     assert!(n > 5000);
 }
 
+/// Records, with their paths, the error codes and records fields a walk
+/// reads and the nulls it finds where the schema allows none; told of
+/// every field (`ALL`) or only of those (and of structs and arrays).
+#[derive(Default)]
+struct Interests<const ALL: bool> {
+    path: Vec<String>,
+    seen: Vec<String>,
+}
+
+impl<'a, const ALL: bool> schema::walk::Visit<'a> for Interests<ALL> {
+    const EVERY_FIELD: bool = ALL;
+
+    fn interesting(f: &FieldSpec) -> bool {
+        f.error_code || f.ty == schema::Ty::Records
+    }
+
+    fn open(&mut self, step: schema::Step, f: &'static FieldSpec, at: usize) {
+        self.path.push(format!("{step:?}/{}@{at}", f.name));
+    }
+
+    fn close(&mut self, _: usize) {
+        self.path.pop();
+    }
+
+    fn abort(&mut self) {
+        self.path.pop();
+    }
+
+    fn scalar(&mut self, v: schema::walk::Scalar<'a>) {
+        use schema::walk::Scalar;
+        let Some(last) = self.path.last() else { return };
+        let wanted = match v {
+            Scalar::Null { allowed: false } => true,
+            Scalar::Int(_) | Scalar::Records(..) => {
+                let name = last.rsplit('/').next().unwrap_or("");
+                let name = name.split('@').next().unwrap_or("");
+                schema::is_error_code_name(name) || matches!(v, Scalar::Records(..))
+            }
+            _ => false,
+        };
+        if wanted {
+            self.seen.push(format!("{} = {v:?}", self.path.join(" ")));
+        }
+    }
+}
+
 /// The walker, the JSON writer and the views read exactly what the tree
 /// holds: same error, offset and path; the same JSON values; every field of
 /// the tree (partial trees of damaged bodies included) read back through
@@ -794,6 +840,14 @@ fn walker_json_and_views_agree_with_the_tree() {
                     assert_eq!(walked.error, d.error, "{what}");
                     assert_eq!(walked.consumed, d.consumed, "{what}");
                     assert_eq!(walked.version, d.version, "{what}");
+                    // A visitor told only of what interests it sees those
+                    // fields exactly as one told of every field does.
+                    let mut every = Interests::<true>::default();
+                    let mut some = Interests::<false>::default();
+                    let w1 = walk_message(spec, used, &b, 0, &mut every);
+                    let w2 = walk_message(spec, used, &b, 0, &mut some);
+                    assert_eq!(w1, w2, "{what}");
+                    assert_eq!(every.seen, some.seen, "{what}");
                     let mut out = Vec::new();
                     let opts = JsonOptions::default();
                     write_message(spec, used, &b, 0, &opts, &mut NoSplice, &mut out);

@@ -40,7 +40,9 @@ pub mod views;
 pub mod walk;
 
 pub use interp::{DecodeError, DecodeErrorKind, DecodeWarning, Decoded, MAX_DEPTH};
-pub use spec::{FieldSpec, MessageKind, MessageSpec, Segment, Source, Ty, Versions};
+pub use spec::{
+    FieldSpec, MessageKind, MessageSpec, Segment, Source, Ty, Versions, is_error_code_name,
+};
 pub use value::{
     ErrorCodeAt, FieldRange, JsonOptions, Node, Step, Value, error_codes, field_ranges,
     path_string, to_json, to_json_with, walk,

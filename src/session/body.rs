@@ -26,7 +26,7 @@ use crate::kafka::schema::view;
 use crate::kafka::schema::walk::{self, Scalar, Visit};
 use crate::kafka::schema::{
     self, DecodeError, DecodeErrorKind, DecodeWarning, FieldSpec, MessageKind, Step, StructView,
-    path_string,
+    Ty, path_string,
 };
 
 use super::record::{Body, ErrorRef};
@@ -273,6 +273,14 @@ struct Collect {
 const MAX_NULL_NOTES: usize = 16;
 
 impl Visit<'_> for Collect {
+    // Told only of error codes and records (and of nulls the schema does
+    // not allow): the rest is read over.
+    const EVERY_FIELD: bool = false;
+
+    fn interesting(f: &FieldSpec) -> bool {
+        f.error_code || f.ty == Ty::Records
+    }
+
     fn open(&mut self, step: Step, _: &'static FieldSpec, at: usize) {
         self.path.push(step);
         self.at.push(at);

@@ -90,6 +90,39 @@ pub struct FieldSpec {
     /// holding the struct's fields.
     pub first: u16,
     pub len: u16,
+    /// The field holds an error code: named `errorCode` or `…ErrorCode`
+    /// (`topicConfigErrorCode`), see [`is_error_code_name`].
+    pub error_code: bool,
+}
+
+/// Whether a field of this name holds an error code: `errorCode`, or a name
+/// ending in `ErrorCode` (`topicConfigErrorCode`, `acknowledgeErrorCode`).
+pub const fn is_error_code_name(name: &str) -> bool {
+    const SUFFIX: &[u8] = b"ErrorCode";
+    let b = name.as_bytes();
+    if b.len() == SUFFIX.len() {
+        // `errorCode` (or the suffix itself).
+        let mut i = 1;
+        while i < b.len() {
+            if b[i] != SUFFIX[i] {
+                return false;
+            }
+            i += 1;
+        }
+        return b[0] == b'e' || b[0] == b'E';
+    }
+    if b.len() < SUFFIX.len() {
+        return false;
+    }
+    let off = b.len() - SUFFIX.len();
+    let mut i = 0;
+    while i < SUFFIX.len() {
+        if b[off + i] != SUFFIX[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// What a message is.
@@ -194,6 +227,7 @@ pub(super) const fn s(name: &'static str, ty: Ty, lo: i16, hi: i16) -> FieldSpec
         never_compact: false,
         first: 0,
         len: 0,
+        error_code: is_error_code_name(name),
     }
 }
 

@@ -377,3 +377,29 @@ fn old_versions_come_from_kafka_3_9() {
         .collect();
     assert!(names.contains(&"maxNumOffsets"), "{names:?}");
 }
+
+#[test]
+fn error_code_fields_are_flagged_by_their_names() {
+    for (name, want) in [
+        ("errorCode", true),
+        ("ErrorCode", true),
+        ("topicConfigErrorCode", true),
+        ("acknowledgeErrorCode", true),
+        ("errorCodes", false),
+        ("errorcode", false),
+        ("rrorCode", false),
+        ("code", false),
+        ("", false),
+    ] {
+        assert_eq!(is_error_code_name(name), want, "{name}");
+    }
+    // The flag of every table row says what the rule says of its name.
+    for f in FIELDS.iter() {
+        assert_eq!(
+            f.error_code,
+            f.name == "errorCode" || f.name.ends_with("ErrorCode"),
+            "{}",
+            f.name
+        );
+    }
+}

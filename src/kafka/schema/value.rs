@@ -217,7 +217,7 @@ pub struct ErrorCodeAt {
 pub fn error_codes(root: &Node) -> Vec<ErrorCodeAt> {
     let mut out = Vec::new();
     walk(root, &mut |path, n| {
-        if (n.name == "errorCode" || n.name.ends_with("ErrorCode"))
+        if super::spec::is_error_code_name(n.name)
             && let Value::Int(code) = n.value
         {
             out.push(ErrorCodeAt {

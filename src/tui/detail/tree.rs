@@ -149,7 +149,7 @@ fn shifted(r: &Range<u32>, by: u32) -> Range<u32> {
 }
 
 fn is_error_field(name: &str) -> bool {
-    name == "errorCode" || name.ends_with("ErrorCode")
+    crate::kafka::schema::is_error_code_name(name)
 }
 
 impl Builder<'_> {
