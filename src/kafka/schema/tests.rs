@@ -403,3 +403,19 @@ fn error_code_fields_are_flagged_by_their_names() {
         );
     }
 }
+
+#[test]
+fn every_struct_fits_a_view() {
+    // A view records where each field of a struct lies, up to MAX_FIELDS.
+    let mut widest = 0;
+    for f in FIELDS.iter().filter(|f| f.ty == Ty::Struct) {
+        widest = widest.max(usize::from(f.len));
+    }
+    for m in MESSAGES.iter() {
+        for s in m.segments {
+            widest = widest.max(s.fields().len());
+        }
+    }
+    assert!(widest <= view::MAX_FIELDS, "a struct of {widest} fields");
+    assert!(widest >= 15, "the table is read: {widest}");
+}
