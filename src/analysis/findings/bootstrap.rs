@@ -46,6 +46,9 @@ pub const MAX_CLIENTS: usize = 4096;
 pub const MAX_STREAMS: usize = 65_536;
 /// Brokers whose offered versions are kept.
 pub const MAX_BROKERS: usize = 1024;
+/// Largest ApiVersions answer kept per broker to recognise the same offer
+/// again without reading it (a real one is under 1 KiB).
+pub const MAX_OFFER_KEPT: usize = 4096;
 /// (broker, API, version) triples used, tracked.
 pub const MAX_USED: usize = 8192;
 /// (API, outcome) pairs kept per client for the bootstrap summary.
@@ -117,6 +120,9 @@ pub struct Bootstrap {
     streams: HashMap<u64, Stream>,
     /// Per broker, API → (min, max) from its ApiVersions answers.
     offered: HashMap<SocketAddr, BTreeMap<i16, (i16, i16)>>,
+    /// Per broker (those of `offered`), the body of its last offer when no
+    /// larger than [`MAX_OFFER_KEPT`].
+    last_offer: HashMap<SocketAddr, Box<[u8]>>,
     used: BTreeMap<(SocketAddr, i16, i16), Used>,
     /// (from, to) → a finding accumulating negotiations down.
     fallbacks: BTreeMap<(i16, i16), Finding>,
@@ -232,10 +238,22 @@ impl Detector for Bootstrap {
                     }
                 }
             }
-            if let Some(r) = e.response_body.as_deref().and_then(offered_ranges)
+            // A broker answers every client alike: an offer the broker made
+            // last time changes nothing (and is not read again).
+            if let Some(body) = e.response_body.as_deref()
                 && (self.offered.contains_key(&e.broker) || self.offered.len() < MAX_BROKERS)
+                && self
+                    .last_offer
+                    .get(&e.broker)
+                    .is_none_or(|last| **last != *body.bytes)
+                && let Some(r) = offered_ranges(body)
             {
                 self.offered.entry(e.broker).or_default().extend(r);
+                if body.bytes.len() <= MAX_OFFER_KEPT {
+                    self.last_offer.insert(e.broker, body.bytes.clone());
+                } else {
+                    self.last_offer.remove(&e.broker);
+                }
             }
         } else {
             c.other_requests += 1;

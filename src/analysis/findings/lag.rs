@@ -150,6 +150,8 @@ pub struct Lag {
     commits: HashMap<CommitKey, Commit>,
     groups: HashMap<Arc<str>, Arc<str>>,
     dropped: u64,
+    /// OFFSET_OUT_OF_RANGE answers whose next fetch is not yet seen.
+    oor_waiting: usize,
 }
 
 /// The offset after the last complete batch of `set`.
@@ -181,12 +183,14 @@ impl Lag {
         }
         let q = req.view().map(FetchRequest);
         let read_committed = q.and_then(|q| q.isolation_level()) == Some(READ_COMMITTED);
-        // What the request asked for: (topic, partition) → fetch offset.
-        let mut asked: Vec<(String, i64, i64)> = Vec::new();
+        // What the request asked for: (topic, partition) → fetch offset (a
+        // topic's label made once for all its partitions).
+        let mut asked: Vec<(Arc<str>, i64, i64)> = Vec::new();
         for t in q.and_then(|q| q.topics()).into_iter().flatten() {
             let Some(topic) = topic_label(cx.names, t.topic(), t.topic_id()) else {
                 continue;
             };
+            let topic: Arc<str> = Arc::from(topic);
             for p in t.partitions().into_iter().flatten() {
                 if let (Some(i), Some(o)) = (p.partition(), p.fetch_offset()) {
                     asked.push((topic.clone(), i64::from(i), o));
@@ -194,27 +198,34 @@ impl Lag {
             }
         }
         // Offsets this request asks for again: what followed an
-        // OFFSET_OUT_OF_RANGE.
-        for (topic, i, o) in &asked {
-            let key = Key {
-                client: client.clone(),
-                topic: Arc::from(topic.as_str()),
-                partition: *i,
-            };
-            if let Some(pl) = self.parts.get_mut(&key) {
-                for oor in &mut pl.out_of_range {
-                    if oor.next.is_none() && e.request.frame > oor.frame && *o != oor.offset {
-                        oor.next = Some((*o, e.request.frame));
+        // OFFSET_OUT_OF_RANGE (looked up only while one waits for it).
+        if self.oor_waiting > 0 {
+            for (topic, i, o) in &asked {
+                let key = Key {
+                    client: client.clone(),
+                    topic: topic.clone(),
+                    partition: *i,
+                };
+                if let Some(pl) = self.parts.get_mut(&key) {
+                    for oor in &mut pl.out_of_range {
+                        if oor.next.is_none() && e.request.frame > oor.frame && *o != oor.offset {
+                            oor.next = Some((*o, e.request.frame));
+                            self.oor_waiting = self.oor_waiting.saturating_sub(1);
+                        }
                     }
                 }
             }
         }
         let responses = resp.view().map(FetchResponse).and_then(|r| r.responses());
         for t in responses.into_iter().flatten() {
-            let Some(topic) = topic_label(cx.names, t.topic(), t.topic_id()) else {
+            let Some(label) = topic_label(cx.names, t.topic(), t.topic_id()) else {
                 continue;
             };
-            let topic: Arc<str> = Arc::from(topic);
+            // The request's own label when it asked for the topic.
+            let topic: Arc<str> = match asked.iter().find(|(n, ..)| **n == *label) {
+                Some((n, ..)) => n.clone(),
+                None => Arc::from(label),
+            };
             for p in t.partitions().into_iter().flatten() {
                 let Some(partition) = p.partition_index().map(i64::from) else {
                     continue;
@@ -226,23 +237,27 @@ impl Lag {
                 };
                 let code = p.error_code().unwrap_or(0);
                 let hw = p.high_watermark().unwrap_or(-1);
+                let tracked = self.parts.len();
+                let known = self.parts.get_mut(&key);
                 let fetch_offset = asked
                     .iter()
                     .find(|(n, i, _)| **n == *topic && *i == partition)
                     .map(|x| x.2)
                     // An incremental fetch session leaves partitions out
                     // of the request: the consumer is where it was.
-                    .or_else(|| self.parts.get(&key).map(|pl| pl.last.position));
+                    .or_else(|| known.as_ref().map(|pl| pl.last.position));
                 let Some(fetch_offset) = fetch_offset else {
                     continue;
                 };
-                if !self.parts.contains_key(&key) && code == 0 && hw >= 0 {
-                    if self.parts.len() >= MAX_PARTITIONS_TRACKED {
-                        self.dropped += 1;
+                if known.is_none() {
+                    if code == 0 && hw >= 0 {
+                        if tracked >= MAX_PARTITIONS_TRACKED {
+                            self.dropped += 1;
+                            continue;
+                        }
+                    } else if code != OFFSET_OUT_OF_RANGE {
                         continue;
                     }
-                } else if !self.parts.contains_key(&key) && code != OFFSET_OUT_OF_RANGE {
-                    continue;
                 }
                 if code == OFFSET_OUT_OF_RANGE {
                     let oor = OutOfRange {
@@ -262,25 +277,25 @@ impl Lag {
                         ceiling: hw,
                         lag: 0,
                     };
-                    if !self.parts.contains_key(&key) {
-                        if self.parts.len() >= MAX_PARTITIONS_TRACKED {
-                            self.dropped += 1;
-                            continue;
-                        }
-                        self.parts
-                            .insert(key.clone(), PartLag::new(s, read_committed, e));
-                        // Not a lag sample.
-                        if let Some(pl) = self.parts.get_mut(&key) {
+                    let pl = match known {
+                        Some(pl) => pl,
+                        None => {
+                            if tracked >= MAX_PARTITIONS_TRACKED {
+                                self.dropped += 1;
+                                continue;
+                            }
+                            let mut pl = PartLag::new(s, read_committed, e);
+                            // Not a lag sample.
                             pl.fetches = 0;
                             pl.caught_up = 0;
+                            self.parts.entry(key).or_insert(pl)
                         }
-                    }
-                    if let Some(pl) = self.parts.get_mut(&key) {
-                        if pl.out_of_range.len() < MAX_OUT_OF_RANGE {
-                            pl.out_of_range.push(oor);
-                        } else {
-                            pl.more_out_of_range += 1;
-                        }
+                    };
+                    if pl.out_of_range.len() < MAX_OUT_OF_RANGE {
+                        pl.out_of_range.push(oor);
+                        self.oor_waiting += 1;
+                    } else {
+                        pl.more_out_of_range += 1;
                     }
                     continue;
                 }
@@ -300,7 +315,7 @@ impl Lag {
                     ceiling,
                     lag: (ceiling - position).max(0),
                 };
-                match self.parts.get_mut(&key) {
+                match known {
                     Some(pl) => pl.add(s, e),
                     None => {
                         self.parts.insert(key, PartLag::new(s, read_committed, e));

@@ -453,7 +453,7 @@ pub struct Structs<'a> {
 }
 
 /// Elements left from which an array's [`Fixed`] layout is worked out.
-const FIXED_FROM: usize = 4;
+const FIXED_FROM: usize = 2;
 
 /// Where the fields of a struct whose regular fields all have a fixed width
 /// lie, from its start: an element without tagged fields is then read
@@ -526,13 +526,14 @@ impl<'a> Iterator for Structs<'a> {
         if self.left == 0 || self.done {
             return None;
         }
+        // Worth working out for arrays of more than one element (this one
+        // included).
+        if self.fixed.is_none() && self.left >= FIXED_FROM {
+            self.fixed = Some(Fixed::of(children(self.a.f.first, self.a.f.len), self.a.cx));
+        }
         self.left -= 1;
         let a = &mut self.a;
         let specs = children(a.f.first, a.f.len);
-        // Worth working out for arrays of more than a few elements.
-        if self.fixed.is_none() && self.left >= FIXED_FROM {
-            self.fixed = Some(Fixed::of(specs, a.cx));
-        }
         if let Some(v) = self
             .fixed
             .as_ref()
