@@ -90,25 +90,22 @@ impl Timestamp {
             out.extend_from_slice(s.as_bytes());
             return;
         }
-        fn digits(out: &mut Vec<u8>, v: u64, n: u32) {
-            for i in (0..n).rev() {
-                out.push(b'0' + (v / 10u64.pow(i) % 10) as u8);
+        // Digits written right to left into their place in the template.
+        fn put(b: &mut [u8], mut v: u64) {
+            for c in b.iter_mut().rev() {
+                *c = b'0' + (v % 10) as u8;
+                v /= 10;
             }
         }
-        digits(out, y as u64, 4);
-        out.push(b'-');
-        digits(out, u64::from(m), 2);
-        out.push(b'-');
-        digits(out, u64::from(d), 2);
-        out.push(b'T');
-        digits(out, (sod / 3600) as u64, 2);
-        out.push(b':');
-        digits(out, ((sod % 3600) / 60) as u64, 2);
-        out.push(b':');
-        digits(out, (sod % 60) as u64, 2);
-        out.push(b'.');
-        digits(out, u64::from(self.nanos), 9);
-        out.push(b'Z');
+        let mut b = *b"0000-00-00T00:00:00.000000000Z";
+        put(&mut b[0..4], y as u64);
+        put(&mut b[5..7], u64::from(m));
+        put(&mut b[8..10], u64::from(d));
+        put(&mut b[11..13], (sod / 3600) as u64);
+        put(&mut b[14..16], ((sod % 3600) / 60) as u64);
+        put(&mut b[17..19], (sod % 60) as u64);
+        put(&mut b[20..29], u64::from(self.nanos));
+        out.extend_from_slice(&b);
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::io::Write as _;
 
-use super::spec::{FieldSpec, MessageSpec};
+use super::spec::{FieldSpec, MessageSpec, Ty};
 use super::value::{JsonOptions, Step};
 use super::walk::{Scalar, Visit, Walked, walk_message};
 
@@ -304,6 +304,34 @@ pub fn write_uuid(out: &mut Vec<u8>, u: &[u8; 16]) {
     out.push(b'"');
 }
 
+/// A fixed-width scalar of type `ty` from its bytes `v` (of its width), as
+/// the walker's scalar would be written.
+fn write_fixed(out: &mut Vec<u8>, ty: Ty, v: &[u8]) {
+    let int = |v: &[u8]| -> i64 {
+        match ty {
+            Ty::Int8 => v.first().map_or(0, |&b| i64::from(b as i8)),
+            Ty::Int16 => i64::from(i16::from_be_bytes(v.try_into().unwrap_or_default())),
+            Ty::Uint16 => i64::from(u16::from_be_bytes(v.try_into().unwrap_or_default())),
+            Ty::Int32 => i64::from(i32::from_be_bytes(v.try_into().unwrap_or_default())),
+            Ty::Uint32 => i64::from(u32::from_be_bytes(v.try_into().unwrap_or_default())),
+            _ => i64::from_be_bytes(v.try_into().unwrap_or_default()),
+        }
+    };
+    match ty {
+        Ty::Bool => out.extend_from_slice(if v.first().is_some_and(|&b| b != 0) {
+            b"true"
+        } else {
+            b"false"
+        }),
+        Ty::Float64 => write_float(out, f64::from_be_bytes(v.try_into().unwrap_or_default())),
+        Ty::Uuid => match v.try_into() {
+            Ok(u) => write_uuid(out, u),
+            Err(_) => out.extend_from_slice(b"null"),
+        },
+        _ => write_int(out, int(v)),
+    }
+}
+
 pub fn write_float(out: &mut Vec<u8>, f: f64) {
     if f.is_finite() {
         let _ = serde_json::to_writer(&mut *out, &f);
@@ -373,6 +401,49 @@ impl<'a, S: Splice> Visit<'a> for JsonVisit<'_, '_, S> {
             }
             Scalar::Null { .. } => out.extend_from_slice(b"null"),
         }
+    }
+
+    fn fixed_element(
+        &mut self,
+        _: Step,
+        _: &'static FieldSpec,
+        specs: &'static [FieldSpec],
+        version: i16,
+        data: &'a [u8],
+    ) -> bool {
+        // What open, begin_struct, a scalar per field, end_struct and close
+        // write, in one go.
+        let Some(level) = self.levels.last_mut() else {
+            return false;
+        };
+        let out = &mut *self.out;
+        if !level.first {
+            out.push(b',');
+        }
+        level.first = false;
+        out.push(b'{');
+        let mut rest = data;
+        let mut first = true;
+        for k in specs {
+            if !k.versions.contains(version) || k.tagged.contains(version) {
+                continue;
+            }
+            let Some(w) = super::walk::fixed_width(k.ty) else {
+                continue;
+            };
+            let Some((v, more)) = rest.split_at_checked(w) else {
+                break;
+            };
+            rest = more;
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_key(out, k.name);
+            write_fixed(out, k.ty, v);
+        }
+        out.push(b'}');
+        true
     }
 
     fn begin_struct(&mut self) {

@@ -77,6 +77,23 @@ pub trait Visit<'a> {
     fn interesting(f: &FieldSpec) -> bool {
         true
     }
+
+    /// An element of array `f` (`step`) whose struct has only fixed-width
+    /// scalars as regular fields in `version` (the fields of `specs` in
+    /// it, in order, in `data`) and an empty tagged section: a visitor
+    /// that takes it whole returns true and is not told of it field by
+    /// field (it must then do what those events would have done); false
+    /// (the default): it is told the long way.
+    fn fixed_element(
+        &mut self,
+        step: Step,
+        f: &'static FieldSpec,
+        specs: &'static [FieldSpec],
+        version: i16,
+        data: &'a [u8],
+    ) -> bool {
+        false
+    }
 }
 
 /// The visitor that wants nothing: a validating skip.
@@ -396,6 +413,7 @@ impl<'a, 'v, V: Visit<'a>> Walker<'a, 'v, V> {
         } else {
             let quiet = self.is_quiet(f);
             let fixed = self.quiet_fixed_struct(f);
+            let whole = self.fixed_struct(f);
             for i in 0..count {
                 if let Some(width) = fixed
                     && self.read_over_element(width)
@@ -403,6 +421,11 @@ impl<'a, 'v, V: Visit<'a>> Walker<'a, 'v, V> {
                     continue;
                 }
                 let step = Step::Index(i as u32);
+                if let Some(width) = whole
+                    && self.whole_element(step, f, width)
+                {
+                    continue;
+                }
                 // Array elements are never null.
                 let read = if quiet {
                     let at = self.r.pos;
@@ -450,6 +473,51 @@ impl<'a, 'v, V: Visit<'a>> Walker<'a, 'v, V> {
             width += fixed_width(k.ty)?;
         }
         Some(width)
+    }
+
+    /// For an array of structs `f` whose every regular field (in this
+    /// version) is a fixed-width scalar, to a visitor told of every field:
+    /// the elements' width without their tagged section.
+    fn fixed_struct(&self, f: &FieldSpec) -> Option<usize> {
+        if !V::EVERY_FIELD || f.ty != Ty::Struct || self.depth >= MAX_DEPTH {
+            return None;
+        }
+        let v = self.cx.version;
+        let mut width = 0;
+        for k in children(f.first, f.len) {
+            if !k.versions.contains(v) || k.tagged.contains(v) {
+                continue;
+            }
+            if k.array {
+                return None;
+            }
+            width += fixed_width(k.ty)?;
+        }
+        Some(width)
+    }
+
+    /// Offer the visitor the element at the reader, of `width` bytes and
+    /// an empty tagged section, whole (see [`Visit::fixed_element`]);
+    /// false (nothing read) when it is cut, has tagged fields or the
+    /// visitor wants it the long way.
+    fn whole_element(&mut self, step: Step, f: &'static FieldSpec, width: usize) -> bool {
+        let start = self.r.pos;
+        let tags = usize::from(self.cx.flexible);
+        if self.r.remaining() < width + tags
+            || (tags == 1 && self.r.buf.get(start + width) != Some(&0))
+        {
+            return false;
+        }
+        let Some(data) = self.r.buf.get(start..start + width) else {
+            return false;
+        };
+        let specs = children(f.first, f.len);
+        if !self.v.fixed_element(step, f, specs, self.cx.version, data) {
+            return false;
+        }
+        self.r.pos = start + width + tags;
+        self.kept = true;
+        true
     }
 
     /// Read over one element of `width` bytes (see
