@@ -173,14 +173,20 @@ impl Tmux {
         self.keys += 1;
     }
 
-    /// Wait until `ok(screen)`; the screen it held. Fails with the last
-    /// screen at the deadline.
+    /// Wait until the screen satisfies `ok` and is still: the same in two
+    /// captures a moment apart (a capture taken while the UI redraws can
+    /// hold half of the old frame and half of the new). The screen it
+    /// held; fails with the last screen at the deadline.
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let t0 = Instant::now();
         loop {
             let s = self.screen();
             if ok(&s) {
-                return s;
+                std::thread::sleep(Duration::from_millis(80));
+                if self.screen() == s {
+                    return s;
+                }
+                continue;
             }
             if t0.elapsed() > DEADLINE {
                 panic!("timed out after {DEADLINE:?} waiting for {what}; screen:\n{s}");
