@@ -302,7 +302,8 @@ impl Visit<'_> for Collect {
                 let Some(&Step::Field(name)) = self.path.last() else {
                     return;
                 };
-                if name != TOP_ERROR_CODE && !name.ends_with("ErrorCode") {
+                // Told of error codes and of known tagged fields' values.
+                if !schema::is_error_code_name(name) {
                     return;
                 }
                 let code = code as i16;
