@@ -30,7 +30,7 @@ use crate::kafka::schema::views::{
 };
 use crate::session::{Exchange, Status};
 
-use super::producer::{client_label, plural, record_set, topic_label};
+use super::producer::{client_label, plural, record_set};
 use super::{Context, Detector, Finding, Severity};
 use crate::analysis::topics::group_of;
 
@@ -187,7 +187,7 @@ impl Lag {
         // topic's label made once for all its partitions).
         let mut asked: Vec<(Arc<str>, i64, i64)> = Vec::new();
         for t in q.and_then(|q| q.topics()).into_iter().flatten() {
-            let Some(topic) = topic_label(cx.names, t.topic(), t.topic_id()) else {
+            let Some(topic) = cx.names.label(t.topic(), t.topic_id()) else {
                 continue;
             };
             let topic: Arc<str> = Arc::from(topic);
@@ -218,7 +218,7 @@ impl Lag {
         }
         let responses = resp.view().map(FetchResponse).and_then(|r| r.responses());
         for t in responses.into_iter().flatten() {
-            let Some(label) = topic_label(cx.names, t.topic(), t.topic_id()) else {
+            let Some(label) = cx.names.label(t.topic(), t.topic_id()) else {
                 continue;
             };
             // The request's own label when it asked for the topic.
@@ -343,7 +343,7 @@ impl Lag {
             .map(OffsetCommitResponse)
             .and_then(|r| r.topics());
         for rt in answered.into_iter().flatten() {
-            let Some(topic) = topic_label(cx.names, rt.name(), rt.topic_id()) else {
+            let Some(topic) = cx.names.label(rt.name(), rt.topic_id()) else {
                 continue;
             };
             for rp in rt.partitions().into_iter().flatten() {
@@ -355,7 +355,7 @@ impl Lag {
             }
         }
         for t in q.and_then(|q| q.topics()).into_iter().flatten() {
-            let Some(topic) = topic_label(cx.names, t.name(), t.topic_id()) else {
+            let Some(topic) = cx.names.label(t.name(), t.topic_id()) else {
                 continue;
             };
             let topic: Arc<str> = Arc::from(topic);

@@ -45,7 +45,6 @@ use crate::kafka::schema::{FieldSpec, Step};
 use crate::session::{Body, Exchange};
 
 use super::super::topics::{TopicNames, group_of};
-use super::producer::topic_label;
 use super::{Context, Detector, Finding, Severity};
 
 /// Most (subject, code) pairs reported; further ones are not followed.
@@ -322,7 +321,7 @@ fn request_topics(e: &Exchange, names: &TopicNames) -> Vec<String> {
         .map(MetadataRequest);
     let mut v: Vec<String> = Vec::new();
     for t in q.and_then(|q| q.topics()).into_iter().flatten() {
-        if let Some(name) = topic_label(names, t.name(), t.topic_id())
+        if let Some(name) = names.label(t.name(), t.topic_id())
             && !v.contains(&name)
             && v.len() < MAX_PARTITIONS
         {

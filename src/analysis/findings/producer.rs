@@ -24,7 +24,6 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::analysis::topics::TopicNames;
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
@@ -60,21 +59,6 @@ pub fn detectors() -> Vec<Box<dyn Detector>> {
 }
 
 // ---------------------------------------------------------------- wire helpers
-
-/// A name for a topic struct that names its topic by `name` or by `id`:
-/// its name, the name `names` knows for its id, or the id shortened as
-/// `id:1a2b3c4d…` ([`TopicNames::id_label`]).
-pub(super) fn topic_label(
-    names: &TopicNames,
-    name: Option<&str>,
-    id: Option<&[u8; 16]>,
-) -> Option<String> {
-    match (name, id) {
-        (Some(n), _) => Some(n.to_string()),
-        (None, Some(id)) => Some(names.id_label(id)),
-        (None, None) => None,
-    }
-}
 
 /// The decoded records of a `records` field of `body` (its data range in
 /// the body, as a view gives it).
@@ -645,7 +629,7 @@ impl Producers {
             .map(ProduceResponse)
             .and_then(|r| r.responses());
         for t in responses.into_iter().flatten() {
-            let Some(topic) = topic_label(cx.names, t.name(), t.topic_id()) else {
+            let Some(topic) = cx.names.label(t.name(), t.topic_id()) else {
                 continue;
             };
             for p in t.partition_responses().into_iter().flatten() {
@@ -673,7 +657,7 @@ impl Producers {
         let mut txn_error: Option<(String, u64)> = None;
         let mut txn_topics: Vec<String> = Vec::new();
         for t in q.and_then(|q| q.topic_data()).into_iter().flatten() {
-            let Some(topic) = topic_label(cx.names, t.name(), t.topic_id()) else {
+            let Some(topic) = cx.names.label(t.name(), t.topic_id()) else {
                 continue;
             };
             let topic: Arc<str> = Arc::from(topic);
