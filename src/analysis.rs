@@ -14,3 +14,42 @@ pub mod stats;
 pub mod topics;
 
 pub use topics::TopicNames;
+
+use crate::session::{Record, RecordSink, Summary};
+
+/// What `kwire stats` and `kwire diagnose` gather from a capture, fed every
+/// record in order: the findings, the statistics, the connections and the
+/// topic names, with the capture's name and, at the end, its summary.
+#[derive(Default)]
+pub struct Report {
+    pub diagnoser: findings::Diagnoser,
+    pub stats: stats::Stats,
+    pub conns: connections::Connections,
+    pub names: TopicNames,
+    pub summary: Option<Summary>,
+    pub source: String,
+}
+
+impl RecordSink for Report {
+    fn record(&mut self, r: Record) -> std::io::Result<()> {
+        match r {
+            Record::Capture(c) => self.source = c.source,
+            Record::Exchange(e) => {
+                self.diagnoser.observe_exchange(&e);
+                self.names.observe(&e);
+                self.stats.observe(&e, &self.names);
+                self.conns.observe_exchange(&e);
+            }
+            Record::Event(ev) => {
+                self.diagnoser.observe_event(&ev);
+                self.stats.observe_event(&ev);
+                self.conns.observe_event(&ev);
+            }
+            Record::Summary(s) => {
+                self.diagnoser.observe_summary(&s);
+                self.summary = Some(*s);
+            }
+        }
+        Ok(())
+    }
+}

@@ -9,10 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use kwire::analysis::connections::Connections;
-use kwire::analysis::findings::{self, Diagnoser, Diagnosing, Finding, Severity};
-use kwire::analysis::stats::Stats;
-use kwire::analysis::topics::TopicNames;
+use kwire::analysis::Report;
+use kwire::analysis::findings::{self, Diagnosing, Finding, Severity};
 use kwire::capture::defrag::DefragConfig;
 use kwire::capture::file::FileSource;
 use kwire::capture::live::{self, LiveOptions, LiveSource};
@@ -591,41 +589,6 @@ fn main_inner() -> Result<()> {
             let r = analyze(&a.input, sink, progress)?.and_then(|s| s.inner.into_inner().flush());
             finish_output(r)
         }
-    }
-}
-
-/// Collects what `diagnose` and `stats` report.
-#[derive(Default)]
-struct Report {
-    diagnoser: Diagnoser,
-    stats: Stats,
-    conns: Connections,
-    names: TopicNames,
-    summary: Option<session::Summary>,
-    source: String,
-}
-
-impl RecordSink for Report {
-    fn record(&mut self, r: session::Record) -> io::Result<()> {
-        match r {
-            session::Record::Capture(c) => self.source = c.source,
-            session::Record::Exchange(e) => {
-                self.diagnoser.observe_exchange(&e);
-                self.names.observe(&e);
-                self.stats.observe(&e, &self.names);
-                self.conns.observe_exchange(&e);
-            }
-            session::Record::Event(ev) => {
-                self.diagnoser.observe_event(&ev);
-                self.stats.observe_event(&ev);
-                self.conns.observe_event(&ev);
-            }
-            session::Record::Summary(s) => {
-                self.diagnoser.observe_summary(&s);
-                self.summary = Some(*s);
-            }
-        }
-        Ok(())
     }
 }
 

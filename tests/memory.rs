@@ -18,10 +18,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use common::{ACK, PSH, SYN, packet};
-use kwire::analysis::connections::Connections;
-use kwire::analysis::findings::{Diagnoser, Diagnosing, Finding};
-use kwire::analysis::stats::Stats;
-use kwire::analysis::topics::TopicNames;
+use kwire::analysis::Report;
+use kwire::analysis::findings::{Diagnosing, Finding};
 use kwire::capture::PacketSource;
 use kwire::capture::file::FileSource;
 use kwire::export::ndjson::NdjsonWriter;
@@ -36,36 +34,6 @@ mod counting;
 static ALLOC: counting::Counting = counting::Counting;
 
 const MIB: usize = 1 << 20;
-
-/// What `stats` and `diagnose` keep.
-#[derive(Default)]
-struct Report {
-    diagnoser: Diagnoser,
-    stats: Stats,
-    conns: Connections,
-    names: TopicNames,
-}
-
-impl RecordSink for Report {
-    fn record(&mut self, r: Record) -> std::io::Result<()> {
-        match r {
-            Record::Exchange(e) => {
-                self.diagnoser.observe_exchange(&e);
-                self.names.observe(&e);
-                self.stats.observe(&e, &self.names);
-                self.conns.observe_exchange(&e);
-            }
-            Record::Event(ev) => {
-                self.diagnoser.observe_event(&ev);
-                self.stats.observe_event(&ev);
-                self.conns.observe_event(&ev);
-            }
-            Record::Summary(s) => self.diagnoser.observe_summary(&s),
-            Record::Capture(_) => {}
-        }
-        Ok(())
-    }
-}
 
 /// Peak heap (above what was live before) of reading `path` into `sink`.
 fn peak<S: RecordSink>(path: &Path, sink: S) -> (usize, S) {
