@@ -165,18 +165,27 @@ fn push_status(out: &mut String, status: Status, errors: &[ErrorRef]) {
     }
 }
 
+/// A line's head, as `{:>7} {} s{:<3}` would write frame, clock and
+/// stream (`-` for none).
+fn push_head(line: &mut String, frame: u64, ts: Timestamp, stream: Option<u64>) {
+    let at = line.len();
+    line.push_str(itoa::Buffer::new().format(frame));
+    pad(line, at, 7, false);
+    line.push(' ');
+    write_clock(line, ts);
+    line.push_str(" s");
+    let at = line.len();
+    match stream {
+        Some(s) => line.push_str(itoa::Buffer::new().format(s)),
+        None => line.push('-'),
+    }
+    pad(line, at, 3, true);
+}
+
 fn exchange_line(line: &mut String, e: &Exchange) {
     // As `{:>7} {} s{:<3} {} → {}  {:<16} {:<28} #{:<6} {:>8}  {}` would
     // write it, without a string per column.
-    let at = line.len();
-    line.push_str(itoa::Buffer::new().format(e.request.frame));
-    pad(line, at, 7, false);
-    line.push(' ');
-    write_clock(line, e.request.ts);
-    line.push_str(" s");
-    let at = line.len();
-    line.push_str(itoa::Buffer::new().format(e.stream));
-    pad(line, at, 3, true);
+    push_head(line, e.request.frame, e.request.ts, Some(e.stream));
     line.push(' ');
     push_endpoint(line, &e.client);
     line.push_str(" → ");
@@ -225,28 +234,16 @@ fn exchange_line(line: &mut String, e: &Exchange) {
 pub fn event_detail(e: &Event) -> String {
     let mut line = String::new();
     event_line(&mut line, e);
-    let stream = e.stream.map_or_else(|| "-".to_string(), |s| s.to_string());
-    let head = format!("{:>7} {} s{:<3} ", e.at.frame, clock(e.at.ts), stream);
-    // The head, a one-character mark, a space and the type.
-    let skip = head.len() + 2 + e.kind.type_name().len();
+    let mut head = String::new();
+    push_head(&mut head, e.at.frame, e.at.ts, e.stream);
+    // The head, a blank, a one-character mark, a blank and the type.
+    let skip = head.len() + 3 + e.kind.type_name().len();
     line.get(skip..).unwrap_or("").trim_start().to_string()
 }
 
 fn event_line(line: &mut String, e: &Event) {
-    // As `{:>7} {} s{:<3} {} {}` would write it.
     let head = |line: &mut String, mark: char| {
-        let at = line.len();
-        line.push_str(itoa::Buffer::new().format(e.at.frame));
-        pad(line, at, 7, false);
-        line.push(' ');
-        write_clock(line, e.at.ts);
-        line.push_str(" s");
-        let at = line.len();
-        match e.stream {
-            Some(s) => line.push_str(itoa::Buffer::new().format(s)),
-            None => line.push('-'),
-        }
-        pad(line, at, 3, true);
+        push_head(line, e.at.frame, e.at.ts, e.stream);
         line.push(' ');
         line.push(mark);
         line.push(' ');

@@ -10,9 +10,9 @@
 
 use std::io::Write as _;
 
-use super::spec::{FieldSpec, MessageSpec, Ty};
+use super::spec::{FieldSpec, MessageSpec};
 use super::value::{JsonOptions, Step};
-use super::walk::{Scalar, Visit, Walked, walk_message};
+use super::walk::{Reader, Scalar, Visit, Walked, read_scalar, regular, walk_message};
 
 /// Writes decoded forms in place of raw fields.
 pub trait Splice {
@@ -304,34 +304,6 @@ pub fn write_uuid(out: &mut Vec<u8>, u: &[u8; 16]) {
     out.push(b'"');
 }
 
-/// A fixed-width scalar of type `ty` from its bytes `v` (of its width), as
-/// the walker's scalar would be written.
-fn write_fixed(out: &mut Vec<u8>, ty: Ty, v: &[u8]) {
-    let int = |v: &[u8]| -> i64 {
-        match ty {
-            Ty::Int8 => v.first().map_or(0, |&b| i64::from(b as i8)),
-            Ty::Int16 => i64::from(i16::from_be_bytes(v.try_into().unwrap_or_default())),
-            Ty::Uint16 => i64::from(u16::from_be_bytes(v.try_into().unwrap_or_default())),
-            Ty::Int32 => i64::from(i32::from_be_bytes(v.try_into().unwrap_or_default())),
-            Ty::Uint32 => i64::from(u32::from_be_bytes(v.try_into().unwrap_or_default())),
-            _ => i64::from_be_bytes(v.try_into().unwrap_or_default()),
-        }
-    };
-    match ty {
-        Ty::Bool => out.extend_from_slice(if v.first().is_some_and(|&b| b != 0) {
-            b"true"
-        } else {
-            b"false"
-        }),
-        Ty::Float64 => write_float(out, f64::from_be_bytes(v.try_into().unwrap_or_default())),
-        Ty::Uuid => match v.try_into() {
-            Ok(u) => write_uuid(out, u),
-            Err(_) => out.extend_from_slice(b"null"),
-        },
-        _ => write_int(out, int(v)),
-    }
-}
-
 pub fn write_float(out: &mut Vec<u8>, f: f64) {
     if f.is_finite() {
         let _ = serde_json::to_writer(&mut *out, &f);
@@ -416,33 +388,23 @@ impl<'a, S: Splice> Visit<'a> for JsonVisit<'_, '_, S> {
         let Some(level) = self.levels.last_mut() else {
             return false;
         };
-        let out = &mut *self.out;
         if !level.first {
-            out.push(b',');
+            self.out.push(b',');
         }
         level.first = false;
-        out.push(b'{');
-        let mut rest = data;
-        let mut first = true;
-        for k in specs {
-            if !k.versions.contains(version) || k.tagged.contains(version) {
-                continue;
-            }
-            let Some(w) = super::walk::fixed_width(k.ty) else {
-                continue;
-            };
-            let Some((v, more)) = rest.split_at_checked(w) else {
+        self.out.push(b'{');
+        let mut r = Reader::new(data, 0, data.len());
+        for (n, (_, k)) in regular(specs, version).enumerate() {
+            let Ok(Some(v)) = read_scalar(&mut r, k, false, false) else {
                 break;
             };
-            rest = more;
-            if !first {
-                out.push(b',');
+            if n > 0 {
+                self.out.push(b',');
             }
-            first = false;
-            write_key(out, k.name);
-            write_fixed(out, k.ty, v);
+            write_key(self.out, k.name);
+            self.scalar(v);
         }
-        out.push(b'}');
+        self.out.push(b'}');
         true
     }
 

@@ -472,14 +472,11 @@ impl Fixed {
             starts: [NOT_READ; MAX_FIELDS],
             ends: [NOT_READ; MAX_FIELDS],
         };
-        for (i, f) in specs.iter().enumerate() {
-            if !f.versions.contains(cx.version) || f.tagged.contains(cx.version) {
-                continue;
-            }
+        for (i, f) in super::walk::regular(specs, cx.version) {
             if f.array {
                 return None;
             }
-            let w = super::walk::fixed_width(f.ty)?;
+            let w = f.ty.fixed_size()?;
             let (s, e) = (fx.starts.get_mut(i)?, fx.ends.get_mut(i)?);
             *s = fx.width as u32;
             fx.width += w;

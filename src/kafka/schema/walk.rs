@@ -105,17 +105,34 @@ impl Visit<'_> for Skip {
     }
 }
 
-/// The width of a value of `ty` when it has one (not strings, bytes,
-/// records or structs).
-pub(super) fn fixed_width(ty: Ty) -> Option<usize> {
-    match ty {
-        Ty::Bool | Ty::Int8 => Some(1),
-        Ty::Int16 | Ty::Uint16 => Some(2),
-        Ty::Int32 | Ty::Uint32 => Some(4),
-        Ty::Int64 | Ty::Float64 => Some(8),
-        Ty::Uuid => Some(16),
-        Ty::Str | Ty::Bytes | Ty::Records | Ty::Struct => None,
+/// The regular (not tagged) fields of a struct in `version`, with their
+/// index in `specs`, in wire order.
+pub(super) fn regular(
+    specs: &'static [FieldSpec],
+    version: i16,
+) -> impl Iterator<Item = (usize, &'static FieldSpec)> {
+    specs
+        .iter()
+        .enumerate()
+        .filter(move |(_, f)| f.versions.contains(version) && !f.tagged.contains(version))
+}
+
+/// The width of a struct's regular fields in `version` when every one is
+/// a fixed-width scalar (and, with `skip`, one the visitor does not want):
+/// an element then lies in that many bytes and its tagged section.
+pub(super) fn fixed_layout(
+    specs: &'static [FieldSpec],
+    version: i16,
+    skip: impl Fn(&FieldSpec) -> bool,
+) -> Option<usize> {
+    let mut width = 0;
+    for (_, k) in regular(specs, version) {
+        if k.array || skip(k) {
+            return None;
+        }
+        width += k.ty.fixed_size()?;
     }
+    Some(width)
 }
 
 /// An error on its way up, collecting its path in reverse.
@@ -288,10 +305,7 @@ impl<'a, 'v, V: Visit<'a>> Walker<'a, 'v, V> {
         mut offs: Option<&mut Offsets<'_>>,
     ) -> Res<()> {
         let v = self.cx.version;
-        for (i, f) in specs.iter().enumerate() {
-            if !f.versions.contains(v) || f.tagged.contains(v) {
-                continue;
-            }
+        for (i, f) in regular(specs, v) {
             let start = self.r.pos;
             let r = if !f.array && self.is_quiet(f) {
                 let compact = self.cx.flexible && !f.never_compact;
@@ -412,17 +426,11 @@ impl<'a, 'v, V: Visit<'a>> Walker<'a, 'v, V> {
             r = stop(DecodeErrorKind::Invalid("nesting too deep"), start);
         } else {
             let quiet = self.is_quiet(f);
-            let fixed = self.quiet_fixed_struct(f);
-            let whole = self.fixed_struct(f);
+            let fixed = self.fixed_struct(f);
             for i in 0..count {
-                if let Some(width) = fixed
-                    && self.read_over_element(width)
-                {
-                    continue;
-                }
                 let step = Step::Index(i as u32);
-                if let Some(width) = whole
-                    && self.whole_element(step, f, width)
+                if let Some(width) = fixed
+                    && self.fixed_element(step, f, width)
                 {
                     continue;
                 }
@@ -453,88 +461,42 @@ impl<'a, 'v, V: Visit<'a>> Walker<'a, 'v, V> {
         !V::EVERY_FIELD && f.ty != Ty::Struct && !V::interesting(f)
     }
 
-    /// For an array of structs `f` whose elements the visitor has no word
-    /// of: every regular field of the element (in this version) is a
-    /// fixed-width scalar the visitor does not want, and a struct one level
-    /// deeper is allowed; the elements' width without their tagged section.
-    fn quiet_fixed_struct(&self, f: &FieldSpec) -> Option<usize> {
-        if V::EVERY_FIELD || f.ty != Ty::Struct || self.depth >= MAX_DEPTH {
-            return None;
-        }
-        let v = self.cx.version;
-        let mut width = 0;
-        for k in children(f.first, f.len) {
-            if !k.versions.contains(v) || k.tagged.contains(v) {
-                continue;
-            }
-            if k.array || V::interesting(k) {
-                return None;
-            }
-            width += fixed_width(k.ty)?;
-        }
-        Some(width)
-    }
-
-    /// For an array of structs `f` whose every regular field (in this
-    /// version) is a fixed-width scalar, to a visitor told of every field:
-    /// the elements' width without their tagged section.
+    /// For an array of structs `f` whose elements are all fixed-width
+    /// scalars in this version (and, to a visitor not told of every field,
+    /// none it wants): the elements' width without their tagged section.
+    /// Only where a struct one level deeper is allowed.
     fn fixed_struct(&self, f: &FieldSpec) -> Option<usize> {
-        if !V::EVERY_FIELD || f.ty != Ty::Struct || self.depth >= MAX_DEPTH {
+        if f.ty != Ty::Struct || self.depth >= MAX_DEPTH {
             return None;
         }
-        let v = self.cx.version;
-        let mut width = 0;
-        for k in children(f.first, f.len) {
-            if !k.versions.contains(v) || k.tagged.contains(v) {
-                continue;
-            }
-            if k.array {
-                return None;
-            }
-            width += fixed_width(k.ty)?;
-        }
-        Some(width)
+        fixed_layout(children(f.first, f.len), self.cx.version, |k| {
+            !V::EVERY_FIELD && V::interesting(k)
+        })
     }
 
-    /// Offer the visitor the element at the reader, of `width` bytes and
-    /// an empty tagged section, whole (see [`Visit::fixed_element`]);
-    /// false (nothing read) when it is cut, has tagged fields or the
+    /// The element at the reader, of `width` bytes (see
+    /// [`fixed_struct`](Self::fixed_struct)) and an empty tagged section:
+    /// read over without a word to a visitor not told of every field,
+    /// offered whole to one that is ([`Visit::fixed_element`]). False
+    /// (nothing read) when the element is cut, has tagged fields or the
     /// visitor wants it the long way.
-    fn whole_element(&mut self, step: Step, f: &'static FieldSpec, width: usize) -> bool {
+    fn fixed_element(&mut self, step: Step, f: &'static FieldSpec, width: usize) -> bool {
         let start = self.r.pos;
-        let tags = usize::from(self.cx.flexible);
-        if self.r.remaining() < width + tags
-            || (tags == 1 && self.r.buf.get(start + width) != Some(&0))
+        let end = start + width + usize::from(self.cx.flexible);
+        if self.r.remaining() < end - start
+            || (self.cx.flexible && self.r.buf.get(start + width) != Some(&0))
         {
             return false;
         }
-        let Some(data) = self.r.buf.get(start..start + width) else {
-            return false;
-        };
-        let specs = children(f.first, f.len);
-        if !self.v.fixed_element(step, f, specs, self.cx.version, data) {
-            return false;
+        if V::EVERY_FIELD {
+            let data = self.r.buf.get(start..start + width).unwrap_or_default();
+            let specs = children(f.first, f.len);
+            if !self.v.fixed_element(step, f, specs, self.cx.version, data) {
+                return false;
+            }
+            self.kept = true;
         }
-        self.r.pos = start + width + tags;
-        self.kept = true;
-        true
-    }
-
-    /// Read over one element of `width` bytes (see
-    /// [`quiet_fixed_struct`](Self::quiet_fixed_struct)) and its empty
-    /// tagged section; false (nothing read) when the element is cut or has
-    /// tagged fields: the caller reads it the long way.
-    #[inline]
-    fn read_over_element(&mut self, width: usize) -> bool {
-        let start = self.r.pos;
-        let tags = usize::from(self.cx.flexible);
-        if self.r.remaining() < width + tags {
-            return false;
-        }
-        if tags == 1 && self.r.buf.get(start + width) != Some(&0) {
-            return false;
-        }
-        self.r.pos = start + width + tags;
+        self.r.pos = end;
         true
     }
 
@@ -550,7 +512,7 @@ impl<'a, 'v, V: Visit<'a>> Walker<'a, 'v, V> {
         at: usize,
     ) -> Res<()> {
         let start = self.r.pos;
-        let read = match fixed_width(f.ty) {
+        let read = match f.ty.fixed_size() {
             Some(w) => self.r.take(w).map(|_| ()),
             None => match self.r.length(compact, f.ty != Ty::Str) {
                 Ok(None) => {
