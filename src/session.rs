@@ -109,6 +109,25 @@ pub const DEFAULT_MAX_CAPTURE_DECOMPRESSED: u64 = 16 << 30;
 /// The default memory budget: a laptop's share.
 pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
 
+/// Ports Kafka commonly listens on (the default listener, its TLS/SASL
+/// neighbours, and the usual Docker/Confluent remaps): a connection to one
+/// that carried plausible requests, or was refused, is reported as Kafka
+/// (unconfirmed) even when no response confirmed it.
+pub const KAFKA_COMMON_PORTS: [u16; 5] = [9092, 9093, 9094, 19092, 29092];
+
+/// Refused connection attempts to one endpoint (and none accepted) that make
+/// it taken for a broker that is down, on any port.
+pub const MIN_REFUSALS: u32 = 3;
+
+/// Server endpoints of unrecognised connections remembered (whether they
+/// refused every attempt, and how many): more are not counted; the attempts'
+/// records are bounded by `max_unresolved_records`.
+pub const MAX_REFUSAL_ENDPOINTS: usize = 4096;
+
+/// A connection refused: SYN answered by RST within this long, no byte
+/// either way.
+const REFUSED_WITHIN_NS: i128 = 1_000_000_000;
+
 /// Shedding stops at this fraction of the budget (16ths), so that a full
 /// budget is not shed again at every packet.
 const SHED_TO_16THS: usize = 15;
@@ -209,6 +228,9 @@ struct Tracker {
     held_bytes: usize,
     /// What the capture-wide records budget has left.
     capture: CaptureBudget,
+    /// Server endpoints of unrecognised connections: attempts refused, or
+    /// `None` once one was accepted (something listens there).
+    refusals: HashMap<SocketAddr, Option<u32>>,
 }
 
 impl Tracker {
@@ -228,6 +250,7 @@ impl Tracker {
             brokers_overflow: false,
             held: std::collections::BTreeSet::new(),
             held_bytes: 0,
+            refusals: HashMap::new(),
         }
     }
 
@@ -327,14 +350,14 @@ impl Tracker {
         while i < self.unresolved.len() {
             if self.unresolved[i].broker == broker {
                 let u = self.unresolved.remove(i).expect("index in range");
-                self.release(u);
+                self.release(u, DetectedBy::KnownBroker);
             } else {
                 i += 1;
             }
         }
     }
 
-    fn release(&mut self, u: Unresolved) {
+    fn release(&mut self, u: Unresolved, by: DetectedBy) {
         self.unresolved_records -= u.held.len() + u.close.len();
         let mut conn = u.conn;
         conn.core.held = u.held;
@@ -344,9 +367,30 @@ impl Tracker {
             reordered: &mut self.reordered,
             capture: &mut self.capture,
         };
-        conn.core.confirm(DetectedBy::KnownBroker, &mut ctx);
+        conn.core.confirm(by, &mut ctx);
         self.kafka_connections += 1;
         self.out.extend(u.close);
+    }
+
+    /// Count a closed, unrecognised connection to `server`: refused, or
+    /// accepted (then the endpoint is not one that refuses everything).
+    fn count_refusal(&mut self, server: SocketAddr, refused: bool) {
+        // Accepting endpoints take at most half the table, so that refusing
+        // ones still find room among much other traffic.
+        let room = if refused {
+            MAX_REFUSAL_ENDPOINTS
+        } else {
+            MAX_REFUSAL_ENDPOINTS / 2
+        };
+        if !self.refusals.contains_key(&server) && self.refusals.len() >= room {
+            return;
+        }
+        let n = self.refusals.entry(server).or_insert(Some(0));
+        *n = if refused {
+            n.map(|n| n.saturating_add(1))
+        } else {
+            None
+        };
     }
 
     /// Which side is the client, if known without looking at the traffic.
@@ -383,6 +427,8 @@ impl Tracker {
         if conn.core.state == State::NotKafka {
             if let Some(mut c) = self.conns.remove(&id) {
                 self.unaccount(&mut c, id);
+                // Something answers there: not an endpoint that refuses all.
+                self.count_refusal(c.core.info.b, false);
             }
             return Interest::Ignore;
         }
@@ -394,7 +440,16 @@ impl Tracker {
         // what is left unresolved was never recognised.
         for u in std::mem::take(&mut self.unresolved) {
             if self.brokers.contains(&u.broker) {
-                self.release(u);
+                self.release(u, DetectedBy::KnownBroker);
+            } else if KAFKA_COMMON_PORTS.contains(&u.broker.port()) {
+                self.release(u, DetectedBy::CommonPort);
+            } else if u.conn.core.requests == 0
+                && self
+                    .refusals
+                    .get(&u.broker)
+                    .is_some_and(|n| n.is_some_and(|n| n >= MIN_REFUSALS))
+            {
+                self.release(u, DetectedBy::Refusals);
             }
         }
         self.unresolved_records = 0;
@@ -460,12 +515,22 @@ impl StreamSink for Tracker {
             c.close(reason, at, &mut ctx);
             return;
         }
-        // A candidate with requests but no answer: keep it until its broker
-        // is recognised elsewhere, or the capture ends.
+        // A candidate with requests but no answer, or a connection attempt
+        // refused: keep it until its broker is recognised elsewhere, or the
+        // capture ends.
+        let refused = conn.handshake_seen
+            && reason == CloseReason::Reset
+            && !c.core.data_seen
+            && at.ts.as_nanos() - c.core.opened_at.ts.as_nanos() <= REFUSED_WITHIN_NS;
+        self.count_refusal(conn.b, refused);
+        if refused {
+            // The side that sent the SYN.
+            c.core.client_dir = Some(Dir::AtoB);
+        }
         let Some(cd) = c.core.client_dir else {
             return;
         };
-        if c.core.requests == 0 {
+        if c.core.requests == 0 && !refused {
             return;
         }
         let mut close = Vec::new();
@@ -501,7 +566,7 @@ impl StreamSink for Tracker {
             conn: c,
         };
         if self.brokers.contains(&broker) {
-            self.release(u);
+            self.release(u, DetectedBy::KnownBroker);
         } else {
             self.unresolved.push_back(u);
         }

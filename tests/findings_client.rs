@@ -169,6 +169,23 @@ fn client_broker_dead() {
     assert_eq!(m[0].frames, (1..=20).map(|i| 2 * i).collect::<Vec<u64>>());
 }
 
+/// The same capture without `--port`: no response ever names a broker, but
+/// an endpoint that refused all of 21 attempts is one that is down; the
+/// finding says it was not confirmed as Kafka.
+#[test]
+fn client_broker_dead_without_ports() {
+    let dir = samples_dir().join("findings");
+    let all = diagnose(&dir.join("client_broker_dead.pcap"), &[]);
+    let m = mine(&all);
+    assert_eq!(codes(&m), [("broker_down", Severity::Error, 21)]);
+    assert!(m[0].title.starts_with("broker 127.0.0.1:36905 refused every connection"));
+    assert!(
+        m[0].details.iter().any(|d| d.contains("never seen answering Kafka")),
+        "{:?}",
+        m[0].details
+    );
+}
+
 /// 30 Produce answered in ~30 µs, then 5 with every broker delaying 400 ms
 /// (requests at frames 97, 101, 104, 107, 110), then fast again.
 #[test]

@@ -135,6 +135,8 @@ pub(super) struct Core {
     retry: Option<Dir>,
     /// Bytes scanned while no direction had a role.
     scanned: u64,
+    /// Whether any byte was delivered, in either direction.
+    pub data_seen: bool,
     held_overflow: bool,
     early_overflow: bool,
     /// Gaps seen toward the client.
@@ -235,6 +237,7 @@ impl Conn {
                 mismatched: 0,
                 retry: None,
                 scanned: 0,
+                data_seen: false,
                 held_overflow: false,
                 early_overflow: false,
                 response_gaps: 0,
@@ -247,6 +250,7 @@ impl Conn {
     }
 
     pub fn data(&mut self, dir: Dir, data: &[u8], at: PacketRef, ctx: &mut Ctx<'_>) {
+        self.core.data_seen |= !data.is_empty();
         if self.core.client_dir.is_none() {
             self.core.scanned += data.len() as u64;
             if self.core.scanned > ctx.cfg.detect_scan_limit {

@@ -327,6 +327,15 @@ pub enum DetectedBy {
     Traffic,
     /// Its broker endpoint was recognised on another connection.
     KnownBroker,
+    /// Not confirmed: its server port is one Kafka commonly listens on
+    /// ([`KAFKA_COMMON_PORTS`](crate::session::KAFKA_COMMON_PORTS)) and it
+    /// carried plausible requests or was refused; no response confirmed it.
+    CommonPort,
+    /// Not confirmed: a connection attempt to an endpoint that refused
+    /// every one of at least [`MIN_REFUSALS`](crate::session::MIN_REFUSALS)
+    /// attempts and accepted none (what a client whose broker is down
+    /// leaves in a capture).
+    Refusals,
 }
 
 impl DetectedBy {
@@ -335,7 +344,15 @@ impl DetectedBy {
             DetectedBy::Port => "port",
             DetectedBy::Traffic => "traffic",
             DetectedBy::KnownBroker => "known_broker",
+            DetectedBy::CommonPort => "common_port",
+            DetectedBy::Refusals => "refusals",
         }
+    }
+
+    /// Whether no Kafka response confirmed the connection: it is taken for
+    /// Kafka by where it went.
+    pub fn unconfirmed(self) -> bool {
+        matches!(self, DetectedBy::CommonPort | DetectedBy::Refusals)
     }
 }
 

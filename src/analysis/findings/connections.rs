@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::capture::Timestamp;
-use crate::session::{Event, EventKind, Exchange, NoResponseReason, Status};
+use crate::session::{DetectedBy, Event, EventKind, Exchange, NoResponseReason, Status};
 use crate::tcp::CloseReason;
 
 use super::requests::{Pending, STALL_MS, Unanswered, client_key, dur, hms, plural};
@@ -94,6 +94,11 @@ struct Broker {
     current: Option<Episode>,
     done: Vec<Episode>,
     served: bool,
+    /// How it was taken for a broker when no connection to it was
+    /// confirmed as Kafka (`--port`, a response, a known endpoint).
+    unconfirmed: Option<DetectedBy>,
+    /// A connection to it was confirmed as Kafka.
+    confirmed: bool,
 }
 
 impl Broker {
@@ -190,7 +195,18 @@ impl Detector for Outages {
 
     fn event(&mut self, ev: &Event, _cx: &Context<'_>) {
         match &ev.kind {
-            EventKind::ConnectionOpen { broker, .. } => {
+            EventKind::ConnectionOpen {
+                broker,
+                detected_by,
+                ..
+            } => {
+                if let Some(b) = self.broker(*broker) {
+                    if detected_by.unconfirmed() {
+                        b.unconfirmed.get_or_insert(*detected_by);
+                    } else {
+                        b.confirmed = true;
+                    }
+                }
                 if let Some(s) = ev.stream
                     && (self.conns.len() < MAX_CONNS || self.conns.contains_key(&s))
                 {
@@ -359,6 +375,16 @@ impl Detector for Outages {
                         "connections refused (SYN answered by RST) from {} to {}",
                         hms(a),
                         hms(z)
+                    ));
+                }
+                if let (Some(by), false) = (b.unconfirmed, b.confirmed) {
+                    f.details.push(format!(
+                        "{addr} was never seen answering Kafka: it is taken for a broker {}",
+                        match by {
+                            DetectedBy::Refusals =>
+                                "because clients kept trying it and it refused every attempt",
+                            _ => "by its port, one Kafka commonly listens on",
+                        }
                     ));
                 }
                 if ep.cut > 0 {
