@@ -178,9 +178,14 @@ fn client_broker_dead_without_ports() {
     let all = diagnose(&dir.join("client_broker_dead.pcap"), &[]);
     let m = mine(&all);
     assert_eq!(codes(&m), [("broker_down", Severity::Error, 21)]);
-    assert!(m[0].title.starts_with("broker 127.0.0.1:36905 refused every connection"));
     assert!(
-        m[0].details.iter().any(|d| d.contains("never seen answering Kafka")),
+        m[0].title
+            .starts_with("broker 127.0.0.1:36905 refused every connection")
+    );
+    assert!(
+        m[0].details
+            .iter()
+            .any(|d| d.contains("never seen answering Kafka")),
         "{:?}",
         m[0].details
     );
