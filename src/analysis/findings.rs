@@ -7,6 +7,7 @@
 //! once at the end). Each family of findings is a [`Detector`] in a module
 //! of its own; each keeps bounded state (named limits) whatever the input.
 
+mod auth;
 mod bootstrap;
 mod capture;
 mod connections;
@@ -399,6 +400,7 @@ fn all_detectors() -> Vec<Box<dyn Detector>> {
     [
         capture::detectors(),
         bootstrap::detectors(),
+        auth::detectors(),
         requests::detectors(),
         connections::detectors(),
         metadata::detectors(),

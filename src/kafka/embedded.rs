@@ -170,6 +170,42 @@ impl Embedded {
             Embedded::Group { tree, .. } | Embedded::Sasl { tree, .. } => tree,
         }
     }
+
+    /// A SASL message's mechanism and which message it is.
+    pub fn sasl(&self) -> Option<(Mechanism, SaslMessage)> {
+        match self {
+            Embedded::Sasl {
+                mechanism, message, ..
+            } => Some((*mechanism, *message)),
+            Embedded::Group { .. } => None,
+        }
+    }
+
+    /// The user a SASL client names (PLAIN's message, SCRAM's
+    /// client-first-message): a principal, never a secret.
+    pub fn sasl_user(&self) -> Option<&str> {
+        match self {
+            Embedded::Sasl {
+                message: SaslMessage::Plain | SaslMessage::ClientFirst,
+                tree,
+                ..
+            } => tree.get("username")?.as_str(),
+            _ => None,
+        }
+    }
+
+    /// A SASL server's error: SCRAM's `e=` value (`unknown-user`,
+    /// `invalid-proof`, ...), OAUTHBEARER's JSON status.
+    pub fn sasl_error(&self) -> Option<&str> {
+        match self {
+            Embedded::Sasl {
+                message: SaslMessage::ServerError,
+                tree,
+                ..
+            } => tree.get("error")?.as_str(),
+            _ => None,
+        }
+    }
 }
 
 /// A bytes field of a body that holds an embedded protocol, decoded or not.
