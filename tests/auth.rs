@@ -59,3 +59,90 @@ fn failed_scram_logins_are_named_with_user_and_broker() {
         assert!(!text.contains("p=") && !text.contains("proof"), "{text}");
     }
 }
+
+fn sample(name: &str) -> Vec<Finding> {
+    let dir = samples_dir().join("findings");
+    let ports: Vec<u16> = std::fs::read_to_string(dir.join(format!("{name}.ports")))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    diagnose(&dir.join(format!("{name}.pcap")), &ports)
+}
+
+/// confluent-kafka 2.16 (`plain-producer`, PLAIN) against a broker that
+/// enables only SCRAM-SHA-512: every SaslHandshake (responses at frames 9,
+/// 21, … 141, one per connection, 12 in 3 s) answered
+/// UNSUPPORTED_SASL_MECHANISM; said once, by the auth family (not again as
+/// a bare error code).
+#[test]
+fn a_mechanism_the_broker_does_not_enable() {
+    let all = sample("auth_mechanism");
+    let f = of(&all, "auth_mechanism");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    assert_eq!(f[0].severity, Severity::Error);
+    assert_eq!(f[0].count, 12);
+    assert!(
+        f[0].title
+            .ends_with("does not enable PLAIN (12 handshakes refused); it offers SCRAM-SHA-512"),
+        "{}",
+        f[0].title
+    );
+    assert_eq!(f[0].frames.first(), Some(&9));
+    assert_eq!(f[0].clients, ["plain-producer"]);
+    assert!(of(&all, "error_response").is_empty(), "{all:#?}");
+}
+
+/// PLAIN as alice with a wrong password: SASL_AUTHENTICATION_FAILED and
+/// the broker's message, 12 times (responses at frames 11, 25, … 165).
+#[test]
+fn a_plain_login_refused() {
+    let all = sample("auth_failed");
+    let f = of(&all, "auth_failed");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    assert_eq!(f[0].count, 12);
+    assert!(
+        f[0].title
+            .starts_with("12 PLAIN logins as alice failed at broker 127.0.0.1:")
+            && f[0]
+                .title
+                .ends_with(": Authentication failed: Invalid username or password"),
+        "{}",
+        f[0].title
+    );
+    assert_eq!(f[0].frames.first(), Some(&11));
+    assert!(of(&all, "error_response").is_empty(), "{all:#?}");
+    // The password the client sent is masked everywhere.
+    assert!(!format!("{all:?}").contains("guess"));
+}
+
+/// The broker reads SaslHandshake and closes: 12 handshakes never answered
+/// (requests at frames 8, 19, … 129).
+#[test]
+fn a_handshake_never_answered() {
+    let all = sample("auth_unanswered");
+    let f = of(&all, "auth_unanswered");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    assert_eq!(f[0].count, 12);
+    assert!(
+        f[0].title
+            .ends_with("never answered 12 PLAIN SaslHandshakes before the connection closed"),
+        "{}",
+        f[0].title
+    );
+    assert_eq!(f[0].frames.first(), Some(&8));
+}
+
+/// sessionLifetimeMs 1500: the producer re-authenticates its connection
+/// (SaslAuthenticate at frames 40, 55, 70) while producing for 5 s.
+#[test]
+fn re_authentication_is_seen() {
+    let all = sample("auth_reauth");
+    let f = of(&all, "reauthentication");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    assert_eq!(f[0].severity, Severity::Info);
+    assert_eq!(f[0].count, 3);
+    assert_eq!(f[0].frames, [40, 55, 70]);
+    assert!(f[0].details.iter().any(|d| d.contains("1500 ms")));
+    assert!(of(&all, "auth_failed").is_empty());
+}

@@ -408,9 +408,9 @@ impl Detector for Auth {
                     plural(r.count),
                     r.connections,
                     plural(r.connections),
-                    match (r.min_us, r.max_us) {
-                        (Some(a), Some(b)) if a == b => format!(", every {}", dur(a)),
-                        (Some(a), Some(b)) => format!(", every {} to {}", dur(a), dur(b)),
+                    match (r.min_us.map(dur), r.max_us.map(dur)) {
+                        (Some(a), Some(b)) if a == b => format!(", every {a}"),
+                        (Some(a), Some(b)) => format!(", every {a} to {b}"),
                         _ => String::new(),
                     }
                 ),

@@ -95,6 +95,15 @@ pub const CLAIMED_CODES: &[(Option<ApiKey>, ErrorCode)] = &[
     (None, ErrorCode::TRANSACTION_ABORTABLE),
     // bootstrap and versions
     (None, ErrorCode::UNSUPPORTED_VERSION),
+    // authentication (findings/auth.rs)
+    (
+        Some(ApiKey::SASL_HANDSHAKE),
+        ErrorCode::UNSUPPORTED_SASL_MECHANISM,
+    ),
+    (
+        Some(ApiKey::SASL_AUTHENTICATE),
+        ErrorCode::SASL_AUTHENTICATION_FAILED,
+    ),
 ];
 
 /// Whether another family (or the bootstrap detector) explains `code` on
