@@ -10,6 +10,8 @@ usage (as root): scripts/record_findings_extra.py [SCENARIO...]  (default: all)
   version_unsupported  kafka-python producer pinned to api_version (2, 0)
                        (Produce v6) against a broker advertising Produce
                        v0-v5, which answers v6 UNSUPPORTED_VERSION (35)
+  silent               confluent-kafka producer against a broker that
+                       accepts connections and never answers a request
 Writes samples/findings/extra_<scenario>.pcap, .ports and .tshark.tsv.
 The port is random: re-recording changes frames, ports and times, and
 tests/findings_extra.rs must be checked again.
@@ -207,6 +209,23 @@ def sc_version_unsupported():
     time.sleep(0.5)
 
 
+class SilentBroker(Broker):
+    def handle(self, req):
+        return None
+
+
+def sc_silent():
+    b = SilentBroker({API_VERSIONS: (0, 3)})
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": f"127.0.0.1:{b.port}", "client.id": "silent-producer",
+                  "socket.timeout.ms": 1000, "api.version.request.timeout.ms": 1000,
+                  "reconnect.backoff.ms": 500, "reconnect.backoff.max.ms": 500,
+                  "message.timeout.ms": 4000})
+    yield b
+    p.produce("t", value=b"never sent")
+    p.flush(5)
+
+
 def record(name):
     gen = globals()["sc_" + name]()
     broker = next(gen)
@@ -231,5 +250,5 @@ def record(name):
 
 
 if __name__ == "__main__":
-    for sc in sys.argv[1:] or ["throttled", "version_unsupported"]:
+    for sc in sys.argv[1:] or ["throttled", "version_unsupported", "silent"]:
         record(sc)

@@ -177,7 +177,8 @@ struct Input {
     )]
     queue_packets: usize,
     /// Treat this port as Kafka whatever the traffic looks like (repeatable).
-    /// Without it, Kafka is recognised on any port from its traffic.
+    /// Without it, Kafka is recognised on any port from its traffic; refused
+    /// attempts and requests nobody answers are still reported (unconfirmed).
     #[arg(short = 'p', long = "port", value_name = "PORT")]
     ports: Vec<u16>,
     /// Largest Kafka message decoded; larger ones are skipped and reported.

@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use crate::capture::defrag::{DefragConfig, DefragEvent, Defragmenter, Push};
 use crate::capture::link::{self, Decoded};
 use crate::capture::{LinkType, Packet, PacketRef, Timestamp};
+use crate::kafka::ApiKey;
 use crate::kafka::records::{RecordLimits, RecordsMode};
 use crate::tcp::{
     CloseReason, ConnId, ConnInfo, Dir, GapCause, Interest, OooLimitKind, Reassembler, StreamSink,
@@ -206,6 +207,43 @@ struct Unresolved {
     held: Vec<Held>,
     close: Vec<Record>,
     conn: Conn,
+}
+
+/// Whether a connection nobody recognised looks like a Kafka client talking
+/// to a broker that never answers: the server sent no byte, and every
+/// request held is of an API and version Kafka knows, names a printable
+/// client id, and the first is one a client opens a connection with.
+fn unanswered_client(u: &Unresolved) -> bool {
+    let core = &u.conn.core;
+    let Some(cd) = core.client_dir else {
+        return false;
+    };
+    if core.requests == 0 || core.data_dirs.get(cd.reverse().index()) != Some(&false) {
+        return false;
+    }
+    let mut first = true;
+    for h in &u.held {
+        let Held::Record(Record::Exchange(e)) = h else {
+            continue;
+        };
+        let known = e
+            .api_key
+            .info()
+            .is_some_and(|a| a.knows_version(e.api_version));
+        let named = e
+            .client_id
+            .as_deref()
+            .is_some_and(|c| !c.is_empty() && crate::kafka::detect::printable(c.as_bytes()));
+        let opens = matches!(
+            e.api_key,
+            ApiKey::API_VERSIONS | ApiKey::SASL_HANDSHAKE | ApiKey::METADATA
+        );
+        if !known || !named || (first && !opens) {
+            return false;
+        }
+        first = false;
+    }
+    !first
 }
 
 /// The Kafka side of the pipeline: a [`StreamSink`] for the reassembler.
@@ -450,6 +488,8 @@ impl Tracker {
                     .is_some_and(|n| n.is_some_and(|n| n >= MIN_REFUSALS))
             {
                 self.release(u, DetectedBy::Refusals);
+            } else if unanswered_client(&u) {
+                self.release(u, DetectedBy::Unanswered);
             }
         }
         self.unresolved_records = 0;

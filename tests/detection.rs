@@ -225,16 +225,27 @@ fn kafka_is_found_on_any_port_among_other_traffic() {
 
 #[test]
 fn port_hint_forces_kafka_without_any_answer() {
-    // Requests only (the broker's side was not captured): not recognised from
-    // traffic, found with --port.
+    // Requests only (the broker's side was not captured): not confirmed by
+    // traffic, yet Kafka's requests (known versions, a client id, ApiVersions
+    // first): reported as Kafka unconfirmed (`unanswered`) at the end;
+    // confirmed with --port.
     let kafka = streams("kafka_python");
     let k = &kafka[0];
     let runs: Vec<(bool, Vec<u8>)> = k.runs.iter().filter(|(c, _)| *c).cloned().collect();
     let n = runs.len();
     let c = conn(k.client, k.server, runs);
     let packets = build(std::slice::from_ref(&c), &|_, _, len| vec![len]);
-    let (_, summary) = run_packets(&packets, SessionConfig::default());
-    assert_eq!(summary.exchanges, 0);
+    let (recs, summary) = run_packets(&packets, SessionConfig::default());
+    assert_eq!(summary.kafka_connections, 1);
+    assert!(summary.exchanges >= n as u64, "{recs:?}");
+    assert_eq!(summary.answered, 0);
+    assert!(recs.iter().any(|r| matches!(
+        r,
+        Record::Event(e) if matches!(
+            e.kind,
+            EventKind::ConnectionOpen { detected_by: kwire::session::DetectedBy::Unanswered, .. }
+        )
+    )));
     let cfg = SessionConfig {
         kafka_ports: vec![k.server.port()],
         ..SessionConfig::default()

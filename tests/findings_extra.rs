@@ -92,3 +92,44 @@ fn pinned_client_version_unsupported() {
     assert_eq!(all[0].code, "version_unsupported");
     assert!(all.iter().any(|f| f.code == "produce_failed"));
 }
+
+/// confluent-kafka 2.16.1 (`silent-producer`, socket.timeout.ms 1000)
+/// against a broker that accepts connections and never answers: three
+/// connections, each an ApiVersions v3 left unanswered (frames 7, 15, 23).
+/// Without `--port` nothing confirms Kafka there, yet the requests are
+/// Kafka's: the connections are taken for Kafka (detected_by
+/// `unanswered`) and the broker is named.
+#[test]
+fn a_broker_that_never_answers_is_found_without_ports() {
+    let path = samples_dir().join("findings/extra_silent.pcap");
+    let (records, _) = analyze(&path, &[]);
+    let opened: Vec<&str> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Event(e) => match &e.kind {
+                kwire::session::EventKind::ConnectionOpen { detected_by, .. } => {
+                    Some(detected_by.as_str())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened, ["unanswered"; 3]);
+    let all = diagnose(&path, &[]);
+    let down: Vec<&Finding> = all.iter().filter(|f| f.code == "broker_down").collect();
+    assert_eq!(down.len(), 1, "{:?}", codes(&all));
+    assert!(
+        down[0].title.contains("never answered in the capture"),
+        "{}",
+        down[0].title
+    );
+    let boot: Vec<&Finding> = all
+        .iter()
+        .filter(|f| {
+            f.code == "bootstrap_incomplete" || f.title.contains("never completed bootstrap")
+        })
+        .collect();
+    assert_eq!(boot.len(), 1, "{:?}", codes(&all));
+    assert_eq!(boot[0].frames, [7, 15, 23]);
+}

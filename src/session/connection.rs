@@ -137,6 +137,8 @@ pub(super) struct Core {
     scanned: u64,
     /// Whether any byte was delivered, in either direction.
     pub data_seen: bool,
+    /// Whether any byte was delivered in each direction (by `Dir::index`).
+    pub data_dirs: [bool; 2],
     held_overflow: bool,
     early_overflow: bool,
     /// Gaps seen toward the client.
@@ -238,6 +240,7 @@ impl Conn {
                 retry: None,
                 scanned: 0,
                 data_seen: false,
+                data_dirs: [false; 2],
                 held_overflow: false,
                 early_overflow: false,
                 response_gaps: 0,
@@ -251,6 +254,9 @@ impl Conn {
 
     pub fn data(&mut self, dir: Dir, data: &[u8], at: PacketRef, ctx: &mut Ctx<'_>) {
         self.core.data_seen |= !data.is_empty();
+        if let Some(seen) = self.core.data_dirs.get_mut(dir.index()) {
+            *seen |= !data.is_empty();
+        }
         if self.core.client_dir.is_none() {
             self.core.scanned += data.len() as u64;
             if self.core.scanned > ctx.cfg.detect_scan_limit {

@@ -336,6 +336,12 @@ pub enum DetectedBy {
     /// attempts and accepted none (what a client whose broker is down
     /// leaves in a capture).
     Refusals,
+    /// Not confirmed: a client's requests that nothing ever answered (the
+    /// server sent no byte), each one known to Kafka at its version, with a
+    /// printable client id, the first a bootstrap request (ApiVersions,
+    /// SaslHandshake, Metadata): a broker that accepts connections but
+    /// does not answer.
+    Unanswered,
 }
 
 impl DetectedBy {
@@ -346,13 +352,17 @@ impl DetectedBy {
             DetectedBy::KnownBroker => "known_broker",
             DetectedBy::CommonPort => "common_port",
             DetectedBy::Refusals => "refusals",
+            DetectedBy::Unanswered => "unanswered",
         }
     }
 
     /// Whether no Kafka response confirmed the connection: it is taken for
     /// Kafka by where it went.
     pub fn unconfirmed(self) -> bool {
-        matches!(self, DetectedBy::CommonPort | DetectedBy::Refusals)
+        matches!(
+            self,
+            DetectedBy::CommonPort | DetectedBy::Refusals | DetectedBy::Unanswered
+        )
     }
 }
 

@@ -355,6 +355,12 @@ impl Detector for Outages {
                         hms(ep.start),
                         hms(ep.last_failure)
                     ),
+                    None if !ep.served_before && !b.served => format!(
+                        "broker {addr} never answered in the capture: {} from {} to {}",
+                        what.join(", "),
+                        hms(ep.start),
+                        hms(ep.last_failure)
+                    ),
                     None => format!(
                         "broker {addr} went down at {}: {}; it had not come back when the capture ended (last failure at {})",
                         hms(ep.start),
@@ -383,6 +389,8 @@ impl Detector for Outages {
                         match by {
                             DetectedBy::Refusals =>
                                 "because clients kept trying it and it refused every attempt",
+                            DetectedBy::Unanswered =>
+                                "because clients sent it Kafka requests and it never answered one",
                             _ => "by its port, one Kafka commonly listens on",
                         }
                     ));
