@@ -8,6 +8,8 @@
 //!    ↓
 //! tcp      per-connection, per-direction reassembly into ordered byte streams, gaps
 //!    ↓
+//! tls      (TLS connections) records, handshake, decryption with an NSS key log
+//!    ↓
 //! kafka    framing, request/response headers, the API table, plausibility checks
 //!    ↓
 //! session  Kafka detection, correlation of responses to requests, events → records
@@ -30,4 +32,5 @@ pub mod kafka;
 pub mod progress;
 pub mod session;
 pub mod tcp;
+pub mod tls;
 pub mod tui;
