@@ -259,6 +259,14 @@ struct Input {
     /// signatures, OAUTHBEARER tokens) instead of masking them as ***.
     #[arg(long)]
     show_secrets: bool,
+    /// Decrypt TLS with the secrets of this NSS key log file (repeatable):
+    /// what SSLKEYLOGFILE, librdkafka's ssl.keylog.location, Go's
+    /// KeyLogWriter and Python's keylog_filename write. TLS 1.2 (AES-GCM,
+    /// ChaCha20-Poly1305, AES-CBC) and TLS 1.3 are read on any port; the
+    /// file is read again when a session's keys are missing (a live
+    /// capture's key log grows).
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<std::path::PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -364,6 +372,20 @@ impl Input {
             idle_timeout_ns: (self.idle_timeout.max(0.0) * 1e9) as u64,
             ..TcpConfig::default()
         };
+        if !self.keylogs.is_empty() {
+            let mut keys = kwire::tls::KeyLog::new(self.keylogs.clone());
+            keys.load()?;
+            if keys.is_empty() {
+                eprintln!(
+                    "kwire: warning: no TLS secrets in {}",
+                    self.keylogs
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
         if self.max_frame_size > i32::MAX as u64 {
             bail!("--max-frame-size cannot exceed 2 GiB (Kafka sizes are int32)");
         }
@@ -395,6 +417,7 @@ impl Input {
             max_capture_records: self.max_capture_records,
             max_capture_decompressed_bytes: self.max_capture_decompressed,
             show_secrets: self.show_secrets,
+            keylogs: self.keylogs.clone(),
             max_memory: usize::try_from(self.max_memory).unwrap_or(usize::MAX),
             max_time_jump_ns: (self.max_time_jump.max(0.0) * 1e9) as u64,
             defrag: DefragConfig {

@@ -30,6 +30,7 @@ use crate::tcp::{
     CloseReason, ConnId, ConnInfo, Dir, GapCause, Interest, OooLimitKind, Reassembler, StreamSink,
     TcpConfig, TcpEvent,
 };
+use crate::tls::{KeyLog, TlsConn, TlsEvent, TlsOut};
 
 pub use body::{DecodeOptions, decode_body};
 pub use record::*;
@@ -86,6 +87,10 @@ pub struct SessionConfig {
     /// Show SASL secrets (PLAIN passwords, SCRAM proofs and signatures,
     /// OAUTHBEARER tokens) instead of masking them (`--show-secrets`).
     pub show_secrets: bool,
+    /// NSS key log files whose secrets decrypt TLS (`--keylog`): read at
+    /// the start, read again when a session's keys are not found (a key log
+    /// that grows while a live capture runs).
+    pub keylogs: Vec<std::path::PathBuf>,
     /// Most bytes kwire holds while reading (`--max-memory`): out-of-order
     /// TCP bytes, IP fragments, messages in progress, responses waiting for
     /// their request and requests waiting for their response, over all
@@ -160,6 +165,7 @@ impl Default for SessionConfig {
             max_capture_decompressed_bytes: DEFAULT_MAX_CAPTURE_DECOMPRESSED,
             max_early_bytes: 16 << 20,
             show_secrets: false,
+            keylogs: Vec::new(),
             max_memory: DEFAULT_MAX_MEMORY,
             max_time_jump_ns: 3_600_000_000_000,
             defrag: DefragConfig::default(),
@@ -269,10 +275,16 @@ struct Tracker {
     /// Server endpoints of unrecognised connections: attempts refused, or
     /// `None` once one was accepted (something listens there).
     refusals: HashMap<SocketAddr, Option<u32>>,
+    /// TLS secrets (`--keylog`).
+    keys: KeyLog,
 }
 
 impl Tracker {
     fn new(cfg: SessionConfig) -> Self {
+        let mut keys = KeyLog::new(cfg.keylogs.clone());
+        // Unreadable files were reported by the caller (the command line
+        // checks them first); what can be read is used.
+        let _ = keys.load();
         Tracker {
             capture: CaptureBudget::new(&cfg),
             cfg,
@@ -289,6 +301,7 @@ impl Tracker {
             held: std::collections::BTreeSet::new(),
             held_bytes: 0,
             refusals: HashMap::new(),
+            keys,
         }
     }
 
@@ -512,13 +525,36 @@ impl StreamSink for Tracker {
         let Some(c) = self.conns.get_mut(&conn.id) else {
             return Interest::Ignore;
         };
+        if !c.tls_checked && !data.is_empty() {
+            // TLS is known by its first record, a ClientHello, on any port.
+            c.tls_checked = true;
+            if TlsConn::is_client_hello(data) == Some(true) {
+                c.tls = Some(Box::new(TlsConn::new(dir)));
+            }
+        }
         let mut ctx = Ctx {
             cfg: &self.cfg,
             out: &mut self.out,
             reordered: &mut self.reordered,
             capture: &mut self.capture,
         };
-        c.data(dir, data, at, &mut ctx);
+        match c.tls.take() {
+            Some(mut tls) => {
+                let (mut failures, mut resyncs) = (0, 0);
+                tls.data(dir, data, at, &mut self.keys, &mut |o| match o {
+                    TlsOut::Plain { dir, data, at } => c.data(dir, data, at, &mut ctx),
+                    TlsOut::Event { event, .. } => match event {
+                        TlsEvent::DecryptFailed => failures += 1,
+                        TlsEvent::Resync { .. } => resyncs += 1,
+                        _ => {}
+                    },
+                });
+                c.tls = Some(tls);
+                c.tls_failures += failures;
+                c.tls_resyncs += resyncs;
+            }
+            None => c.data(dir, data, at, &mut ctx),
+        }
         let interest = self.settle(conn.id);
         self.account(conn.id);
         interest
@@ -534,6 +570,22 @@ impl StreamSink for Tracker {
             reordered: &mut self.reordered,
             capture: &mut self.capture,
         };
+        if let Some(mut tls) = c.tls.take() {
+            // The record layer resynchronises; the plaintext lost is about
+            // as long as the ciphertext.
+            let mut resyncs = 0;
+            tls.gap(dir, len, at, &mut |o| {
+                if let TlsOut::Event {
+                    event: TlsEvent::Resync { .. },
+                    ..
+                } = o
+                {
+                    resyncs += 1;
+                }
+            });
+            c.tls = Some(tls);
+            c.tls_resyncs += resyncs;
+        }
         c.gap(dir, len, cause, at, &mut ctx);
         self.settle(conn.id);
         self.account(conn.id);
@@ -553,8 +605,14 @@ impl StreamSink for Tracker {
                 capture: &mut self.capture,
             };
             c.close(reason, at, &mut ctx);
+            let kafka = matches!(c.core.state, State::Kafka(_));
+            self.out
+                .extend(c.tls_record(at, kafka, !self.cfg.keylogs.is_empty()));
             return;
         }
+        // TLS kwire could not read is told, Kafka or not.
+        self.out
+            .extend(c.tls_record(at, false, !self.cfg.keylogs.is_empty()));
         // A candidate with requests but no answer, or a connection attempt
         // refused: keep it until its broker is recognised elsewhere, or the
         // capture ends.

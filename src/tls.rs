@@ -119,7 +119,7 @@ pub enum KeyState {
 }
 
 /// What is known of a TLS session.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsInfo {
     /// The negotiated version: 0x0303 TLS 1.2, 0x0304 TLS 1.3 (from the
     /// ServerHello's supported_versions).
@@ -347,6 +347,22 @@ impl TlsConn {
             dirs: [DirState::default(), DirState::default()],
             scratch: Vec::new(),
         }
+    }
+
+    /// Bytes held: records and handshake messages in progress, scratch
+    /// (for the memory budget; at most a record and a handshake message
+    /// per direction).
+    pub fn buffered(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| d.rec.capacity() + d.hs.capacity())
+            .sum::<usize>()
+            + self.scratch.capacity()
+    }
+
+    /// The direction that sent the ClientHello.
+    pub fn client(&self) -> Dir {
+        self.client
     }
 
     /// What is known of the session.

@@ -154,12 +154,29 @@ fn every_corpus_capture_matches_tshark() {
 /// Kafka over TLS cannot be decoded yet (issue 11), but reading it must
 /// do no harm: every packet read, no exchange invented.
 #[test]
-fn encrypted_captures_are_read_without_harm() {
+fn encrypted_captures_without_keys_say_so() {
+    // Without the key log: no exchange invented, and every TLS connection
+    // told as a `tls` event whose keys are missing.
     for name in common::encrypted_captures() {
         let path = corpus_dir().join(format!("{name}.pcap"));
-        let (records, summary) = analyze(&path, &[]);
+        let (records, summary) = analyze_with(&path, &[], Vec::new());
         assert!(summary.packets > 0, "{name}");
         assert!(exchanges(&records).is_empty(), "{name}");
+        let tls: Vec<_> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Event(e) => match &e.kind {
+                    EventKind::Tls(t) => Some(t),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tls.len() as u64, summary.connections, "{name}");
+        for t in tls {
+            assert_eq!(t.info.keys, kwire::tls::KeyState::Missing, "{name}");
+            assert!(!t.kafka && !t.decrypted(), "{name}");
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod lag;
 mod metadata;
 mod producer;
 mod requests;
+mod tls;
 
 use std::net::SocketAddr;
 
@@ -407,6 +408,7 @@ fn all_detectors() -> Vec<Box<dyn Detector>> {
         groups::detectors(),
         lag::detectors(),
         producer::detectors(),
+        tls::detectors(),
     ]
     .into_iter()
     .flatten()

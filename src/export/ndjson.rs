@@ -505,8 +505,64 @@ fn event(e: &Event) -> Value {
             put("clock_ts", ts(*clock));
             put("accepted", (*accepted).into());
         }
+        EventKind::Tls(t) => {
+            let i = &t.info;
+            put("client", t.client.to_string().into());
+            put("server", t.server.to_string().into());
+            put("kafka", t.kafka.into());
+            put("version", t.version_name().map_or(Value::Null, Value::from));
+            put(
+                "cipher",
+                i.cipher.map_or(Value::Null, |c| {
+                    crate::tls::cipher_name(c)
+                        .map_or_else(|| format!("0x{c:04x}"), str::to_string)
+                        .into()
+                }),
+            );
+            put("sni", i.sni.clone().map_or(Value::Null, Value::from));
+            put("alpn", i.alpn.clone().into());
+            put("keys", tls_keys(i.keys).into());
+            put("decrypted", t.decrypted().into());
+            put(
+                "unread_reason",
+                t.unread_reason().map_or(Value::Null, Value::from),
+            );
+            put("server_answered", i.server_answered.into());
+            put("records", i.records.into());
+            put("decrypted_bytes", i.decrypted_bytes.into());
+            put("undecryptable_records", i.undecryptable_records.into());
+            put("decrypt_failures", t.decrypt_failures.into());
+            put("resyncs", t.resyncs.into());
+            put(
+                "alerts",
+                i.alerts
+                    .iter()
+                    .map(|a| {
+                        json!({
+                            "level": if a.level == 2 { "fatal" } else { "warning" },
+                            "description": a.name,
+                            "code": a.description,
+                            "from": if a.from == t.client_dir { "client" } else { "server" },
+                            "encrypted": a.encrypted,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+        }
     }
     Value::Object(o)
+}
+
+/// The `keys` of a `tls` event.
+fn tls_keys(k: crate::tls::KeyState) -> &'static str {
+    use crate::tls::KeyState;
+    match k {
+        KeyState::Found => "found",
+        KeyState::Missing => "missing",
+        KeyState::Unsupported(_) => "unsupported",
+        KeyState::Unknown => "unknown",
+    }
 }
 
 /// A live capture's drop counters, as in the summary (`kwire stats --json`

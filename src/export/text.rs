@@ -452,6 +452,68 @@ fn event_line(line: &mut String, e: &Event) {
                 let _ = write!(line, " stamped {stamped}, taken as {clock}");
             }
         }
+        EventKind::Tls(t) => {
+            let mark = if t.decrypted()
+                || t.info.keys == crate::tls::KeyState::Unknown && t.info.server_answered
+            {
+                '·'
+            } else {
+                '!'
+            };
+            head(line, mark);
+            let _ = write!(line, " {} → {}", t.client, t.server);
+            match t.version_name() {
+                Some(v) => {
+                    line.push(' ');
+                    line.push_str(v);
+                }
+                None => line.push_str(" TLS"),
+            }
+            if let Some(c) = t.info.cipher {
+                line.push(' ');
+                match crate::tls::cipher_name(c) {
+                    Some(n) => line.push_str(n),
+                    None => {
+                        let _ = write!(line, "0x{c:04x}");
+                    }
+                }
+            }
+            if let Some(sni) = &t.info.sni {
+                line.push_str(" sni=");
+                line.push_str(sni);
+            }
+            if !t.info.alpn.is_empty() {
+                line.push_str(" alpn=");
+                line.push_str(&t.info.alpn.join(","));
+            }
+            match t.unread_reason() {
+                None => {
+                    let _ = write!(line, ", decrypted {} bytes", t.info.decrypted_bytes);
+                }
+                Some(why) => {
+                    let _ = write!(line, ", not read: {why}");
+                }
+            }
+            for a in &t.info.alerts {
+                let _ = write!(
+                    line,
+                    "; {} alert {} from the {}",
+                    if a.level == 2 { "fatal" } else { "warning" },
+                    a.name,
+                    if a.from == t.client_dir {
+                        "client"
+                    } else {
+                        "server"
+                    }
+                );
+            }
+            if t.decrypt_failures > 0 {
+                let _ = write!(line, "; {} records failed to decrypt", t.decrypt_failures);
+            }
+            if t.resyncs > 0 {
+                let _ = write!(line, "; resynchronised {} times after losses", t.resyncs);
+            }
+        }
     }
 }
 

@@ -35,7 +35,7 @@ use super::inflight::{Entry, InFlight};
 use super::record::{Body, Shed};
 use super::record::{
     DetectedBy, Direction, Event, EventKind, Exchange, Limit, MessageInfo, NoResponseReason,
-    Record, Status,
+    Record, Status, TlsSession,
 };
 
 /// Whether a connection is Kafka.
@@ -160,6 +160,14 @@ pub(super) struct Conn {
     pub core: Core,
     /// `held_bytes` when last accounted in the tracker's budget.
     pub accounted: usize,
+    /// The TLS layer, when the connection began with a ClientHello: the
+    /// Kafka side is fed its plaintext.
+    pub tls: Option<Box<crate::tls::TlsConn>>,
+    /// Whether the first bytes were looked at for a ClientHello.
+    pub tls_checked: bool,
+    /// TLS records that failed to decrypt, and resyncs after losses.
+    pub tls_failures: u64,
+    pub tls_resyncs: u64,
 }
 
 /// Context shared by all connections during one callback.
@@ -221,6 +229,10 @@ impl Conn {
         };
         Conn {
             accounted: 0,
+            tls: None,
+            tls_checked: false,
+            tls_failures: 0,
+            tls_resyncs: 0,
             framers: [framer(), framer()],
             core: Core {
                 info,
@@ -320,6 +332,33 @@ impl Conn {
             + self.framers[1].heap_bytes()
             + self.core.early_bytes
             + self.core.in_flight.bytes()
+            + self.tls.as_ref().map_or(0, |t| t.buffered())
+    }
+
+    /// The `tls` event of this connection, when it has one to tell (see
+    /// [`EventKind::Tls`]): `kafka` says whether it is a Kafka connection.
+    pub fn tls_record(&self, at: PacketRef, kafka: bool, keylog_given: bool) -> Option<Record> {
+        let t = self.tls.as_deref()?;
+        let info = t.info().clone();
+        if !kafka && info.keys == crate::tls::KeyState::Found {
+            // Read, and not Kafka: other traffic.
+            return None;
+        }
+        let client_dir = t.client();
+        Some(Record::Event(Event {
+            at,
+            stream: kafka.then_some(self.core.info.id.0),
+            kind: EventKind::Tls(Box::new(TlsSession {
+                client: self.core.info.src(client_dir),
+                server: self.core.info.dst(client_dir),
+                client_dir,
+                info,
+                kafka,
+                decrypt_failures: self.tls_failures,
+                resyncs: self.tls_resyncs,
+                keylog_given,
+            })),
+        }))
     }
 
     /// The memory budget is full and this connection holds the most: let go

@@ -483,6 +483,68 @@ pub enum EventKind {
         clock: Timestamp,
         accepted: bool,
     },
+    /// What kwire saw of a connection's TLS session, told once, when the
+    /// connection ends: for every Kafka connection over TLS, and for every
+    /// TLS connection kwire could not read (no keys, a suite it does not
+    /// decrypt, a handshake that failed or was never answered). A TLS
+    /// connection decrypted to something that is not Kafka is not told.
+    Tls(Box<TlsSession>),
+}
+
+/// A TLS session as the `tls` event tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsSession {
+    /// The side that sent the ClientHello, and the other.
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// The TCP direction of the client's records (what alerts' `from` is
+    /// compared with).
+    pub client_dir: crate::tcp::Dir,
+    pub info: crate::tls::TlsInfo,
+    /// The plaintext was Kafka (the connection is a Kafka connection).
+    pub kafka: bool,
+    /// Records that did not authenticate with the session's keys.
+    pub decrypt_failures: u64,
+    /// Times the record layer was found again after lost bytes.
+    pub resyncs: u64,
+    /// Whether a key log was given (`--keylog`).
+    pub keylog_given: bool,
+}
+
+impl TlsSession {
+    /// Whether kwire read the session's application data.
+    pub fn decrypted(&self) -> bool {
+        self.info.keys == crate::tls::KeyState::Found
+    }
+
+    /// The negotiated version as people write it (`TLS 1.2`).
+    pub fn version_name(&self) -> Option<&'static str> {
+        Some(match self.info.version? {
+            0x0300 => "SSL 3.0",
+            0x0301 => "TLS 1.0",
+            0x0302 => "TLS 1.1",
+            0x0303 => "TLS 1.2",
+            0x0304 => "TLS 1.3",
+            _ => "TLS (unknown version)",
+        })
+    }
+
+    /// Why the application data could not be read, when it could not.
+    pub fn unread_reason(&self) -> Option<&'static str> {
+        use crate::tls::KeyState;
+        match self.info.keys {
+            KeyState::Found => None,
+            KeyState::Missing if self.keylog_given => {
+                Some("no keys for the session in the key log")
+            }
+            KeyState::Missing => Some("no key log given"),
+            KeyState::Unsupported(_) => Some("a cipher suite or version kwire does not decrypt"),
+            KeyState::Unknown if !self.info.server_answered => {
+                Some("the server never answered the ClientHello")
+            }
+            KeyState::Unknown => Some("the handshake did not complete"),
+        }
+    }
 }
 
 impl EventKind {
@@ -508,6 +570,7 @@ impl EventKind {
             EventKind::Drops(_) => "drops",
             EventKind::TimeJump { .. } => "time_jump",
             EventKind::RetransmissionMismatch { .. } => "retransmission_mismatch",
+            EventKind::Tls(_) => "tls",
         }
     }
 }

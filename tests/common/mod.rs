@@ -39,10 +39,15 @@ pub fn samples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
 }
 
-/// Names of the corpus captures (without extension), sorted: the plaintext
-/// ones. Captures of Kafka over TLS (those with a `.keys` key log) are left
-/// out until kwire decrypts TLS (issue 11); see [`encrypted_captures`].
+/// Names of the corpus captures (without extension), sorted, Kafka over
+/// TLS included: [`analyze`] decrypts a capture with the `.keys` key log
+/// beside it.
 pub fn corpus_captures() -> Vec<String> {
+    all_corpus_captures()
+}
+
+/// Names of the corpus captures in the clear (no `.keys` key log beside).
+pub fn plaintext_captures() -> Vec<String> {
     all_corpus_captures()
         .into_iter()
         .filter(|n| !corpus_dir().join(format!("{n}.keys")).exists())
@@ -102,8 +107,20 @@ pub fn run_packets(packets: &[(Timestamp, Vec<u8>)], cfg: SessionConfig) -> (Vec
     (recs, summary)
 }
 
-/// Run the library pipeline over a capture file.
+/// The key log beside a capture (`X.keys` for `X.pcap`), if there is one.
+pub fn keys_of(path: &Path) -> Option<PathBuf> {
+    let k = path.with_extension("keys");
+    k.exists().then_some(k)
+}
+
+/// Run the library pipeline over a capture file (decrypting TLS with the
+/// key log beside it, if any).
 pub fn analyze(path: &Path, ports: &[u16]) -> (Vec<Record>, Summary) {
+    analyze_with(path, ports, keys_of(path).into_iter().collect())
+}
+
+/// [`analyze`] with the key logs given (none: TLS is not decrypted).
+pub fn analyze_with(path: &Path, ports: &[u16], keylogs: Vec<PathBuf>) -> (Vec<Record>, Summary) {
     let mut src = FileSource::open(path.to_str().unwrap()).expect("open capture");
     let info = CaptureInfo {
         source: path.display().to_string(),
@@ -113,6 +130,7 @@ pub fn analyze(path: &Path, ports: &[u16]) -> (Vec<Record>, Summary) {
     };
     let session = SessionConfig {
         kafka_ports: ports.to_vec(),
+        keylogs,
         ..SessionConfig::default()
     };
     let mut records = Vec::new();

@@ -1,0 +1,206 @@
+//! TLS: sessions kwire could not read (and how to let it), handshakes that
+//! failed with an alert, ClientHellos nobody answered, records that did not
+//! decrypt.
+//!
+//! Each comes from the `tls` event a connection over TLS ends with
+//! ([`EventKind::Tls`]). An alert `close_notify` is how TLS ends a
+//! connection politely, not a failure.
+//!
+//! Contract: no panic; the tables are bounded by [`MAX_KEYS`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::capture::Timestamp;
+use crate::session::{Event, EventKind, Exchange, TlsSession};
+use crate::tls::{KeyState, cipher_name};
+
+use super::requests::plural;
+use super::{Context, Detector, Finding, MAX_FRAMES, Severity};
+
+/// This family's detectors.
+pub fn detectors() -> Vec<Box<dyn Detector>> {
+    vec![Box::new(Tls::default())]
+}
+
+/// Distinct (server, trouble) pairs tracked.
+pub const MAX_KEYS: usize = 1024;
+/// Clients named per finding.
+const MAX_CLIENTS: usize = 8;
+/// The alert that closes a TLS connection normally.
+const CLOSE_NOTIFY: u8 = 0;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Trouble {
+    /// Application data not read, and why.
+    Unread(&'static str),
+    /// The server never answered the ClientHello.
+    Unanswered,
+    /// A fatal alert before the handshake completed: its name, and whether
+    /// the server sent it.
+    Alert(&'static str, bool),
+    /// Records that failed to decrypt, or losses resynchronised over.
+    Damaged,
+}
+
+#[derive(Default)]
+struct Tally {
+    count: u64,
+    frames: Vec<u64>,
+    streams: Vec<u64>,
+    clients: Vec<String>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    versions: Vec<&'static str>,
+    ciphers: Vec<String>,
+    snis: Vec<String>,
+    failures: u64,
+    resyncs: u64,
+}
+
+/// `tls_unread` (Warning), `tls_unanswered`, `tls_handshake_failed`
+/// (Error), `tls_damaged` (Warning).
+#[derive(Default)]
+pub struct Tls {
+    tallies: BTreeMap<(SocketAddr, Trouble), Tally>,
+}
+
+fn push_bounded<T: PartialEq>(v: &mut Vec<T>, x: T, max: usize) {
+    if v.len() < max && !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+impl Tls {
+    fn add(&mut self, t: &TlsSession, trouble: Trouble, ev: &Event) {
+        let key = (t.server, trouble);
+        if !self.tallies.contains_key(&key) && self.tallies.len() >= MAX_KEYS {
+            return;
+        }
+        let e = self.tallies.entry(key).or_default();
+        e.count += 1;
+        push_bounded(&mut e.frames, ev.at.frame, MAX_FRAMES);
+        if let Some(s) = ev.stream {
+            push_bounded(&mut e.streams, s, MAX_FRAMES);
+        }
+        push_bounded(&mut e.clients, t.client.ip().to_string(), MAX_CLIENTS);
+        e.first = Some(e.first.map_or(ev.at.ts, |f| f.min(ev.at.ts)));
+        e.last = Some(e.last.map_or(ev.at.ts, |l| l.max(ev.at.ts)));
+        if let Some(v) = t.version_name() {
+            push_bounded(&mut e.versions, v, 4);
+        }
+        if let Some(c) = t.info.cipher {
+            let name = cipher_name(c).map_or_else(|| format!("0x{c:04x}"), str::to_string);
+            push_bounded(&mut e.ciphers, name, 4);
+        }
+        if let Some(s) = &t.info.sni {
+            push_bounded(&mut e.snis, s.clone(), 4);
+        }
+        e.failures += t.decrypt_failures;
+        e.resyncs += t.resyncs;
+    }
+}
+
+impl Detector for Tls {
+    fn exchange(&mut self, _e: &Exchange, _cx: &Context<'_>) {}
+
+    fn event(&mut self, ev: &Event, _cx: &Context<'_>) {
+        let EventKind::Tls(t) = &ev.kind else {
+            return;
+        };
+        let fatal = t
+            .info
+            .alerts
+            .iter()
+            .find(|a| a.level == 2 && a.description != CLOSE_NOTIFY);
+        if let Some(a) = fatal
+            && t.info.keys != KeyState::Found
+        {
+            self.add(t, Trouble::Alert(a.name, a.from != t.client_dir), ev);
+        } else if !t.info.server_answered && t.info.handshake_seen {
+            self.add(t, Trouble::Unanswered, ev);
+        } else if let Some(why) = t.unread_reason() {
+            self.add(t, Trouble::Unread(why), ev);
+        }
+        if t.decrypt_failures > 0 || t.resyncs > 0 {
+            self.add(t, Trouble::Damaged, ev);
+        }
+    }
+
+    fn findings(&self, _cx: &Context<'_>, out: &mut Vec<Finding>) {
+        for ((server, trouble), t) in &self.tallies {
+            let n = t.count;
+            let conns = format!("{n} TLS connection{}", plural(n));
+            let session = {
+                let mut parts: Vec<String> = t.versions.iter().map(|v| v.to_string()).collect();
+                parts.extend(t.ciphers.iter().cloned());
+                if !t.snis.is_empty() {
+                    parts.push(format!("SNI {}", t.snis.join(", ")));
+                }
+                if parts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", parts.join(", "))
+                }
+            };
+            let mut f = match trouble {
+                Trouble::Unread(why) => {
+                    let mut f = Finding::new(
+                        Severity::Warning,
+                        "tls_unread",
+                        format!(
+                            "{conns} to {server} could not be read: {why}{session}; pass --keylog FILE with the clients' TLS secrets to decrypt them"
+                        ),
+                    );
+                    f.details.push(
+                        "key logs are written by SSLKEYLOGFILE (Java: a JVM agent), librdkafka's ssl.keylog.location, Go's tls.Config.KeyLogWriter and Python's SSLContext.keylog_filename; TLS 1.2 and 1.3 are read".to_string(),
+                    );
+                    if *why == "no keys for the session in the key log" {
+                        f.details.push(
+                            "the key log given has no secrets for these sessions: a key log of another run, or of another client".to_string(),
+                        );
+                    }
+                    f
+                }
+                Trouble::Unanswered => Finding::new(
+                    Severity::Error,
+                    "tls_unanswered",
+                    format!(
+                        "{server} never answered {n} TLS ClientHello{}: the client could not start TLS (a plaintext listener on a TLS port, or a server that hangs)",
+                        plural(n)
+                    ),
+                ),
+                Trouble::Alert(name, from_server) => Finding::new(
+                    Severity::Error,
+                    "tls_handshake_failed",
+                    format!(
+                        "{conns} to {server} failed in the handshake: the {} sent the fatal alert {name}{session}",
+                        if *from_server { "server" } else { "client" }
+                    ),
+                ),
+                Trouble::Damaged => Finding::new(
+                    Severity::Warning,
+                    "tls_damaged",
+                    format!(
+                        "{conns} to {server} lost TLS records: {} failed to decrypt, {} resynchronisation{} after bytes the capture lost; the Kafka messages in them are missing",
+                        t.failures,
+                        t.resyncs,
+                        plural(t.resyncs)
+                    ),
+                ),
+            };
+            f.count = n;
+            f.frames = t.frames.clone();
+            f.streams = t.streams.clone();
+            f.clients = t.clients.clone();
+            f.broker(*server);
+            if let Some(ts) = t.first {
+                f.at(ts);
+            }
+            if let Some(ts) = t.last {
+                f.at(ts);
+            }
+            out.push(f);
+        }
+    }
+}
