@@ -82,8 +82,8 @@ pub struct SessionConfig {
     /// Bytes of responses kept per connection while they wait for their
     /// request (to decode them then); beyond it they are paired undecoded.
     pub max_early_bytes: usize,
-    /// Show SASL secrets (PLAIN passwords, SCRAM proofs and signatures,
-    /// OAUTHBEARER tokens) instead of masking them (`--show-secrets`).
+    /// Show secrets (SASL ones, and the fields of
+    /// [`crate::kafka::secrets`]) instead of masking them (`--show-secrets`).
     pub show_secrets: bool,
     /// Most bytes kwire holds while reading (`--max-memory`): out-of-order
     /// TCP bytes, IP fragments, messages in progress, responses waiting for
