@@ -14,6 +14,7 @@ mod body;
 mod connection;
 pub mod describe;
 mod inflight;
+pub mod names;
 pub mod pipeline;
 pub mod record;
 
@@ -616,6 +617,9 @@ pub struct Analyzer<S: RecordSink> {
     unsupported_links: HashSet<LinkType>,
     /// The sink failed (e.g. closed pipe): stop emitting.
     failed: Option<std::io::Error>,
+    /// Topic names learnt so far, attached to the exchanges that carry
+    /// their ids ([`names`]).
+    topic_ids: names::TopicIds,
 }
 
 impl<S: RecordSink> Analyzer<S> {
@@ -640,6 +644,7 @@ impl<S: RecordSink> Analyzer<S> {
             packet_events: HashMap::new(),
             unsupported_links: HashSet::new(),
             failed: None,
+            topic_ids: names::TopicIds::new(),
         }
     }
 
@@ -649,9 +654,12 @@ impl<S: RecordSink> Analyzer<S> {
         self.check()
     }
 
-    fn send(&mut self, r: Record) {
+    fn send(&mut self, mut r: Record) {
         if self.failed.is_some() {
             return;
+        }
+        if let Record::Exchange(e) = &mut r {
+            self.topic_ids.observe(e);
         }
         match &r {
             Record::Exchange(e) => {

@@ -252,6 +252,7 @@ pub(super) fn decode(
             errors: c.errors,
             root,
             tree: Default::default(),
+            topic_names: Default::default(),
         },
         problem,
         spent,
