@@ -112,23 +112,10 @@ impl TopicIds {
     /// The topic ids of a body, when its message has any.
     fn walk(&mut self, b: &Body) -> Option<Found> {
         let spec = b.message?;
-        if b.error_code_only || !self.carries(spec, b.version) {
+        if !self.carries(spec, b.version) {
             return None;
         }
-        let mut v = Collect {
-            opened: Vec::new(),
-            frames: vec![Frame::default()],
-            found: Found::default(),
-        };
-        let walked = walk::walk_message(spec, b.version, &b.bytes, 0, &mut v);
-        // Structs cut by an error are closed too (the walker ends them):
-        // a name and an id both read go together. The root's ids pair with
-        // its name only when the whole body was read.
-        let whole = walked.error.is_none();
-        while let Some(f) = v.frames.pop() {
-            v.found.close(f, whole);
-        }
-        Some(v.found)
+        walk_body(b)
     }
 
     fn carries(&mut self, spec: &'static MessageSpec, version: i16) -> bool {
@@ -138,6 +125,56 @@ impl TopicIds {
                 .is_some_and(|s| has_topic_id(s.fields(), v, 0))
         })
     }
+}
+
+/// Attach to `e`'s bodies the names `name_of` gives for the ids they carry
+/// without one: for a view that knows more than the analysis did when the
+/// exchange went by (the TUI, once the capture named a topic a Fetch
+/// before it used by id).
+pub fn attach_known(e: &mut Exchange, name_of: impl Fn(&[u8; 16]) -> Option<Arc<str>>) {
+    for b in [&mut e.request_body, &mut e.response_body]
+        .into_iter()
+        .flatten()
+    {
+        let Some(found) = walk_body(b) else {
+            continue;
+        };
+        let v: Vec<TopicIdName> = found
+            .unnamed
+            .iter()
+            .filter_map(|(at, id)| {
+                Some(TopicIdName {
+                    at: *at,
+                    id: *id,
+                    name: name_of(id)?,
+                })
+            })
+            .take(MAX_NAMED_PER_BODY)
+            .collect();
+        b.topic_names = TopicIdNames::new(v);
+    }
+}
+
+/// The topic ids of a body, named or not.
+fn walk_body(b: &Body) -> Option<Found> {
+    let spec = b.message?;
+    if b.error_code_only {
+        return None;
+    }
+    let mut v = Collect {
+        opened: Vec::new(),
+        frames: vec![Frame::default()],
+        found: Found::default(),
+    };
+    let walked = walk::walk_message(spec, b.version, &b.bytes, 0, &mut v);
+    // Structs cut by an error are closed too (the walker ends them):
+    // a name and an id both read go together. The root's ids pair with
+    // its name only when the whole body was read.
+    let whole = walked.error.is_none();
+    while let Some(f) = v.frames.pop() {
+        v.found.close(f, whole);
+    }
+    Some(v.found)
 }
 
 /// Whether `fields` (in `version`) hold a `topicId`, at any depth.
