@@ -13,7 +13,9 @@
 //! capture, and is the same however the rendering is split across threads.
 //!
 //! Contract: no panic on any body (the walker reads, a visitor collects);
-//! at most [`MAX_TOPIC_IDS`] ids remembered.
+//! at most [`MAX_TOPIC_IDS`] ids remembered, with names of at most
+//! [`MAX_TOPIC_NAME`] bytes; at most [`MAX_NAMED_PER_BODY`] attached to a
+//! body.
 
 use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
@@ -25,6 +27,10 @@ use super::record::{Body, Exchange, TopicIdName, TopicIdNames};
 
 /// Most topic ids remembered.
 pub const MAX_TOPIC_IDS: usize = 100_000;
+
+/// Longest topic name Kafka allows: a longer "name" is not one, and is
+/// not worth remembering.
+pub const MAX_TOPIC_NAME: usize = 249;
 
 /// Most named ids attached to one body.
 pub const MAX_NAMED_PER_BODY: usize = 10_000;
@@ -82,7 +88,7 @@ impl TopicIds {
     }
 
     fn learn(&mut self, id: &[u8; 16], name: &str) {
-        if *id == ZERO || name.is_empty() {
+        if *id == ZERO || name.is_empty() || name.len() > MAX_TOPIC_NAME {
             return;
         }
         if self.names.len() >= MAX_TOPIC_IDS && !self.names.contains_key(id) {
