@@ -408,3 +408,17 @@ fn fetches_before_metadata_are_named_once_it_arrives() {
             .any(|(_, it)| it.search.contains("orders"))
     );
 }
+
+/// The detail shows the name the capture gave a `topicId`.
+#[test]
+fn detail_names_topic_ids() {
+    let mut app = sample("demo.pcap");
+    typed(&mut app, "/api:Fetch");
+    code(&mut app, KeyCode::Enter);
+    code(&mut app, KeyCode::Enter);
+    assert!(app.detail.is_some());
+    key(&mut app, 'e');
+    let screen = app.render_to_string(160, 60);
+    assert!(screen.contains("topicId"), "{screen}");
+    assert!(screen.contains("(orders)"), "{screen}");
+}

@@ -142,23 +142,28 @@ pub fn attach_known(e: &mut Exchange, name_of: impl Fn(&[u8; 16]) -> Option<Arc<
         .into_iter()
         .flatten()
     {
-        let Some(found) = walk_body(b) else {
-            continue;
-        };
-        let v: Vec<TopicIdName> = found
-            .unnamed
-            .iter()
-            .filter_map(|(at, id)| {
-                Some(TopicIdName {
-                    at: *at,
-                    id: *id,
-                    name: name_of(id)?,
-                })
-            })
-            .take(MAX_NAMED_PER_BODY)
-            .collect();
-        b.topic_names = TopicIdNames::new(v);
+        attach_known_body(b, &name_of);
     }
+}
+
+/// [`attach_known`] for one body (the TUI's detail decodes its own).
+pub fn attach_known_body(b: &mut Body, name_of: impl Fn(&[u8; 16]) -> Option<Arc<str>>) {
+    let Some(found) = walk_body(b) else {
+        return;
+    };
+    let v: Vec<TopicIdName> = found
+        .unnamed
+        .iter()
+        .filter_map(|(at, id)| {
+            Some(TopicIdName {
+                at: *at,
+                id: *id,
+                name: name_of(id)?,
+            })
+        })
+        .take(MAX_NAMED_PER_BODY)
+        .collect();
+    b.topic_names = TopicIdNames::new(v);
 }
 
 /// The topic ids of a body, named or not.

@@ -622,6 +622,7 @@ impl App {
             response: it.response_bytes.as_deref(),
             response_complete: it.response_whole,
             show_secrets: self.opts.decode.show_secrets,
+            names: Some(&self.names),
         };
         self.detail = Some((index, Detail::new(&input)));
     }
