@@ -17,5 +17,6 @@ pub mod frame;
 pub mod header;
 pub mod records;
 pub mod schema;
+pub mod secrets;
 
 pub use api::ApiKey;

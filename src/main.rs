@@ -255,8 +255,10 @@ struct Input {
     /// Headers only: do not decode request and response bodies.
     #[arg(long)]
     no_bodies: bool,
-    /// Show SASL secrets (PLAIN passwords, SCRAM proofs and server
-    /// signatures, OAUTHBEARER tokens) instead of masking them as ***.
+    /// Show secrets (SASL passwords, SCRAM proofs and server signatures,
+    /// OAUTHBEARER tokens; SCRAM salted passwords in
+    /// AlterUserScramCredentials; delegation-token HMACs) instead of
+    /// masking them as ***.
     #[arg(long)]
     show_secrets: bool,
     /// Decrypt TLS with the secrets of this NSS key log file (repeatable):

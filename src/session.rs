@@ -14,6 +14,7 @@ mod body;
 mod connection;
 pub mod describe;
 mod inflight;
+pub mod names;
 pub mod pipeline;
 pub mod record;
 
@@ -84,8 +85,8 @@ pub struct SessionConfig {
     /// Bytes of responses kept per connection while they wait for their
     /// request (to decode them then); beyond it they are paired undecoded.
     pub max_early_bytes: usize,
-    /// Show SASL secrets (PLAIN passwords, SCRAM proofs and signatures,
-    /// OAUTHBEARER tokens) instead of masking them (`--show-secrets`).
+    /// Show secrets (SASL ones, and the fields of
+    /// [`crate::kafka::secrets`]) instead of masking them (`--show-secrets`).
     pub show_secrets: bool,
     /// NSS key log files whose secrets decrypt TLS (`--keylog`): read at
     /// the start, read again when a session's keys are not found (a key log
@@ -779,6 +780,9 @@ pub struct Analyzer<S: RecordSink> {
     unsupported_links: HashSet<LinkType>,
     /// The sink failed (e.g. closed pipe): stop emitting.
     failed: Option<std::io::Error>,
+    /// Topic names learnt so far, attached to the exchanges that carry
+    /// their ids ([`names`]).
+    topic_ids: names::TopicIds,
 }
 
 impl<S: RecordSink> Analyzer<S> {
@@ -803,6 +807,7 @@ impl<S: RecordSink> Analyzer<S> {
             packet_events: HashMap::new(),
             unsupported_links: HashSet::new(),
             failed: None,
+            topic_ids: names::TopicIds::new(),
         }
     }
 
@@ -812,9 +817,12 @@ impl<S: RecordSink> Analyzer<S> {
         self.check()
     }
 
-    fn send(&mut self, r: Record) {
+    fn send(&mut self, mut r: Record) {
         if self.failed.is_some() {
             return;
+        }
+        if let Record::Exchange(e) = &mut r {
+            self.topic_ids.observe(e);
         }
         match &r {
             Record::Exchange(e) => {

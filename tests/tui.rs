@@ -349,3 +349,76 @@ fn findings_view() {
         assert!(app.visible_exchanges >= 1);
     }
 }
+
+/// Fetches by topic id seen before the Metadata naming their topic are
+/// named once it arrives: their summaries and topics are made again.
+#[test]
+fn fetches_before_metadata_are_named_once_it_arrives() {
+    use kwire::session::{Record, TopicIdNames};
+    let (records, _) = analyze(&samples_dir().join("demo.pcap"), &[]);
+    // As if the analysis had not known the names yet: nothing attached,
+    // every Fetch before every Metadata.
+    let mut fetches = Vec::new();
+    let mut metadata = Vec::new();
+    for r in records {
+        let Record::Exchange(mut e) = r else { continue };
+        for b in [&mut e.request_body, &mut e.response_body]
+            .into_iter()
+            .flatten()
+        {
+            b.topic_names = TopicIdNames::default();
+        }
+        match e.api_key.0 {
+            1 => fetches.push(Record::Exchange(e)),
+            3 => metadata.push(Record::Exchange(e)),
+            _ => {}
+        }
+    }
+    assert!(!fetches.is_empty() && !metadata.is_empty());
+    let mut app = App::new(AppOptions {
+        theme: Theme::mono(),
+        ..AppOptions::default()
+    });
+    for r in fetches {
+        app.ingest(r);
+    }
+    let unnamed = |app: &App| {
+        app.store
+            .exchanges()
+            .filter(|(_, it)| {
+                it.summary.contains("id:") || it.topics.iter().any(|t| t.starts_with("id:"))
+            })
+            .count()
+    };
+    assert!(unnamed(&app) > 0, "the fetches name topics by id");
+    for r in metadata {
+        app.ingest(r);
+    }
+    assert_eq!(unnamed(&app), 0);
+    assert!(
+        app.store
+            .exchanges()
+            .any(|(_, it)| it.summary.contains("orders-0@")
+                && it.topics.iter().any(|t| t == "orders"))
+    );
+    // The search text follows.
+    assert!(
+        app.store
+            .exchanges()
+            .any(|(_, it)| it.search.contains("orders"))
+    );
+}
+
+/// The detail shows the name the capture gave a `topicId`.
+#[test]
+fn detail_names_topic_ids() {
+    let mut app = sample("demo.pcap");
+    typed(&mut app, "/api:Fetch");
+    code(&mut app, KeyCode::Enter);
+    code(&mut app, KeyCode::Enter);
+    assert!(app.detail.is_some());
+    key(&mut app, 'e');
+    let screen = app.render_to_string(160, 60);
+    assert!(screen.contains("topicId"), "{screen}");
+    assert!(screen.contains("(orders)"), "{screen}");
+}

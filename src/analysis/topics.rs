@@ -36,39 +36,48 @@ impl TopicNames {
     }
 
     /// Learn the ids named in `e`'s response (Metadata, CreateTopics,
-    /// DescribeTopicPartitions).
-    pub fn observe(&mut self, e: &Exchange) {
+    /// DescribeTopicPartitions), and the names the analysis attached to
+    /// its bodies ([`Body::topic_names`]: what any response naming an id
+    /// told it). Returns the ids whose name is new or changed.
+    pub fn observe(&mut self, e: &Exchange) -> Vec<[u8; 16]> {
+        let mut new = Vec::new();
+        for b in [&e.request_body, &e.response_body].into_iter().flatten() {
+            for t in b.topic_names.iter() {
+                self.learn(Some(&t.id), Some(&t.name), &mut new);
+            }
+        }
         if !matches!(
             e.api_key,
             ApiKey::METADATA | ApiKey::CREATE_TOPICS | ApiKey::DESCRIBE_TOPIC_PARTITIONS
         ) {
-            return;
+            return new;
         }
         let Some(v) = e.response_body.as_deref().and_then(Body::view) else {
-            return;
+            return new;
         };
         match e.api_key {
             ApiKey::METADATA => {
                 for t in each(views::MetadataResponse(v).topics()) {
-                    self.learn(t.topic_id(), t.name());
+                    self.learn(t.topic_id(), t.name(), &mut new);
                 }
             }
             ApiKey::CREATE_TOPICS => {
                 for t in each(views::CreateTopicsResponse(v).topics()) {
-                    self.learn(t.topic_id(), t.name());
+                    self.learn(t.topic_id(), t.name(), &mut new);
                 }
             }
             _ => {
                 for t in each(views::DescribeTopicPartitionsResponse(v).topics()) {
-                    self.learn(t.topic_id(), t.name());
+                    self.learn(t.topic_id(), t.name(), &mut new);
                 }
             }
         }
+        new
     }
 
     /// Remember that `id` is `name` (not the zero id; no new id once
-    /// [`MAX_TOPIC_IDS`] are known).
-    fn learn(&mut self, id: Option<&[u8; 16]>, name: Option<&str>) {
+    /// [`MAX_TOPIC_IDS`] are known), noting it in `new` when it is news.
+    fn learn(&mut self, id: Option<&[u8; 16]>, name: Option<&str>, new: &mut Vec<[u8; 16]>) {
         let (Some(id), Some(name)) = (id, name) else {
             return;
         };
@@ -77,6 +86,7 @@ impl TopicNames {
         }
         if self.names.get(id).is_none_or(|n| &**n != name) {
             self.names.insert(*id, Arc::from(name));
+            new.push(*id);
         }
     }
 

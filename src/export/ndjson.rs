@@ -255,6 +255,10 @@ impl Splice for Nested<'_> {
         }
     }
 
+    fn topic_name(&self, at: u32) -> Option<&str> {
+        self.body.topic_names.at(at)
+    }
+
     fn bytes(&mut self, at: u32, out: &mut Vec<u8>) -> bool {
         match self.body.embedded.iter().find(|(a, _)| *a == at) {
             Some((_, e)) => {

@@ -16,7 +16,10 @@
 //! message: the bytes field's copy in the tree and the raw bytes kept for a
 //! body that failed to decode have them overwritten with `*`, so that no
 //! rendering of the body can leak them; raw bytes of a SaslAuthenticate body
-//! whose `authBytes` could not be read are not kept at all.
+//! whose `authBytes` could not be read are not kept at all. Secret fields
+//! outside SASL ([`crate::kafka::secrets`]: SCRAM salted passwords,
+//! delegation-token HMACs) are overwritten the same way, and in a body that
+//! did not decode, everything from where the decode stopped.
 
 use crate::kafka::ApiKey;
 use crate::kafka::embedded;
@@ -28,6 +31,7 @@ use crate::kafka::schema::{
     self, DecodeError, DecodeErrorKind, DecodeWarning, FieldSpec, MessageKind, Step, StructView,
     Ty, path_string,
 };
+use crate::kafka::secrets;
 
 use super::record::{Body, ErrorRef};
 
@@ -44,7 +48,8 @@ pub struct DecodeOptions {
     /// How much of the records in Produce/Fetch to decode.
     pub records: RecordsMode,
     pub limits: RecordLimits,
-    /// Leave SASL secrets readable.
+    /// Leave secrets readable (SASL ones, and the fields of
+    /// [`crate::kafka::secrets`]).
     pub show_secrets: bool,
 }
 
@@ -226,6 +231,9 @@ pub(super) fn decode(
             found_embedded.push((f.at, e));
         }
     }
+    if !show_secrets && secrets::has_secrets(api_key, kind) {
+        mask_secret_fields(api_key, kind, spec, used, &mut bytes, error.as_ref());
+    }
     let decoded_version = walked.as_ref().map_or(version, |w| w.version);
     let assumed_version = walked.as_ref().is_some_and(|w| w.assumed_version);
     (
@@ -244,10 +252,34 @@ pub(super) fn decode(
             errors: c.errors,
             root,
             tree: Default::default(),
+            topic_names: Default::default(),
         },
         problem,
         spent,
     )
+}
+
+/// Overwrite the secret fields ([`secrets::SECRET_FIELDS`]) of a body with
+/// `*`. A field the decode stopped before or inside cannot be found, so in
+/// a body that did not decode (trailing bytes aside) everything from where
+/// it stopped is overwritten too: the raw bytes kept for it hide nothing
+/// else of interest that a secret-bearing message would carry.
+fn mask_secret_fields(
+    api_key: ApiKey,
+    kind: MessageKind,
+    spec: Option<&'static schema::MessageSpec>,
+    version: i16,
+    bytes: &mut [u8],
+    error: Option<&DecodeError>,
+) {
+    let mut ranges = match spec.and_then(|s| StructView::message(s, version, bytes)) {
+        Some(view) => secrets::ranges(api_key, kind, &view),
+        None => Vec::new(),
+    };
+    if let Some(e) = error.filter(|e| e.kind != DecodeErrorKind::TrailingBytes) {
+        ranges.push(u32::try_from(e.offset).unwrap_or(u32::MAX)..u32::MAX);
+    }
+    embedded::mask(bytes, &ranges);
 }
 
 /// Path of a response's top-level error code.

@@ -12,7 +12,7 @@ use crate::kafka::ApiKey;
 use crate::kafka::records::{Batch, RecordSet};
 use crate::kafka::schema::views::{self, Array, Element};
 
-use super::record::{Body, Exchange};
+use super::record::{Body, Exchange, TopicIdNames};
 
 /// Longest summary returned; longer ones end with `…`.
 pub const MAX_SUMMARY: usize = 160;
@@ -27,9 +27,27 @@ fn count<T>(a: Option<Array<'_, T>>) -> usize {
     a.map_or(0, |a| a.len())
 }
 
-/// A topic's name, or its id (v13+ Produce/Fetch use topic ids) shortened.
-fn topic_name<'a>(name: Option<&'a str>, id: Option<&'a [u8; 16]>) -> TopicName<'a> {
-    TopicName { name, id }
+/// The topic names the analysis attached to an exchange's bodies
+/// ([`Body::topic_names`]): what the capture had told of the ids they carry
+/// when the exchange was analysed.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    req: &'a TopicIdNames,
+    resp: Option<&'a TopicIdNames>,
+}
+
+impl<'a> Known<'a> {
+    /// A topic's name, else the name its id (v13+ Produce/Fetch use topic
+    /// ids) was given, else its id shortened.
+    fn topic(self, name: Option<&'a str>, id: Option<&'a [u8; 16]>) -> TopicName<'a> {
+        let name = name.or_else(|| {
+            let id = id?;
+            self.req
+                .by_id(id)
+                .or_else(|| self.resp.and_then(|r| r.by_id(id)))
+        });
+        TopicName { name, id }
+    }
 }
 
 /// A topic as summaries name it: its name, else `id:` and the first bytes
@@ -244,6 +262,10 @@ fn summarise(
     r: Option<views::StructView<'_>>,
 ) {
     use views::*;
+    let k = Known {
+        req: &req.topic_names,
+        resp: resp.map(|b| &b.topic_names),
+    };
     match api {
         ApiKey::PRODUCE => {
             let q = ProduceRequest(q);
@@ -257,7 +279,7 @@ fn summarise(
                     o.s.push(' ');
                 }
                 let ps = each(t.partition_data()).filter_map(|p| p.index());
-                o.topic(topic_name(t.name(), t.topic_id()), ps);
+                o.topic(k.topic(t.name(), t.topic_id()), ps);
             }
             put!(o, " ", batches, " batches ", records, " records");
             if let Some(t) = q.transactional_id() {
@@ -267,7 +289,7 @@ fn summarise(
         ApiKey::FETCH => {
             let q = FetchRequest(q);
             let parts = each(q.topics()).flat_map(|t| {
-                let name = topic_name(t.topic(), t.topic_id());
+                let name = k.topic(t.topic(), t.topic_id());
                 each(t.partitions()).map(move |p| {
                     Show(move |s: &mut String| {
                         name.put(s);
@@ -289,7 +311,7 @@ fn summarise(
                 let (_, records) = record_counts(resp);
                 put!(o, " → ", records, " records hw ");
                 let hw = each(r.and_then(|r| FetchResponse(r).responses())).flat_map(|t| {
-                    let name = topic_name(t.topic(), t.topic_id());
+                    let name = k.topic(t.topic(), t.topic_id());
                     each(t.partitions()).map(move |p| {
                         Show(move |s: &mut String| {
                             name.put(s);
@@ -305,7 +327,7 @@ fn summarise(
         }
         ApiKey::LIST_OFFSETS => {
             let parts = each(ListOffsetsRequest(q).topics()).flat_map(|t| {
-                let name = topic_name(t.name(), None);
+                let name = k.topic(t.name(), None);
                 each(t.partitions()).map(move |p| {
                     Show(move |s: &mut String| {
                         name.put(s);
@@ -334,7 +356,7 @@ fn summarise(
             match MetadataRequest(q).topics() {
                 None => o.s.push_str("all topics"),
                 Some(topics) => {
-                    let names = topics.iter().map(|t| topic_name(t.name(), t.topic_id()));
+                    let names = topics.iter().map(|t| k.topic(t.name(), t.topic_id()));
                     o.list("", " ", names);
                 }
             }
@@ -360,7 +382,7 @@ fn summarise(
                 if o.full() {
                     break;
                 }
-                put!(o, " ", topic_name(t.name(), t.topic_id()), "[");
+                put!(o, " ", k.topic(t.name(), t.topic_id()), "[");
                 let ps = each(t.partitions()).map(|p| {
                     Show(move |s: &mut String| {
                         p.partition_index().unwrap_or(-1).put(s);
@@ -532,7 +554,7 @@ fn summarise(
                     if i > 0 {
                         o.s.push(' ');
                     }
-                    o.topic(topic_name(t.name(), None), each(t.partitions()));
+                    o.topic(k.topic(t.name(), None), each(t.partitions()));
                 }
             };
             if let Some(t) = q.v3_and_below_transactional_id() {

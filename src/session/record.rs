@@ -115,6 +115,57 @@ pub struct Body {
     pub root: Option<RootOffsets>,
     /// The tree, once [`Body::tree`] built it.
     pub tree: OnceLock<Node>,
+    /// The names of the topic ids the body carries without a name beside
+    /// them, as the capture had told them when the exchange was analysed
+    /// (see [`super::names`]); not on the wire.
+    pub topic_names: TopicIdNames,
+}
+
+/// A topic id of a body that the capture named elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicIdName {
+    /// Where the `topicId` field starts in the body (what the walker's
+    /// `open` gives).
+    pub at: u32,
+    pub id: [u8; 16],
+    pub name: Arc<str>,
+}
+
+/// The named topic ids of a body, by their place in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TopicIdNames(Vec<TopicIdName>);
+
+impl TopicIdNames {
+    /// From entries in any order.
+    pub fn new(mut v: Vec<TopicIdName>) -> Self {
+        v.sort_by_key(|t| t.at);
+        v.dedup_by_key(|t| t.at);
+        TopicIdNames(v)
+    }
+
+    /// The name of the `topicId` field starting at `at`.
+    pub fn at(&self, at: u32) -> Option<&str> {
+        let i = self.0.binary_search_by_key(&at, |t| t.at).ok()?;
+        self.0.get(i).map(|t| &*t.name)
+    }
+
+    /// The name of topic `id`, when the body carries it and it was named.
+    pub fn by_id(&self, id: &[u8; 16]) -> Option<&str> {
+        self.0.iter().find(|t| &t.id == id).map(|t| &*t.name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &TopicIdName> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Heap bytes held (for memory budgets; names are shared).
+    pub fn heap_bytes(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<TopicIdName>()
+    }
 }
 
 impl PartialEq for Body {
@@ -131,6 +182,7 @@ impl PartialEq for Body {
             && self.error_code_only == o.error_code_only
             && self.bytes == o.bytes
             && self.errors == o.errors
+            && self.topic_names == o.topic_names
     }
 }
 
@@ -171,6 +223,7 @@ impl Body {
             errors: Vec::new(),
             root: None,
             tree: OnceLock::new(),
+            topic_names: TopicIdNames::default(),
         }
     }
 

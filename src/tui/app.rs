@@ -298,7 +298,10 @@ impl App {
         if self.first_ts.is_none_or(|t| e.request.ts < t) {
             self.first_ts = Some(e.request.ts);
         }
-        self.names.observe(e);
+        let learnt = self.names.observe(e);
+        if !learnt.is_empty() {
+            self.name_earlier(&learnt);
+        }
         let item = self.store.item(e, &self.names);
         let index = self.store.next_index();
         self.groups.observe(index as usize, e, &self.names);
@@ -619,6 +622,7 @@ impl App {
             response: it.response_bytes.as_deref(),
             response_complete: it.response_whole,
             show_secrets: self.opts.decode.show_secrets,
+            names: Some(&self.names),
         };
         self.detail = Some((index, Detail::new(&input)));
     }
@@ -747,6 +751,38 @@ impl App {
         Ok((n, undecoded))
     }
 
+    /// Name the topics of the exchanges held that showed the ids in
+    /// `learnt` before the capture named them: their summary and topics
+    /// are made again from their kept bytes, with the names known now.
+    fn name_earlier(&mut self, learnt: &[[u8; 16]]) {
+        let empty = TopicNames::new();
+        let labels: Vec<String> = learnt.iter().map(|id| empty.id_label(id)).collect();
+        let shows = |it: &Item| {
+            labels
+                .iter()
+                .any(|l| it.summary.contains(l.as_str()) || it.topics.iter().any(|t| t == l))
+        };
+        let stale: Vec<u64> = self
+            .store
+            .exchanges()
+            .filter(|(_, it)| shows(it))
+            .map(|(i, _)| i)
+            .collect();
+        for index in stale {
+            let Some(it) = self.store.exchange(index) else {
+                continue;
+            };
+            let e = self.rebuild(it, &self.opts.decode);
+            let summary = crate::session::describe::describe(&e).into_boxed_str();
+            let topics = crate::analysis::topics::topics_of(&e, &self.names).into_boxed_slice();
+            self.store.update(index, |it| {
+                it.summary = summary;
+                it.topics = topics;
+                it.search = crate::tui::filter::lower_search_text(&*it).into_boxed_str();
+            });
+        }
+    }
+
     /// The exchange an item was made from, its bodies decoded again from
     /// the kept bytes.
     pub fn rebuild(&self, it: &Item, opts: &DecodeOptions) -> Exchange {
@@ -762,7 +798,7 @@ impl App {
                 ))
             })
         };
-        Exchange {
+        let mut e = Exchange {
             stream: it.stream,
             client: it.client,
             broker: it.broker,
@@ -784,7 +820,11 @@ impl App {
                 it.response_whole,
                 MessageKind::Response,
             ),
-        }
+        };
+        // The names known now (the whole capture so far), as the analysis
+        // would have attached them.
+        crate::session::names::attach_known(&mut e, |id| self.names.name(id).cloned());
+        e
     }
 
     /// Draw the whole UI.

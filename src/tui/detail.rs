@@ -86,6 +86,8 @@ pub struct DetailInput<'a> {
     pub response_complete: bool,
     /// Leave SASL secrets readable (the bytes kept are masked otherwise).
     pub show_secrets: bool,
+    /// Topic names known for ids (shown beside `topicId` fields).
+    pub names: Option<&'a crate::analysis::topics::TopicNames>,
 }
 
 /// Width from which the hex is drawn beside the tree rather than under it.
@@ -402,7 +404,7 @@ impl Pane {
         complete: bool,
         opts: &DecodeOptions,
     ) -> Pane {
-        let body = decode_body(
+        let mut body = decode_body(
             input.api_key,
             input.api_version,
             kind,
@@ -410,6 +412,9 @@ impl Pane {
             complete,
             opts,
         );
+        if let Some(names) = input.names {
+            crate::session::names::attach_known_body(&mut body, |id| names.name(id).cloned());
+        }
         let mut title = match body.message {
             None => format!("v{}", input.api_version),
             Some(m) => format!("{} v{}", m.name, input.api_version),

@@ -393,6 +393,23 @@ impl Store {
             .get(usize::try_from(index.checked_sub(self.first)?).ok()?)
     }
 
+    /// Change the exchange at `index` (its heap bytes counted again; its
+    /// bodies' bytes must stay as they are).
+    pub fn update(&mut self, index: u64, f: impl FnOnce(&mut Item)) {
+        let Some(i) = index
+            .checked_sub(self.first)
+            .and_then(|i| usize::try_from(i).ok())
+        else {
+            return;
+        };
+        let Some(it) = self.items.get_mut(i) else {
+            return;
+        };
+        let before = it.heap_bytes();
+        f(it);
+        self.heap_bytes = self.heap_bytes.saturating_sub(before) + it.heap_bytes();
+    }
+
     pub fn event(&self, index: u64) -> Option<&EventItem> {
         self.events
             .get(usize::try_from(index.checked_sub(self.first_event)?).ok()?)

@@ -22,6 +22,13 @@ pub trait Splice {
     /// Write the decoded protocol held by the bytes field whose node starts
     /// at `at`; false to write the bytes.
     fn bytes(&mut self, at: u32, out: &mut Vec<u8>) -> bool;
+    /// The name of the topic whose `topicId` field starts at `at`, when
+    /// known from elsewhere: written as `topicName` after the id (the
+    /// default: none).
+    fn topic_name(&self, at: u32) -> Option<&str> {
+        let _ = at;
+        None
+    }
 }
 
 /// No splicing: records as placeholders, bytes as base64.
@@ -53,6 +60,8 @@ pub fn write_message<S: Splice>(
         splice,
         opened: Vec::new(),
         levels: Vec::new(),
+        base: buf.as_ptr() as usize,
+        fixed_at: None,
     };
     w.begin_struct();
     let walked = walk_message(spec, version, buf, start, &mut w);
@@ -83,6 +92,11 @@ struct JsonVisit<'o, 'p, S: Splice> {
     splice: &'p mut S,
     opened: Vec<Opened>,
     levels: Vec<Level>,
+    /// Where the body starts in memory: an element taken whole
+    /// ([`Visit::fixed_element`]) gives its fields' places from it.
+    base: usize,
+    /// The start of the field of an element taken whole being written.
+    fixed_at: Option<u32>,
 }
 
 impl<S: Splice> JsonVisit<'_, '_, S> {
@@ -349,13 +363,22 @@ impl<'a, S: Splice> Visit<'a> for JsonVisit<'_, '_, S> {
     }
 
     fn scalar(&mut self, v: Scalar<'a>) {
-        let at = self.opened.last().map_or(0, |o| o.at);
+        let at = self
+            .fixed_at
+            .unwrap_or_else(|| self.opened.last().map_or(0, |o| o.at));
         let out = &mut *self.out;
         match v {
             Scalar::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
             Scalar::Int(i) => write_int(out, i),
             Scalar::Float(f) => write_float(out, f),
-            Scalar::Uuid(u) => write_uuid(out, u),
+            Scalar::Uuid(u) => {
+                write_uuid(out, u);
+                // Only a `topicId` can be named (the splice says which).
+                if let Some(name) = self.splice.topic_name(at) {
+                    out.extend_from_slice(b",\"topicName\":");
+                    write_str(out, name);
+                }
+            }
             Scalar::Str(s) => write_lossy(out, s),
             Scalar::Bytes(b) => {
                 if !self.splice.bytes(at, out) {
@@ -394,7 +417,9 @@ impl<'a, S: Splice> Visit<'a> for JsonVisit<'_, '_, S> {
         level.first = false;
         self.out.push(b'{');
         let mut r = Reader::new(data, 0, data.len());
+        let start = (data.as_ptr() as usize).saturating_sub(self.base);
         for (n, (_, k)) in regular(specs, version).enumerate() {
+            let at = u32::try_from(start + r.pos).unwrap_or(u32::MAX);
             let Ok(Some(v)) = read_scalar(&mut r, k, false, false) else {
                 break;
             };
@@ -402,8 +427,10 @@ impl<'a, S: Splice> Visit<'a> for JsonVisit<'_, '_, S> {
                 self.out.push(b',');
             }
             write_key(self.out, k.name);
+            self.fixed_at = Some(at);
             self.scalar(v);
         }
+        self.fixed_at = None;
         self.out.push(b'}');
         true
     }

@@ -72,6 +72,7 @@ fn input(e: &Exchange) -> DetailInput<'_> {
         response: e.response_body.as_ref().map(|b| &b.bytes[..]),
         response_complete: e.response.is_some_and(|r| r.lost_bytes == 0),
         show_secrets: false,
+        names: None,
     }
 }
 

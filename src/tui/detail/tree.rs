@@ -241,7 +241,14 @@ impl Builder<'_> {
                 self.leaf(name, range, quoted(s, MAX_TEXT), Tone::Name);
             }
             Value::Uuid(u) => {
-                self.leaf(name, range, uuid_string(u), Tone::Text);
+                let i = self.leaf(name, range, uuid_string(u), Tone::Text);
+                // The topic's name, known from elsewhere in the capture.
+                if shift == 0
+                    && n.name == "topicId"
+                    && let Some(t) = self.body.topic_names.at(n.range.start)
+                {
+                    self.items[i].suffix = format!(" ({t})");
+                }
             }
             Value::Null => {
                 self.leaf(name, range, "null".to_string(), Tone::Dim);
