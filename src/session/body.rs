@@ -101,13 +101,24 @@ pub(super) fn decode(
         nulls: Vec::new(),
         want_errors: kind == MessageKind::Response,
     };
-    let (walked, root) = match spec {
-        Some(s) => {
+    // Topic ids (and the names beside them) are collected in the same walk,
+    // for the messages that carry any.
+    let mut ids = spec
+        .filter(|s| super::names::carries(s, used))
+        .map(|_| super::names::Collect::new(body));
+    let (walked, root) = match (spec, ids.as_mut()) {
+        (Some(s), Some(n)) => {
+            let (w, r) = view::walk_with_root(s, used, body, &mut walk::Both(&mut c, n));
+            (Some(w), Some(r))
+        }
+        (Some(s), None) => {
             let (w, r) = view::walk_with_root(s, used, body, &mut c);
             (Some(w), Some(r))
         }
-        None => (None, None),
+        (None, _) => (None, None),
     };
+    let whole = walked.as_ref().is_some_and(|w| w.error.is_none());
+    let topic_ids = ids.map(|n| Box::new(n.finish(whole)));
     let error = match &walked {
         Some(w) => w.error.clone(),
         None => Some(DecodeError {
@@ -253,6 +264,7 @@ pub(super) fn decode(
             root,
             tree: Default::default(),
             topic_names: Default::default(),
+            topic_ids,
         },
         problem,
         spent,

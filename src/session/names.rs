@@ -44,15 +44,12 @@ const ZERO: [u8; 16] = [0; 16];
 #[derive(Debug, Default)]
 pub struct TopicIds {
     names: HashMap<[u8; 16], Arc<str>>,
-    /// Whether a message (by name and version) has a `topicId` field at all.
-    carries: HashMap<(&'static str, i16), bool>,
 }
 
 impl TopicIds {
     pub fn new() -> Self {
         TopicIds {
             names: HashMap::new(),
-            carries: HashMap::new(),
         }
     }
 
@@ -70,15 +67,28 @@ impl TopicIds {
     }
 
     /// Learn the names `e`'s response gives, then attach to both bodies
-    /// the names of the ids they carry without one.
+    /// the names of the ids they carry without one (what the decode's walk
+    /// found: [`Body::topic_ids`], taken here).
     pub fn observe(&mut self, e: &mut Exchange) {
-        let resp = e.response_body.as_deref().and_then(|b| self.walk(b));
-        if let Some(found) = &resp {
-            for (id, name) in &found.named {
-                self.learn(id, name);
+        let resp = e
+            .response_body
+            .as_deref_mut()
+            .and_then(|b| b.topic_ids.take());
+        if let (Some(found), Some(b)) = (&resp, e.response_body.as_deref()) {
+            for (id, (start, end)) in &found.named {
+                if let Some(name) = b
+                    .bytes
+                    .get(*start as usize..*end as usize)
+                    .and_then(|n| std::str::from_utf8(n).ok())
+                {
+                    self.learn(id, name);
+                }
             }
         }
-        let req = e.request_body.as_deref().and_then(|b| self.walk(b));
+        let req = e
+            .request_body
+            .as_deref_mut()
+            .and_then(|b| b.topic_ids.take());
         if let (Some(b), Some(found)) = (e.request_body.as_deref_mut(), req) {
             b.topic_names = self.attach(&found.unnamed);
         }
@@ -113,23 +123,6 @@ impl TopicIds {
             .take(MAX_NAMED_PER_BODY)
             .collect();
         TopicIdNames::new(v)
-    }
-
-    /// The topic ids of a body, when its message has any.
-    fn walk(&mut self, b: &Body) -> Option<Found> {
-        let spec = b.message?;
-        if !self.carries(spec, b.version) {
-            return None;
-        }
-        walk_body(b)
-    }
-
-    fn carries(&mut self, spec: &'static MessageSpec, version: i16) -> bool {
-        *self.carries.entry((spec.name, version)).or_insert_with(|| {
-            let v = version.min(spec.versions.hi);
-            spec.segment(v)
-                .is_some_and(|s| has_topic_id(s.fields(), v, 0))
-        })
     }
 }
 
@@ -172,20 +165,27 @@ fn walk_body(b: &Body) -> Option<Found> {
     if b.error_code_only {
         return None;
     }
-    let mut v = Collect {
-        opened: Vec::new(),
-        frames: vec![Frame::default()],
-        found: Found::default(),
-    };
+    let mut v = Collect::new(&b.bytes);
     let walked = walk::walk_message(spec, b.version, &b.bytes, 0, &mut v);
-    // Structs cut by an error are closed too (the walker ends them):
-    // a name and an id both read go together. The root's ids pair with
-    // its name only when the whole body was read.
-    let whole = walked.error.is_none();
-    while let Some(f) = v.frames.pop() {
-        v.found.close(f, whole);
+    Some(v.finish(walked.error.is_none()))
+}
+
+/// Whether `spec` at `version` holds a `topicId` at any depth (what a
+/// body's walk collects topic ids for); cached per message and version.
+pub(super) fn carries(spec: &'static MessageSpec, version: i16) -> bool {
+    thread_local! {
+        static CARRIES: std::cell::RefCell<HashMap<(&'static str, i16), bool>> =
+            std::cell::RefCell::new(HashMap::new());
     }
-    Some(v.found)
+    CARRIES.with(|c| {
+        *c.borrow_mut()
+            .entry((spec.name, version))
+            .or_insert_with(|| {
+                let v = version.min(spec.versions.hi);
+                spec.segment(v)
+                    .is_some_and(|s| has_topic_id(s.fields(), v, 0))
+            })
+    })
 }
 
 /// Whether `fields` (in `version`) hold a `topicId`, at any depth.
@@ -209,10 +209,11 @@ fn is_name(f: &FieldSpec) -> bool {
 }
 
 /// The ids of a body.
-#[derive(Default)]
-struct Found {
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Found {
     /// Ids with a name beside them.
-    named: Vec<([u8; 16], String)>,
+    /// (Where the name lies in the body: its bytes' range.)
+    named: Vec<([u8; 16], (u32, u32))>,
     /// Ids without one, with where their field starts.
     unnamed: Vec<(u32, [u8; 16])>,
 }
@@ -223,7 +224,7 @@ impl Found {
         match (&f.name, paired) {
             (Some(n), true) => {
                 for (_, id) in f.ids {
-                    self.named.push((id, n.clone()));
+                    self.named.push((id, *n));
                 }
             }
             // A `topicName` field, even null, leaves no room for another.
@@ -237,15 +238,43 @@ impl Found {
 #[derive(Default)]
 struct Frame {
     ids: Vec<(u32, [u8; 16])>,
-    name: Option<String>,
+    /// Where the name's bytes lie in the body.
+    name: Option<(u32, u32)>,
     topic_name_field: bool,
 }
 
-struct Collect {
+/// Collects a body's topic ids during a walk (alone, or beside the
+/// session's own collection: [`walk::Both`]).
+pub(super) struct Collect {
+    /// The address of the body's first byte (names are kept as ranges).
+    base: usize,
     /// The fields open, with where they start.
     opened: Vec<(&'static FieldSpec, u32)>,
     frames: Vec<Frame>,
     found: Found,
+}
+
+impl Collect {
+    /// For a walk of `body`.
+    pub(super) fn new(body: &[u8]) -> Self {
+        Collect {
+            base: body.as_ptr() as usize,
+            opened: Vec::new(),
+            frames: vec![Frame::default()],
+            found: Found::default(),
+        }
+    }
+
+    /// What was found, once the walk is over (`whole`: it read the whole
+    /// body). Structs cut by an error are closed too (the walker ends
+    /// them): a name and an id both read go together. The root's ids pair
+    /// with its name only when the whole body was read.
+    pub(super) fn finish(mut self, whole: bool) -> Found {
+        while let Some(f) = self.frames.pop() {
+            self.found.close(f, whole);
+        }
+        self.found
+    }
 }
 
 impl Visit<'_> for Collect {
@@ -279,8 +308,11 @@ impl Visit<'_> for Collect {
         match v {
             Scalar::Uuid(u) if is_topic_id(f) => fr.ids.push((at, *u)),
             Scalar::Str(s) if is_name(f) => {
-                if let Ok(s) = std::str::from_utf8(s) {
-                    fr.name = Some(s.to_string());
+                // Where the name lies in the body (the walker lends slices
+                // of it): kept as a range, read when the name is learnt.
+                let start = (s.as_ptr() as usize).wrapping_sub(self.base);
+                if let (Ok(a), Ok(z)) = (u32::try_from(start), u32::try_from(start + s.len())) {
+                    fr.name = Some((a, z));
                 }
             }
             _ => {}
@@ -316,6 +348,8 @@ mod tests {
         let mut b = Body::of_bytes(bytes);
         b.message = Some(spec);
         b.version = version;
+        // What the session's decode collects in its walk.
+        b.topic_ids = walk_body(&b).map(Box::new);
         Box::new(b)
     }
 

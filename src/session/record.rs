@@ -119,6 +119,9 @@ pub struct Body {
     /// them, as the capture had told them when the exchange was analysed
     /// (see [`super::names`]); not on the wire.
     pub topic_names: TopicIdNames,
+    /// The topic ids the decode's walk found (named beside them or not),
+    /// for the analysis to learn from and name; taken when it has.
+    pub(crate) topic_ids: Option<Box<super::names::Found>>,
 }
 
 /// A topic id of a body that the capture named elsewhere.
@@ -224,6 +227,7 @@ impl Body {
             root: None,
             tree: OnceLock::new(),
             topic_names: TopicIdNames::default(),
+            topic_ids: None,
         }
     }
 

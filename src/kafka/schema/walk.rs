@@ -96,6 +96,56 @@ pub trait Visit<'a> {
     }
 }
 
+/// Two visitors fed by one walk: each is told of what either wants (so each
+/// must let pass what it did not ask for), in the same order.
+pub struct Both<'x, A, B>(pub &'x mut A, pub &'x mut B);
+
+impl<'a, A: Visit<'a>, B: Visit<'a>> Visit<'a> for Both<'_, A, B> {
+    const EVERY_FIELD: bool = A::EVERY_FIELD || B::EVERY_FIELD;
+
+    fn interesting(f: &FieldSpec) -> bool {
+        A::interesting(f) || B::interesting(f)
+    }
+    fn open(&mut self, step: Step, f: &'static FieldSpec, at: usize) {
+        self.0.open(step, f, at);
+        self.1.open(step, f, at);
+    }
+    fn close(&mut self, end: usize) {
+        self.0.close(end);
+        self.1.close(end);
+    }
+    fn abort(&mut self) {
+        self.0.abort();
+        self.1.abort();
+    }
+    fn scalar(&mut self, v: Scalar<'a>) {
+        self.0.scalar(v);
+        self.1.scalar(v);
+    }
+    fn begin_struct(&mut self) {
+        self.0.begin_struct();
+        self.1.begin_struct();
+    }
+    fn end_struct(&mut self) {
+        self.0.end_struct();
+        self.1.end_struct();
+    }
+    fn begin_array(&mut self, count: usize) {
+        self.0.begin_array(count);
+        self.1.begin_array(count);
+    }
+    fn end_array(&mut self) {
+        self.0.end_array();
+        self.1.end_array();
+    }
+    fn unknown_tagged(&mut self, tag: u32, data: &'a [u8]) {
+        self.0.unknown_tagged(tag, data);
+        self.1.unknown_tagged(tag, data);
+    }
+    // Whole fixed elements go the long way: neither visitor takes them
+    // whole for the other.
+}
+
 /// The visitor that wants nothing: a validating skip.
 pub struct Skip;
 impl Visit<'_> for Skip {
