@@ -234,9 +234,15 @@ fn per_api_counts_match_tshark() {
 /// Errors by (API key, code) as the NDJSON export lists them: occurrences,
 /// exchanges, the first request frames.
 fn export_errors(name: &str) -> BTreeMap<(i16, i16), (u64, u64, Vec<u64>)> {
+    let path = corpus_dir().join(format!("{name}.pcap"));
+    // Decrypted as the library run is (the key log beside the capture).
+    let keylog: Vec<String> = keys_of(&path)
+        .map(|k| vec!["--keylog".to_string(), k.display().to_string()])
+        .unwrap_or_default();
     let out = Command::new(env!("CARGO_BIN_EXE_kwire"))
         .arg("export")
-        .arg(corpus_dir().join(format!("{name}.pcap")))
+        .args(&keylog)
+        .arg(&path)
         .output()
         .unwrap();
     assert!(out.status.success());
