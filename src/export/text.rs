@@ -494,7 +494,8 @@ fn event_line(line: &mut String, e: &Event) {
                     let _ = write!(line, ", not read: {why}");
                 }
             }
-            for a in &t.info.alerts {
+            // close_notify is how TLS ends a connection: not news.
+            for a in t.info.alerts.iter().filter(|a| a.description != 0) {
                 let _ = write!(
                     line,
                     "; {} alert {} from the {}",
