@@ -287,3 +287,13 @@ fn tls13_chacha20_sample() {
 fn tls12_chacha20_sample() {
     check_sample("tls12_chacha20", 0x0303, 0xCCA8);
 }
+
+#[test]
+fn tls12_cbc_sha_encrypt_then_mac_sample() {
+    check_sample("tls12_cbc_sha_etm", 0x0303, 0xC013);
+}
+
+#[test]
+fn tls12_cbc_sha384_mac_then_encrypt_sample() {
+    check_sample("tls12_cbc_sha384_mte", 0x0303, 0xC028);
+}

@@ -111,6 +111,8 @@ def main():
     cctx.verify_mode = ssl.CERT_NONE
     cctx.keylog_filename = keys
     cctx.set_alpn_protocols(["kafka"])
+    if ciphers:
+        cctx.set_ciphers(ciphers)
     sent_by_client = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with cctx.wrap_socket(raw, server_hostname="broker.example") as s:
