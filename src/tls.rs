@@ -314,7 +314,8 @@ impl TlsConn {
     /// handshake type 1); `Some(false)` when it cannot; `None` when more
     /// bytes are needed to tell (at most 6 are).
     pub fn is_client_hello(data: &[u8]) -> Option<bool> {
-        let checks: [&dyn Fn(&[u8]) -> bool; 5] = [
+        type Check<'c> = &'c dyn Fn(&[u8]) -> bool;
+        let checks: [Check<'_>; 5] = [
             &|d| d.first() == Some(&HANDSHAKE),
             &|d| d.get(1) == Some(&3),
             &|d| d.get(2).is_some_and(|&m| m <= 4),
