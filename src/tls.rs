@@ -54,6 +54,10 @@ pub const MAX_HANDSHAKE_MSG_LEN: usize = 1 << 16;
 pub const MAX_ALERTS: usize = 16;
 /// ALPN protocol names kept in [`TlsInfo::alpn`].
 pub const MAX_ALPN: usize = 16;
+/// Most bytes a [`TlsConn`] holds ([`TlsConn::buffered_bytes`]): a record
+/// and a handshake message per direction, and the scratch record.
+pub const MAX_BUFFERED: usize =
+    2 * (RECORD_HEADER_LEN + MAX_CIPHERTEXT_LEN + 4 + MAX_HANDSHAKE_MSG_LEN) + MAX_CIPHERTEXT_LEN;
 /// After a loss, sequence numbers tried beyond the fewest records lost.
 pub const MAX_SEQ_SKIP: u64 = 64;
 
@@ -71,6 +75,10 @@ const HS_ENCRYPTED_EXTENSIONS: u8 = 8;
 const HS_CERTIFICATE: u8 = 11;
 const HS_FINISHED: u8 = 20;
 const HS_KEY_UPDATE: u8 = 24;
+
+/// Extension types.
+const EXT_ENCRYPT_THEN_MAC: u16 = 22;
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
 
 /// Protocol versions.
 const TLS12: u16 = 0x0303;
@@ -306,7 +314,8 @@ impl TlsConn {
     /// handshake type 1); `Some(false)` when it cannot; `None` when more
     /// bytes are needed to tell (at most 6 are).
     pub fn is_client_hello(data: &[u8]) -> Option<bool> {
-        let checks: [&dyn Fn(&[u8]) -> bool; 5] = [
+        type Check<'c> = &'c dyn Fn(&[u8]) -> bool;
+        let checks: [Check<'_>; 5] = [
             &|d| d.first() == Some(&HANDSHAKE),
             &|d| d.get(1) == Some(&3),
             &|d| d.get(2).is_some_and(|&m| m <= 4),
@@ -368,6 +377,16 @@ impl TlsConn {
     /// What is known of the session.
     pub fn info(&self) -> &TlsInfo {
         &self.info
+    }
+
+    /// Bytes held now (records and handshake messages in progress, the
+    /// scratch record): at most [`MAX_BUFFERED`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| d.rec.len() + d.hs.len())
+            .sum::<usize>()
+            + self.scratch.len()
     }
 
     /// In-order bytes of `dir`. Decrypted application data goes to `out` as
@@ -794,6 +813,19 @@ impl TlsConn {
                     .map(|(_, v)| v)
                     .unwrap_or_default();
                 let mut version = sh.version.0;
+                // Walked by hand too: tls-parser stops at the first
+                // extension it cannot parse.
+                for (ty, data) in raw_extensions(sh.ext.unwrap_or_default()) {
+                    match ty {
+                        EXT_ENCRYPT_THEN_MAC => self.etm = true,
+                        EXT_SUPPORTED_VERSIONS => {
+                            if let Some(&[a, b]) = data.get(..2) {
+                                version = u16::from_be_bytes([a, b]);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 for e in exts {
                     match e {
                         tls_parser::TlsExtension::SupportedVersions(v) => {
@@ -990,6 +1022,20 @@ impl TlsConn {
         }
         Some(())
     }
+}
+
+/// (type, data) of each extension of a hello's extension block (without
+/// its length prefix), up to the first that does not fit.
+fn raw_extensions(mut ext: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let &[t0, t1, l0, l1, ..] = ext else {
+            return None;
+        };
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let data = ext.get(4..4usize.checked_add(len)?)?;
+        ext = ext.get(4 + len..)?;
+        Some((u16::from_be_bytes([t0, t1]), data))
+    })
 }
 
 /// The first 5 bytes of `rec` as a header.

@@ -243,3 +243,57 @@ fn aiokafka_tansu_tls12_matches_tshark() {
     }
     assert!(found > 0, "gzip batches holding `aio msg` values");
 }
+
+/// A capture of `samples/tls/record.py`: the plaintext equals what the
+/// client and the server sent, byte for byte.
+fn check_sample(name: &str, version: u16, cipher: u16) {
+    let dir = common::samples_dir().join("tls");
+    let conns = decrypt(
+        &dir.join(format!("{name}.pcap")),
+        &dir.join(format!("{name}.keys")),
+    );
+    assert_eq!(conns.len(), 1);
+    let c = &conns[0];
+    let i = info(c);
+    assert_eq!(i.version, Some(version), "{name}");
+    assert_eq!(i.cipher, Some(cipher), "{name}");
+    assert_eq!(i.keys, KeyState::Found, "{name}");
+    assert_eq!(i.sni.as_deref(), Some("broker.example"));
+    assert_eq!(i.undecryptable_records, 0, "{name}: {:?}", c.events);
+    assert!(c.events.iter().any(|(_, e)| *e == TlsEvent::HandshakeDone));
+    let client = std::fs::read(dir.join(format!("{name}.client"))).unwrap();
+    let server = std::fs::read(dir.join(format!("{name}.server"))).unwrap();
+    assert!(
+        c.plain[Dir::AtoB.index()] == client,
+        "{name}: client plaintext"
+    );
+    assert!(
+        c.plain[Dir::BtoA.index()] == server,
+        "{name}: server plaintext"
+    );
+}
+
+#[test]
+fn tls13_aes128gcm_sample() {
+    check_sample("tls13_aes128gcm", 0x0304, 0x1301);
+}
+
+#[test]
+fn tls13_chacha20_sample() {
+    check_sample("tls13_chacha20", 0x0304, 0x1303);
+}
+
+#[test]
+fn tls12_chacha20_sample() {
+    check_sample("tls12_chacha20", 0x0303, 0xCCA8);
+}
+
+#[test]
+fn tls12_cbc_sha_encrypt_then_mac_sample() {
+    check_sample("tls12_cbc_sha_etm", 0x0303, 0xC013);
+}
+
+#[test]
+fn tls12_cbc_sha384_mac_then_encrypt_sample() {
+    check_sample("tls12_cbc_sha384_mte", 0x0303, 0xC028);
+}

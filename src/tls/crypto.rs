@@ -30,7 +30,7 @@ pub enum Hash {
 
 impl Hash {
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha1 => 20,
             Hash::Sha256 => 32,
@@ -242,7 +242,13 @@ impl RecordCipher {
 
     /// The next TLS 1.3 traffic secret after a KeyUpdate.
     pub fn next_secret(suite: Suite, secret: &[u8]) -> Option<Vec<u8>> {
-        hkdf_expand_label(suite.prf, secret, b"traffic upd", b"", suite.prf.len())
+        hkdf_expand_label(
+            suite.prf,
+            secret,
+            b"traffic upd",
+            b"",
+            suite.prf.output_len(),
+        )
     }
 
     /// The TLS 1.2 (client, server) ciphers from the master secret and the
@@ -254,7 +260,7 @@ impl RecordCipher {
         server_random: &[u8],
         etm: bool,
     ) -> Option<(RecordCipher, RecordCipher)> {
-        let mac_len = suite.mac.map_or(0, Hash::len);
+        let mac_len = suite.mac.map_or(0, Hash::output_len);
         let key_len = suite.bulk.key_len();
         let iv_len = suite.bulk.fixed_iv_len_12();
         let total = 2 * (mac_len + key_len + iv_len);
@@ -343,7 +349,7 @@ impl RecordCipher {
                 mac,
                 etm,
             } => {
-                let mac_len = mac.len();
+                let mac_len = mac.output_len();
                 let (enc, tag) = if *etm {
                     let n = body.len().checked_sub(mac_len)?;
                     let (enc, tag) = (body.get(..n)?, body.get(n..)?);
@@ -357,7 +363,7 @@ impl RecordCipher {
                 };
                 let iv = enc.get(..AES_BLOCK_LEN)?;
                 let ct = enc.get(AES_BLOCK_LEN..)?;
-                if ct.is_empty() || ct.len() % AES_BLOCK_LEN != 0 {
+                if ct.is_empty() || !ct.len().is_multiple_of(AES_BLOCK_LEN) {
                     return None;
                 }
                 out.extend_from_slice(ct);

@@ -454,3 +454,53 @@ fn damaged_sessions_do_not_panic() {
         conn.data(Dir::AtoB, &c, at(5), &mut keys, &mut sink);
     }
 }
+
+/// The `tls_records` fuzz target's checks, over pseudo-random chunks, gaps
+/// and byte flips of the synthetic session (cargo-fuzz needs nightly
+/// tooling; this runs with the unit tests).
+#[test]
+fn random_damage_stays_bounded() {
+    let s = session();
+    let streams = [s.client.concat(), s.server.concat()];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..200 {
+        let mut conn = TlsConn::new(Dir::AtoB);
+        let mut keys = keylog();
+        let mut sink = |o: TlsOut<'_>| {
+            if let TlsOut::Plain { data, .. } = o {
+                assert!(data.len() <= MAX_PLAINTEXT_LEN + 256);
+            }
+        };
+        let mut pos = [0usize; 2];
+        let mut bytes = streams.clone();
+        for _ in 0..(next() % 8) {
+            let d = (next() % 2) as usize;
+            let i = (next() as usize) % bytes[d].len();
+            bytes[d][i] ^= (next() % 255 + 1) as u8;
+        }
+        while pos[0] < bytes[0].len() || pos[1] < bytes[1].len() {
+            let d = (next() % 2) as usize;
+            let dir = if d == 0 { Dir::AtoB } else { Dir::BtoA };
+            let n = ((next() % 3000) as usize).min(bytes[d].len() - pos[d]);
+            if next() % 10 == 0 {
+                conn.gap(dir, n as u64, at(1), &mut sink);
+            } else {
+                conn.data(
+                    dir,
+                    &bytes[d][pos[d]..pos[d] + n],
+                    at(1),
+                    &mut keys,
+                    &mut sink,
+                );
+            }
+            pos[d] += n;
+            assert!(conn.buffered_bytes() <= MAX_BUFFERED);
+        }
+    }
+}
