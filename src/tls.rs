@@ -358,17 +358,6 @@ impl TlsConn {
         }
     }
 
-    /// Bytes held: records and handshake messages in progress, scratch
-    /// (for the memory budget; at most a record and a handshake message
-    /// per direction).
-    pub fn buffered(&self) -> usize {
-        self.dirs
-            .iter()
-            .map(|d| d.rec.capacity() + d.hs.capacity())
-            .sum::<usize>()
-            + self.scratch.capacity()
-    }
-
     /// The direction that sent the ClientHello.
     pub fn client(&self) -> Dir {
         self.client
@@ -379,14 +368,24 @@ impl TlsConn {
         &self.info
     }
 
-    /// Bytes held now (records and handshake messages in progress, the
+    /// Bytes in use now (records and handshake messages in progress, the
     /// scratch record): at most [`MAX_BUFFERED`].
-    pub fn buffered_bytes(&self) -> usize {
+    pub fn used_bytes(&self) -> usize {
         self.dirs
             .iter()
             .map(|d| d.rec.len() + d.hs.len())
             .sum::<usize>()
             + self.scratch.len()
+    }
+
+    /// Bytes held now, as allocated (what the memory budget counts): the
+    /// buffers of [`used_bytes`](Self::used_bytes) with their spare room.
+    pub fn buffered_bytes(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| d.rec.capacity() + d.hs.capacity())
+            .sum::<usize>()
+            + self.scratch.capacity()
     }
 
     /// In-order bytes of `dir`. Decrypted application data goes to `out` as

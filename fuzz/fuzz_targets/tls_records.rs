@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
             conn.data(dir, chunk, at, &mut keys, &mut sink);
             rest = after;
         }
-        assert!(conn.buffered_bytes() <= MAX_BUFFERED);
+        assert!(conn.used_bytes() <= MAX_BUFFERED);
     }
     let _ = conn.info().clone();
 });

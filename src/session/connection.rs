@@ -332,7 +332,7 @@ impl Conn {
             + self.framers[1].heap_bytes()
             + self.core.early_bytes
             + self.core.in_flight.bytes()
-            + self.tls.as_ref().map_or(0, |t| t.buffered())
+            + self.tls.as_ref().map_or(0, |t| t.buffered_bytes())
     }
 
     /// The `tls` event of this connection, when it has one to tell (see

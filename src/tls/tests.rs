@@ -500,7 +500,7 @@ fn random_damage_stays_bounded() {
                 );
             }
             pos[d] += n;
-            assert!(conn.buffered_bytes() <= MAX_BUFFERED);
+            assert!(conn.used_bytes() <= MAX_BUFFERED);
         }
     }
 }
