@@ -526,6 +526,12 @@ impl StreamSink for Tracker {
         let Some(c) = self.conns.get_mut(&conn.id) else {
             return Interest::Ignore;
         };
+        // Bytes seen on the wire, TLS or not (a connection that carried any
+        // was not refused, and its server is not silent).
+        c.core.data_seen |= !data.is_empty();
+        if let Some(seen) = c.core.data_dirs.get_mut(dir.index()) {
+            *seen |= !data.is_empty();
+        }
         if !c.tls_checked && !data.is_empty() {
             // TLS is known by its first record, a ClientHello, on any port.
             c.tls_checked = true;

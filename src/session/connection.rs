@@ -135,7 +135,8 @@ pub(super) struct Core {
     retry: Option<Dir>,
     /// Bytes scanned while no direction had a role.
     scanned: u64,
-    /// Whether any byte was delivered, in either direction.
+    /// Whether any byte was delivered, in either direction (on the wire:
+    /// TLS records count; set by the tracker).
     pub data_seen: bool,
     /// Whether any byte was delivered in each direction (by `Dir::index`).
     pub data_dirs: [bool; 2],
@@ -265,10 +266,6 @@ impl Conn {
     }
 
     pub fn data(&mut self, dir: Dir, data: &[u8], at: PacketRef, ctx: &mut Ctx<'_>) {
-        self.core.data_seen |= !data.is_empty();
-        if let Some(seen) = self.core.data_dirs.get_mut(dir.index()) {
-            *seen |= !data.is_empty();
-        }
         if self.core.client_dir.is_none() {
             self.core.scanned += data.len() as u64;
             if self.core.scanned > ctx.cfg.detect_scan_limit {

@@ -101,6 +101,33 @@ impl Tls {
     }
 }
 
+/// What a fatal handshake alert usually means for a Kafka client and
+/// broker, and where to look.
+fn alert_hint(name: &str, from_server: bool) -> Option<&'static str> {
+    Some(match (name, from_server) {
+        ("unknown_ca", false) => {
+            "the client does not trust the CA that signed the broker's certificate: its truststore (ssl.truststore.location, librdkafka ssl.ca.location) lacks it"
+        }
+        ("unknown_ca", true) => {
+            "the broker does not trust the client's certificate (mutual TLS): the broker's ssl.truststore lacks the client's CA"
+        }
+        ("bad_certificate" | "certificate_unknown", false) => {
+            "the client rejected the broker's certificate: a hostname that does not match (ssl.endpoint.identification.algorithm), or a chain it cannot verify"
+        }
+        ("bad_certificate" | "certificate_unknown", true) => {
+            "the broker rejected the client's certificate (ssl.client.auth=required), or none was sent"
+        }
+        ("certificate_expired", _) => "a certificate in the chain has expired",
+        ("handshake_failure", _) => {
+            "no cipher suite or protocol both sides accept (ssl.enabled.protocols, ssl.cipher.suites), or a required client certificate missing"
+        }
+        ("protocol_version", _) => {
+            "the two sides share no TLS version (ssl.enabled.protocols, ssl.protocol)"
+        }
+        _ => return None,
+    })
+}
+
 impl Detector for Tls {
     fn exchange(&mut self, _e: &Exchange, _cx: &Context<'_>) {}
 
@@ -170,14 +197,20 @@ impl Detector for Tls {
                         plural(n)
                     ),
                 ),
-                Trouble::Alert(name, from_server) => Finding::new(
-                    Severity::Error,
-                    "tls_handshake_failed",
-                    format!(
-                        "{conns} to {server} failed in the handshake: the {} sent the fatal alert {name}{session}",
-                        if *from_server { "server" } else { "client" }
-                    ),
-                ),
+                Trouble::Alert(name, from_server) => {
+                    let mut f = Finding::new(
+                        Severity::Error,
+                        "tls_handshake_failed",
+                        format!(
+                            "{conns} to {server} failed in the handshake: the {} sent the fatal alert {name}{session}",
+                            if *from_server { "server" } else { "client" }
+                        ),
+                    );
+                    if let Some(hint) = alert_hint(name, *from_server) {
+                        f.details.push(hint.to_string());
+                    }
+                    f
+                }
                 Trouble::Damaged => Finding::new(
                     Severity::Warning,
                     "tls_damaged",
