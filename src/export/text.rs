@@ -237,7 +237,11 @@ pub fn event_detail(e: &Event) -> String {
     let mut head = String::new();
     push_head(&mut head, e.at.frame, e.at.ts, e.stream);
     // The head, a blank, a one-character mark, a blank and the type.
-    let skip = head.len() + 3 + e.kind.type_name().len();
+    let mark = line
+        .get(head.len() + 1..)
+        .and_then(|r| r.chars().next())
+        .map_or(1, char::len_utf8);
+    let skip = head.len() + 2 + mark + e.kind.type_name().len();
     line.get(skip..).unwrap_or("").trim_start().to_string()
 }
 
