@@ -63,6 +63,10 @@ struct Cli {
     /// the file, rate, time left), no warnings.
     #[arg(short = 'q', long, global = true)]
     quiet: bool,
+    /// With CAPTURE: decrypt TLS with this NSS key log (repeatable; the
+    /// commands take `--keylog` themselves).
+    #[arg(long = "keylog", value_name = "FILE", requires = "capture")]
+    keylogs: Vec<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -570,8 +574,14 @@ fn main_inner() -> Result<()> {
                     )
                     .exit();
             };
-            // Every option at its default.
-            let a = TuiDefaults::parse_from(["kwire".into(), capture]).args;
+            // Every option at its default, but the key logs.
+            let mut argv: Vec<std::ffi::OsString> = vec!["kwire".into()];
+            for k in &cli.keylogs {
+                argv.push("--keylog".into());
+                argv.push(k.into());
+            }
+            argv.push(capture.into());
+            let a = TuiDefaults::parse_from(argv).args;
             if io::stdout().is_terminal() {
                 Command::Tui(a)
             } else {
