@@ -103,8 +103,8 @@ pub struct AlertInfo {
     pub encrypted: bool,
 }
 
-/// The server's certificate (TLS 1.2 only, where it travels in the clear).
-/// Not filled in yet: kwire does not parse X.509 (see [`TlsInfo::server_cert`]).
+/// The server's certificate (the first of its chain): in the clear in TLS
+/// 1.2, decrypted with the handshake keys in TLS 1.3.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertInfo {
     /// The subject distinguished name.
@@ -147,7 +147,7 @@ pub struct TlsInfo {
     pub server_answered: bool,
     /// The first [`MAX_ALERTS`] alerts.
     pub alerts: Vec<AlertInfo>,
-    /// Always `None` for now: X.509 parsing is not implemented.
+    /// The server's certificate, when its Certificate message was read.
     pub server_cert: Option<CertInfo>,
     /// Records seen, both directions.
     pub records: u64,
@@ -866,7 +866,10 @@ impl TlsConn {
                     }
                 }
             }
-            HS_CERTIFICATE => {}
+            HS_CERTIFICATE if dir != self.client && self.info.server_cert.is_none() => {
+                let tls13 = self.info.version == Some(TLS13);
+                self.info.server_cert = server_certificate(body, tls13);
+            }
             HS_FINISHED => {
                 let tls13 = self.info.version == Some(TLS13);
                 let suite = self.suite;
@@ -1083,3 +1086,28 @@ fn plausible_header(h: &[u8], negotiated: bool, encrypted: bool) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// The leaf certificate of a Certificate handshake message body (TLS 1.2:
+/// a 3-byte list length, then 3-byte-length entries; TLS 1.3: a request
+/// context first, and extensions after each entry): its subject and
+/// notAfter. `None` when it does not parse.
+fn server_certificate(body: &[u8], tls13: bool) -> Option<CertInfo> {
+    let u24 = |b: &[u8]| -> Option<usize> {
+        let b = b.get(..3)?;
+        Some((usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]))
+    };
+    let mut rest = body;
+    if tls13 {
+        let ctx = usize::from(*rest.first()?);
+        rest = rest.get(1 + ctx..)?;
+    }
+    // The list's length, then the first entry's.
+    rest = rest.get(3..)?;
+    let len = u24(rest)?;
+    let der = rest.get(3..3 + len)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(CertInfo {
+        subject: cert.subject().to_string(),
+        not_after: Some(cert.validity().not_after.timestamp()),
+    })
+}

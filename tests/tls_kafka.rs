@@ -153,13 +153,20 @@ fn without_keys_the_finding_names_keylog() {
 }
 
 /// The client trusts another CA: every handshake ends with its fatal alert
-/// unknown_ca; that is the finding (not a broker refusing connections).
+/// unknown_ca; that is the finding (not a broker refusing connections), with
+/// the certificate's near expiry (30 days from the recording).
 #[test]
 fn a_refused_certificate_is_a_handshake_failure() {
     let (records, _) = analyze(&sample("kafka_nokey"), &[]);
     let f = diagnose(&records);
     let codes: Vec<&str> = f.iter().map(|f| f.code).collect();
-    assert_eq!(codes, ["tls_handshake_failed"], "{f:#?}");
+    // The certificate was made for 30 days on the day of the capture: it
+    // expires within the warning window too.
+    assert_eq!(
+        codes,
+        ["tls_handshake_failed", "tls_cert_expiring"],
+        "{f:#?}"
+    );
     assert_eq!(f[0].severity, Severity::Error);
     assert!(
         f[0].title
@@ -169,4 +176,27 @@ fn a_refused_certificate_is_a_handshake_failure() {
     );
     assert!(f[0].details.iter().any(|d| d.contains("truststore")));
     assert!(f[0].count >= 3);
+}
+
+/// The server certificate's subject and expiry: in the clear in TLS 1.2,
+/// decrypted in TLS 1.3 (with the key log only).
+#[test]
+fn server_certificates_are_read() {
+    let cert = |path: PathBuf, keys: bool| {
+        let keylogs = if keys {
+            keys_of(&path).into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        let (records, _) = analyze_with(&path, &[], keylogs);
+        tls_events(&records)
+            .first()
+            .and_then(|t| t.info.server_cert.clone())
+    };
+    let c = cert(corpus_dir().join("aiokafka_tansu_tls12.pcap"), false).expect("TLS 1.2 cert");
+    assert_eq!(c.subject, "CN=localhost");
+    assert!(c.not_after.is_some());
+    assert!(cert(sample("kafka_tls13"), false).is_none());
+    let c = cert(sample("kafka_tls13"), true).expect("TLS 1.3 cert, decrypted");
+    assert_eq!(c.subject, "CN=localhost");
 }

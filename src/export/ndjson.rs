@@ -532,6 +532,15 @@ fn event(e: &Event) -> Value {
                 t.unread_reason().map_or(Value::Null, Value::from),
             );
             put("server_answered", i.server_answered.into());
+            put(
+                "server_cert",
+                i.server_cert.as_ref().map_or(Value::Null, |c| {
+                    json!({
+                        "subject": c.subject,
+                        "not_after": c.not_after.map(|t| crate::capture::Timestamp::new(t, 0).rfc3339()),
+                    })
+                }),
+            );
             put("records", i.records.into());
             put("decrypted_bytes", i.decrypted_bytes.into());
             put("undecryptable_records", i.undecryptable_records.into());

@@ -490,6 +490,13 @@ fn event_line(line: &mut String, e: &Event) {
                 line.push_str(" alpn=");
                 line.push_str(&t.info.alpn.join(","));
             }
+            if let Some(c) = &t.info.server_cert {
+                let _ = write!(line, " cert \"{}\"", c.subject);
+                if let Some(na) = c.not_after {
+                    let day = crate::capture::Timestamp::new(na, 0).rfc3339();
+                    let _ = write!(line, " until {}", day.get(..10).unwrap_or(&day));
+                }
+            }
             match t.unread_reason() {
                 None => {
                     let _ = write!(line, ", decrypted {} bytes", t.info.decrypted_bytes);

@@ -41,7 +41,15 @@ enum Trouble {
     Alert(&'static str, bool),
     /// Records that failed to decrypt, or losses resynchronised over.
     Damaged,
+    /// The server's certificate had expired (true) or expires within
+    /// [`EXPIRY_WARNING_DAYS`] (false) when the capture saw it: its subject
+    /// and notAfter.
+    Certificate(bool, String, i64),
 }
+
+/// A server certificate that expires within this many days of the capture
+/// is worth a warning.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 #[derive(Default)]
 struct Tally {
@@ -152,6 +160,24 @@ impl Detector for Tls {
         if t.decrypt_failures > 0 || t.resyncs > 0 {
             self.add(t, Trouble::Damaged, ev);
         }
+        if let Some(c) = &t.info.server_cert
+            && let Some(not_after) = c.not_after
+        {
+            let now = (ev.at.ts.as_nanos() / 1_000_000_000) as i64;
+            if not_after < now {
+                self.add(
+                    t,
+                    Trouble::Certificate(true, c.subject.clone(), not_after),
+                    ev,
+                );
+            } else if not_after - now < EXPIRY_WARNING_DAYS * 86_400 {
+                self.add(
+                    t,
+                    Trouble::Certificate(false, c.subject.clone(), not_after),
+                    ev,
+                );
+            }
+        }
     }
 
     fn findings(&self, _cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -211,6 +237,27 @@ impl Detector for Tls {
                     }
                     f
                 }
+                Trouble::Certificate(expired, subject, not_after) => {
+                    let day = Timestamp::new(*not_after, 0).rfc3339();
+                    let day = day.get(..10).unwrap_or(&day);
+                    if *expired {
+                        Finding::new(
+                            Severity::Error,
+                            "tls_cert_expired",
+                            format!(
+                                "the certificate of {server} (\"{subject}\") expired on {day}: clients that verify it cannot connect ({conns})"
+                            ),
+                        )
+                    } else {
+                        Finding::new(
+                            Severity::Warning,
+                            "tls_cert_expiring",
+                            format!(
+                                "the certificate of {server} (\"{subject}\") expires on {day}, within {EXPIRY_WARNING_DAYS} days of the capture ({conns})"
+                            ),
+                        )
+                    }
+                }
                 Trouble::Damaged => Finding::new(
                     Severity::Warning,
                     "tls_damaged",
@@ -235,5 +282,67 @@ impl Detector for Tls {
             }
             out.push(f);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::findings::{Diagnoser, Severity};
+    use crate::capture::{PacketRef, Timestamp};
+    use crate::session::{Event, EventKind, TlsSession};
+    use crate::tcp::Dir;
+    use crate::tls::{CertInfo, KeyState, TlsInfo};
+
+    /// A decrypted TLS 1.2 session seen at `now` whose certificate ends at
+    /// `not_after` (Unix seconds).
+    fn session(now: i64, not_after: i64) -> Event {
+        Event {
+            at: PacketRef {
+                frame: 7,
+                ts: Timestamp::new(now, 0),
+            },
+            stream: Some(0),
+            kind: EventKind::Tls(Box::new(TlsSession {
+                client: "127.0.0.1:5000".parse().unwrap(),
+                server: "127.0.0.1:9093".parse().unwrap(),
+                client_dir: Dir::AtoB,
+                info: TlsInfo {
+                    version: Some(0x0303),
+                    keys: KeyState::Found,
+                    handshake_seen: true,
+                    server_answered: true,
+                    server_cert: Some(CertInfo {
+                        subject: "CN=broker".into(),
+                        not_after: Some(not_after),
+                    }),
+                    ..TlsInfo::default()
+                },
+                kafka: true,
+                decrypt_failures: 0,
+                resyncs: 0,
+                keylog_given: true,
+            })),
+        }
+    }
+
+    fn codes(ev: Event) -> Vec<(&'static str, Severity)> {
+        let mut d = Diagnoser::new();
+        d.observe_event(&ev);
+        d.findings().iter().map(|f| (f.code, f.severity)).collect()
+    }
+
+    #[test]
+    fn certificates_expired_or_expiring_are_findings() {
+        let day = 86_400;
+        let now = 1_800_000_000;
+        assert_eq!(
+            codes(session(now, now - day)),
+            [("tls_cert_expired", Severity::Error)]
+        );
+        assert_eq!(
+            codes(session(now, now + 10 * day)),
+            [("tls_cert_expiring", Severity::Warning)]
+        );
+        assert!(codes(session(now, now + 100 * day)).is_empty());
     }
 }
