@@ -590,7 +590,9 @@ impl TlsConn {
             self.install_keys(keys, dir, at, out);
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let opened = self.open(dir, &header, body, &mut scratch);
+        let opened = self
+            .open(dir, &header, body, &mut scratch)
+            .or_else(|| self.open_late_tls13(dir, &header, body, &mut scratch));
         match opened {
             Some(inner) => self.plaintext(dir, inner, &scratch, at, keys, out),
             None => {
@@ -609,6 +611,41 @@ impl TlsConn {
         if std::mem::take(&mut self.dirs[di].false_sync) {
             self.start_scan(dir, false);
         }
+    }
+
+    /// TLS 1.3 whose keys were found after part of the handshake went by
+    /// undecrypted (a key log written while a live capture runs): the
+    /// direction may be past its Finished without kwire having seen it, so
+    /// a record the handshake keys do not open is tried with the
+    /// application keys, from their first record (sequence numbers 0 to
+    /// [`MAX_SEQ_SKIP`]); when it opens, the direction is in the
+    /// application epoch from there on.
+    fn open_late_tls13(
+        &mut self,
+        dir: Dir,
+        header: &[u8; 5],
+        body: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Option<u8> {
+        let suite = self.suite.filter(|s| s.tls13)?;
+        let d = &mut self.dirs[dir.index()];
+        if d.epoch != Epoch::Handshake || d.app_secret.is_empty() || d.cipher.is_none() {
+            return None;
+        }
+        let app = RecordCipher::tls13(suite, &d.app_secret)?;
+        for s in 0..=MAX_SEQ_SKIP {
+            if let Some(o) = app.open(s, header, body, buf) {
+                d.epoch = Epoch::Application;
+                d.finished = true;
+                d.secret = std::mem::take(&mut d.app_secret);
+                d.cipher = Some(app);
+                d.seq = s.saturating_add(1);
+                d.seq_search = None;
+                d.false_sync = false;
+                return Some(o.content_type);
+            }
+        }
+        None
     }
 
     /// Decrypts a protected record into `buf`; the inner content type.

@@ -9,10 +9,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// A lookup miss re-reads the files at most this often (wall time), so a
-/// key log that grows during a live capture is picked up without re-reading
-/// it for every record of a connection whose keys are not there.
-pub const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+/// A lookup miss looks at the files' lengths at most this often (wall
+/// time), and re-reads them when one changed: a key log that grows during a
+/// live capture is picked up (a client writes a session's secrets as it
+/// makes them, about when its ServerHello is captured), without a look at
+/// the files for every record of a connection whose keys are not there.
+pub const MIN_RELOAD_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Most secrets kept (over all files); lines beyond are counted as bad.
 pub const MAX_KEYLOG_ENTRIES: usize = 1 << 20;

@@ -504,3 +504,68 @@ fn random_damage_stays_bounded() {
         }
     }
 }
+
+/// TLS 1.3 with a key log that gets the session's secrets only after the
+/// handshake went by (a live capture; the file is written as the peer
+/// makes them): the application records are read from there on.
+#[test]
+fn tls13_keys_found_after_the_handshake() {
+    let s = session();
+    let dir = std::env::temp_dir().join(format!("kwire-late-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("late.keys");
+    std::fs::write(&path, "").unwrap();
+    let mut keys = KeyLog::new(vec![path.clone()]);
+    keys.load().unwrap();
+    let mut conn = TlsConn::new(Dir::AtoB);
+    let mut got = Got::default();
+    // The hello, the server's flight and the client's Finished: no keys yet.
+    conn.data(Dir::AtoB, &s.client[0], at(1), &mut keys, &mut got.sink());
+    conn.data(
+        Dir::BtoA,
+        &s.server[..3].concat(),
+        at(2),
+        &mut keys,
+        &mut got.sink(),
+    );
+    conn.data(
+        Dir::AtoB,
+        &s.client[1..3].concat(),
+        at(3),
+        &mut keys,
+        &mut got.sink(),
+    );
+    // Now the secrets are written, and the application data follows.
+    let r = hex(&CR);
+    std::fs::write(
+        &path,
+        format!(
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
+             CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
+            hex(&CHTS),
+            hex(&SHTS),
+            hex(&CTS0),
+            hex(&STS0)
+        ),
+    )
+    .unwrap();
+    std::thread::sleep(MIN_RELOAD_INTERVAL * 2);
+    conn.data(
+        Dir::AtoB,
+        &s.client[3..].concat(),
+        at(4),
+        &mut keys,
+        &mut got.sink(),
+    );
+    conn.data(
+        Dir::BtoA,
+        &s.server[3..].concat(),
+        at(5),
+        &mut keys,
+        &mut got.sink(),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(got.plain[0], s.client_plain.concat());
+    assert_eq!(got.plain[1], s.server_plain.concat());
+    assert_eq!(conn.info().keys, KeyState::Found);
+}
