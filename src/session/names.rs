@@ -68,7 +68,7 @@ impl TopicIds {
 
     /// Learn the names `e`'s response gives, then attach to both bodies
     /// the names of the ids they carry without one (what the decode's walk
-    /// found: [`Body::topic_ids`], taken here).
+    /// found: `Body::topic_ids`, taken here).
     pub fn observe(&mut self, e: &mut Exchange) {
         let resp = e
             .response_body
