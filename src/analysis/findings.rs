@@ -241,6 +241,11 @@ impl Diagnoser {
             d.findings(&cx, &mut out);
         }
         fold_consequences(&mut out);
+        // Topics named by id before the capture named them (a Fetch seen
+        // before the Metadata that tells its name) are said with the name.
+        for f in &mut out {
+            rename_ids(f, &self.names);
+        }
         out.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -249,6 +254,27 @@ impl Diagnoser {
         });
         out
     }
+}
+
+/// A finding's `id:…` topic labels, rewritten with the names the capture
+/// gave those ids later; topics listed twice (by id and by name) once.
+fn rename_ids(f: &mut Finding, names: &TopicNames) {
+    if let Some(t) = names.rename_ids(&f.title) {
+        f.title = t;
+    }
+    for d in &mut f.details {
+        if let Some(t) = names.rename_ids(d) {
+            *d = t;
+        }
+    }
+    let mut topics: Vec<String> = Vec::with_capacity(f.topics.len());
+    for t in f.topics.drain(..) {
+        let t = names.rename_ids(&t).unwrap_or(t);
+        if !topics.contains(&t) {
+            topics.push(t);
+        }
+    }
+    f.topics = topics;
 }
 
 /// Findings that are the consequence of another are folded into it: a

@@ -107,6 +107,56 @@ impl TopicNames {
         }
     }
 
+    /// Rewrite, in `text`, every `id:1a2b3c4d…` label (what
+    /// [`id_label`](Self::id_label) writes for an id not named yet) of an id
+    /// named since, when its first four bytes name one topic only: what
+    /// was said before the capture named the topic, said with the name.
+    pub fn rename_ids(&self, text: &str) -> Option<String> {
+        const MARK: &str = "id:";
+        if !text.contains(MARK) || self.names.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut changed = false;
+        while let Some(i) = rest.find(MARK) {
+            let (before, from) = rest.split_at(i);
+            out.push_str(before);
+            let hex = from.get(MARK.len()..MARK.len() + 8);
+            let ell = from
+                .get(MARK.len() + 8..)
+                .is_some_and(|r| r.starts_with('…'));
+            let prefix = hex.filter(|_| ell).and_then(|h| {
+                let mut p = [0u8; 4];
+                for (k, b) in p.iter_mut().enumerate() {
+                    *b = u8::from_str_radix(h.get(2 * k..2 * k + 2)?, 16).ok()?;
+                }
+                Some(p)
+            });
+            let named = prefix.and_then(|p| {
+                let mut found = self.names.iter().filter(|(id, _)| id.starts_with(&p));
+                let first = found.next()?;
+                // Two named ids with these first bytes: ambiguous.
+                found.next().is_none().then(|| Arc::clone(first.1))
+            });
+            match named {
+                Some(n) => {
+                    out.push_str(&n);
+                    rest = from
+                        .get(MARK.len() + 8 + '…'.len_utf8()..)
+                        .unwrap_or_default();
+                    changed = true;
+                }
+                None => {
+                    out.push_str(MARK);
+                    rest = from.get(MARK.len()..).unwrap_or_default();
+                }
+            }
+        }
+        out.push_str(rest);
+        changed.then_some(out)
+    }
+
     /// The name of `id`, or `id:1a2b3c4d…` when unknown.
     pub fn id_label(&self, id: &[u8; 16]) -> String {
         match self.names.get(id) {
@@ -815,5 +865,45 @@ mod tests {
         );
         let q = encode(&kp::MetadataRequest::default(), 12);
         assert_eq!(group_of(&request(ApiKey::METADATA, 12, &q)), None);
+    }
+}
+
+#[cfg(test)]
+mod rename_tests {
+    use super::*;
+
+    fn names(ids: &[([u8; 16], &str)]) -> TopicNames {
+        let mut n = TopicNames::new();
+        let mut new = Vec::new();
+        for (id, name) in ids {
+            n.learn(Some(id), Some(name), &mut new);
+        }
+        n
+    }
+
+    const ORDERS: [u8; 16] = [
+        0xf2, 0x09, 0xb0, 0xe9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    ];
+
+    #[test]
+    fn id_labels_said_before_the_name_take_it() {
+        let n = names(&[(ORDERS, "orders")]);
+        let label = n.id_label(&ORDERS);
+        assert_eq!(label, "orders");
+        let old = "consumer lag of id:f209b0e9…-0 grows; id:f209b0e9… stalls";
+        assert_eq!(
+            n.rename_ids(old).as_deref(),
+            Some("consumer lag of orders-0 grows; orders stalls")
+        );
+        // Unknown ids, other "id:" text, nothing named: left as they are.
+        assert_eq!(n.rename_ids("id:00000000… member id:x"), None);
+        assert_eq!(names(&[]).rename_ids(old), None);
+        // Two named ids sharing their first four bytes: ambiguous.
+        let mut other = ORDERS;
+        other[15] = 0xff;
+        assert_eq!(
+            names(&[(ORDERS, "orders"), (other, "events")]).rename_ids(old),
+            None
+        );
     }
 }
