@@ -15,6 +15,10 @@ usage (as root): scripts/record_findings_auth.py [SCENARIO...]  (default: all)
   reauth      PLAIN as alice, accepted with sessionLifetimeMs 1500: the
               client re-authenticates on its connection (KIP-368) while it
               produces for 5 s
+  oauth       OAUTHBEARER with an unsecured JWT for alice: the broker answers
+              the token with RFC 7628's error (errorCode 0, a JSON status
+              invalid_token), the client aborts, the broker then answers
+              SASL_AUTHENTICATION_FAILED, as Kafka's brokers do
 Writes samples/findings/auth_<scenario>.pcap, .ports and .tshark.tsv.
 The port is random: re-recording changes frames, ports and times, and
 tests/auth.rs must be checked again. Needs `pip install confluent-kafka`.
@@ -58,6 +62,19 @@ class SaslBroker(extra.Broker):
             body = s16(err) + s32(len(self.mechanisms))
             for m in self.mechanisms:
                 body += string(m)
+            return s32(corr) + body
+        if api == SASL_AUTHENTICATE and "OAUTHBEARER" in self.mechanisms:
+            token = r.bytes_() or b""
+            if token == b"\x01":
+                body = (s16(SASL_AUTHENTICATION_FAILED)
+                        + nstring("Authentication failed during authentication due to invalid "
+                                  "credentials with SASL mechanism OAUTHBEARER")
+                        + nbytes(b""))
+            else:
+                status = b'{"status":"invalid_token"}'
+                body = s16(0) + nstring(None) + nbytes(status)
+            if ver >= 1:
+                body += s64(0)
             return s32(corr) + body
         if api == SASL_AUTHENTICATE:
             token = r.bytes_() or b""
@@ -120,6 +137,19 @@ def sc_reauth():
         time.sleep(0.5)
 
 
+def sc_oauth():
+    b = SaslBroker(["OAUTHBEARER"])
+    yield b
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": f"127.0.0.1:{b.port}", "client.id": "oauth-producer",
+                  "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "OAUTHBEARER",
+                  "enable.sasl.oauthbearer.unsecure.jwt": True,
+                  "sasl.oauthbearer.config": "principal=alice",
+                  "reconnect.backoff.ms": 500, "reconnect.backoff.max.ms": 500})
+    p.produce("t", value=b"never sent")
+    p.flush(3)
+
+
 def record(name):
     gen = globals()["sc_" + name]()
     broker = next(gen)
@@ -143,5 +173,5 @@ def record(name):
 
 
 if __name__ == "__main__":
-    for sc in sys.argv[1:] or ["mechanism", "failed", "unanswered", "reauth"]:
+    for sc in sys.argv[1:] or ["mechanism", "failed", "unanswered", "reauth", "oauth"]:
         record(sc)

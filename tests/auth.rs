@@ -146,3 +146,24 @@ fn re_authentication_is_seen() {
     assert!(f[0].details.iter().any(|d| d.contains("1500 ms")));
     assert!(of(&all, "auth_failed").is_empty());
 }
+
+/// OAUTHBEARER with an unsecured JWT: the broker answers the token with
+/// RFC 7628's error status (error code 0), the client aborts, the broker
+/// fails the login (SASL_AUTHENTICATION_FAILED, responses at frames 13,
+/// 29, … 189): one failed login each, told with the status.
+#[test]
+fn an_oauthbearer_token_refused() {
+    let all = sample("auth_oauth");
+    let f = of(&all, "auth_failed");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    assert_eq!(f[0].count, 12);
+    assert!(
+        f[0].title
+            .starts_with("12 OAUTHBEARER logins failed at broker 127.0.0.1:")
+            && f[0].title.ends_with(r#": {"status":"invalid_token"}"#),
+        "{}",
+        f[0].title
+    );
+    assert_eq!(f[0].frames.first(), Some(&13));
+    assert!(of(&all, "error_response").is_empty(), "{all:#?}");
+}

@@ -68,6 +68,10 @@ struct Conn {
     /// A request of another API after a login (re-authentication is a
     /// login after such traffic).
     used: bool,
+    /// OAUTHBEARER's error status (RFC 7628: sent with error code 0 as a
+    /// challenge, the client aborts, then the broker fails the login),
+    /// waiting for that failure: the exchange and the reason.
+    oauth_error: Option<(Box<Exchange>, String)>,
 }
 
 /// What went wrong, as a finding groups it.
@@ -237,17 +241,35 @@ impl Auth {
         let r = body.view().map(SaslAuthenticateResponse);
         let code = r.and_then(|r| r.error_code()).unwrap_or(0);
         let sasl_error = body.embedded.iter().find_map(|(_, m)| m.sasl_error());
+        // OAUTHBEARER's failure comes in two steps (the status, the abort's
+        // SASL_AUTHENTICATION_FAILED): one login, told with the status.
+        let oauth = body
+            .embedded
+            .iter()
+            .find_map(|(_, m)| m.sasl())
+            .is_some_and(|(m, _)| m == Mechanism::OAuthBearer);
+        let pending = self
+            .conns
+            .get_mut(&e.stream)
+            .and_then(|c| c.oauth_error.take());
         if code != 0 {
-            let why = r
-                .and_then(|r| r.error_message())
-                .filter(|m| !m.is_empty())
-                .map(str::to_string)
+            let why = pending
+                .map(|(_, why)| why)
+                .or_else(|| {
+                    r.and_then(|r| r.error_message())
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string)
+                })
                 .or_else(|| sasl_error.map(str::to_string))
                 .unwrap_or_else(|| ErrorCode(code).name().to_string());
             self.fail(key(Trouble::Failed(why)), e, false);
             return;
         }
         if let Some(why) = sasl_error {
+            if oauth && let Some(c) = self.conns.get_mut(&e.stream) {
+                c.oauth_error = Some((Box::new(e.clone()), why.to_string()));
+                return;
+            }
             self.fail(key(Trouble::Failed(why.to_string())), e, true);
             return;
         }
@@ -311,8 +333,18 @@ impl Detector for Auth {
     }
 
     fn event(&mut self, ev: &Event, _cx: &Context<'_>) {
-        if let (EventKind::ConnectionClose { .. }, Some(s)) = (&ev.kind, ev.stream) {
-            self.conns.remove(&s);
+        if let (EventKind::ConnectionClose { .. }, Some(s)) = (&ev.kind, ev.stream)
+            && let Some(mut c) = self.conns.remove(&s)
+            && let Some((e, why)) = c.oauth_error.take()
+        {
+            // The client left after OAUTHBEARER's error status.
+            let key = Key {
+                trouble: Trouble::Failed(why),
+                broker: e.broker,
+                mechanism: mechanism_name(&c, e.request_body.as_deref()),
+                user: c.user.clone(),
+            };
+            self.fail(key, &e, false);
         }
     }
 

@@ -332,6 +332,24 @@ mod tests {
     }
 
     #[test]
+    fn a_client_hello_never_answered_and_damaged_sessions() {
+        let mut ev = session(1_800_000_000, 1_900_000_000);
+        if let EventKind::Tls(t) = &mut ev.kind {
+            t.info.server_answered = false;
+            t.info.keys = KeyState::Unknown;
+            t.info.version = None;
+            t.info.server_cert = None;
+        }
+        assert_eq!(codes(ev), [("tls_unanswered", Severity::Error)]);
+        let mut ev = session(1_800_000_000, 1_900_000_000);
+        if let EventKind::Tls(t) = &mut ev.kind {
+            t.decrypt_failures = 2;
+            t.resyncs = 1;
+        }
+        assert_eq!(codes(ev), [("tls_damaged", Severity::Warning)]);
+    }
+
+    #[test]
     fn certificates_expired_or_expiring_are_findings() {
         let day = 86_400;
         let now = 1_800_000_000;
