@@ -779,30 +779,26 @@ fn sasl(kind: MessageKind, bytes: &[u8], show: bool) -> (Option<Embedded>, Vec<S
     if let Some(e) = e {
         return (Some(e), Vec::new());
     }
-    if kind == MessageKind::Request {
-        // A token of a mechanism not recognised may be a credential.
-        let mut f = Fields::new(bytes, show);
-        f.secrets.push(0..bytes.len() as u32);
-        let v = if show {
-            Value::Str(schema::value::base64(bytes))
-        } else {
-            Value::Str(MASK.to_string())
-        };
-        f.push("token", 0..bytes.len(), v);
-        (
-            Some(f.done(Mechanism::Unknown, SaslMessage::Token)),
-            vec![
-                "a SASL mechanism not recognised from the bytes (GSSAPI and others are not decoded); \
-                 the token is masked as a possible credential"
-                    .to_string(),
-            ],
-        )
+    // A token of a mechanism not recognised (GSSAPI's Kerberos tokens, and
+    // others): its size only; a client's may be a credential, a server's
+    // carries the session's keys wrapped: both are masked.
+    let mut f = Fields::new(bytes, show);
+    f.secrets.push(0..bytes.len() as u32);
+    let v = if show {
+        Value::Str(schema::value::base64(bytes))
     } else {
-        (
-            None,
-            vec!["not a SCRAM or OAUTHBEARER server message; kept as base64".to_string()],
-        )
-    }
+        Value::Str(MASK.to_string())
+    };
+    f.push("token", 0..bytes.len(), v);
+    f.push("size", 0..bytes.len(), Value::Int(bytes.len() as i64));
+    (
+        Some(f.done(Mechanism::Unknown, SaslMessage::Token)),
+        vec![
+            "a SASL mechanism not recognised from the bytes (GSSAPI and others are not decoded); \
+             the token is shown by its size only"
+                .to_string(),
+        ],
+    )
 }
 
 /// Split `s[from..]` at `sep` into the ranges of its parts.
