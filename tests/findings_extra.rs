@@ -133,3 +133,32 @@ fn a_broker_that_never_answers_is_found_without_ports() {
     assert_eq!(boot.len(), 1, "{:?}", codes(&all));
     assert_eq!(boot[0].frames, [7, 15, 23]);
 }
+
+/// A capture cut mid-packet (`head -c`, a file still being written): a
+/// finding says so, where, and what it means for the others (the cut
+/// capture was "nothing wrong found" before).
+#[test]
+fn a_capture_cut_short_says_so() {
+    let full = std::fs::read(corpus_dir().join("confluent_basic.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.pcap");
+    std::fs::write(&path, &full[..30_000]).unwrap();
+    let all = diagnose(&path, &[]);
+    let cut: Vec<&Finding> = all
+        .iter()
+        .filter(|f| f.code == "capture_truncated")
+        .collect();
+    assert_eq!(cut.len(), 1, "{:?}", codes(&all));
+    assert_eq!(cut[0].severity, Severity::Warning);
+    assert!(
+        cut[0]
+            .title
+            .starts_with("the capture ends early: capture ends in the middle of a packet"),
+        "{}",
+        cut[0].title
+    );
+    assert_eq!(cut[0].frames.len(), 1);
+    // The whole capture has no such finding.
+    let whole = diagnose(&corpus_dir().join("confluent_basic.pcap"), &[]);
+    assert!(whole.iter().all(|f| f.code != "capture_truncated"));
+}

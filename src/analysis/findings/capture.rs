@@ -53,6 +53,8 @@ struct CaptureHealth {
     /// Mismatches where the first copy was kept, and where the in-order one was.
     kept: [u64; 2],
     summary: Option<Summary>,
+    /// The capture could not be read to its end: where, and why.
+    cut: Option<(Event, String)>,
 }
 
 fn note(h: &mut Hits, ev: &Event) {
@@ -168,6 +170,9 @@ impl Detector for CaptureHealth {
                 }
             }
             EventKind::Drops(d) => self.drops = Some(*d),
+            EventKind::CaptureError { message } if self.cut.is_none() => {
+                self.cut = Some((ev.clone(), message.clone()));
+            }
             EventKind::RetransmissionMismatch { kept, .. } => {
                 note(&mut self.mismatches, ev);
                 self.kept[usize::from(*kept == Kept::Last)] += 1;
@@ -189,6 +194,27 @@ impl Detector for CaptureHealth {
     }
 
     fn findings(&self, _cx: &Context<'_>, out: &mut Vec<Finding>) {
+        if let Some((ev, message)) = &self.cut {
+            // A capture cut short (a file still being written, `head -c`, a
+            // disk that filled): everything after is unknown, and what was
+            // in flight looks unanswered.
+            let mut f = Finding::new(
+                Severity::Warning,
+                "capture_truncated",
+                format!(
+                    "the capture ends early: {message} (after frame {}); nothing after it is analysed",
+                    ev.at.frame
+                ),
+            );
+            f.details.push(
+                "requests in flight at that point show as unanswered (capture_end), and findings about the end of the capture (a broker that had not come back, lag at the end) may only mean that the capture stopped"
+                    .to_string(),
+            );
+            f.count = 1;
+            f.frames.push(ev.at.frame);
+            f.at(ev.at.ts);
+            out.push(f);
+        }
         for (limit, h) in &self.limits {
             // Packet-event caps only shorten the output: no finding.
             if *limit == Limit::MaxPacketEvents {
