@@ -4,24 +4,8 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-use kwire::analysis::findings::{Diagnoser, Finding, Severity};
-use kwire::session::Record;
-
-fn diagnose(path: &Path, ports: &[u16]) -> Vec<Finding> {
-    let (records, _) = analyze(path, ports);
-    let mut d = Diagnoser::new();
-    for r in &records {
-        match r {
-            Record::Exchange(e) => d.observe_exchange(e),
-            Record::Event(ev) => d.observe_event(ev),
-            _ => {}
-        }
-    }
-    d.findings()
-}
+use kwire::analysis::findings::{Finding, Severity};
 
 fn of<'a>(all: &'a [Finding], code: &str) -> Vec<&'a Finding> {
     all.iter().filter(|f| f.code == code).collect()

@@ -6,11 +6,8 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-use kwire::analysis::findings::{Diagnoser, Finding, Severity};
-use kwire::session::Record;
+use kwire::analysis::findings::{Finding, Severity};
 
 /// The codes of this side's detectors.
 const MINE: &[&str] = &[
@@ -29,19 +26,6 @@ const MINE: &[&str] = &[
     "broker_down",
     "reconnect_storm",
 ];
-
-fn diagnose(path: &Path, ports: &[u16]) -> Vec<Finding> {
-    let (records, _) = analyze(path, ports);
-    let mut d = Diagnoser::new();
-    for r in &records {
-        match r {
-            Record::Exchange(e) => d.observe_exchange(e),
-            Record::Event(ev) => d.observe_event(ev),
-            _ => {}
-        }
-    }
-    d.findings()
-}
 
 fn corpus(name: &str) -> Vec<Finding> {
     diagnose(&corpus_dir().join(format!("{name}.pcap")), &[])

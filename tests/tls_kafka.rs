@@ -12,23 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use kwire::analysis::findings::{Diagnoser, Finding, Severity};
+use kwire::analysis::findings::{Finding, Severity};
 use kwire::session::{EventKind, Record, Status, TlsSession};
 
 fn sample(name: &str) -> PathBuf {
     samples_dir().join("tls").join(format!("{name}.pcap"))
-}
-
-fn diagnose(records: &[Record]) -> Vec<Finding> {
-    let mut d = Diagnoser::new();
-    for r in records {
-        match r {
-            Record::Exchange(e) => d.observe_exchange(e),
-            Record::Event(ev) => d.observe_event(ev),
-            _ => {}
-        }
-    }
-    d.findings()
 }
 
 fn tls_events(records: &[Record]) -> Vec<&TlsSession> {
@@ -143,7 +131,7 @@ fn without_keys_the_finding_names_keylog() {
         let tls = tls_events(&records);
         assert_eq!(tls.len(), 2, "{name}");
         assert!(tls.iter().all(|t| !t.decrypted() && !t.kafka));
-        let f = diagnose(&records);
+        let f = findings_of(&records);
         let unread: Vec<&Finding> = f.iter().filter(|f| f.code == "tls_unread").collect();
         assert_eq!(unread.len(), 1, "{name}: {f:#?}");
         assert_eq!(unread[0].severity, Severity::Warning);
@@ -158,7 +146,7 @@ fn without_keys_the_finding_names_keylog() {
 #[test]
 fn a_refused_certificate_is_a_handshake_failure() {
     let (records, _) = analyze(&sample("kafka_nokey"), &[]);
-    let f = diagnose(&records);
+    let f = findings_of(&records);
     let codes: Vec<&str> = f.iter().map(|f| f.code).collect();
     // The certificate was made for 30 days on the day of the capture: it
     // expires within the warning window too.

@@ -160,7 +160,12 @@ impl Finding {
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
-    if v.len() < MAX_NAMES && !v.contains(&x) {
+    push_bounded(v, x, MAX_NAMES);
+}
+
+/// Add `x` to `v` unless it is there or `v` holds `max` already.
+pub(super) fn push_bounded<T: PartialEq>(v: &mut Vec<T>, x: T, max: usize) {
+    if v.len() < max && !v.contains(&x) {
         v.push(x);
     }
 }

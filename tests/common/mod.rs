@@ -107,6 +107,24 @@ pub fn run_packets(packets: &[(Timestamp, Vec<u8>)], cfg: SessionConfig) -> (Vec
     (recs, summary)
 }
 
+/// Every finding of a capture, as `kwire diagnose` states them.
+pub fn diagnose(path: &Path, ports: &[u16]) -> Vec<kwire::analysis::findings::Finding> {
+    findings_of(&analyze(path, ports).0)
+}
+
+/// The findings of records, fed to a Diagnoser in their order.
+pub fn findings_of(records: &[Record]) -> Vec<kwire::analysis::findings::Finding> {
+    let mut d = kwire::analysis::findings::Diagnoser::new();
+    for r in records {
+        match r {
+            Record::Exchange(e) => d.observe_exchange(e),
+            Record::Event(ev) => d.observe_event(ev),
+            _ => {}
+        }
+    }
+    d.findings()
+}
+
 /// The key log beside a capture (`X.keys` for `X.pcap`), if there is one.
 pub fn keys_of(path: &Path) -> Option<PathBuf> {
     let k = path.with_extension("keys");

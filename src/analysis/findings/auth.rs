@@ -37,7 +37,7 @@ use crate::kafka::schema::views::{
 use crate::session::{Body, Event, EventKind, Exchange, Status};
 
 use super::requests::{client_key, dur, plural};
-use super::{Context, Detector, Finding, MAX_FRAMES, Severity};
+use super::{Context, Detector, Finding, MAX_FRAMES, Severity, push_bounded};
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -126,12 +126,6 @@ pub struct Auth {
     conns: HashMap<u64, Conn>,
     failures: BTreeMap<Key, Tally>,
     reauth: BTreeMap<SocketAddr, Reauth>,
-}
-
-fn push_bounded<T: PartialEq>(v: &mut Vec<T>, x: T, max: usize) {
-    if v.len() < max && !v.contains(&x) {
-        v.push(x);
-    }
 }
 
 /// The mechanism's name as the handshake named it (SCRAM-SHA-256 and -512

@@ -16,7 +16,7 @@ use crate::session::{Event, EventKind, Exchange, TlsSession};
 use crate::tls::{KeyState, cipher_name};
 
 use super::requests::plural;
-use super::{Context, Detector, Finding, MAX_FRAMES, Severity};
+use super::{Context, Detector, Finding, MAX_FRAMES, Severity, push_bounded};
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -71,12 +71,6 @@ struct Tally {
 #[derive(Default)]
 pub struct Tls {
     tallies: BTreeMap<(SocketAddr, Trouble), Tally>,
-}
-
-fn push_bounded<T: PartialEq>(v: &mut Vec<T>, x: T, max: usize) {
-    if v.len() < max && !v.contains(&x) {
-        v.push(x);
-    }
 }
 
 impl Tls {
