@@ -71,7 +71,32 @@ struct Conn {
     /// OAUTHBEARER's error status (RFC 7628: sent with error code 0 as a
     /// challenge, the client aborts, then the broker fails the login),
     /// waiting for that failure: the exchange and the reason.
-    oauth_error: Option<(Box<Exchange>, String)>,
+    oauth_error: Option<(Attempt, String)>,
+    /// The mechanism's name for that pending failure.
+    oauth_mechanism: Option<String>,
+}
+
+/// What a finding keeps of a login attempt (not the exchange: its bodies
+/// may be large).
+struct Attempt {
+    /// The response's frame (the request's when unanswered).
+    frame: u64,
+    stream: u64,
+    client: String,
+    broker: SocketAddr,
+    ts: Timestamp,
+}
+
+impl Attempt {
+    fn of(e: &Exchange) -> Attempt {
+        Attempt {
+            frame: e.response.as_ref().map_or(e.request.frame, |r| r.frame),
+            stream: e.stream,
+            client: client_key(e),
+            broker: e.broker,
+            ts: e.request.ts,
+        }
+    }
 }
 
 /// What went wrong, as a finding groups it.
@@ -148,16 +173,19 @@ impl Auth {
     }
 
     fn fail(&mut self, key: Key, e: &Exchange, code_zero: bool) {
+        self.fail_attempt(key, Attempt::of(e), code_zero);
+    }
+
+    fn fail_attempt(&mut self, key: Key, a: Attempt, code_zero: bool) {
         if !self.failures.contains_key(&key) && self.failures.len() >= MAX_FAILURES {
             return;
         }
         let t = self.failures.entry(key).or_default();
         t.count += 1;
-        let at = e.response.as_ref().map_or(e.request.frame, |r| r.frame);
-        push_bounded(&mut t.frames, at, MAX_FRAMES);
-        push_bounded(&mut t.streams, e.stream, MAX_FRAMES);
-        push_bounded(&mut t.clients, client_key(e), MAX_CLIENTS);
-        let ts = e.request.ts;
+        push_bounded(&mut t.frames, a.frame, MAX_FRAMES);
+        push_bounded(&mut t.streams, a.stream, MAX_FRAMES);
+        push_bounded(&mut t.clients, a.client, MAX_CLIENTS);
+        let ts = a.ts;
         t.first = Some(t.first.map_or(ts, |f| f.min(ts)));
         t.last = Some(t.last.map_or(ts, |l| l.max(ts)));
         t.code_zero |= code_zero;
@@ -261,7 +289,8 @@ impl Auth {
         }
         if let Some(why) = sasl_error {
             if oauth && let Some(c) = self.conns.get_mut(&e.stream) {
-                c.oauth_error = Some((Box::new(e.clone()), why.to_string()));
+                c.oauth_error = Some((Attempt::of(e), why.to_string()));
+                c.oauth_mechanism = Some(mechanism.clone());
                 return;
             }
             self.fail(key(Trouble::Failed(why.to_string())), e, true);
@@ -329,16 +358,16 @@ impl Detector for Auth {
     fn event(&mut self, ev: &Event, _cx: &Context<'_>) {
         if let (EventKind::ConnectionClose { .. }, Some(s)) = (&ev.kind, ev.stream)
             && let Some(mut c) = self.conns.remove(&s)
-            && let Some((e, why)) = c.oauth_error.take()
+            && let Some((a, why)) = c.oauth_error.take()
         {
             // The client left after OAUTHBEARER's error status.
             let key = Key {
                 trouble: Trouble::Failed(why),
-                broker: e.broker,
-                mechanism: mechanism_name(&c, e.request_body.as_deref()),
+                broker: a.broker,
+                mechanism: c.oauth_mechanism.take().unwrap_or_default(),
                 user: c.user.clone(),
             };
-            self.fail(key, &e, false);
+            self.fail_attempt(key, a, false);
         }
     }
 
