@@ -6,7 +6,8 @@
 //! used to recognise Kafka without being told the port ([`detect`]), the
 //! schema-driven body decoder generated from Kafka's message definitions
 //! ([`schema`]), record batches and message sets with their codecs
-//! ([`records`]) and the error-code table ([`errors`]). Nothing here knows
+//! ([`records`]), the error-code table ([`errors`]) and what the protocol
+//! allows of them ([`rules`]). Nothing here knows
 //! about connections or correlation; that is [`crate::session`].
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod errors;
 pub mod frame;
 pub mod header;
 pub mod records;
+pub mod rules;
 pub mod schema;
 pub mod secrets;
 

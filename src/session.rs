@@ -156,12 +156,9 @@ impl Default for SessionConfig {
             max_packet_events: 100,
             decode_bodies: true,
             records: RecordsMode::Meta,
-            // Meta shows counts, sizes, offsets and timestamps: the batch
-            // CRC (a pass over every batch) is checked with Full.
-            record_limits: RecordLimits {
-                verify_crc: false,
-                ..RecordLimits::default()
-            },
+            // Batch CRCs are checked (CRC-32C at memory speed): a batch that
+            // does not verify is a deviation diagnose reports.
+            record_limits: RecordLimits::default(),
             max_capture_records: DEFAULT_MAX_CAPTURE_RECORDS,
             max_capture_decompressed_bytes: DEFAULT_MAX_CAPTURE_DECOMPRESSED,
             max_early_bytes: 16 << 20,

@@ -10,12 +10,14 @@
 mod auth;
 mod bootstrap;
 mod capture;
+mod conformance;
 mod connections;
 mod groups;
 mod lag;
 mod metadata;
 mod producer;
 mod requests;
+mod retries;
 mod tls;
 
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use std::net::SocketAddr;
 use serde_json::{Value as Json, json};
 
 use crate::capture::Timestamp;
+use crate::kafka::ApiKey;
 use crate::session::{Event, Exchange, Summary};
 
 use super::topics::TopicNames;
@@ -82,6 +85,9 @@ pub struct Finding {
     pub brokers: Vec<SocketAddr>,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
+    /// For a retry loop: its API and error code (what folding it into the
+    /// finding that explains it goes by; not exported).
+    pub(crate) retried: Option<(ApiKey, i16)>,
 }
 
 impl Finding {
@@ -101,6 +107,7 @@ impl Finding {
             brokers: Vec::new(),
             first: None,
             last: None,
+            retried: None,
         }
     }
 
@@ -198,6 +205,9 @@ pub trait Detector: Send {
 /// Every detector, fed together.
 pub struct Diagnoser {
     names: TopicNames,
+    /// Where the capture lost traffic: its own findings, and cautions on
+    /// the others.
+    damage: capture::Damage,
     detectors: Vec<Box<dyn Detector>>,
 }
 
@@ -212,6 +222,7 @@ impl Diagnoser {
     pub fn new() -> Diagnoser {
         Diagnoser {
             names: TopicNames::new(),
+            damage: capture::Damage::default(),
             detectors: all_detectors(),
         }
     }
@@ -225,6 +236,7 @@ impl Diagnoser {
     }
 
     pub fn observe_event(&mut self, ev: &Event) {
+        self.damage.event(ev);
         let cx = Context { names: &self.names };
         for d in &mut self.detectors {
             d.event(ev, &cx);
@@ -245,7 +257,9 @@ impl Diagnoser {
         for d in &self.detectors {
             d.findings(&cx, &mut out);
         }
+        self.damage.findings(&mut out);
         fold_consequences(&mut out);
+        self.damage.annotate(&mut out);
         // Topics named by id before the capture named them (a Fetch seen
         // before the Metadata that tells its name) are said with the name.
         for f in &mut out {
@@ -283,26 +297,46 @@ fn rename_ids(f: &mut Finding, names: &TopicNames) {
 }
 
 /// Findings that are the consequence of another are folded into it: a
-/// client stuck at bootstrap (an ApiVersions loop, a bootstrap that never
-/// completes) reconnects over and over, so its reconnect storm is said as a
-/// detail of the bootstrap finding, not as a finding of its own.
+/// client stuck at bootstrap or at authentication (an ApiVersions loop, a
+/// bootstrap that never completes, a login that fails) reconnects over and
+/// over, so its reconnect storm is said as a detail of that finding, not as
+/// a finding of its own; likewise a retry loop whose error another family
+/// explains for the same client (a login refused, a topic unknown, a member
+/// fenced) is told in that finding, with its count and pace.
 fn fold_consequences(out: &mut Vec<Finding>) {
-    let causes: Vec<usize> = (0..out.len())
-        .filter(|&i| matches!(out[i].code, "apiversions_loop" | "bootstrap_incomplete"))
-        .collect();
     // (consequence, cause) pairs.
-    let pairs: Vec<(usize, usize)> = (0..out.len())
-        .filter(|&i| out[i].code == "reconnect_storm" && !out[i].clients.is_empty())
-        .filter_map(|i| {
-            causes
-                .iter()
-                .find(|&&c| out[i].clients.iter().all(|x| out[c].clients.contains(x)))
-                .map(|&c| (i, c))
-        })
-        .collect();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for i in 0..out.len() {
+        let f = &out[i];
+        if f.clients.is_empty() {
+            continue;
+        }
+        let causes: &[&str] = match (f.code, f.retried) {
+            ("reconnect_storm", _) => &[
+                "apiversions_loop",
+                "bootstrap_incomplete",
+                "auth_failed",
+                "auth_mechanism",
+            ],
+            ("retry_loop", Some((api, _))) => loop_causes(api),
+            _ => continue,
+        };
+        let cause = (0..out.len()).find(|&c| {
+            c != i
+                && causes.contains(&out[c].code)
+                && out[c].severity >= Severity::Warning
+                && f.clients.iter().all(|x| out[c].clients.contains(x))
+        });
+        if let Some(c) = cause {
+            pairs.push((i, c));
+        }
+    }
     for &(i, c) in &pairs {
         let line = format!("as a consequence: {}", out[i].title);
-        out[c].details.push(line);
+        let sev = out[i].severity;
+        let cause = &mut out[c];
+        cause.details.push(line);
+        cause.severity = cause.severity.max(sev);
     }
     let mut index = 0;
     out.retain(|_| {
@@ -310,6 +344,60 @@ fn fold_consequences(out: &mut Vec<Finding>) {
         index += 1;
         keep
     });
+}
+
+/// The findings that explain a retry loop on `api` when they concern the
+/// same client.
+fn loop_causes(api: ApiKey) -> &'static [&'static str] {
+    match api {
+        ApiKey::SASL_HANDSHAKE | ApiKey::SASL_AUTHENTICATE => &["auth_failed", "auth_mechanism"],
+        ApiKey::METADATA => &[
+            "unknown_topic",
+            "authorization_failed",
+            "not_leader",
+            "leader_not_available",
+        ],
+        ApiKey::JOIN_GROUP
+        | ApiKey::SYNC_GROUP
+        | ApiKey::HEARTBEAT
+        | ApiKey::LEAVE_GROUP
+        | ApiKey::OFFSET_COMMIT
+        | ApiKey::OFFSET_FETCH
+        | ApiKey::FIND_COORDINATOR
+        | ApiKey::CONSUMER_GROUP_HEARTBEAT => &[
+            "member_fenced",
+            "member_dropped",
+            "group_error",
+            "coordinator_unavailable",
+            "coordinator_moved",
+            "commit_rejected",
+            "authorization_failed",
+        ],
+        ApiKey::PRODUCE
+        | ApiKey::INIT_PRODUCER_ID
+        | ApiKey::ADD_PARTITIONS_TO_TXN
+        | ApiKey::ADD_OFFSETS_TO_TXN
+        | ApiKey::END_TXN
+        | ApiKey::TXN_OFFSET_COMMIT => &[
+            "produce_failed",
+            "produce_retries",
+            "producer_fenced",
+            "producer_sequence_error",
+            "message_too_large",
+            "transaction_error",
+            "not_leader",
+            "unknown_topic",
+            "authorization_failed",
+        ],
+        ApiKey::FETCH | ApiKey::LIST_OFFSETS | ApiKey::OFFSET_FOR_LEADER_EPOCH => &[
+            "fetch_offset_out_of_range",
+            "not_leader",
+            "unknown_topic",
+            "stale_leader_epoch",
+            "authorization_failed",
+        ],
+        _ => &[],
+    }
 }
 
 /// A sink that diagnoses what passes through it: every record goes on to
@@ -440,6 +528,7 @@ fn all_detectors() -> Vec<Box<dyn Detector>> {
         lag::detectors(),
         producer::detectors(),
         tls::detectors(),
+        conformance::detectors(),
     ]
     .into_iter()
     .flatten()
@@ -474,6 +563,7 @@ mod tests {
     fn findings_sort_most_severe_then_most_frequent() {
         let mut d = Diagnoser {
             names: TopicNames::new(),
+            damage: capture::Damage::default(),
             detectors: Vec::new(),
         };
         assert!(d.findings().is_empty());

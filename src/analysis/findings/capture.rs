@@ -337,6 +337,188 @@ impl Detector for CaptureHealth {
     }
 }
 
+/// Connections with holes followed by [`Damage`].
+pub const MAX_DAMAGED_STREAMS: usize = 4096;
+
+/// Holes in one connection's capture.
+#[derive(Clone, Copy, Debug, Default)]
+struct Holes {
+    gaps: u64,
+    bytes: u64,
+    first_frame: u64,
+    orphans: u64,
+}
+
+/// Where the capture itself lost traffic: holes in connections (segments
+/// never captured, cut by the snaplen, given up), responses whose request
+/// the capture does not have, packets dropped. (A capture cut short is
+/// `capture_truncated`, of [`CaptureHealth`].) Told as
+/// findings of their own (`capture_gaps`, `capture_mid_stream`: context,
+/// information), and as a caution on every warning and error whose evidence
+/// they touch ([`Damage::annotate`]): a request "unanswered" on a connection
+/// whose response bytes the capture lost says nothing of the broker.
+#[derive(Default)]
+pub(crate) struct Damage {
+    streams: BTreeMap<u64, Holes>,
+    /// Past [`MAX_DAMAGED_STREAMS`]: counted only.
+    gaps: u64,
+    bytes: u64,
+    orphans: u64,
+    frames: Vec<u64>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    dropped: u64,
+}
+
+impl Damage {
+    pub(crate) fn event(&mut self, ev: &Event) {
+        let (gap, orphan) = match &ev.kind {
+            EventKind::Gap { bytes, .. } => (Some(*bytes), false),
+            EventKind::OrphanResponse { .. } => (None, true),
+            EventKind::Drops(d) => {
+                self.dropped = d.dropped + d.if_dropped + d.queue_dropped;
+                return;
+            }
+            _ => return,
+        };
+        if let Some(b) = gap {
+            self.gaps += 1;
+            self.bytes = self.bytes.saturating_add(b);
+        }
+        if orphan {
+            self.orphans += 1;
+        }
+        if self.frames.len() < super::MAX_FRAMES && !self.frames.contains(&ev.at.frame) {
+            self.frames.push(ev.at.frame);
+        }
+        self.first = Some(self.first.map_or(ev.at.ts, |f| f.min(ev.at.ts)));
+        self.last = Some(self.last.map_or(ev.at.ts, |l| l.max(ev.at.ts)));
+        let Some(st) = ev.stream else { return };
+        if !self.streams.contains_key(&st) && self.streams.len() >= MAX_DAMAGED_STREAMS {
+            return;
+        }
+        let h = self.streams.entry(st).or_insert(Holes {
+            first_frame: ev.at.frame,
+            ..Holes::default()
+        });
+        if let Some(b) = gap {
+            h.gaps += 1;
+            h.bytes = h.bytes.saturating_add(b);
+        }
+        if orphan {
+            h.orphans += 1;
+        }
+    }
+
+    pub(crate) fn findings(&self, out: &mut Vec<Finding>) {
+        let holed: Vec<(&u64, &Holes)> = self.streams.iter().filter(|(_, h)| h.gaps > 0).collect();
+        if self.gaps > 0 {
+            let conns = holed.len() as u64;
+            let orphans: u64 = holed.iter().map(|(_, h)| h.orphans).sum();
+            let mut f = Finding::new(
+                Severity::Info,
+                "capture_gaps",
+                format!(
+                    "the capture is missing {} in {} hole{} on {conns} connection{}: bytes the receiver acknowledged or the snaplen cut, which kwire never saw",
+                    bytes(self.bytes),
+                    self.gaps,
+                    plural(self.gaps),
+                    plural(conns)
+                ),
+            );
+            f.count = self.gaps;
+            if orphans > 0 {
+                f.details.push(format!(
+                    "{orphans} response{} lost {} request to them (orphan_response)",
+                    plural(orphans),
+                    if orphans == 1 { "its" } else { "their" }
+                ));
+            }
+            f.details.push(
+                "messages that span a hole are marked damaged; findings about these connections say so".to_string(),
+            );
+            for (st, h) in &holed {
+                f.stream(**st);
+                f.frame(h.first_frame);
+            }
+            if let Some(t) = self.first {
+                f.at(t);
+            }
+            out.push(f);
+        }
+        let mid: Vec<(&u64, &Holes)> = self
+            .streams
+            .iter()
+            .filter(|(_, h)| h.gaps == 0 && h.orphans > 0)
+            .collect();
+        if !mid.is_empty() {
+            let n: u64 = mid.iter().map(|(_, h)| h.orphans).sum();
+            let mut f = Finding::new(
+                Severity::Info,
+                "capture_mid_stream",
+                format!(
+                    "{n} response{} on {} connection{} came without {} request: the capture started after {} sent (connections already open), so {} latency and content are unknown",
+                    plural(n),
+                    mid.len(),
+                    plural(mid.len() as u64),
+                    if n == 1 { "its" } else { "their" },
+                    if n == 1 { "it was" } else { "they were" },
+                    if n == 1 { "its" } else { "their" },
+                ),
+            );
+            f.count = n;
+            for (st, h) in &mid {
+                f.stream(**st);
+                f.frame(h.first_frame);
+            }
+            out.push(f);
+        }
+    }
+
+    /// Add a caution to every warning and error (but the capture's own)
+    /// whose connections the capture lost bytes of, or, when packets were
+    /// dropped or the capture was cut short, to every one.
+    pub(crate) fn annotate(&self, out: &mut [Finding]) {
+        for f in out.iter_mut() {
+            if f.severity == Severity::Info || own_code(f.code) {
+                continue;
+            }
+            let hit: Vec<(u64, &Holes)> = f
+                .streams
+                .iter()
+                .filter_map(|s| self.streams.get(s).filter(|h| h.gaps > 0).map(|h| (*s, h)))
+                .collect();
+            if !hit.is_empty() {
+                let lost: u64 = hit.iter().map(|(_, h)| h.bytes).sum();
+                let conns: Vec<String> = hit
+                    .iter()
+                    .take(super::MAX_NAMES)
+                    .map(|(s, h)| format!("s{s} (frame {})", h.first_frame))
+                    .collect();
+                f.details.push(format!(
+                    "caution: the capture lost {} on {}: part of this may be the capture's loss, not the traffic's (capture_gaps)",
+                    bytes(lost),
+                    conns.join(", ")
+                ));
+            }
+            if self.dropped > 0 {
+                f.details.push(format!(
+                    "caution: the capture dropped {} packet{}: part of this may be the capture's loss (capture_drops)",
+                    self.dropped,
+                    plural(self.dropped)
+                ));
+            }
+        }
+    }
+}
+
+/// The capture family's own codes (never cautioned about the capture).
+fn own_code(code: &str) -> bool {
+    code.starts_with("capture_")
+        || code.starts_with("limit_")
+        || matches!(code, "time_jump" | "retransmission_mismatch")
+}
+
 /// The finding code of a limit: `limit_` and its name.
 pub fn limit_code(l: Limit) -> &'static str {
     match l {

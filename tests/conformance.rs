@@ -1,0 +1,168 @@
+//! Protocol conformance and retry loops on real captures: brokers and
+//! clients that deviate from the protocol, and what it did on the wire.
+//! Every number here was read off the capture (`kwire list`, tshark).
+
+mod common;
+
+use common::*;
+use kwire::analysis::findings::{Finding, Severity};
+
+fn corpus(name: &str) -> Vec<Finding> {
+    diagnose(&corpus_dir().join(format!("{name}.pcap")), &[])
+}
+
+fn with_code<'a>(all: &'a [Finding], code: &str) -> Vec<&'a Finding> {
+    all.iter().filter(|f| f.code == code).collect()
+}
+
+/// Sarama 1.22 against tansu 0.6: tansu answers JoinGroup v1 with
+/// MEMBER_ID_REQUIRED (79), which Kafka defines only from JoinGroup v4
+/// (KIP-394). Sarama does not know the code and sends the same JoinGroup
+/// again 300 ms later: 107 times from sarama-member-a (frames 55…, s5) and 44
+/// from sarama-member-b (s7), never joining. One error finding tells the
+/// deviation, whose it is, the loop, its count and its period; the loops are
+/// not told again on their own.
+#[test]
+fn tansu_member_id_required_on_join_group_v1() {
+    let all = corpus("sarama_tansu");
+    let f = with_code(&all, "protocol_error_code");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    let f = f[0];
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.count, 151);
+    for part in [
+        "broker 127.0.0.1:49791 deviates from the protocol",
+        "JoinGroup v1 with MEMBER_ID_REQUIRED (79) 151 times",
+        "only from v4 (KIP-394, Kafka 2.2)",
+        "sarama-member-a and sarama-member-b retried in a loop: 151 requests every 301 ms",
+        "never getting through",
+    ] {
+        assert!(f.title.contains(part), "{part:?} not in {:?}", f.title);
+    }
+    assert_eq!(f.clients, ["sarama-member-a", "sarama-member-b"]);
+    assert_eq!(f.groups, ["sarama-group"]);
+    assert_eq!(f.streams, [5, 7]);
+    assert_eq!(&f.frames[..3], [57, 64, 70]);
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.starts_with("consequence: sarama-member-a sent JoinGroup v1 107 times")),
+        "{:#?}",
+        f.details
+    );
+    assert!(with_code(&all, "retry_loop").is_empty(), "told once");
+}
+
+/// librdkafka's mock cluster appends one byte to every Metadata v13
+/// response (18 of them in confluent_basic, frames 11, 72, …): a harmless
+/// deviation, said as information.
+#[test]
+fn mock_metadata_v13_trailing_byte() {
+    let all = corpus("confluent_basic");
+    let f = with_code(&all, "protocol_trailing_bytes");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    let f = f[0];
+    assert_eq!((f.severity, f.count), (Severity::Info, 18));
+    assert!(
+        f.title
+            .contains("sent 18 Metadata v13 responses with 1 byte after the last field"),
+        "{}",
+        f.title
+    );
+    assert_eq!(&f.frames[..3], [11, 72, 90]);
+}
+
+/// The mock writes nulls where the schema allows none in error responses
+/// (FindCoordinator v2's host, JoinGroup v5's leader, memberId and
+/// protocolName): information, since librdkafka reads them as null.
+#[test]
+fn mock_nulls_in_error_responses() {
+    let all = corpus("errors_mtu1500");
+    let f = with_code(&all, "protocol_null");
+    let titles: Vec<&str> = f.iter().map(|f| f.title.as_str()).collect();
+    assert_eq!(f.len(), 2, "{titles:#?}");
+    assert!(f.iter().all(|f| f.severity == Severity::Info));
+    assert!(
+        titles.iter().any(|t| t.ends_with(
+            "sent 1 JoinGroup v5 response with null in fields that may not be null: protocolName, leader, memberId"
+        )),
+        "{titles:#?}"
+    );
+}
+
+/// The mock keeps a transaction marker's batch with CRC 0 (frame 144 of
+/// transactions.pcap); librdkafka, which checks CRCs only when asked, went
+/// on: information, with what a Java consumer would have done.
+#[test]
+fn mock_control_batch_crc() {
+    let all = corpus("transactions");
+    let f = with_code(&all, "protocol_records");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    let f = f[0];
+    assert_eq!(
+        (f.severity, f.count, f.frames.as_slice()),
+        (Severity::Info, 1, &[144][..])
+    );
+    assert!(f.title.contains("\"CRC verifies\""), "{}", f.title);
+    assert!(f.details.iter().any(|d| d.contains("check.crcs")));
+}
+
+/// A retry loop another family explains is told in that family's finding:
+/// lost-producer asks Metadata for a topic that does not exist 18 times,
+/// backing off from about 200 ms to about 300 ms.
+#[test]
+fn loop_folded_into_its_cause() {
+    let dir = samples_dir().join("findings");
+    let ports: Vec<u16> = std::fs::read_to_string(dir.join("metadata_unknown_topic.ports"))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let all = diagnose(&dir.join("metadata_unknown_topic.pcap"), &ports);
+    assert!(with_code(&all, "retry_loop").is_empty(), "{all:#?}");
+    let f = with_code(&all, "unknown_topic");
+    assert_eq!(f.len(), 1);
+    assert!(
+        f[0].details.iter().any(|d| d.starts_with(
+            "as a consequence: lost-producer sent Metadata v13 18 times over 5.0 s, backing off"
+        )),
+        "{:#?}",
+        f[0].details
+    );
+}
+
+/// Healthy traffic from real clients: whatever deviations the brokers show
+/// (the mock's trailing bytes and nulls), nothing above information from
+/// any family.
+#[test]
+fn healthy_corpus_has_no_warning() {
+    for name in [
+        "confluent_basic",
+        "confluent_basic_mtu1500",
+        "kip848",
+        "transactions",
+        "kafka_python",
+        "kafka_python_legacy",
+        "kcat",
+        "bulk_mtu1500",
+    ] {
+        let all = corpus(name);
+        let loud: Vec<_> = all.iter().filter(|f| f.severity > Severity::Info).collect();
+        assert!(loud.is_empty(), "{name}: {loud:#?}");
+    }
+}
+
+/// bulk_mtu1500's capture lost 677 KiB in 7 holes on 3 connections
+/// (segments acknowledged, never captured): context of its own.
+#[test]
+fn capture_gaps_are_context() {
+    let all = corpus("bulk_mtu1500");
+    let f = with_code(&all, "capture_gaps");
+    assert_eq!(f.len(), 1);
+    assert_eq!((f[0].severity, f[0].count), (Severity::Info, 7));
+    assert_eq!(f[0].streams, [1, 2, 3]);
+    assert!(
+        f[0].title
+            .starts_with("the capture is missing 677.0 KiB in 7 holes on 3 connections")
+    );
+}
