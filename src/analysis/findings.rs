@@ -11,6 +11,7 @@ mod auth;
 mod bootstrap;
 mod capture;
 mod connections;
+mod efficiency;
 mod groups;
 mod lag;
 mod metadata;
@@ -440,6 +441,7 @@ fn all_detectors() -> Vec<Box<dyn Detector>> {
         lag::detectors(),
         producer::detectors(),
         tls::detectors(),
+        efficiency::detectors(),
     ]
     .into_iter()
     .flatten()
