@@ -12,6 +12,7 @@ mod bootstrap;
 mod capture;
 mod conformance;
 mod connections;
+mod efficiency;
 mod groups;
 mod lag;
 mod metadata;
@@ -529,6 +530,7 @@ fn all_detectors() -> Vec<Box<dyn Detector>> {
         producer::detectors(),
         tls::detectors(),
         conformance::detectors(),
+        efficiency::detectors(),
     ]
     .into_iter()
     .flatten()
