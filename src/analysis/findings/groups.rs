@@ -12,7 +12,9 @@
 //! - a member in the new generation that was not in the old one and sent
 //!   a join (JoinGroup, ConsumerGroupHeartbeat with epoch 0) *joined*;
 //! - a member of the old generation missing from the new one *left
-//!   cleanly* when it sent LeaveGroup (or epoch -1/-2), else it *vanished*:
+//!   cleanly* when it sent LeaveGroup (or epoch -1/-2); it *left late* when
+//!   that leave was answered with an error (the coordinator removed it
+//!   later: the leave is never a signal to rejoin); else it *vanished*:
 //!   the coordinator removed it, after its session timeout when its last
 //!   sign of life is at least [`SESSION_TOLERANCE`] × `sessionTimeoutMs`
 //!   (from its JoinGroup; [`DEFAULT_SESSION_TIMEOUT_MS`] when not seen)
@@ -31,6 +33,11 @@
 //! REBALANCE_IN_PROGRESS and ILLEGAL_GENERATION during a normal membership
 //! change are the coordinator's ordinary rejoin signal and are folded into
 //! the information, not raised.
+//!
+//! Each rebalance is classified once, here, and every finding about it
+//! carries that view ([`About::Rebalance`]); a group's rebalance findings
+//! are told as one story, and the Diagnoser folds findings about the same
+//! rebalance (a rejected commit, a fenced member) into it.
 //!
 //! Contract: never panics; memory is that of [`Groups`] (bounded by its
 //! [`GroupLimits`](crate::analysis::groups::GroupLimits)) plus at most
