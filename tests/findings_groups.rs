@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use kwire::analysis::findings::{Diagnoser, Finding, Severity};
+use kwire::analysis::findings::{About, Diagnoser, Finding, Severity};
 use kwire::session::Record;
 
 fn diagnose(path: &std::path::Path) -> Vec<Finding> {
@@ -41,6 +41,7 @@ const CODES: &[&str] = &[
     "coordinator_unavailable",
     "coordinator_moved",
     "group_error",
+    "leave_refused",
 ];
 
 fn ours(path: &std::path::Path) -> Vec<Finding> {
@@ -95,14 +96,14 @@ fn errors_mtu1500_each_injected_family() {
             ("not_leader", Warning, 2, vec![38, 40]),
             // Heartbeat REBALANCE_IN_PROGRESS (129, 141) and OffsetCommit
             // ILLEGAL_GENERATION (172), one member throughout: generations
-            // 2 → 3 (first seen in frame 135) and 3 → 5 (270).
+            // 2 → 3 (first seen in frame 135) and 3 → 5 (270); the
+            // rejected commit is part of 3 → 5, told in it.
             (
                 "rebalance_unexplained",
                 Warning,
                 2,
                 vec![129, 135, 141, 172, 270]
             ),
-            ("commit_rejected", Warning, 1, vec![172]),
         ]
     );
     assert_eq!(
@@ -142,10 +143,10 @@ fn errors_mtu1500_each_injected_family() {
         un.title
     );
     assert_eq!(
-        find(&fs, "commit_rejected").title,
-        "OffsetCommit from ledger-1 in group ledger rejected with ILLEGAL_GENERATION (generation 3, \
-         group now at 5); the offsets were not stored: the member must rejoin, and records since its \
-         previous commit may be consumed twice"
+        un.details.last().unwrap(),
+        "the same rebalance: OffsetCommit from ledger-1 in group ledger rejected with \
+         ILLEGAL_GENERATION (generation 3, group now at 5); the offsets were not stored: the member \
+         must rejoin, and records since its previous commit may be consumed twice"
     );
 }
 
@@ -163,15 +164,16 @@ fn confluent_basic_billing_is_normal_membership_change() {
          (generation 4); normal membership changes"
     );
     assert_eq!(m.count, 2);
-    // billing-2's JoinGroup, generation 3, its LeaveGroup, generation 4.
-    assert_eq!(m.frames, [513, 529, 771, 803]);
-    assert_eq!(m.clients, ["billing-2"]);
-    // The commits answered REBALANCE_IN_PROGRESS during both rebalances.
-    let c = find(&fs, "commit_rejected");
-    assert_eq!(
-        (c.severity, c.count, c.frames.clone()),
-        (Info, 2, vec![519, 791])
-    );
+    // billing-2's JoinGroup, generation 3, its LeaveGroup, generation 4;
+    // billing-1's commits answered REBALANCE_IN_PROGRESS during both
+    // rebalances (519, 791), told in the same story.
+    assert_eq!(m.frames, [513, 519, 529, 771, 791, 803]);
+    assert_eq!(m.clients, ["billing-2", "billing-1"]);
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    assert!(m.details.last().unwrap().starts_with(
+        "the same rebalance: OffsetCommit from billing-1 in group billing rejected with \
+             REBALANCE_IN_PROGRESS twice"
+    ));
 }
 
 #[test]
@@ -233,13 +235,26 @@ fn killed_member_times_out() {
     // worker-2 SIGKILLed: its last Heartbeat is frame 380; the coordinator
     // answers worker-1's Heartbeat REBALANCE_IN_PROGRESS 6.5 s later (509,
     // session.timeout.ms 6000) and generation 4 forms without it (524).
+    // One story of the group: worker-2 joined (JoinGroup 202, generation 3
+    // in 216, worker-1's commit refused meanwhile, 208), then timed out.
     let fs = sample("groups_killed_member");
     assert_eq!(
         summary(&fs),
+        [(
+            "member_timed_out",
+            Warning,
+            1,
+            vec![202, 208, 216, 380, 524]
+        )]
+    );
+    assert_eq!(
+        fs[0].details,
         [
-            ("member_timed_out", Warning, 1, vec![380, 524]),
-            ("commit_rejected", Info, 1, vec![208]),
-            ("membership_change", Info, 1, vec![202, 216]),
+            "also: group workers rebalanced once: worker-2 joined (generation 3); normal \
+             membership changes",
+            "the same rebalance: OffsetCommit from worker-1 in group workers rejected with \
+             REBALANCE_IN_PROGRESS (generation 2, group now at 4) during membership changes, as \
+             expected; offsets consumed since the previous commit may be read again",
         ]
     );
     assert_eq!(
@@ -247,6 +262,70 @@ fn killed_member_times_out() {
         "member worker-2 of group workers stopped heartbeating without leaving; the coordinator \
          removed it after 6.5 s of silence and the group moved to generation 4 without it: its \
          session timed out (sessionTimeoutMs 6000): it crashed, hung or lost its network"
+    );
+}
+
+/// kafkajs 2.2.4 (`scripts/record_findings_kafkajs.py`): g-1 consumes
+/// alone (generation 2); g-2's JoinGroup (frame 145) makes generation 3
+/// (JoinGroup response, frame 161; g-1 told by Heartbeat
+/// REBALANCE_IN_PROGRESS, 149); g-2 leaves with LeaveGroup v3 (278), which
+/// the mock answers UNKNOWN_MEMBER_ID, so the coordinator removes it only
+/// when its session (6000 ms) expires: g-1 told at 331, generation 4 in 340,
+/// 10.0 s after the leave; g-1's own LeaveGroup (347) is refused the same
+/// way. Once said as a rebalance with no member joining or leaving, and
+/// g-2 as dropped without leaving: one story now.
+#[test]
+fn kafkajs_join_and_refused_leave_are_one_story() {
+    let fs = sample("kafkajs_group");
+    assert_eq!(
+        summary(&fs),
+        [(
+            "membership_change",
+            Warning,
+            2,
+            vec![145, 161, 278, 340, 347]
+        )]
+    );
+    let f = &fs[0];
+    assert_eq!(
+        f.title,
+        "group g rebalanced twice in 21.0 s: g-2 joined (generation 3) and left (generation 4, \
+         10.0 s after its LeaveGroup of frame 278 was answered UNKNOWN_MEMBER_ID); membership \
+         changes, a leave among them refused: the group waited for the coordinator to remove the \
+         member"
+    );
+    assert_eq!(
+        f.details,
+        [
+            "g-2's LeaveGroup (frame 278) was answered UNKNOWN_MEMBER_ID: the coordinator did not \
+             take it as a leave and removed the member 10.0 s later, when its session timed out \
+             (sessionTimeoutMs 6000); its partitions were not consumed meanwhile",
+            "generation 2 → 3: Heartbeat REBALANCE_IN_PROGRESS (frame 149): the coordinator's \
+             ordinary rejoin signal",
+            "generation 3 → 4: Heartbeat REBALANCE_IN_PROGRESS (frame 331): the coordinator's \
+             ordinary rejoin signal",
+            "also: the coordinator of group g refused the leave of g-1 (LeaveGroup \
+             UNKNOWN_MEMBER_ID, frame 347): the member went, but the coordinator removes it only \
+             when its session times out; the capture ended first",
+        ]
+    );
+    assert_eq!(f.clients, ["g-2", "g-1"]);
+    let about: Vec<(i32, Option<i32>, bool)> = f
+        .about
+        .iter()
+        .map(|a| match a {
+            About::Rebalance {
+                from,
+                to,
+                membership_change,
+                ..
+            } => (*from, *to, *membership_change),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        about,
+        [(2, Some(3), true), (3, Some(4), true), (4, None, true)]
     );
 }
 
@@ -301,15 +380,15 @@ fn kip848_fenced_member_rejoins() {
     let fs = sample("groups_kip848_fenced");
     assert_eq!(
         summary(&fs),
-        [
-            ("rebalance_unexplained", Warning, 1, vec![226, 230]),
-            ("member_fenced", Warning, 1, vec![226, 229]),
-        ]
+        // The fencing (226) is the rebalance's rejoin signal: one story.
+        [("rebalance_unexplained", Warning, 1, vec![226, 229, 230])]
     );
-    assert!(fs[1].title.starts_with(
-        "ConsumerGroupHeartbeat from fleet-1 in group fleet answered FENCED_MEMBER_EPOCH (epoch 2)"
+    let fenced = fs[0].details.last().unwrap();
+    assert!(fenced.starts_with(
+        "the same rebalance: ConsumerGroupHeartbeat from fleet-1 in group fleet answered \
+         FENCED_MEMBER_EPOCH (epoch 2)"
     ));
-    assert!(fs[1].title.ends_with("it rejoined (frame 229)"));
+    assert!(fenced.ends_with("it rejoined (frame 229)"));
 }
 
 #[test]

@@ -89,6 +89,87 @@ pub struct Finding {
     /// For a retry loop: its API and error code (what folding it into the
     /// finding that explains it goes by; not exported).
     pub(crate) retried: Option<(ApiKey, i16)>,
+    /// The events the finding tells of (at most [`MAX_NAMES`]): findings
+    /// telling of the same event are folded into one story.
+    pub about: Vec<About>,
+}
+
+/// How [`Finding::absorb`]'s callers introduce a finding told in another.
+const FOLDED: &[&str] = &["the same outage: ", "the same rebalance: ", "also: "];
+
+/// An event a finding tells of, as data: what it says of the event can be
+/// checked against what other findings say of it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum About {
+    /// A group's move from generation (KIP-848: group epoch) `from` to `to`
+    /// (`None`: not seen to end before the capture did), and whether members
+    /// joined or left in it.
+    Rebalance {
+        group: String,
+        from: i32,
+        to: Option<i32>,
+        membership_change: bool,
+    },
+    /// A broker not answering (connections refused or cut, requests left
+    /// unanswered) from `first` to `last`.
+    Outage {
+        broker: SocketAddr,
+        first: Timestamp,
+        last: Timestamp,
+    },
+}
+
+impl About {
+    /// `self` and `other` are the same event: the same rebalance of the same
+    /// group, or overlapping outages of the same broker.
+    pub fn same_event(&self, other: &About) -> bool {
+        match (self, other) {
+            (
+                About::Rebalance {
+                    group, from, to, ..
+                },
+                About::Rebalance {
+                    group: g,
+                    from: f,
+                    to: t,
+                    ..
+                },
+            ) => group == g && from == f && to == t,
+            (
+                About::Outage {
+                    broker,
+                    first,
+                    last,
+                },
+                About::Outage {
+                    broker: b,
+                    first: f,
+                    last: l,
+                },
+            ) => broker == b && first <= l && f <= last,
+            _ => false,
+        }
+    }
+
+    fn to_json(&self) -> Json {
+        match self {
+            About::Rebalance {
+                group,
+                from,
+                to,
+                membership_change,
+            } => json!({
+                "rebalance": {"group": group, "from": from, "to": to, "membership_change": membership_change}
+            }),
+            About::Outage {
+                broker,
+                first,
+                last,
+            } => json!({
+                "outage": {"broker": broker.to_string(), "first_ts": first.rfc3339(), "last_ts": last.rfc3339()}
+            }),
+        }
+    }
 }
 
 impl Finding {
@@ -109,7 +190,59 @@ impl Finding {
             first: None,
             last: None,
             retried: None,
+            about: Vec::new(),
         }
+    }
+
+    /// Tell `f` as part of this finding's story: its title as a detail
+    /// (`what: title`), its frames, names and events added, the worse
+    /// severity kept.
+    pub fn absorb(&mut self, f: Finding, what: &str) {
+        self.details.push(format!("{what}: {}", f.title));
+        // What was folded into `f` stays told.
+        let told = |d: &&String| FOLDED.iter().any(|p| d.starts_with(p));
+        self.details.extend(f.details.iter().filter(told).cloned());
+        self.severity = self.severity.max(f.severity);
+        for x in f.frames {
+            self.frame(x);
+        }
+        self.frames.sort_unstable();
+        for s in f.streams {
+            self.stream(s);
+        }
+        for g in &f.groups {
+            self.group(g);
+        }
+        for t in &f.topics {
+            self.topic(t);
+        }
+        for c in &f.clients {
+            self.client(c);
+        }
+        for b in f.brokers {
+            self.broker(b);
+        }
+        for t in f.first.into_iter().chain(f.last) {
+            self.at(t);
+        }
+        for a in f.about {
+            self.about(a);
+        }
+    }
+
+    /// Note an event it tells of (an outage overlapping one it tells of
+    /// already widens that one).
+    pub fn about(&mut self, a: About) {
+        if let About::Outage { first, last, .. } = &a
+            && let Some(About::Outage {
+                first: f, last: l, ..
+            }) = self.about.iter_mut().find(|b| b.same_event(&a))
+        {
+            *f = (*f).min(*first);
+            *l = (*l).max(*last);
+            return;
+        }
+        push_unique(&mut self.about, a);
     }
 
     /// Add a frame (kept if fewer than [`MAX_FRAMES`]).
@@ -148,7 +281,7 @@ impl Finding {
     /// The finding as an NDJSON record (`"type": "finding"`; see
     /// docs/ndjson.md).
     pub fn to_json(&self) -> Json {
-        json!({
+        let mut j = json!({
             "type": "finding",
             "severity": self.severity.as_str(),
             "code": self.code,
@@ -163,7 +296,11 @@ impl Finding {
             "brokers": self.brokers.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
             "first_ts": self.first.map(|t| t.rfc3339()),
             "last_ts": self.last.map(|t| t.rfc3339()),
-        })
+        });
+        if !self.about.is_empty() {
+            j["about"] = self.about.iter().map(About::to_json).collect();
+        }
+        j
     }
 }
 
@@ -342,6 +479,70 @@ fn fold_consequences(out: &mut Vec<Finding>) {
     let mut index = 0;
     out.retain(|_| {
         let keep = !pairs.iter().any(|&(i, _)| i == index);
+        index += 1;
+        keep
+    });
+    fold_same_events(out);
+}
+
+/// Findings that tell of the same events (the same rebalance, the same
+/// outage: [`About::same_event`]) are one story: a finding every event of
+/// which another tells is said as a detail of that other, which takes the
+/// worse severity. Of two findings telling of the same events, the more
+/// severe (then the more frequent, then the first stated) tells the story.
+fn fold_same_events(out: &mut Vec<Finding>) {
+    let covers = |j: &Finding, i: &Finding| {
+        !i.about.is_empty()
+            && i.about
+                .iter()
+                .all(|a| j.about.iter().any(|b| a.same_event(b)))
+    };
+    let rank = |f: &Finding, at: usize| (f.severity, f.count, std::cmp::Reverse(at));
+    // Findings by what their events are of (a group, a broker): only those
+    // sharing one can tell of the same event.
+    let key = |a: &About| match a {
+        About::Rebalance { group, .. } => format!("g {group}"),
+        About::Outage { broker, .. } => format!("b {broker}"),
+    };
+    let mut by_key: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, f) in out.iter().enumerate() {
+        for a in &f.about {
+            let v = by_key.entry(key(a)).or_default();
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    let mut folded = vec![false; out.len()];
+    // Until nothing folds: a story folded into another carries what was
+    // folded into it.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..out.len() {
+            let Some(first) = out[i].about.first().filter(|_| !folded[i]) else {
+                continue;
+            };
+            let target = by_key[&key(first)].iter().copied().find(|&j| {
+                j != i
+                    && !folded[j]
+                    && covers(&out[j], &out[i])
+                    && (!covers(&out[i], &out[j]) || rank(&out[j], j) > rank(&out[i], i))
+            });
+            let Some(j) = target else { continue };
+            folded[i] = true;
+            changed = true;
+            let f = std::mem::replace(&mut out[i], Finding::new(Severity::Info, "", ""));
+            let what = match f.about.first() {
+                Some(About::Outage { .. }) => "the same outage",
+                _ => "the same rebalance",
+            };
+            out[j].absorb(f, what);
+        }
+    }
+    let mut index = 0;
+    out.retain(|_| {
+        let keep = !folded[index];
         index += 1;
         keep
     });

@@ -15,7 +15,7 @@ use crate::session::{DetectedBy, Event, EventKind, Exchange, NoResponseReason, S
 use crate::tcp::CloseReason;
 
 use super::requests::{Pending, STALL_MS, Unanswered, client_key, dur, hms, plural};
-use super::{Context, Detector, Finding, MAX_FRAMES, Severity};
+use super::{About, Context, Detector, Finding, MAX_FRAMES, Severity};
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -376,6 +376,18 @@ impl Detector for Outages {
                 f.broker(*addr);
                 f.at(ep.start);
                 f.at(ep.back.map_or(ep.last_failure, |b| b.0));
+                // Connections cut up to CUT_LEAD_MS (whole seconds) before it
+                // count as its.
+                const _: () = assert!(CUT_LEAD_MS % 1000 == 0);
+                let lead = Timestamp {
+                    secs: ep.start.secs - CUT_LEAD_MS / 1000,
+                    nanos: ep.start.nanos,
+                };
+                f.about(About::Outage {
+                    broker: *addr,
+                    first: lead,
+                    last: ep.back.map_or(ep.last_failure, |b| b.0),
+                });
                 if let (Some(a), Some(z)) = (ep.first_refused, ep.last_refused) {
                     f.details.push(format!(
                         "connections refused (SYN answered by RST) from {} to {}",

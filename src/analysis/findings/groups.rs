@@ -12,7 +12,9 @@
 //! - a member in the new generation that was not in the old one and sent
 //!   a join (JoinGroup, ConsumerGroupHeartbeat with epoch 0) *joined*;
 //! - a member of the old generation missing from the new one *left
-//!   cleanly* when it sent LeaveGroup (or epoch -1/-2), else it *vanished*:
+//!   cleanly* when it sent LeaveGroup (or epoch -1/-2); it *left late* when
+//!   that leave was answered with an error (the coordinator removed it
+//!   later: the leave is never a signal to rejoin); else it *vanished*:
 //!   the coordinator removed it, after its session timeout when its last
 //!   sign of life is at least [`SESSION_TOLERANCE`] × `sessionTimeoutMs`
 //!   (from its JoinGroup; [`DEFAULT_SESSION_TIMEOUT_MS`] when not seen)
@@ -32,6 +34,11 @@
 //! change are the coordinator's ordinary rejoin signal and are folded into
 //! the information, not raised.
 //!
+//! Each rebalance is classified once, here, and every finding about it
+//! carries that view ([`About::Rebalance`]); a group's rebalance findings
+//! are told as one story, and the Diagnoser folds findings about the same
+//! rebalance (a rejected commit, a fenced member) into it.
+//!
 //! Contract: never panics; memory is that of [`Groups`] (bounded by its
 //! [`GroupLimits`](crate::analysis::groups::GroupLimits)) plus at most
 //! [`MAX_SESSION_TIMEOUTS`] remembered session timeouts.
@@ -49,7 +56,7 @@ use crate::session::Exchange;
 
 use super::super::groups::{GroupFlow, GroupProtocolKind, Groups, Step, StepKind, view_of};
 use super::metadata::duration;
-use super::{Context, Detector, Finding, Severity};
+use super::{About, Context, Detector, Finding, Severity};
 
 /// Rebalances within [`STORM_WINDOW_US`] that make a storm. One member
 /// restarting costs two rebalances (it leaves, it joins); a healthy group
@@ -74,6 +81,17 @@ pub const MAX_SESSION_TIMEOUTS: usize = 100_000;
 
 /// Connections remembered (for the streams a finding lists).
 pub const MAX_CONNECTIONS: usize = 65_536;
+
+/// The findings that tell of a group's rebalances (folded into one story
+/// per group).
+const STORIES: &[&str] = &[
+    "rebalance_storm",
+    "membership_change",
+    "rebalance_unexplained",
+    "member_timed_out",
+    "member_dropped",
+    "leave_refused",
+];
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -165,6 +183,16 @@ enum Departure {
     TimedOut { silent_us: i64, session_ms: i64 },
     /// Removed sooner: it did not rejoin the rebalance in time.
     Dropped { silent_us: i64 },
+    /// It asked to leave, but the coordinator answered its leave (`api`,
+    /// request `frame`) with `code` and removed it only `waited_us` later
+    /// (its session timed out, or it had already been removed): it left,
+    /// late.
+    LeaveRefused {
+        api: &'static str,
+        code: &'static str,
+        frame: u64,
+        waited_us: i64,
+    },
 }
 
 /// One rebalance: the move from generation `prev` to `next`.
@@ -186,10 +214,23 @@ impl Rebalance {
     fn membership_change(&self) -> bool {
         !self.joined.is_empty() || !self.departed.is_empty()
     }
-    /// Nothing but joins, clean leaves, or a member rejoining on its own.
+    /// Nothing but joins, leaves (refused ones included: the member asked
+    /// to go), or a member rejoining on its own.
     fn normal(&self) -> bool {
-        self.departed.iter().all(|(_, d)| *d == Departure::Clean)
+        self.departed
+            .iter()
+            .all(|(_, d)| matches!(d, Departure::Clean | Departure::LeaveRefused { .. }))
             && (self.membership_change() || self.told.is_empty())
+    }
+
+    /// What findings say of it, as data.
+    fn about(&self, group: &str) -> About {
+        About::Rebalance {
+            group: group.to_string(),
+            from: self.prev,
+            to: Some(self.next),
+            membership_change: self.membership_change(),
+        }
     }
 }
 
@@ -332,8 +373,38 @@ impl Analysis<'_> {
     fn run(&self, out: &mut Vec<Finding>) {
         let start = out.len();
         self.run_all(out);
+        self.one_story(start, out);
         for f in &mut out[start..] {
             f.frames.sort_unstable();
+        }
+    }
+
+    /// The group's rebalances told as one story: when several findings
+    /// (from `start`) tell of its rebalances (normal ones, unexplained ones,
+    /// members that timed out or were refused their leave), the most severe
+    /// tells the story and the others are said in it.
+    fn one_story(&self, start: usize, out: &mut Vec<Finding>) {
+        let stories: Vec<usize> = (start..out.len())
+            .filter(|&i| STORIES.contains(&out[i].code) && !out[i].about.is_empty())
+            .collect();
+        let Some(&main) = stories
+            .iter()
+            .max_by_key(|&&i| (out[i].severity, out[i].count, std::cmp::Reverse(i)))
+        else {
+            return;
+        };
+        for &i in stories.iter().rev() {
+            if i == main {
+                continue;
+            }
+            let f = out.remove(i);
+            let main = if i < main { main - 1 } else { main };
+            let same = f
+                .about
+                .iter()
+                .all(|a| out[main].about.iter().any(|b| a.same_event(b)));
+            let what = if same { "the same rebalance" } else { "also" };
+            out[main].absorb(f, what);
         }
     }
 
@@ -341,8 +412,9 @@ impl Analysis<'_> {
         let rebalances = self.rebalances();
         self.rebalance_findings(&rebalances, out);
         self.silent_members(&rebalances, out);
+        self.late_leaves(&rebalances, out);
         self.commits(&rebalances, out);
-        self.fenced(out);
+        self.fenced(&rebalances, out);
         self.coordinator(out);
         self.other_errors(out);
     }
@@ -434,6 +506,20 @@ impl Analysis<'_> {
         {
             return Departure::Clean;
         }
+        // A leave answered with an error still says the member went; the
+        // coordinator removed it later.
+        if let Some(l) = self
+            .steps_of(member)
+            .filter(|s| is_leave(s) && s.ts <= to)
+            .last()
+        {
+            return Departure::LeaveRefused {
+                api: api_of(l),
+                code: l.error.map_or("", |(_, n)| n),
+                frame: l.frame,
+                waited_us: to.micros_since(l.ts),
+            };
+        }
         let last = self.last_seen_before(member, to).unwrap_or(from);
         let silent_us = to.micros_since(last);
         let session_ms = self.session_of(member);
@@ -491,6 +577,7 @@ impl Analysis<'_> {
                             .as_deref()
                             .is_some_and(|m| prev.members.iter().any(|x| x == m))
                         && s.error.is_some_and(|(c, _)| rejoin_signal(ErrorCode(c)))
+                        && !is_leave(s)
                         && !self.left_before(s)
                 })
                 .map(|s| (s.frame, api_of(s), s.error.map_or("", |(_, n)| n), s.ts))
@@ -534,7 +621,7 @@ impl Analysis<'_> {
     fn change_pending(&self, since: Timestamp) -> bool {
         self.flow.steps.iter().any(|s| {
             s.ts >= since
-                && ((is_leave(s) && s.error.is_none())
+                && (is_leave(s)
                     || matches!(s.kind, StepKind::Join { rejoin: false, .. })
                     || matches!(
                         s.kind,
@@ -573,6 +660,15 @@ impl Analysis<'_> {
                 self.who(m),
                 match d {
                     Departure::Clean => format!("left ({unit} {g})"),
+                    Departure::LeaveRefused {
+                        api,
+                        code,
+                        frame,
+                        waited_us,
+                    } => format!(
+                        "left ({unit} {g}, {} after its {api} of frame {frame} was answered {code})",
+                        duration(*waited_us)
+                    ),
                     Departure::TimedOut { silent_us, .. } => format!(
                         "timed out after {} silent ({unit} {g})",
                         duration(*silent_us)
@@ -646,6 +742,7 @@ impl Analysis<'_> {
             );
             f.count = rebalances.len() as u64;
             for r in rebalances {
+                f.about(r.about(group));
                 f.frame(r.frame);
                 f.at(r.ts);
                 for m in r.joined.iter().chain(r.departed.iter().map(|(m, _)| m)) {
@@ -676,17 +773,60 @@ impl Analysis<'_> {
             } else {
                 String::new()
             };
+            // Leaves the coordinator refused: the member went, but its
+            // partitions waited for the coordinator to remove it.
+            let refused: Vec<(&String, &Departure)> = normal
+                .iter()
+                .flat_map(|r| r.departed.iter())
+                .filter(|(_, d)| matches!(d, Departure::LeaveRefused { .. }))
+                .map(|(m, d)| (m, d))
+                .collect();
+            let (severity, tail) = if refused.is_empty() {
+                if normal.iter().all(|r| r.membership_change()) {
+                    (Severity::Info, "normal membership changes")
+                } else {
+                    (Severity::Info, "normal rebalances")
+                }
+            } else {
+                (
+                    Severity::Warning,
+                    "membership changes, a leave among them refused: the group waited for the coordinator to remove the member",
+                )
+            };
             let mut f = self.base(
-                Severity::Info,
+                severity,
                 "membership_change",
                 format!(
-                    "group {group} rebalanced {}{when}: {}; normal membership changes",
+                    "group {group} rebalanced {}{when}: {}; {tail}",
                     times(n),
                     prose(&parts)
                 ),
             );
             f.count = n;
+            for (m, d) in refused {
+                if let Departure::LeaveRefused {
+                    api,
+                    code,
+                    frame,
+                    waited_us,
+                } = d
+                {
+                    let session_ms = self.session_of(m);
+                    let why = if *waited_us as f64 >= SESSION_TOLERANCE * session_ms as f64 * 1000.0
+                    {
+                        format!("when its session timed out (sessionTimeoutMs {session_ms})")
+                    } else {
+                        "before its session timeout".to_string()
+                    };
+                    f.details.push(format!(
+                        "{}'s {api} (frame {frame}) was answered {code}: the coordinator did not take it as a leave and removed the member {} later, {why}; its partitions were not consumed meanwhile",
+                        self.who(m),
+                        duration(*waited_us)
+                    ));
+                }
+            }
             for r in &normal {
+                f.about(r.about(group));
                 f.frame(r.frame);
                 f.at(r.ts);
                 for m in &r.joined {
@@ -704,10 +844,11 @@ impl Analysis<'_> {
                 if !r.told.is_empty() {
                     let frames: Vec<String> = r.told.iter().map(|t| t.0.to_string()).collect();
                     f.details.push(format!(
-                        "{unit} {} → {}: {} (frames {}): the coordinator's ordinary rejoin signal",
+                        "{unit} {} → {}: {} (frame{} {}): the coordinator's ordinary rejoin signal",
                         r.prev,
                         r.next,
                         tally(&r.told).join(", "),
+                        if frames.len() == 1 { "" } else { "s" },
                         frames.join(", ")
                     ));
                 }
@@ -745,6 +886,19 @@ impl Analysis<'_> {
             }
             let mut f = self.base(Severity::Warning, "rebalance_unexplained", title);
             f.count = n;
+            for r in &unexplained {
+                f.about(r.about(group));
+            }
+            if !pending.is_empty()
+                && let Some(cur) = self.flow.current_generation()
+            {
+                f.about(About::Rebalance {
+                    group: group.clone(),
+                    from: cur.id,
+                    to: None,
+                    membership_change: false,
+                });
+            }
             for (fr, _, _) in &signals {
                 f.frame(*fr);
             }
@@ -789,6 +943,7 @@ impl Analysis<'_> {
                 s.ts >= cur.ts
                     && s.generation.is_none_or(|g| g >= cur.id)
                     && s.error.is_some_and(|(c, _)| rejoin_signal(ErrorCode(c)))
+                    && !is_leave(s)
                     && !self.left_before(s)
             })
             .map(|s| (s.frame, api_of(s), s.error.map_or("", |(_, n)| n)))
@@ -806,7 +961,7 @@ impl Analysis<'_> {
         for r in rebalances {
             for (m, d) in &r.departed {
                 let (silent_us, what) = match d {
-                    Departure::Clean => continue,
+                    Departure::Clean | Departure::LeaveRefused { .. } => continue,
                     Departure::TimedOut {
                         silent_us,
                         session_ms,
@@ -836,6 +991,16 @@ impl Analysis<'_> {
                     ),
                 );
                 f.count = 1;
+                f.about(r.about(group));
+                let parts = self.describe(r, "generation");
+                if parts.len() > 1 {
+                    f.details.push(format!(
+                        "generation {} → {}: {}",
+                        r.prev,
+                        r.next,
+                        prose(&parts)
+                    ));
+                }
                 self.note_member(&mut f, m);
                 if let Some(last) = self.steps_of(m).filter(|s| s.ts < r.ts).last() {
                     f.frame(last.last_frame);
@@ -976,6 +1141,9 @@ impl Analysis<'_> {
             );
             f.count = n;
             for s in &steps {
+                if let Some(a) = self.about_at(rebalances, s.ts) {
+                    f.about(a);
+                }
                 f.frame(s.frame);
                 f.at(s.ts);
                 self.conn(&mut f, s);
@@ -987,8 +1155,90 @@ impl Analysis<'_> {
         }
     }
 
+    /// The rebalance a step at `ts` is part of, as findings say it: the
+    /// first whose new generation is seen after it, else the one the
+    /// capture does not see end.
+    fn about_at(&self, rebalances: &[Rebalance], ts: Timestamp) -> Option<About> {
+        if let Some(r) = self.rebalance_at(rebalances, ts) {
+            return Some(r.about(&self.flow.group_id));
+        }
+        let cur = self.flow.current_generation()?;
+        Some(About::Rebalance {
+            group: self.flow.group_id.clone(),
+            from: cur.id,
+            to: None,
+            membership_change: self.change_pending(cur.ts),
+        })
+    }
+
+    /// Leaves the coordinator refused after the last generation seen: the
+    /// member went, and the capture ended before a generation without it.
+    fn late_leaves(&self, rebalances: &[Rebalance], out: &mut Vec<Finding>) {
+        let Some(cur) = self.flow.current_generation() else {
+            return;
+        };
+        let group = &self.flow.group_id;
+        let leaves: Vec<&Step> = self
+            .flow
+            .steps
+            .iter()
+            .filter(|s| is_leave(s) && s.error.is_some() && s.ts >= cur.ts && !self.left_before(s))
+            .collect();
+        if leaves.is_empty() {
+            return;
+        }
+        let leaving: Vec<&str> = leaves.iter().filter_map(|s| s.member.as_deref()).collect();
+        // Others stay, and wait for the coordinator to remove the member.
+        let others = cur.members.iter().any(|m| !leaving.contains(&m.as_str()));
+        let what: Vec<String> = leaves
+            .iter()
+            .map(|s| {
+                let who = s
+                    .member
+                    .as_deref()
+                    .map_or_else(|| s.client.to_string(), |m| self.who(m));
+                format!(
+                    "{who} ({} {}, frame {})",
+                    api_of(s),
+                    s.error.map_or("", |(_, n)| n),
+                    s.frame
+                )
+            })
+            .collect();
+        let mut f = self.base(
+            if others {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
+            "leave_refused",
+            format!(
+                "the coordinator of group {group} refused the leave of {}: the member went, but the coordinator removes it only when its session times out; the capture ended first",
+                list(&what)
+            ),
+        );
+        f.count = leaves.len() as u64;
+        if let Some(a) = self.about_at(rebalances, cur.ts.max(leaves[0].ts)) {
+            f.about(a);
+        }
+        for s in &leaves {
+            f.frame(s.frame);
+            f.at(s.ts);
+            self.conn(&mut f, s);
+            if let Some(m) = s.member.as_deref() {
+                self.note_member(&mut f, m);
+            }
+        }
+        if others {
+            f.details.push(
+                "the members that stay wait for that rebalance: the leaving member's partitions are not consumed meanwhile".to_string(),
+            );
+        }
+        out.push(f);
+    }
+
     /// Membership requests answered "you are not a member (any more)".
-    fn fenced(&self, out: &mut Vec<Finding>) {
+    fn fenced(&self, rebalances: &[Rebalance], out: &mut Vec<Finding>) {
         let group = &self.flow.group_id;
         for s in &self.flow.steps {
             let Some((code, name)) = s.error else {
@@ -1076,6 +1326,9 @@ impl Analysis<'_> {
                 );
                 if let Some(j) = rejoin {
                     f.frame(j.frame);
+                }
+                if let Some(a) = self.about_at(rebalances, s.ts) {
+                    f.about(a);
                 }
                 f
             };

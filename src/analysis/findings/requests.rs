@@ -26,7 +26,7 @@ use crate::kafka::schema::views::{
 use crate::session::{Body, Event, EventKind, Exchange, NoResponseReason, Status};
 use crate::tcp::CloseReason;
 
-use super::{Context, Detector, Finding, MAX_FRAMES, Severity};
+use super::{About, Context, Detector, Finding, MAX_FRAMES, MAX_NAMES, Severity};
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -439,6 +439,8 @@ impl Detector for NoResponse {
             reset: u64,
             idle: u64,
             max_wait: i64,
+            /// Per broker, from the first request sent to the last end.
+            windows: Vec<(SocketAddr, Timestamp, Timestamp)>,
         }
         let mut timeout = Acc::default();
         let mut lost = Acc::default();
@@ -483,7 +485,23 @@ impl Detector for NoResponse {
                 _ => acc.closed += 1,
             }
             acc.max_wait = acc.max_wait.max(end.micros_since(u.ts));
+            if let Some(w) = acc.windows.iter_mut().find(|w| w.0 == u.broker) {
+                w.1 = w.1.min(u.ts);
+                w.2 = w.2.max(*end);
+            } else if acc.windows.len() < MAX_NAMES {
+                acc.windows.push((u.broker, u.ts, *end));
+            }
         }
+        // The outages these requests tell of (a broker down tells them too).
+        let outages = |f: &mut Finding, a: &Acc| {
+            for &(broker, first, last) in &a.windows {
+                f.about(About::Outage {
+                    broker,
+                    first,
+                    last,
+                });
+            }
+        };
         let how = |a: &Acc| {
             let mut parts = Vec::new();
             if a.closed > 0 {
@@ -514,6 +532,7 @@ impl Detector for NoResponse {
                 STALL_MS / 1000
             ));
             f.details.push(format!("clients: {}", f.clients.join(", ")));
+            outages(&mut f, &timeout);
             out.push(f);
         }
         if let Some(mut f) = lost.f.take() {
@@ -529,6 +548,7 @@ impl Detector for NoResponse {
                 how(&lost)
             );
             f.details.push(format!("clients: {}", f.clients.join(", ")));
+            outages(&mut f, &lost);
             out.push(f);
         }
         if let Some(mut f) = at_end.f.take() {
