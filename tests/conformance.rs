@@ -166,3 +166,37 @@ fn capture_gaps_are_context() {
             .starts_with("the capture is missing 677.0 KiB in 7 holes on 3 connections")
     );
 }
+
+/// librdkafka's mock cluster advertises LeaveGroup v3 but answers it in the
+/// v0–v2 layout (no `members` array): kafkajs 2.2.4's two leaves (responses
+/// at frames 279 and 348 of samples/findings/kafkajs_group.pcap). The
+/// finding names the broker, the field the body ends before, and the
+/// version the bytes do read as.
+#[test]
+fn mock_leave_group_v3_in_an_older_layout() {
+    let dir = samples_dir().join("findings");
+    let ports: Vec<u16> = std::fs::read_to_string(dir.join("kafkajs_group.ports"))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let all = diagnose(&dir.join("kafkajs_group.pcap"), &ports);
+    let f = with_code(&all, "protocol_malformed");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    let f = f[0];
+    assert_eq!((f.severity, f.count), (Severity::Warning, 2));
+    assert_eq!(f.frames, [279, 348]);
+    assert!(
+        f.title
+            .ends_with("sent 2 LeaveGroup v3 responses that do not decode: ends early at members"),
+        "{}",
+        f.title
+    );
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.starts_with("the bytes read completely as LeaveGroup v2")),
+        "{:#?}",
+        f.details
+    );
+}
