@@ -608,7 +608,7 @@ impl StreamSink for Tracker {
                 reordered: &mut self.reordered,
                 capture: &mut self.capture,
             };
-            c.close(reason, at, &mut ctx);
+            c.close(reason, conn.segments, at, &mut ctx);
             let kafka = matches!(c.core.state, State::Kafka(_));
             self.out
                 .extend(c.tls_record(at, kafka, !self.cfg.keylogs.is_empty()));
@@ -642,7 +642,7 @@ impl StreamSink for Tracker {
             reordered: &mut self.reordered,
             capture: &mut self.capture,
         };
-        c.close(reason, at, &mut ctx);
+        c.close(reason, conn.segments, at, &mut ctx);
         // Held records now include the close's; `close` got nothing while
         // the connection is a candidate.
         let held = std::mem::take(&mut c.core.held);

@@ -139,6 +139,9 @@ pub struct ConnInfo {
     pub b: SocketAddr,
     /// True when A's SYN (or B's SYN-ACK) was captured, so A is the client.
     pub handshake_seen: bool,
+    /// Segments captured in each direction (by [`Dir::index`]), pure ACKs
+    /// included: a side with none was not captured at all.
+    pub segments: [u64; 2],
 }
 
 impl ConnInfo {
@@ -562,6 +565,7 @@ impl Reassembler {
             a,
             b,
             handshake_seen,
+            segments: [0; 2],
         };
         self.next_id += 1;
         self.stats.connections += 1;
@@ -652,6 +656,9 @@ impl Reassembler {
         c.packets += 1;
         c.last_ns = now;
         let d = dir_of(&c.info, seg);
+        if let Some(n) = c.info.segments.get_mut(d.index()) {
+            *n = n.saturating_add(1);
+        }
         let flags = seg.flags;
         // Where each direction's stream starts.
         if flags.syn() {

@@ -200,3 +200,51 @@ fn mock_leave_group_v3_in_an_older_layout() {
         f.details
     );
 }
+
+/// confluent_basic seen from one side: only the packets toward the brokers
+/// (what a capture filter on the destination, or asymmetric routing,
+/// leaves). The capture's blindness is a warning of its own, on all 30
+/// connections, and every broker said never to have answered carries the
+/// caution that the capture could not see it.
+#[test]
+fn one_sided_capture_says_so() {
+    let ports: Vec<u16> = std::fs::read_to_string(corpus_dir().join("confluent_basic.ports"))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let toward_brokers: Vec<(kwire::capture::Timestamp, Vec<u8>)> =
+        read_packets(&corpus_dir().join("confluent_basic.pcap"))
+            .into_iter()
+            .filter_map(|(_, ts, data)| {
+                // Ethernet (lo), IPv4, TCP: the destination port.
+                let ip = data.get(14..)?;
+                let ihl = usize::from(ip.first()? & 0x0f) * 4;
+                let tcp = ip.get(ihl..)?;
+                let dst = u16::from_be_bytes([*tcp.get(2)?, *tcp.get(3)?]);
+                ports.contains(&dst).then(|| (ts, ip.to_vec()))
+            })
+            .collect();
+    assert_eq!(toward_brokers.len(), 441, "tcpdump finds 441 such packets");
+    let (records, _) = run_packets(&toward_brokers, kwire::session::SessionConfig::default());
+    let all = findings_of(&records);
+    let f = with_code(&all, "capture_one_sided");
+    assert_eq!(f.len(), 1, "{all:#?}");
+    assert_eq!((f[0].severity, f[0].count), (Severity::Warning, 30));
+    assert!(
+        f[0].title.contains("only the clients' packets"),
+        "{}",
+        f[0].title
+    );
+    let down = with_code(&all, "broker_down");
+    assert!(!down.is_empty(), "{all:#?}");
+    for d in down {
+        assert!(
+            d.details
+                .iter()
+                .any(|l| l.starts_with("caution: the capture has one side only of")),
+            "{:#?}",
+            d.details
+        );
+    }
+}

@@ -412,6 +412,8 @@ mod tests {
                 requests: 0,
                 responses: 0,
                 unanswered: 0,
+                client_packets: 3,
+                broker_packets: 3,
             },
         }
     }

@@ -403,7 +403,13 @@ impl Conn {
 
     /// The connection ended: unanswered requests and waiting responses are
     /// reported, then the close itself.
-    pub fn close(&mut self, reason: CloseReason, at: PacketRef, ctx: &mut Ctx<'_>) {
+    pub fn close(
+        &mut self,
+        reason: CloseReason,
+        segments: [u64; 2],
+        at: PacketRef,
+        ctx: &mut Ctx<'_>,
+    ) {
         // Messages cut by the end of the stream: requests become exchanges
         // (`request_incomplete`), responses still answer their request.
         // Requests first, so a response cut with them finds its request.
@@ -434,6 +440,7 @@ impl Conn {
         while let Some(e) = c.early.pop_front() {
             c.orphan(ctx, e);
         }
+        let cd = c.client_dir.unwrap_or(Dir::AtoB);
         let ev = c.event(
             at,
             EventKind::ConnectionClose {
@@ -441,6 +448,8 @@ impl Conn {
                 requests: c.requests,
                 responses: c.responses,
                 unanswered: c.unanswered,
+                client_packets: segments.get(cd.index()).copied().unwrap_or(0),
+                broker_packets: segments.get(cd.reverse().index()).copied().unwrap_or(0),
             },
         );
         c.emit(ctx, ev);

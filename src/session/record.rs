@@ -448,6 +448,10 @@ pub enum EventKind {
         requests: u64,
         responses: u64,
         unanswered: u64,
+        /// TCP segments captured from each side (pure ACKs included): a
+        /// side with none was not in the capture (a one-sided capture).
+        client_packets: u64,
+        broker_packets: u64,
     },
     /// Bytes the capture does not have.
     Gap {

@@ -340,6 +340,11 @@ impl Detector for CaptureHealth {
 /// Connections with holes followed by [`Damage`].
 pub const MAX_DAMAGED_STREAMS: usize = 4096;
 
+/// A connection seen from one side only needs at least this many segments
+/// from that side: a request sent just before the capture ended may not
+/// have been acknowledged yet.
+pub const ONE_SIDED_MIN_SEGMENTS: u64 = 4;
+
 /// Holes in one connection's capture.
 #[derive(Clone, Copy, Debug, Default)]
 struct Holes {
@@ -347,6 +352,15 @@ struct Holes {
     bytes: u64,
     first_frame: u64,
     orphans: u64,
+    /// Only one side's packets were captured: which side is missing.
+    missing: Option<Side>,
+}
+
+/// A side of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Client,
+    Broker,
 }
 
 /// Where the capture itself lost traffic: holes in connections (segments
@@ -368,11 +382,41 @@ pub(crate) struct Damage {
     first: Option<Timestamp>,
     last: Option<Timestamp>,
     dropped: u64,
+    /// Connections captured from one side only.
+    one_sided: u64,
 }
 
 impl Damage {
     pub(crate) fn event(&mut self, ev: &Event) {
         let (gap, orphan) = match &ev.kind {
+            EventKind::ConnectionClose {
+                requests,
+                client_packets,
+                broker_packets,
+                ..
+            } => {
+                let missing = if *broker_packets == 0
+                    && *requests > 0
+                    && *client_packets >= ONE_SIDED_MIN_SEGMENTS
+                {
+                    Side::Broker
+                } else if *client_packets == 0 && *broker_packets >= ONE_SIDED_MIN_SEGMENTS {
+                    Side::Client
+                } else {
+                    return;
+                };
+                if let Some(st) = ev.stream
+                    && (self.streams.contains_key(&st) || self.streams.len() < MAX_DAMAGED_STREAMS)
+                {
+                    let h = self.streams.entry(st).or_insert(Holes {
+                        first_frame: ev.at.frame,
+                        ..Holes::default()
+                    });
+                    h.missing = Some(missing);
+                }
+                self.one_sided += 1;
+                return;
+            }
             EventKind::Gap { bytes, .. } => (Some(*bytes), false),
             EventKind::OrphanResponse { .. } => (None, true),
             EventKind::Drops(d) => {
@@ -446,6 +490,40 @@ impl Damage {
             }
             out.push(f);
         }
+        if self.one_sided > 0 {
+            let sided: Vec<(&u64, &Holes)> = self
+                .streams
+                .iter()
+                .filter(|(_, h)| h.missing.is_some())
+                .collect();
+            let no_broker = sided
+                .iter()
+                .filter(|(_, h)| h.missing == Some(Side::Broker))
+                .count();
+            let what = match (no_broker, sided.len() - no_broker) {
+                (_, 0) => "only the clients' packets, not even the brokers' acknowledgements",
+                (0, _) => "only the brokers' packets, none of the clients'",
+                _ => "one side's packets only",
+            };
+            let mut f = Finding::new(
+                Severity::Warning,
+                "capture_one_sided",
+                format!(
+                    "on {} connection{} the capture has {what}: it saw one direction of the traffic (asymmetric routing, a capture filter on one address, a one-way mirror port), so whatever was answered there is unknown",
+                    self.one_sided,
+                    plural(self.one_sided)
+                ),
+            );
+            f.count = self.one_sided;
+            f.details.push(
+                "requests on these connections show as unanswered and their brokers as silent: that says nothing of the brokers; capture both directions (e.g. on the client host, or `tcp port 9092` without a host filter)".to_string(),
+            );
+            for (st, h) in &sided {
+                f.stream(**st);
+                f.frame(h.first_frame);
+            }
+            out.push(f);
+        }
         let mid: Vec<(&u64, &Holes)> = self
             .streams
             .iter()
@@ -488,6 +566,19 @@ impl Damage {
                 .iter()
                 .filter_map(|s| self.streams.get(s).filter(|h| h.gaps > 0).map(|h| (*s, h)))
                 .collect();
+            let sided: Vec<String> = f
+                .streams
+                .iter()
+                .filter(|s| self.streams.get(s).is_some_and(|h| h.missing.is_some()))
+                .take(super::MAX_NAMES)
+                .map(|s| format!("s{s}"))
+                .collect();
+            if !sided.is_empty() {
+                f.details.push(format!(
+                    "caution: the capture has one side only of {}: this may be the capture's blind spot, not the traffic (capture_one_sided)",
+                    sided.join(", ")
+                ));
+            }
             if !hit.is_empty() {
                 let lost: u64 = hit.iter().map(|(_, h)| h.bytes).sum();
                 let conns: Vec<String> = hit

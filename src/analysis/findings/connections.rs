@@ -225,6 +225,7 @@ impl Detector for Outages {
                 requests,
                 responses,
                 unanswered,
+                ..
             } => {
                 let Some(s) = ev.stream else { return };
                 let conn = self.conns.remove(&s);
@@ -600,6 +601,8 @@ mod tests {
                 requests: 0,
                 responses: 0,
                 unanswered: 0,
+                client_packets: 3,
+                broker_packets: 3,
             },
         }
     }

@@ -1048,6 +1048,8 @@ pub(super) mod tests {
                 requests: 1,
                 responses: 0,
                 unanswered: 1,
+                client_packets: 3,
+                broker_packets: 3,
             },
         }
     }
