@@ -2,12 +2,14 @@
 """Record the captures the efficiency findings are tested on.
 
 usage (as root): MOCKBROKER=/tmp/mockbroker python3 scripts/record_findings_efficiency.py SCENARIO samples/findings
-  SCENARIO: efficiency_wasteful efficiency_tuned
+  SCENARIO: efficiency_wasteful efficiency_tuned efficiency_batch_cap
 Uses scripts/record.py (the corpus recorder: librdkafka's mock cluster, tcpdump on lo, a tshark table).
 Both scenarios run the same application (a producer writing JSON-like orders one at a time with small
 pauses, a consumer reading them in group `shipping`) with the client settings as the only difference:
   efficiency_wasteful  producer linger.ms=0, compression.type=none; consumer fetch.wait.max.ms=10
   efficiency_tuned     producer linger.ms=50, compression.type=lz4; consumer with the defaults
+efficiency_batch_cap is a backlogged producer whose batch.size (16384, the Java producer's default,
+set on librdkafka) caps every batch: records written as fast as the client takes them, linger.ms=5.
 Ports are random: re-recording changes frames, ports and times, and tests/findings_efficiency.rs must be
 checked again.
 """
@@ -71,6 +73,26 @@ def sc_efficiency_wasteful(m):
 def sc_efficiency_tuned(m):
     """The same application with linger.ms=50, lz4 and the consumer's default fetch wait (500 ms)."""
     run(m, {"linger.ms": 50, "compression.type": "lz4"}, {})
+
+
+def sc_efficiency_batch_cap(m):
+    """A producer backlogged behind batch.size=16384: full 16 KiB batches, one after the other."""
+    from confluent_kafka import Producer
+    m.cmd("topic events 1 3")
+    p = Producer(R.ck_conf(m.bootstrap, **{"client.id": "events-producer", "batch.size": 16384,
+                                           "linger.ms": 5, "compression.type": "none"}))
+    for i in range(BULK_MESSAGES):
+        while True:
+            try:
+                p.produce("events", key=f"e{i}".encode(), value=order(i))
+                break
+            except BufferError:
+                p.poll(0.01)
+        p.poll(0)
+    p.flush(20)
+
+
+BULK_MESSAGES = 1300
 
 
 if __name__ == "__main__":

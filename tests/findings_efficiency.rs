@@ -14,6 +14,7 @@ use kwire::analysis::findings::{Finding, Severity};
 
 const CODES: &[&str] = &[
     "produce_small_batches",
+    "produce_batch_size_cap",
     "produce_uncompressed",
     "fetch_short_wait",
     "fetch_sessions_unused",
@@ -137,4 +138,31 @@ fn corpus_captures_get_no_efficiency_warnings() {
             assert!(eff.is_empty(), "{name}: {eff:?}");
         }
     }
+}
+
+/// confluent-kafka 2.16.1 with `batch.size=16384`, `linger.ms=5`, writing
+/// 1300 JSON orders as fast as it takes them (efficiency_batch_cap): 25
+/// Produce v10 requests on s1, 24 of them one batch of 53 records and
+/// 16,129–16,192 bytes (the last, 28 records). The cap is said, with
+/// `batch.size` named for librdkafka; the uncompressed JSON gets its advice
+/// too.
+#[test]
+fn backlogged_producer_meets_its_batch_size() {
+    let all = sample("efficiency_batch_cap");
+    let f = one(&all, "produce_batch_size_cap");
+    assert_eq!((f.severity, f.count), (Severity::Info, 24));
+    assert!(
+        f.title.starts_with(
+            "events-producer fills its batches to about 16192 bytes: 24 of its 25 batches (96%) are within a tenth of that, 53.0 records each; `batch.size` (librdkafka) caps them"
+        ),
+        "{}",
+        f.title
+    );
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.contains("librdkafka's default is 1000000 bytes"))
+    );
+    one(&all, "produce_uncompressed");
+    assert!(all.iter().all(|f| f.severity == Severity::Info), "{all:#?}");
 }

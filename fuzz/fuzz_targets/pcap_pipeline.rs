@@ -7,7 +7,9 @@
 //! increasing frame numbers and normalised timestamps; every record is a JSON
 //! object whose string "type" names it; the capture record is first and the
 //! summary last; the summary agrees with the records (answered <= exchanges,
-//! ...) and counts every packet the source delivered.
+//! ...) and counts every packet the source delivered. The records also go
+//! through `kwire diagnose`'s detectors, whose findings are checked (a title,
+//! bounded lists) and written as text and JSON.
 //!
 //! Inputs of odd length are analysed with the seed captures' broker ports
 //! given (`--port`), even ones with detection from the traffic alone, so both
@@ -20,6 +22,7 @@ mod common;
 use std::io::Cursor;
 
 use common::{Checker, SEED_BROKER_PORTS};
+use kwire::analysis::findings::{Diagnosing, Finding, MAX_FRAMES, MAX_NAMES, to_text};
 use kwire::capture::file::FileSource;
 use kwire::capture::{CaptureError, LinkType, Packet, PacketSource, SourceFormat};
 use kwire::kafka::records::RecordsMode;
@@ -98,7 +101,17 @@ fuzz_target!(|data: &[u8]| {
         packets: 0,
         last_frame: 0,
     };
-    let (checker, summary) = session::run(&mut counting, info, tcp, session, Checker::new(true))
+    let sink = Diagnosing::new(Checker::new(true), |_: &mut Checker, found: &[Finding]| {
+        for f in found {
+            assert!(!f.title.is_empty(), "{f:?}");
+            assert!(f.frames.len() <= MAX_FRAMES, "{f:?}");
+            assert!(f.streams.len() <= MAX_NAMES, "{f:?}");
+            let _ = to_text(f);
+            let _ = f.to_json();
+        }
+        Ok(())
+    });
+    let (diagnosing, summary) = session::run(&mut counting, info, tcp, session, sink)
         .expect("the sink never fails");
-    checker.finish(&summary, Some(counting.packets));
+    diagnosing.inner.finish(&summary, Some(counting.packets));
 });

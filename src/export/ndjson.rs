@@ -352,15 +352,12 @@ fn event(e: &Event) -> Value {
             requests,
             responses,
             unanswered,
-            client_packets,
-            broker_packets,
+            ..
         } => {
             put("reason", reason.as_str().into());
             put("requests", (*requests).into());
             put("responses", (*responses).into());
             put("unanswered", (*unanswered).into());
-            put("client_packets", (*client_packets).into());
-            put("broker_packets", (*broker_packets).into());
         }
         EventKind::Gap {
             direction,

@@ -450,6 +450,8 @@ pub enum EventKind {
         unanswered: u64,
         /// TCP segments captured from each side (pure ACKs included): a
         /// side with none was not in the capture (a one-sided capture).
+        /// Not exported: they depend on how the capture cut the bytes, which
+        /// the NDJSON does not.
         client_packets: u64,
         broker_packets: u64,
     },

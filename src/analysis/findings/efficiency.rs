@@ -14,6 +14,16 @@
 //!   [`DEFAULT_LINGER_MS`], so that a producer already lingering that long
 //!   (whose batches leave at least that far apart, give or take the
 //!   capture's timestamp jitter) never looks improvable.
+//! * `produce_batch_size_cap`: at least [`MIN_CAPPED_BATCHES`] batches,
+//!   [`CAPPED_SHARE_PCT`] % or more of them within a tenth of the client's
+//!   largest batch (its cap), which is between [`SMALL_BATCH_BYTES`] and
+//!   [`MAX_CAP_ADVISED`], with at least two records per capped batch on
+//!   average: the producer fills batches to `batch.size` (16384 bytes in
+//!   the Java producer) and sends them back to back (most of the capped
+//!   batches leave within [`DEFAULT_LINGER_MS`] of the partition's previous
+//!   batch), so each request could carry more. A producer whose records
+//!   alone are that size (one record per batch), or whose same-sized
+//!   batches leave at leisure, is left out.
 //! * `produce_uncompressed`: batches sent with no compression while an lz4
 //!   sample of their records (the first [`SAMPLE_BYTES`], whole batches or
 //!   a part of the last) compresses by at least [`MIN_RATIO_AS_SENT`] batch
@@ -98,6 +108,20 @@ pub fn detectors() -> Vec<Box<dyn Detector>> {
 pub const DEFAULT_LINGER_MS: i64 = 5;
 /// `batch.size` of the Java producer (librdkafka's is 1,000,000).
 pub const JAVA_BATCH_SIZE: usize = 16_384;
+/// librdkafka's `batch.size`.
+pub const RDKAFKA_BATCH_SIZE: u64 = 1_000_000;
+/// See the module doc (`produce_batch_size_cap`).
+pub const MIN_CAPPED_BATCHES: u64 = 20;
+/// See the module doc (`produce_batch_size_cap`).
+pub const CAPPED_SHARE_PCT: u64 = 50;
+/// A cap above this is not advised against (a producer batching that much
+/// is not held back by it).
+pub const MAX_CAP_ADVISED: u64 = 4 * JAVA_BATCH_SIZE as u64;
+/// Batch sizes are counted in buckets of this many bytes, up to
+/// [`MAX_CAP_ADVISED`].
+const SIZE_BUCKET: u64 = 256;
+const SIZE_BUCKETS: usize = (MAX_CAP_ADVISED / SIZE_BUCKET) as usize + 1;
+
 /// `fetch.wait.max.ms` (librdkafka) / `fetch.max.wait.ms` (Java).
 pub const DEFAULT_FETCH_WAIT_MS: i32 = 500;
 /// `metadata.max.age.ms` (Java) / `topic.metadata.refresh.interval.ms`
@@ -299,6 +323,12 @@ struct Client {
     small_bytes: u64,
     /// Batches the small ones would have been with the replayed linger.
     lingered: u64,
+    /// The largest batch, and batches and records by size bucket (up to
+    /// [`MAX_CAP_ADVISED`]; allocated with the first batch).
+    max_batch: u64,
+    /// (batches, records, batches sent right after the partition's
+    /// previous one) by size bucket.
+    sizes: Option<Box<[(u32, u32, u32); SIZE_BUCKETS]>>,
     plain_batches: u64,
     plain_bytes: u64,
     compressed_batches: u64,
@@ -389,6 +419,9 @@ struct Member {
 pub struct Efficiency {
     clients: HashMap<String, Client>,
     runs: HashMap<(u64, Arc<str>, i32), Run>,
+    /// When each (connection, topic, partition) last had a batch sent (at
+    /// most [`MAX_PARTITION_RUNS`]).
+    last_batch: HashMap<(u64, Arc<str>, i32), Timestamp>,
     conns: HashMap<u64, Conn>,
     members: HashMap<String, Member>,
     sampled: usize,
@@ -494,6 +527,21 @@ impl Efficiency {
         plain: Option<&[u8]>,
     ) {
         let run_key = (e.stream, topic.clone(), partition);
+        // Sent right after the partition's previous batch: the producer
+        // had more waiting than one batch held.
+        let back_to_back = match self.last_batch.get_mut(&run_key) {
+            Some(t) => {
+                let since = e.request.ts.micros_since(*t);
+                *t = e.request.ts;
+                (0..DEFAULT_LINGER_MS * 1000).contains(&since)
+            }
+            None => {
+                if self.last_batch.len() < MAX_PARTITION_RUNS {
+                    self.last_batch.insert(run_key.clone(), e.request.ts);
+                }
+                false
+            }
+        };
         let small = bytes < SMALL_BATCH_BYTES;
         // The replayed linger: a small batch joins the run it falls in.
         let mut new_run = true;
@@ -529,6 +577,18 @@ impl Efficiency {
         c.batches += 1;
         c.records += records;
         c.batch_bytes += bytes;
+        c.max_batch = c.max_batch.max(bytes);
+        if bytes <= MAX_CAP_ADVISED {
+            let sizes = c
+                .sizes
+                .get_or_insert_with(|| Box::new([(0, 0, 0); SIZE_BUCKETS]));
+            if let Some(b) = sizes.get_mut((bytes / SIZE_BUCKET) as usize) {
+                b.0 = b.0.saturating_add(1);
+                b.1 =
+                    b.1.saturating_add(u32::try_from(records).unwrap_or(u32::MAX));
+                b.2 = b.2.saturating_add(u32::from(back_to_back));
+            }
+        }
         if small {
             c.small_batches += 1;
             c.small_records += records;
@@ -934,6 +994,7 @@ fn client_findings(key: &str, c: &Client) -> Vec<Finding> {
     let small = small_batches(key, c);
     let small_fired = small.is_some();
     out.extend(small);
+    out.extend(batch_size_cap(key, c));
     out.extend(uncompressed(key, c, small_fired));
     out.extend(short_wait(key, c));
     out.extend(sessions(key, c));
@@ -979,6 +1040,56 @@ fn small_batches(key: &str, c: &Client) -> Option<Finding> {
     ));
     f.details.push(format!(
         "advice: set {linger} to {DEFAULT_LINGER_MS} (librdkafka's default, and the Java producer's since Kafka 4.0; it was 0 before) or more: fewer, larger batches are fewer requests for the broker, fewer log appends and better compression, for at most that much more latency per record"
+    ));
+    Some(f)
+}
+
+fn batch_size_cap(key: &str, c: &Client) -> Option<Finding> {
+    let cap = c.max_batch;
+    if c.batches < MIN_CAPPED_BATCHES || !(SMALL_BATCH_BYTES..=MAX_CAP_ADVISED).contains(&cap) {
+        return None;
+    }
+    let sizes = c.sizes.as_deref()?;
+    // Batches within a tenth of the cap (by bucket: their upper bound).
+    let floor = cap - cap / 10;
+    let (capped, records, pressed) = sizes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (*i as u64 + 1) * SIZE_BUCKET > floor)
+        .fold((0u64, 0u64, 0u64), |(b, r, p), (_, &(nb, nr, np))| {
+            (b + u64::from(nb), r + u64::from(nr), p + u64::from(np))
+        });
+    // Capped: most batches at the cap, several records each, and most of
+    // those sent right after the one before (a backlog, not a producer that
+    // happens to write same-sized batches now and then).
+    if capped * 100 < c.batches * CAPPED_SHARE_PCT || records < capped * 2 || pressed * 2 < capped {
+        return None;
+    }
+    let mut f = c.produce.clone()?;
+    f.code = "produce_batch_size_cap";
+    f.count = capped;
+    let size = setting(c.family, "batch.size", "batch.size");
+    let linger = setting(c.family, "linger.ms", "linger.ms");
+    f.title = format!(
+        "{key} fills its batches to about {cap} bytes: {capped} of its {} batches ({}%) are within a tenth of that, {:.1} records each; {size} caps them",
+        c.batches,
+        capped * 100 / c.batches.max(1),
+        ratio(records, capped),
+    );
+    let default = match c.family {
+        Some(Family::Librdkafka) => format!(
+            "librdkafka's default is {RDKAFKA_BATCH_SIZE} bytes: this producer sets it lower"
+        ),
+        Some(Family::Java) => format!("{JAVA_BATCH_SIZE} bytes by default"),
+        None => format!(
+            "{JAVA_BATCH_SIZE} bytes by default in the Java producer, {RDKAFKA_BATCH_SIZE} in librdkafka"
+        ),
+    };
+    f.details.push(format!(
+        "a producer with more records waiting than a batch holds sends full batches back to back: {size} ({default}) is the limit it meets"
+    ));
+    f.details.push(format!(
+        "advice: raise {size} (64–256 KiB is common for throughput) together with {linger}: fewer, larger requests for the broker and better compression; memory per partition grows with it (`buffer.memory` / `queue.buffering.max.kbytes`)"
     ));
     Some(f)
 }
@@ -1239,6 +1350,37 @@ mod tests {
 
     fn codes(f: &[Finding]) -> Vec<&'static str> {
         f.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn batches_filled_to_a_cap_get_batch_size_advice() {
+        let topic: Arc<str> = Arc::from("t");
+        let mk = |records: u64, bytes: u64, n: u64| {
+            let mut d = Efficiency::default();
+            for i in 0..n {
+                // One batch a millisecond: back to back.
+                let mut e = ex(1, PRODUCE, 10, "p", 9092, i as i64, Some(i as i64 + 1));
+                e.request.frame = i + 1;
+                let b = bytes - (i % 3) * 50;
+                d.batch(&e, "p", &topic, 0, records, b, Compression::LZ4, None);
+            }
+            findings(&d)
+        };
+        let f = mk(50, 16_300, 30);
+        assert_eq!(codes(&f), ["produce_batch_size_cap"]);
+        assert!(
+            f[0].title.starts_with(
+                "p fills its batches to about 16300 bytes: 30 of its 30 batches (100%)"
+            ),
+            "{}",
+            f[0].title
+        );
+        // One record per batch: the records are that large, no cap is met.
+        assert!(mk(1, 16_300, 30).is_empty());
+        assert!(mk(50, 16_300, MIN_CAPPED_BATCHES - 1).is_empty());
+        // Batches past what is worth raising, or small ones.
+        assert!(mk(50, MAX_CAP_ADVISED + 1000, 30).is_empty());
+        assert!(mk(50, SMALL_BATCH_BYTES - 200, 30).is_empty());
     }
 
     #[test]
