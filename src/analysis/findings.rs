@@ -438,7 +438,9 @@ fn rename_ids(f: &mut Finding, names: &TopicNames) {
 /// client stuck at bootstrap or at authentication (an ApiVersions loop, a
 /// bootstrap that never completes, a login that fails) reconnects over and
 /// over, so its reconnect storm is said as a detail of that finding, not as
-/// a finding of its own; likewise a retry loop whose error another family
+/// a finding of its own (so is the storm of a client that opens a
+/// connection per request: the habit, with its advice, tells it); likewise a
+/// retry loop whose error another family
 /// explains for the same client (a login refused, a topic unknown, a member
 /// fenced) is told in that finding, with its count and pace.
 fn fold_consequences(out: &mut Vec<Finding>) {
@@ -455,14 +457,17 @@ fn fold_consequences(out: &mut Vec<Finding>) {
                 "bootstrap_incomplete",
                 "auth_failed",
                 "auth_mechanism",
+                "connection_per_request",
             ],
             ("retry_loop", Some((api, _))) => loop_causes(api),
             _ => continue,
         };
+        // A cause is a warning or worse, but for a client that opens a
+        // connection per request, whose storm is that habit (advice).
         let cause = (0..out.len()).find(|&c| {
             c != i
                 && causes.contains(&out[c].code)
-                && out[c].severity >= Severity::Warning
+                && (out[c].severity >= Severity::Warning || out[c].code == "connection_per_request")
                 && f.clients.iter().all(|x| out[c].clients.contains(x))
         });
         if let Some(c) = cause {
@@ -746,6 +751,21 @@ mod tests {
         let mut x = Finding::new(sev, code, format!("{code} of {client}"));
         x.client(client);
         x
+    }
+
+    #[test]
+    fn a_storm_of_connections_per_request_is_told_with_the_advice() {
+        let mut out = vec![
+            f(Severity::Warning, "reconnect_storm", "a"),
+            f(Severity::Info, "connection_per_request", "a"),
+        ];
+        fold_consequences(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].code, out[0].severity),
+            ("connection_per_request", Severity::Warning)
+        );
+        assert_eq!(out[0].details, ["as a consequence: reconnect_storm of a"]);
     }
 
     #[test]

@@ -703,32 +703,28 @@ impl Efficiency {
         let min_bytes = q.min_bytes();
         let epoch = q.session_epoch();
         let mut partitions = 0u64;
-        let mut topics: Vec<String> = Vec::new();
         for t in q.topics().into_iter().flatten() {
             partitions += t.partitions().map_or(0, |p| p.len() as u64);
-            if topics.len() < 4
-                && let Some(l) = cx.names.label(t.topic(), t.topic_id())
-            {
-                topics.push(l);
-            }
         }
-        let r = e
-            .response_body
-            .as_deref()
-            .and_then(Body::view)
-            .map(FetchResponse);
+        let body = e.response_body.as_deref();
+        let r = body.and_then(Body::view).map(FetchResponse);
         let answered = matches!(e.status, Status::Ok) && r.is_some();
+        // Empty: no record in any partition. The decoded record sets say so
+        // without a walk; a body whose records were not decoded is read.
         let empty = answered
             && e.errors.is_empty()
-            && r.and_then(|r| r.responses())
-                .into_iter()
-                .flatten()
-                .all(|t| {
+            && match body.filter(|b| !b.records.is_empty()) {
+                Some(b) => b
+                    .records
+                    .iter()
+                    .all(|(_, s)| s.batches.is_empty() && s.partial_tail_bytes == 0),
+                None => r.and_then(|r| r.responses()).into_iter().flatten().all(|t| {
                     t.partitions()
                         .into_iter()
                         .flatten()
                         .all(|p| p.records().is_none_or(|r| r.is_empty()))
-                });
+                }),
+            };
         let granted = r.and_then(|r| r.session_id()).unwrap_or(0) != 0;
         let Some(c) = self.client(key) else {
             return;
@@ -749,8 +745,13 @@ impl Efficiency {
                 f.stream(e.stream);
                 f.broker(e.broker);
                 f.at(e.request.ts);
-                for t in &topics {
-                    f.topic(t);
+                // Named only for the findings' topics (labels allocate).
+                if f.topics.len() < 4 {
+                    for t in q.topics().into_iter().flatten().take(4) {
+                        if let Some(l) = cx.names.label(t.topic(), t.topic_id()) {
+                            f.topic(&l);
+                        }
+                    }
                 }
             }
         }
@@ -778,8 +779,13 @@ impl Efficiency {
                 f.stream(e.stream);
                 f.broker(e.broker);
                 f.at(e.request.ts);
-                for t in &topics {
-                    f.topic(t);
+                // Named only for the findings' topics (labels allocate).
+                if f.topics.len() < 4 {
+                    for t in q.topics().into_iter().flatten().take(4) {
+                        if let Some(l) = cx.names.label(t.topic(), t.topic_id()) {
+                            f.topic(&l);
+                        }
+                    }
                 }
             }
         }
