@@ -363,7 +363,7 @@ def sc_version_not_advertised():
     # take the broker for 2.6, newer than the pinned (2, 0), so it keeps its
     # 2.0 table and sends Produce v6; this broker answers v6 as if advertised.
     adv = {API_VERSIONS: (0, 3), METADATA: (0, 6), PRODUCE: (0, 5), DESCRIBE_CLIENT_QUOTAS: (0, 0)}
-    b = ConfBroker(dict(adv, **{PRODUCE: (0, 6)}), advertised=adv)
+    b = ConfBroker({**adv, PRODUCE: (0, 6)}, advertised=adv)
     yield b
     p = kafka_python_producer(b, "pinned-producer", api_version=(2, 0), retries=0)
     send_some(p, 3)
