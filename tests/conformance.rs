@@ -248,3 +248,208 @@ fn one_sided_capture_says_so() {
         );
     }
 }
+
+/// A capture of samples/conformance (see its README: a real client against
+/// a small broker made to break one rule, or librdkafka's mock).
+fn deviant(name: &str) -> Vec<Finding> {
+    let dir = samples_dir().join("conformance");
+    let ports: Vec<u16> = std::fs::read_to_string(dir.join(format!("{name}.ports")))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    diagnose(&dir.join(format!("{name}.pcap")), &ports)
+}
+
+fn the<'a>(all: &'a [Finding], code: &str) -> &'a Finding {
+    let f = with_code(all, code);
+    assert_eq!(f.len(), 1, "{code}: {all:#?}");
+    f[0]
+}
+
+/// kafka-python's JoinGroup v3 answered MEMBER_ID_REQUIRED 30 times, 51 ms
+/// apart (the broker's 50 ms and the client's 1–2): one error, the loop
+/// inside.
+#[test]
+fn own_broker_code_too_new_loops() {
+    let all = deviant("error_code_too_new");
+    let f = the(&all, "protocol_error_code");
+    assert_eq!((f.severity, f.count), (Severity::Error, 30));
+    assert!(
+        f.title
+            .contains("JoinGroup v3 with MEMBER_ID_REQUIRED (79) 30 times"),
+        "{}",
+        f.title
+    );
+    assert!(
+        f.title
+            .contains("looping-consumer retried in a loop: 30 requests every 51 ms"),
+        "{}",
+        f.title
+    );
+    assert!(with_code(&all, "retry_loop").is_empty());
+}
+
+/// 4 bytes after each of 3 Produce v7 responses: harmless, said once.
+#[test]
+fn own_broker_trailing_bytes() {
+    let all = deviant("trailing_bytes");
+    let f = the(&all, "protocol_trailing_bytes");
+    assert_eq!(
+        (f.severity, f.count, f.frames.as_slice()),
+        (Severity::Info, 3, &[11, 13, 15][..])
+    );
+    assert!(
+        f.title
+            .contains("3 Produce v7 responses with 4 bytes after the last field")
+    );
+}
+
+/// A Produce v7 response ending after baseOffset: librdkafka fails the
+/// record (underflow).
+#[test]
+fn own_broker_missing_field() {
+    let all = deviant("missing_field");
+    let f = the(&all, "protocol_malformed");
+    assert_eq!(
+        (f.severity, f.count, f.frames.as_slice()),
+        (Severity::Warning, 1, &[11][..])
+    );
+    assert!(
+        f.title.ends_with(
+            "sent 1 Produce v7 response that does not decode: ends early at responses[0].partitionResponses[0].logAppendTimeMs"
+        ),
+        "{}",
+        f.title
+    );
+}
+
+/// Metadata v5 answered in v1's layout, 7 times, on 7 connections: the
+/// finding says which version the bytes are, and tells the reconnects as
+/// its consequence; the throttle time the misread bytes seemed to carry is
+/// not believed.
+#[test]
+fn own_broker_answers_another_version() {
+    let all = deviant("wrong_response_version");
+    let f = the(&all, "protocol_malformed");
+    assert_eq!((f.severity, f.count), (Severity::Warning, 7));
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.starts_with("the bytes read completely as Metadata v1"))
+    );
+    assert!(
+        f.details.iter().any(|d| d.starts_with(
+            "as a consequence: client metadata-v5-producer opened 7 short-lived connections"
+        )),
+        "{:#?}",
+        f.details
+    );
+    assert!(with_code(&all, "reconnect_storm").is_empty());
+    assert!(with_code(&all, "throttled").is_empty(), "{all:#?}");
+}
+
+/// A null topic name in all 25 Metadata v5 responses: kafka-python asks
+/// again every ~100 ms and never gets a usable answer: an error.
+#[test]
+fn own_broker_null_loops_the_client() {
+    let all = deviant("null_not_nullable");
+    let f = the(&all, "protocol_null");
+    assert_eq!((f.severity, f.count), (Severity::Error, 25));
+    assert!(
+        f.title
+            .ends_with("with null in fields that may not be null: name"),
+        "{}",
+        f.title
+    );
+    assert!(
+        f.details[0].starts_with(
+            "consequence: the client asked again and again, 25 Metadata requests over 2.4 s (about every 102 ms), and never got a usable answer"
+        ),
+        "{:#?}",
+        f.details
+    );
+}
+
+/// A batch whose CRC-32C does not verify, to kafka-python (which checks
+/// CRCs and stopped there): a warning.
+#[test]
+fn own_broker_bad_crc() {
+    let all = deviant("bad_crc");
+    let f = the(&all, "protocol_records");
+    assert_eq!(
+        (f.severity, f.frames.as_slice()),
+        (Severity::Warning, &[23][..])
+    );
+    assert!(
+        f.title.ends_with(
+            "breaks the rule \"CRC verifies\": batch crc 0xb2c01453, computed CRC-32C 0xb23f14ac"
+        ),
+        "{}",
+        f.title
+    );
+}
+
+/// maxTimestamp below baseTimestamp (frame 23), and a batch whose
+/// lastOffsetDelta takes it past the high watermark (frame 25), which made
+/// the client fetch from offset 8 and skip 4–7.
+#[test]
+fn own_broker_batch_invariants() {
+    let all = deviant("batch_timestamps");
+    let rec = with_code(&all, "protocol_records");
+    assert_eq!(rec.len(), 2, "{all:#?}");
+    let hw = rec
+        .iter()
+        .find(|f| f.title.contains("end below the high watermark"))
+        .unwrap();
+    assert_eq!(
+        (hw.severity, hw.frames.as_slice()),
+        (Severity::Warning, &[25][..])
+    );
+    assert!(hw.title.ends_with("a batch at offset 2 with lastOffsetDelta 5 for 2 records ends at offset 7, the partition's high watermark being 4"), "{}", hw.title);
+    let ts = rec
+        .iter()
+        .find(|f| f.title.contains("maxTimestamp ≥ baseTimestamp"))
+        .unwrap();
+    assert_eq!(ts.frames, [23]);
+}
+
+/// Three pairs of pipelined Produce responses swapped.
+#[test]
+fn own_broker_answers_out_of_order() {
+    let all = deviant("out_of_order");
+    let f = the(&all, "protocol_response_order");
+    assert_eq!((f.severity, f.count), (Severity::Warning, 3));
+}
+
+/// kafka-python pinned to Kafka 2.0 sends Produce v6 to a broker that
+/// advertises v0–v5 (which answers anyway): the client's deviation, told by
+/// the bootstrap family.
+#[test]
+fn client_ignores_the_advertised_versions() {
+    let all = deviant("version_not_advertised");
+    let f = the(&all, "version_unsupported");
+    assert_eq!((f.severity, f.count), (Severity::Warning, 3));
+    assert!(
+        f.title.contains("pinned-producer sent Produce v6 3 times"),
+        "{}",
+        f.title
+    );
+}
+
+/// The mock's LeaveGroup v3 without `members`, to KafkaJS (frame 33).
+#[test]
+fn mock_leave_group_v3_to_kafkajs() {
+    let all = deviant("mock_leavegroup_v3");
+    let f = the(&all, "protocol_malformed");
+    assert_eq!((f.severity, f.count), (Severity::Warning, 1));
+    assert!(
+        f.title
+            .ends_with("sent 1 LeaveGroup v3 response that does not decode: ends early at members")
+    );
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.starts_with("the bytes read completely as LeaveGroup v2"))
+    );
+}

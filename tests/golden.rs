@@ -157,7 +157,11 @@ fn corpus_exports_match_their_goldens() {
 #[test]
 fn sample_exports_match_their_goldens() {
     let mut cases = Vec::new();
-    for dir in [samples_dir(), samples_dir().join("findings")] {
+    for dir in [
+        samples_dir(),
+        samples_dir().join("findings"),
+        samples_dir().join("conformance"),
+    ] {
         let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -168,6 +172,8 @@ fn sample_exports_match_their_goldens() {
             let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
             let prefix = if dir.ends_with("findings") {
                 "findings_"
+            } else if dir.ends_with("conformance") {
+                "conformance_"
             } else {
                 "sample_"
             };

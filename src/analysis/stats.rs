@@ -345,8 +345,14 @@ fn flow(records: Option<Range<u32>>, body: &Body) -> RecordFlow {
 /// `throttleTimeMs` of a response of `api` (`view`: the response body's
 /// view), for every response that has one: the typed view of each, keyed by
 /// the view's own API key so that a key and a view cannot disagree. A
-/// response without the field (in its version, or at all) is `None`.
+/// response without the field (in its version, or at all) is `None`, and
+/// so is one that did not decode whole: a body that cannot be this message
+/// at this version (another version's layout, a field missing) gives no
+/// facts, even where its first bytes happen to read.
 pub(crate) fn throttle_time_ms(api: ApiKey, view: StructView<'_>) -> Option<i32> {
+    if !view.is_complete() {
+        return None;
+    }
     macro_rules! throttle {
         ($($m:ident::$t:ident),* $(,)?) => {
             match api {

@@ -57,11 +57,14 @@ use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::v2::TimestampType;
 use crate::kafka::records::{Batch, IssueKind};
 use crate::kafka::rules::{self, Disallowed};
+use crate::kafka::schema::views::{ApiVersionsRequest, FetchResponse};
 use crate::kafka::schema::walk::{Skip, walk_message};
 use crate::kafka::schema::{self, DecodeErrorKind, MessageKind};
 use crate::session::{Body, Event, EventKind, Exchange, MessageInfo};
 
-use super::requests::{client_key, plural};
+use super::efficiency::{Family, family_of};
+use super::producer::record_set;
+use super::requests::{client_key, dur, plural};
 use super::retries::{self, Loop, Outcome, Retries};
 use super::{Context, Detector, Finding, MAX_NAMES, Severity};
 
@@ -70,10 +73,6 @@ use super::{Context, Detector, Finding, MAX_NAMES, Severity};
 pub fn detectors() -> Vec<Box<dyn Detector>> {
     vec![Box::new(Conformance::default())]
 }
-
-/// The `met`/`coped` key of "any API": a client that got a deviating
-/// batch and later any response without error went on.
-const ANY_API: ApiKey = ApiKey(-1);
 
 /// Keys kept per kind of deviation.
 pub const MAX_KEYS: usize = 256;
@@ -89,6 +88,7 @@ const NO_TIMESTAMP: i64 = -1;
 const RULE_MAX_TS: &str = "maxTimestamp ≥ baseTimestamp";
 const RULE_MAX_TS_SET: &str = "maxTimestamp set";
 const RULE_CRC: &str = "CRC verifies";
+const RULE_BELOW_HW: &str = "a consumer's batches end below the high watermark";
 const RULE_DELTA: &str = "lastOffsetDelta = records − 1";
 
 /// What breaking a record batch rule does, by who broke it.
@@ -105,6 +105,10 @@ fn record_effect(rule: &str, who: Who) -> (Severity, &'static str) {
         (RULE_MAX_TS, Who::Client) => (
             Severity::Warning,
             "a Kafka broker recomputes maxTimestamp of an uncompressed batch, but keeps a compressed batch's as sent",
+        ),
+        (RULE_BELOW_HW, _) => (
+            Severity::Warning,
+            "a consumer that trusts lastOffsetDelta fetches next from past the high watermark and skips whatever records come between",
         ),
         (RULE_MAX_TS, Who::Broker) => (
             Severity::Warning,
@@ -203,6 +207,9 @@ pub struct Conformance {
     order: BTreeMap<SocketAddr, Seen>,
     reuse: BTreeMap<u8, Seen>,
     probes: usize,
+    /// Clients of librdkafka's family (from ApiVersions v3+), which do not
+    /// check CRCs unless `check.crcs=true`.
+    rdkafka: HashSet<String>,
 }
 
 impl Conformance {
@@ -251,6 +258,17 @@ impl Conformance {
                 }
                 DecodeErrorKind::UnknownMessage | DecodeErrorKind::UnknownVersion => {}
             }
+        }
+        let broken = who == Who::Broker
+            && (!b.warnings.is_empty()
+                || b.error.as_ref().is_some_and(|x| {
+                    matches!(
+                        x.kind,
+                        DecodeErrorKind::Truncated | DecodeErrorKind::Invalid(_)
+                    )
+                }));
+        if broken {
+            self.meet(&client_key(e), e.api_key);
         }
         if !b.warnings.is_empty()
             && let Some(s) = entry(&mut self.nulls, (who, e.api_key, b.version), String::new)
@@ -330,10 +348,96 @@ impl Conformance {
                 }
             }
         }
+        // Batches whose offsets leave gaps (compaction) may also run past
+        // the partition's high watermark, which a consumer's Fetch never
+        // returns: read the partitions' watermarks for those only.
+        let gapped = fetch
+            && b.records.iter().any(|(_, set)| {
+                set.batches.iter().any(|x| {
+                    matches!(x, Batch::V2(v) if i64::from(v.last_offset_delta) > i64::from(v.record_count) - 1)
+                })
+            });
+        if gapped && !follower_fetch(e) {
+            self.past_high_watermark(e, b, frame);
+        }
         let after = self.records.values().map(|s| s.f.count).sum::<u64>();
         if fetch && after > before {
-            self.meet(&client_key(e), ANY_API);
+            self.meet(&client_key(e), e.api_key);
         }
+    }
+
+    /// Batches of a consumer's Fetch response that end at or past their
+    /// partition's high watermark.
+    fn past_high_watermark(&mut self, e: &Exchange, b: &Body, frame: u64) {
+        let Some(r) = b.view().map(FetchResponse) else {
+            return;
+        };
+        for t in r.responses().into_iter().flatten() {
+            for p in t.partitions().into_iter().flatten() {
+                let (Some(hw), Some(set)) = (
+                    p.high_watermark().filter(|&h| h >= 0),
+                    record_set(b, p.records()),
+                ) else {
+                    continue;
+                };
+                for x in &set.batches {
+                    let Batch::V2(v) = x else { continue };
+                    let last = v.base_offset.saturating_add(i64::from(v.last_offset_delta));
+                    if last >= hw {
+                        let what = format!(
+                            "a batch at offset {} with lastOffsetDelta {} for {} records ends at offset {last}, the partition's high watermark being {hw}",
+                            v.base_offset, v.last_offset_delta, v.record_count
+                        );
+                        if let Some(s) = entry(
+                            &mut self.records,
+                            (Who::Broker, e.api_key, RULE_BELOW_HW),
+                            || what,
+                        ) {
+                            s.note(e, frame);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A broker's response the client cannot use, answered over and over:
+    /// the client asking again is the deviation's consequence, a loop
+    /// without an error code. An error when the client never got a usable
+    /// answer of that API afterwards, a warning when it did.
+    fn repeated(&self, who: Who, api: ApiKey, f: &mut Finding) {
+        if who != Who::Broker || f.count < retries::LOOP_MIN_ATTEMPTS {
+            return;
+        }
+        let (Some(first), Some(last)) = (f.first, f.last) else {
+            return;
+        };
+        let span = last.micros_since(first).max(0);
+        let every = span / (f.count - 1).max(1) as i64;
+        let coped = f
+            .clients
+            .iter()
+            .all(|c| self.coped.contains(&(c.clone(), api)));
+        f.severity = f.severity.max(if coped {
+            Severity::Warning
+        } else {
+            Severity::Error
+        });
+        f.details.insert(
+            0,
+            format!(
+                "consequence: the client asked again and again, {} {} requests over {} (about every {}), {}: the deviation keeps it from getting what it needs",
+                f.count,
+                api.name(),
+                dur(span),
+                dur(every),
+                if coped {
+                    "before it got a usable answer"
+                } else {
+                    "and never got a usable answer"
+                }
+            ),
+        );
     }
 
     fn meet(&mut self, client: &str, api: ApiKey) {
@@ -341,6 +445,22 @@ impl Conformance {
             self.met.insert((client.to_string(), api));
         }
     }
+}
+
+/// A Fetch from a follower (a broker replicating), whose answer may run to
+/// the log end, past the high watermark.
+fn follower_fetch(e: &Exchange) -> bool {
+    let q = e
+        .request_body
+        .as_deref()
+        .and_then(Body::view)
+        .map(crate::kafka::schema::views::FetchRequest);
+    q.and_then(|q| {
+        q.replica_state()
+            .and_then(|s| s.replica_id())
+            .or(q.replica_id())
+    })
+    .is_some_and(|r| r >= 0)
 }
 
 /// The rule a record issue breaks, for the issues that are the sender's
@@ -377,14 +497,33 @@ impl Detector for Conformance {
     fn exchange(&mut self, e: &Exchange, cx: &Context<'_>) {
         self.retries.exchange(e, cx);
         let client = client_key(e);
+        if e.api_key == ApiKey::API_VERSIONS
+            && self.rdkafka.len() < MAX_KEYS * MAX_NAMES
+            && let Some(q) = e
+                .request_body
+                .as_deref()
+                .and_then(Body::view)
+                .map(ApiVersionsRequest)
+            && let Some(name) = q.client_software_name()
+            && family_of(name, q.client_software_version().unwrap_or(""))
+                == Some(Family::Librdkafka)
+        {
+            self.rdkafka.insert(client.clone());
+        }
         // A response without error after a deviation on the same API: the
         // client went on.
-        if e.response.is_some() && e.errors.iter().all(|r| r.code == 0) {
-            for api in [e.api_key, ANY_API] {
-                if self.met.contains(&(client.clone(), api)) {
-                    self.coped.insert((client.clone(), api));
-                }
-            }
+        // A response without error that itself deviates in nothing: the
+        // client got what it asked for.
+        let clean = e.response.is_some()
+            && e.errors.iter().all(|r| r.code == 0)
+            && e.response_body.as_deref().is_none_or(|b| {
+                b.warnings.is_empty()
+                    && b.error
+                        .as_ref()
+                        .is_none_or(|x| x.kind == DecodeErrorKind::TrailingBytes)
+            });
+        if clean && self.met.contains(&(client.clone(), e.api_key)) {
+            self.coped.insert((client.clone(), e.api_key));
         }
         if let Some(b) = e.request_body.as_deref() {
             self.body(e, b, MessageKind::Request, &e.request);
@@ -576,11 +715,12 @@ impl Detector for Conformance {
             f.severity = Severity::Warning;
             let (whom, what) = side(*who, &f);
             f.title = format!(
-                "{whom} sent {} {} v{version} {}{} that do not decode: {} at {path}",
+                "{whom} sent {} {} v{version} {}{} that {} not decode: {} at {path}",
                 f.count,
                 api.name(),
                 what,
                 plural(f.count),
+                if f.count == 1 { "does" } else { "do" },
                 s.what,
             );
             if let Some(v) = s.reads_as {
@@ -600,6 +740,7 @@ impl Detector for Conformance {
                 },
                 if f.count == 1 { "it" } else { "them" }
             ));
+            self.repeated(*who, *api, &mut f);
             out.push(f);
         }
         for ((who, api, version), s) in &self.trailing {
@@ -638,17 +779,27 @@ impl Detector for Conformance {
                 "librdkafka reads such a field as null; Kafka's Java client fails to read the message"
                     .to_string(),
             );
+            self.repeated(*who, *api, &mut f);
             out.push(f);
         }
         for ((who, api, rule), s) in &self.records {
             let mut f = s.f.clone();
             f.code = "protocol_records";
             let (mut sev, effect) = record_effect(rule, *who);
+            // A client of librdkafka's family does not check CRCs (unless
+            // told to): the batch was nothing to it. Otherwise the client
+            // coped when it fetched again without error afterwards.
+            let unchecked = *rule == RULE_CRC
+                && *who == Who::Broker
+                && f.clients.iter().all(|cl| self.rdkafka.contains(cl));
+            // Going on past a batch that runs beyond the high watermark is
+            // the harm itself (the records between are skipped).
             let coped = *who == Who::Broker
+                && *rule != RULE_BELOW_HW
                 && f.clients
                     .iter()
-                    .all(|cl| self.coped.contains(&(cl.clone(), ANY_API)));
-            if coped {
+                    .all(|cl| self.coped.contains(&(cl.clone(), *api)));
+            if coped || unchecked {
                 sev = Severity::Info;
             }
             f.severity = sev;
@@ -663,16 +814,18 @@ impl Detector for Conformance {
                 if one { "s" } else { "" },
                 s.what
             );
-            if coped {
-                let n = f.clients.len() as u64;
+            let n = f.clients.len() as u64;
+            if unchecked {
                 f.details.push(format!(
-                    "the client{} went on (later requests succeeded){}",
+                    "the client{} (librdkafka) {} not check CRCs unless check.crcs=true; Kafka's Java consumer and kafka-python check them and would stop there",
                     plural(n),
-                    if *rule == RULE_CRC {
-                        ": librdkafka checks CRCs only with check.crcs=true; Kafka's Java consumer checks them and would stop there"
-                    } else {
-                        ""
-                    }
+                    if n == 1 { "does" } else { "do" }
+                ));
+            } else if coped {
+                f.details.push(format!(
+                    "the client{} went on: later {} requests succeeded",
+                    plural(n),
+                    api.name()
                 ));
             }
             f.details.push(effect.to_string());
@@ -824,5 +977,47 @@ mod tests {
         let f = run(&[b, a]);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].code, "protocol_response_order");
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+
+    #[test]
+    fn a_metadata_v1_body_answering_v5_reads_as_v1() {
+        // What a small broker sent to kafka-python's Metadata v5
+        // (samples/conformance/wrong_response_version.pcap, frame 11).
+        let b: Vec<u8> = [
+            "00000001",
+            "00000001",
+            "0009",
+            "3132372e302e302e31",
+            "000083ed",
+            "ffff",
+            "00000001",
+            "00000001",
+            "0000",
+            "0001",
+            "74",
+            "00",
+            "00000001",
+            "0000",
+            "00000000",
+            "00000001",
+            "00000001",
+            "00000001",
+            "00000001",
+            "00000001",
+        ]
+        .concat()
+        .as_bytes()
+        .chunks(2)
+        .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
+        .collect();
+        assert_eq!(
+            reads_as(ApiKey::METADATA, MessageKind::Response, 5, &b),
+            Some(1)
+        );
     }
 }

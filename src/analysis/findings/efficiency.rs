@@ -215,7 +215,7 @@ const ALL_TOPICS: u64 = u64::MAX;
 
 /// The two client families whose settings this family names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Family {
+pub(super) enum Family {
     Java,
     Librdkafka,
 }
@@ -224,7 +224,7 @@ enum Family {
 /// `apache-kafka-java`; `librdkafka` and its wrappers
 /// (`confluent-kafka-python` with version `2.16.1-rdkafka-2.16.0`, Go,
 /// .NET).
-fn family_of(name: &str, version: &str) -> Option<Family> {
+pub(super) fn family_of(name: &str, version: &str) -> Option<Family> {
     let n = name.to_ascii_lowercase();
     if n.contains("java") {
         Some(Family::Java)
@@ -718,12 +718,16 @@ impl Efficiency {
                     .records
                     .iter()
                     .all(|(_, s)| s.batches.is_empty() && s.partial_tail_bytes == 0),
-                None => r.and_then(|r| r.responses()).into_iter().flatten().all(|t| {
-                    t.partitions()
-                        .into_iter()
-                        .flatten()
-                        .all(|p| p.records().is_none_or(|r| r.is_empty()))
-                }),
+                None => r
+                    .and_then(|r| r.responses())
+                    .into_iter()
+                    .flatten()
+                    .all(|t| {
+                        t.partitions()
+                            .into_iter()
+                            .flatten()
+                            .all(|p| p.records().is_none_or(|r| r.is_empty()))
+                    }),
             };
         let granted = r.and_then(|r| r.session_id()).unwrap_or(0) != 0;
         let Some(c) = self.client(key) else {
