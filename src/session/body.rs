@@ -99,6 +99,7 @@ pub(super) fn decode(
         errors: Vec::new(),
         top_error_code: None,
         nulls: Vec::new(),
+        specs: Vec::new(),
         want_errors: kind == MessageKind::Response,
     };
     // Topic ids (and the names beside them) are collected in the same walk,
@@ -131,10 +132,11 @@ pub(super) fn decode(
     let warnings: Vec<DecodeWarning> = c
         .nulls
         .iter()
-        .map(|(offset, path)| DecodeWarning {
+        .map(|(offset, path, nullable_from)| DecodeWarning {
             what: "null in a non-nullable field",
             offset: *offset,
             path: path.clone(),
+            nullable_from: *nullable_from,
         })
         .collect();
     for w in &warnings {
@@ -308,8 +310,11 @@ struct Collect {
     errors: Vec<ErrorRef>,
     /// The top-level `errorCode` and where it starts.
     top_error_code: Option<(i16, usize)>,
-    /// Nulls in non-nullable fields: offset and path.
-    nulls: Vec<(usize, String)>,
+    /// Nulls in non-nullable fields: offset, path, and the first version
+    /// in which the field may be null.
+    nulls: Vec<(usize, String, Option<i16>)>,
+    /// The fields opened, with `path`.
+    specs: Vec<&'static FieldSpec>,
     want_errors: bool,
 }
 
@@ -325,19 +330,22 @@ impl Visit<'_> for Collect {
         f.error_code || f.ty == Ty::Records
     }
 
-    fn open(&mut self, step: Step, _: &'static FieldSpec, at: usize) {
+    fn open(&mut self, step: Step, f: &'static FieldSpec, at: usize) {
         self.path.push(step);
         self.at.push(at);
+        self.specs.push(f);
     }
 
     fn close(&mut self, _: usize) {
         self.path.pop();
         self.at.pop();
+        self.specs.pop();
     }
 
     fn abort(&mut self) {
         self.path.pop();
         self.at.pop();
+        self.specs.pop();
     }
 
     fn scalar(&mut self, v: Scalar<'_>) {
@@ -365,7 +373,13 @@ impl Visit<'_> for Collect {
             Scalar::Records(start, end) => self.records.push((start, end)),
             Scalar::Null { allowed: false } if self.nulls.len() < MAX_NULL_NOTES => {
                 let at = self.at.last().copied().unwrap_or(0);
-                self.nulls.push((at, path_string(&self.path)));
+                let from = self
+                    .specs
+                    .last()
+                    .map(|f| f.nullable)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.lo);
+                self.nulls.push((at, path_string(&self.path), from));
             }
             _ => {}
         }

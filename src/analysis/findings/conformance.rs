@@ -277,12 +277,17 @@ impl Conformance {
             for w in &b.warnings {
                 let field = w.path.rsplit('.').next().unwrap_or(&w.path);
                 let field = field.split('[').next().unwrap_or(field);
+                // `name (nullable only from v12)`, `host (never nullable)`.
+                let label = match w.nullable_from {
+                    Some(v) => format!("{field} (nullable only from v{v})"),
+                    None => format!("{field} (never nullable)"),
+                };
                 let listed = s.what.split(", ").filter(|x| !x.is_empty()).count();
-                if listed < MAX_NAMES && !s.what.split(", ").any(|x| x == field) {
+                if listed < MAX_NAMES && !s.what.split(", ").any(|x| x == label) {
                     if !s.what.is_empty() {
                         s.what.push_str(", ");
                     }
-                    s.what.push_str(field);
+                    s.what.push_str(&label);
                 }
             }
         }
@@ -768,7 +773,7 @@ impl Detector for Conformance {
             f.severity = Severity::Info;
             let (whom, what) = side(*who, &f);
             f.title = format!(
-                "{whom} sent {} {} v{version} {}{} with null in fields that may not be null: {}",
+                "{whom} sent {} {} v{version} {}{} with null in fields that may not be null at v{version}: {}",
                 f.count,
                 api.name(),
                 what,

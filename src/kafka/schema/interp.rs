@@ -65,6 +65,10 @@ pub struct DecodeWarning {
     pub offset: usize,
     /// JSON path of the field.
     pub path: String,
+    /// The first version of the message in which the field may be null,
+    /// when there is one (KIP-516 made Metadata's topic names nullable
+    /// from v12); `None` when it never may, or when it is not known.
+    pub nullable_from: Option<i16>,
 }
 
 /// The result of decoding one body: always a tree, complete or partial.
@@ -466,6 +470,7 @@ pub(super) fn decode_at(
             what: "null in a non-nullable field",
             offset,
             path: null_path(&tree, offset),
+            nullable_from: None,
         })
         .collect();
     Decoded {
