@@ -15,6 +15,7 @@ mod connection;
 pub mod describe;
 mod inflight;
 pub mod names;
+mod outcome;
 pub mod pipeline;
 pub mod record;
 
@@ -34,6 +35,7 @@ use crate::tcp::{
 use crate::tls::{KeyLog, TlsConn, TlsEvent, TlsOut};
 
 pub use body::{DecodeOptions, decode_body};
+pub use outcome::{Outcome, expected_answer};
 pub use record::*;
 
 use connection::{CaptureBudget, Conn, Ctx, Held, State};

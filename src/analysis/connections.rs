@@ -99,8 +99,17 @@ pub struct ConnStats {
     pub detected_by: Option<DetectedBy>,
     pub requests: u64,
     pub answered: u64,
-    /// Answered with a non-zero error code.
+    /// Answered with a non-zero error code: an error, or a negotiation's
+    /// expected answer the client did not follow with a successful retry
+    /// on this connection by its close.
     pub errors: u64,
+    /// Negotiations (ApiVersions answered UNSUPPORTED_VERSION, JoinGroup
+    /// v4+ MEMBER_ID_REQUIRED) followed by a successful request of the same
+    /// API on this connection (KIP-511, KIP-394): not errors.
+    pub negotiations: u64,
+    /// Negotiation answers not yet followed by that success: errors if the
+    /// connection closes first.
+    pub pending_negotiations: u64,
     pub no_response: u64,
     /// Size prefix + 4, summed.
     pub request_bytes: u64,
@@ -140,6 +149,8 @@ impl ConnStats {
             requests: 0,
             answered: 0,
             errors: 0,
+            negotiations: 0,
+            pending_negotiations: 0,
             no_response: 0,
             request_bytes: 0,
             response_bytes: 0,
@@ -262,6 +273,14 @@ impl Connections {
             c.touch(r.ts);
         }
         match e.status {
+            Status::Error if e.negotiation() => c.pending_negotiations += 1,
+            Status::Ok
+                if c.pending_negotiations > 0
+                    && matches!(e.api_key, ApiKey::API_VERSIONS | ApiKey::JOIN_GROUP) =>
+            {
+                c.negotiations += c.pending_negotiations;
+                c.pending_negotiations = 0;
+            }
             Status::Error => c.errors += 1,
             Status::NoResponse(_) => c.no_response += 1,
             Status::Ok | Status::NoResponseExpected => {}
@@ -326,6 +345,9 @@ impl Connections {
         c.touch(ev.at.ts);
         match &ev.kind {
             EventKind::ConnectionClose { reason, .. } => {
+                // A negotiation the client never completed here failed.
+                c.errors += c.pending_negotiations;
+                c.pending_negotiations = 0;
                 c.state = ConnState::from_close(*reason);
                 self.closed.insert(stream);
             }

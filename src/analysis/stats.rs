@@ -53,7 +53,7 @@ use crate::kafka::schema::StructView;
 use crate::kafka::schema::views::{
     self, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse,
 };
-use crate::session::{Body, Event, Exchange, Status};
+use crate::session::{Body, Event, EventKind, Exchange, Status};
 
 /// Most API keys tracked (Kafka defines about 90).
 pub const MAX_APIS: usize = 256;
@@ -77,8 +77,13 @@ pub const MAX_NAME_LEN: usize = 256;
 pub struct Counts {
     pub requests: u64,
     pub answered: u64,
-    /// Answered with a non-zero error code ([`Status::Error`]).
+    /// Answered with a non-zero error code ([`Status::Error`]), a
+    /// negotiation's expected answer aside.
     pub errors: u64,
+    /// Answered with a negotiation's expected answer only
+    /// ([`crate::session::Outcome::Negotiation`]: ApiVersions
+    /// UNSUPPORTED_VERSION, JoinGroup v4+ MEMBER_ID_REQUIRED).
+    pub negotiations: u64,
     /// Given up on ([`Status::NoResponse`], any reason).
     pub no_response: u64,
     /// Produce with `acks=0`.
@@ -99,6 +104,7 @@ impl Counts {
         }
         match e.status {
             Status::Ok => {}
+            Status::Error if e.negotiation() => self.negotiations += 1,
             Status::Error => self.errors += 1,
             Status::NoResponse(_) => self.no_response += 1,
             Status::NoResponseExpected => self.no_response_expected += 1,
@@ -110,6 +116,7 @@ impl Counts {
             "requests": self.requests,
             "answered": self.answered,
             "errors": self.errors,
+            "negotiations": self.negotiations,
             "no_response": self.no_response,
             "no_response_expected": self.no_response_expected,
             "request_bytes": self.request_bytes,
@@ -144,6 +151,9 @@ pub struct ErrorStats {
     pub count: u64,
     /// Exchanges with at least one.
     pub exchanges: u64,
+    /// Of those, exchanges where it was a negotiation's expected answer
+    /// ([`crate::session::Outcome::Negotiation`]).
+    pub negotiations: u64,
     /// Request frames of the first [`MAX_ERROR_FRAMES`] such exchanges.
     pub frames: Vec<u64>,
     /// Internal: the exchange that last counted here.
@@ -280,7 +290,19 @@ pub struct Stats {
     clients: BTreeMap<Option<Arc<str>>, ClientStats>,
     events: BTreeMap<&'static str, u64>,
     dropped: Dropped,
+    /// Per connection, the negotiation answers (API key, code, client id)
+    /// not yet followed by a successful request of that API there: counted
+    /// as negotiations meanwhile, as errors if the connection closes first.
+    pending: HashMap<u64, Vec<PendingNegotiation>>,
 }
+
+/// A negotiation's answer awaiting its completion: API key, error code,
+/// client id.
+type PendingNegotiation = (i16, i16, Option<Arc<str>>);
+
+/// Connections whose unconfirmed negotiations are followed (past it, a
+/// negotiation answer stays counted as one).
+pub const MAX_PENDING_NEGOTIATIONS: usize = 65_536;
 
 fn cut(s: &str) -> &str {
     if s.len() <= MAX_NAME_LEN {
@@ -667,6 +689,7 @@ impl Stats {
         }
 
         // Errors by (API key, code).
+        let negotiation = e.negotiation();
         for r in &e.errors {
             let key = (e.api_key.0, r.code);
             let room = self.errors.len() < MAX_ERROR_KINDS;
@@ -677,6 +700,7 @@ impl Stats {
                     code: ErrorCode(r.code),
                     count: 0,
                     exchanges: 0,
+                    negotiations: 0,
                     frames: Vec::new(),
                     seen: 0,
                 }),
@@ -689,6 +713,9 @@ impl Stats {
             if s.seen != seq {
                 s.seen = seq;
                 s.exchanges += 1;
+                if negotiation {
+                    s.negotiations += 1;
+                }
                 if s.frames.len() < MAX_ERROR_FRAMES {
                     s.frames.push(e.request.frame);
                 }
@@ -725,6 +752,8 @@ impl Stats {
                 }
             }
         }
+
+        self.negotiation(e);
 
         // Topics and partitions.
         self.resolve(names);
@@ -878,6 +907,59 @@ impl Stats {
     /// Add one event (counted by type).
     pub fn observe_event(&mut self, ev: &Event) {
         *self.events.entry(ev.kind.type_name()).or_default() += 1;
+        if let (EventKind::ConnectionClose { .. }, Some(s)) = (&ev.kind, ev.stream) {
+            // Negotiations the client never completed on the connection
+            // failed: errors after all.
+            for (api, code, client) in self.pending.remove(&s).unwrap_or_default() {
+                let moved = |c: &mut Counts| {
+                    if c.negotiations > 0 {
+                        c.negotiations -= 1;
+                        c.errors += 1;
+                    }
+                };
+                moved(&mut self.total);
+                if let Some(a) = self.apis.get_mut(&api) {
+                    moved(&mut a.counts);
+                }
+                if let Some(c) = self.clients.get_mut(&client) {
+                    moved(&mut c.counts);
+                }
+                if let Some(x) = self.errors.get_mut(&(api, code)) {
+                    x.negotiations = x.negotiations.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// Follow a negotiation's answer until the client completes it on the
+    /// connection (a later request of the API answered without error).
+    fn negotiation(&mut self, e: &Exchange) {
+        let client = e.client_id.as_ref().map(|c| {
+            if c.len() > MAX_NAME_LEN {
+                Arc::from(cut(c))
+            } else {
+                c.clone()
+            }
+        });
+        if e.negotiation() {
+            if !self.pending.contains_key(&e.stream)
+                && self.pending.len() >= MAX_PENDING_NEGOTIATIONS
+            {
+                return;
+            }
+            let code = e.errors.first().map_or(0, |r| r.code);
+            self.pending
+                .entry(e.stream)
+                .or_default()
+                .push((e.api_key.0, code, client));
+        } else if e.status == Status::Ok
+            && let Some(p) = self.pending.get_mut(&e.stream)
+        {
+            p.retain(|(api, _, _)| *api != e.api_key.0);
+            if p.is_empty() {
+                self.pending.remove(&e.stream);
+            }
+        }
     }
 
     /// All exchanges.
@@ -1002,6 +1084,7 @@ impl Stats {
                     "retriable": e.code.is_retriable(),
                     "count": e.count,
                     "exchanges": e.exchanges,
+                    "negotiations": e.negotiations,
                     "frames": e.frames,
                 })
             })

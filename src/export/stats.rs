@@ -193,8 +193,12 @@ pub fn tables(s: &Stats, conns: Option<&Connections>) -> Vec<Table> {
     );
     for e in s.errors() {
         let frames: Vec<String> = e.frames.iter().map(u64::to_string).collect();
+        // A negotiation's expected answer every time is no error.
+        let negotiation = e.negotiations == e.exchanges;
         t.rows.push((
-            if e.code.is_retriable() {
+            if negotiation {
+                Tone::Dim
+            } else if e.code.is_retriable() {
                 Tone::Warning
             } else {
                 Tone::Error
@@ -202,7 +206,11 @@ pub fn tables(s: &Stats, conns: Option<&Connections>) -> Vec<Table> {
             vec![
                 e.api_key.name().to_string(),
                 e.code.0.to_string(),
-                e.code.name().to_string(),
+                if negotiation {
+                    format!("{} (negotiation)", e.code.name())
+                } else {
+                    e.code.name().to_string()
+                },
                 e.count.to_string(),
                 e.exchanges.to_string(),
                 frames.join(" "),

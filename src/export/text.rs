@@ -13,6 +13,8 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use crate::capture::Timestamp;
+use crate::kafka::ApiKey;
+use crate::kafka::errors::ErrorCode;
 use crate::kafka::schema::json::V4Text;
 use crate::session::{
     ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Render, Status, Summary,
@@ -143,16 +145,19 @@ fn push_error_names(out: &mut String, errors: &[ErrorRef]) {
     }
 }
 
-/// How an exchange ended, as the listing and the UI say it: `ok`, the error
-/// names, `no response (connection reset)`, `no response expected (acks=0)`.
-pub fn status_text(status: Status, errors: &[ErrorRef]) -> String {
+/// How an exchange of `api` at `version` ended, as the listing and the UI
+/// say it: `ok`, the error names (`UNSUPPORTED_VERSION (negotiation)` when
+/// they are a negotiation's expected answers, see
+/// [`crate::session::Outcome`]), `no response (connection reset)`, `no
+/// response expected (acks=0)`.
+pub fn status_text(api: ApiKey, version: i16, status: Status, errors: &[ErrorRef]) -> String {
     let mut out = String::new();
-    push_status(&mut out, status, errors);
+    push_status(&mut out, api, version, status, errors);
     out
 }
 
 /// [`status_text`], written at the end of `out`.
-fn push_status(out: &mut String, status: Status, errors: &[ErrorRef]) {
+fn push_status(out: &mut String, api: ApiKey, version: i16, status: Status, errors: &[ErrorRef]) {
     match status {
         Status::NoResponse(why) => {
             out.push_str("no response (");
@@ -160,7 +165,16 @@ fn push_status(out: &mut String, status: Status, errors: &[ErrorRef]) {
             out.push(')');
         }
         Status::NoResponseExpected => out.push_str("no response expected (acks=0)"),
-        Status::Error => push_error_names(out, errors),
+        Status::Error => {
+            push_error_names(out, errors);
+            if !errors.is_empty()
+                && errors
+                    .iter()
+                    .all(|r| crate::session::expected_answer(api, version, ErrorCode(r.code)))
+            {
+                out.push_str(" (negotiation)");
+            }
+        }
         s => out.push_str(s.as_str()),
     }
 }
@@ -218,7 +232,7 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     }
     pad(line, at, 8, false);
     line.push_str("  ");
-    push_status(line, e.status, &e.errors);
+    push_status(line, e.api_key, e.api_version, e.status, &e.errors);
     if e.request.lost_bytes > 0 || e.response.is_some_and(|r| r.lost_bytes > 0) {
         line.push_str(" [damaged]");
     }

@@ -21,7 +21,7 @@ use crate::session::{Body, CaptureInfo, DecodeOptions, Exchange, Record, Summary
 use super::detail::{Detail, DetailInput};
 use super::filter::Filter;
 use super::keys::{self, Action};
-use super::store::{Item, Row, Severity, Store, StoreLimits};
+use super::store::{Item, Row, Store, StoreLimits};
 use super::theme::Theme;
 use super::view;
 
@@ -616,6 +616,7 @@ impl App {
             response_frame: it.response.map(|r| r.frame),
             latency_us: it.latency_us(),
             status: &status,
+            outcome: it.severity(),
             errors: &it.errors,
             request: it.request_bytes.as_deref(),
             request_complete: it.request_whole,
@@ -634,12 +635,10 @@ impl App {
         }
         let cur = self.timeline.selected.min(n - 1);
         let is_err = |r: &Row| match r {
-            Row::Exchange(i) => self.store.exchange(*i).is_some_and(|it| {
-                matches!(
-                    it.severity(),
-                    Severity::Fatal | Severity::Retriable | Severity::NoResponse
-                )
-            }),
+            Row::Exchange(i) => self
+                .store
+                .exchange(*i)
+                .is_some_and(|it| it.severity().is_problem()),
             Row::Event(_) => false,
         };
         let found = if forward {
@@ -992,7 +991,9 @@ impl App {
 pub fn status_text(it: &Item) -> String {
     match (it.status, it.throttle_ms) {
         (crate::session::Status::Ok, Some(ms)) => format!("throttled {ms}ms"),
-        (status, _) => crate::export::text::status_text(status, &it.errors),
+        (status, _) => {
+            crate::export::text::status_text(it.api_key, it.api_version, status, &it.errors)
+        }
     }
 }
 

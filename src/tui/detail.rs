@@ -74,8 +74,11 @@ pub struct DetailInput<'a> {
     pub request_frame: u64,
     pub response_frame: Option<u64>,
     pub latency_us: Option<i64>,
-    /// `Status::as_str` of the exchange.
+    /// How the exchange ended, in words (`ok`, the error names…).
     pub status: &'a str,
+    /// How the exchange ended ([`crate::session::Outcome`]): the glyph and
+    /// tone, as every view shows them.
+    pub outcome: crate::session::Outcome,
     pub errors: &'a [ErrorRef],
     /// The request's body (after the header), `None` if not kept.
     pub request: Option<&'a [u8]>,
@@ -310,17 +313,20 @@ fn header(input: &DetailInput) -> [Vec<(String, Tone)>; 2] {
     if let Some(us) = input.latency_us {
         l2.push((format!("  {}", latency(us)), Tone::Text));
     }
-    let fatal = input
-        .errors
-        .iter()
-        .any(|e| !ErrorCode(e.code).is_retriable());
-    let (g, tone) = match input.status {
-        "ok" => (glyph::OK, Tone::Ok),
-        "error" if fatal => (glyph::FATAL, Tone::Fatal),
-        "error" => (glyph::RETRIABLE, Tone::Retriable),
-        "no_response" => (glyph::NO_RESPONSE, Tone::Warning),
-        "no_response_expected" => (glyph::NO_RESPONSE_EXPECTED, Tone::Dim),
-        _ => ("", Tone::Text),
+    use crate::session::Outcome;
+    let (g, tone) = match input.outcome {
+        Outcome::Ok
+            if input.status.starts_with("no response expected")
+                || input.status == "no_response_expected" =>
+        {
+            (glyph::NO_RESPONSE_EXPECTED, Tone::Dim)
+        }
+        Outcome::Ok => (glyph::OK, Tone::Ok),
+        Outcome::Negotiation => (glyph::NEGOTIATION, Tone::Dim),
+        Outcome::Throttled => (glyph::THROTTLED, Tone::Retriable),
+        Outcome::Retriable => (glyph::RETRIABLE, Tone::Retriable),
+        Outcome::Unanswered => (glyph::NO_RESPONSE, Tone::Warning),
+        Outcome::Fatal => (glyph::FATAL, Tone::Fatal),
     };
     l2.push((format!("  {g} {}", input.status), tone));
     // Distinct error names, with a count when repeated.
@@ -336,10 +342,12 @@ fn header(input: &DetailInput) -> [Vec<(String, Tone)>; 2] {
             l2.push((format!("  +{} more", names.len() - 3), Tone::Dim));
             break;
         }
-        let tone = if ErrorCode(e.code).is_retriable() {
-            Tone::Retriable
-        } else {
-            Tone::Fatal
+        // Each name in the exchange's tone, but for a fatal exchange the
+        // names of retriable codes, which are not what made it fatal.
+        let tone = match input.outcome {
+            Outcome::Negotiation => Tone::Dim,
+            Outcome::Fatal if !ErrorCode(e.code).is_retriable() => Tone::Fatal,
+            _ => Tone::Retriable,
         };
         let n = if *count > 1 {
             format!("  {}×{count}", e.name)

@@ -13,7 +13,7 @@
 //! unary  := ("!" | "-" | "not") unary | "(" or ")" | term
 //! term   := key op value ("," value)*  |  flag  |  text
 //! op     := ":" | "=" | "==" | ">" | ">=" | "<" | "<="
-//! flag   := "err" | "ok" | "noresp" | "throttled"
+//! flag   := "err" | "neg" | "negotiation" | "ok" | "noresp" | "throttled"
 //! ```
 //!
 //! A word runs up to whitespace, `(`, `)` or `|`; those and `,` `*` `:` lose
@@ -92,6 +92,13 @@ pub trait Subject {
     fn error_codes(&self) -> &[i16];
     /// Whether the response has an error and all its errors are retriable.
     fn retriable(&self) -> bool;
+    /// Whether the response's errors are all the protocol's expected
+    /// answers of a negotiation ([`crate::session::Outcome::Negotiation`]:
+    /// ApiVersions UNSUPPORTED_VERSION, JoinGroup v4+ MEMBER_ID_REQUIRED),
+    /// which `err` leaves out.
+    fn negotiation(&self) -> bool {
+        false
+    }
     /// The throttle time the response asks for, if it has one.
     fn throttle_ms(&self) -> Option<i64>;
     /// Whether a response was seen.
@@ -228,7 +235,14 @@ pub fn terms_help() -> &'static [(&'static str, &'static str)] {
             "client id contains this (any case), or client address ip[:port] or :port",
         ),
         ("broker::9092", "broker address ip[:port] or :port"),
-        ("err", "the response carries an error code"),
+        (
+            "err",
+            "the response carries an error code (a negotiation's expected answer aside: see neg)",
+        ),
+        (
+            "neg",
+            "a negotiation's expected answer: ApiVersions UNSUPPORTED_VERSION, JoinGroup v4+ MEMBER_ID_REQUIRED",
+        ),
         (
             "err:NOT_COORDINATOR",
             "this error anywhere in the response: name (old names too, any case, prefix) or code",
@@ -295,6 +309,8 @@ enum Term {
     Client(Vec<ClientPat>),
     Broker(Vec<AddrPat>),
     AnyError,
+    /// Errors that are all a negotiation's expected answers.
+    Negotiation,
     Errors {
         codes: Vec<i16>,
         retriable: bool,
@@ -333,15 +349,16 @@ impl Term {
                 ClientPat::Id(n) => s.client_id().is_some_and(|id| n.found_in(id)),
             }),
             Term::Broker(pats) => pats.iter().any(|a| a.matches(s.broker())),
-            Term::AnyError => !s.error_codes().is_empty(),
+            Term::AnyError => !s.error_codes().is_empty() && !s.negotiation(),
+            Term::Negotiation => s.negotiation(),
             Term::Errors {
                 codes,
                 retriable,
                 fatal,
             } => {
                 let errs = s.error_codes();
-                (*retriable && s.retriable())
-                    || (*fatal && !errs.is_empty() && !s.retriable())
+                (*retriable && s.retriable() && !s.negotiation())
+                    || (*fatal && !errs.is_empty() && !s.retriable() && !s.negotiation())
                     || errs.iter().any(|c| codes.contains(c))
             }
             Term::Ok => s.answered() && s.error_codes().is_empty(),
@@ -901,7 +918,7 @@ const KEYS: &[(&str, Key)] = &[
 ];
 
 /// Words that are terms on their own.
-const FLAGS: &[&str] = &["err", "ok", "noresp", "throttled"];
+const FLAGS: &[&str] = &["err", "neg", "negotiation", "ok", "noresp", "throttled"];
 
 impl Key {
     fn name(self) -> &'static str {
@@ -993,6 +1010,7 @@ fn term(w: &Word, at: usize, len: usize) -> Result<Term, FilterError> {
         if !w.quoted && k == p.len() {
             match name.as_str() {
                 "err" => return Ok(Term::AnyError),
+                "negotiation" | "neg" => return Ok(Term::Negotiation),
                 "ok" => return Ok(Term::Ok),
                 "noresp" => return Ok(Term::NoResponse),
                 "throttled" => return Ok(Term::Throttled),

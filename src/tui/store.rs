@@ -15,7 +15,6 @@ use crate::analysis::stats::throttle_time_ms;
 use crate::analysis::topics::{TopicNames, group_of, topics_of};
 use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
-use crate::kafka::errors::ErrorCode;
 use crate::session::describe::describe;
 use crate::session::{Body, ErrorRef, Event, EventKind, Exchange, MessageInfo, Status};
 
@@ -78,19 +77,8 @@ pub struct Item {
     pub search: Box<str>,
 }
 
-/// How an exchange is highlighted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Ok,
-    /// Throttled by a quota, no error.
-    Throttled,
-    /// Errors, all retriable.
-    Retriable,
-    /// No response (the request was given up on).
-    NoResponse,
-    /// An error that is not retriable.
-    Fatal,
-}
+/// How an exchange is highlighted: the one model of [`Outcome`].
+pub use crate::session::Outcome as Severity;
 
 impl Item {
     /// Response time in microseconds, when answered (none when the
@@ -101,30 +89,20 @@ impl Item {
             .filter(|&us| us >= 0)
     }
 
-    /// Whether every error of the exchange is retriable. Two codes that
-    /// Kafka does not mark retriable count as such here, because clients
-    /// act on them as part of normal operation: ApiVersions answered
-    /// UNSUPPORTED_VERSION (how a client and a broker negotiate: the client
-    /// retries with version 0) and REBALANCE_IN_PROGRESS (the coordinator
-    /// asking members to rejoin).
+    /// Whether the exchange's errors are all retriable (not a negotiation).
     pub fn retriable(&self) -> bool {
-        let only = |code: ErrorCode| *self.codes == [code.0];
-        if (self.api_key == ApiKey::API_VERSIONS && only(ErrorCode::UNSUPPORTED_VERSION))
-            || only(ErrorCode::REBALANCE_IN_PROGRESS)
-        {
-            return true;
-        }
-        !self.codes.is_empty() && self.codes.iter().all(|&c| ErrorCode(c).is_retriable())
+        self.severity() == Severity::Retriable
     }
 
+    /// How the exchange ended ([`Outcome`]).
     pub fn severity(&self) -> Severity {
-        match self.status {
-            Status::Error if self.retriable() => Severity::Retriable,
-            Status::Error => Severity::Fatal,
-            Status::NoResponse(_) => Severity::NoResponse,
-            _ if self.throttle_ms.is_some() => Severity::Throttled,
-            _ => Severity::Ok,
-        }
+        Severity::of(
+            self.api_key,
+            self.api_version,
+            self.status,
+            &self.codes,
+            self.throttle_ms.is_some(),
+        )
     }
 
     /// Whether the capture lost part of either message.
@@ -498,6 +476,9 @@ impl crate::tui::filter::Subject for Item {
     fn retriable(&self) -> bool {
         Item::retriable(self)
     }
+    fn negotiation(&self) -> bool {
+        self.severity() == Severity::Negotiation
+    }
     fn throttle_ms(&self) -> Option<i64> {
         self.throttle_ms.map(i64::from)
     }
@@ -524,6 +505,7 @@ impl crate::tui::filter::Subject for Item {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::errors::ErrorCode;
     use crate::session::Body;
 
     fn body(bytes: usize) -> Box<Body> {
@@ -647,7 +629,7 @@ mod tests {
             &names,
         );
         assert_eq!((it.throttle_ms, it.severity()), (None, Severity::Ok));
-        // An ApiVersions version negotiation is routine: retriable.
+        // An ApiVersions version negotiation is the protocol's: no error.
         let q = encode(&kp::ApiVersionsRequest::default(), 3);
         let r = encode(
             &kp::ApiVersionsResponse::default().with_error_code(ErrorCode::UNSUPPORTED_VERSION.0),
@@ -666,7 +648,7 @@ mod tests {
             &names,
         );
         assert_eq!(*it.codes, [ErrorCode::UNSUPPORTED_VERSION.0]);
-        assert_eq!(it.severity(), Severity::Retriable);
+        assert_eq!(it.severity(), Severity::Negotiation);
     }
 
     #[test]

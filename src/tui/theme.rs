@@ -103,7 +103,10 @@ pub mod glyph {
     pub const OK: &str = "✓";
     pub const RETRIABLE: &str = "↻";
     pub const FATAL: &str = "✗";
-    pub const THROTTLED: &str = "⏳";
+    /// One cell wide (`⏳` is two in most terminals and shifted rows).
+    pub const THROTTLED: &str = "⧗";
+    /// A negotiation's expected answer (ApiVersions UNSUPPORTED_VERSION…).
+    pub const NEGOTIATION: &str = "⇄";
     pub const NO_RESPONSE: &str = "…";
     pub const NO_RESPONSE_EXPECTED: &str = "→";
     pub const GAP: &str = "⚠";

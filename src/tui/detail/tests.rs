@@ -66,6 +66,13 @@ fn input(e: &Exchange) -> DetailInput<'_> {
         response_frame: e.response.map(|r| r.frame),
         latency_us: e.latency_us(),
         status: e.status.as_str(),
+        outcome: crate::session::Outcome::of(
+            e.api_key,
+            e.api_version,
+            e.status,
+            &e.errors.iter().map(|r| r.code).collect::<Vec<_>>(),
+            false,
+        ),
         errors: &e.errors,
         request: e.request_body.as_ref().map(|b| &b.bytes[..]),
         request_complete: e.request.lost_bytes == 0,

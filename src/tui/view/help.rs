@@ -36,6 +36,11 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     for (g, style, what) in [
         (glyph::OK, t.ok(), "answered"),
         (
+            glyph::NEGOTIATION,
+            t.dim(),
+            "negotiation, not an error (ApiVersions UNSUPPORTED_VERSION, JoinGroup v4+ MEMBER_ID_REQUIRED); skipped by n and err",
+        ),
+        (
             glyph::RETRIABLE,
             t.retriable(),
             "retriable error (the client may retry)",

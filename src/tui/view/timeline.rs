@@ -63,10 +63,11 @@ pub fn status_look(it: &Item, t: &Theme) -> (&'static str, Style) {
             crate::session::Status::NoResponseExpected => (glyph::NO_RESPONSE_EXPECTED, t.dim()),
             _ => (glyph::OK, t.ok()),
         },
+        Severity::Negotiation => (glyph::NEGOTIATION, t.dim()),
         Severity::Throttled => (glyph::THROTTLED, t.throttled()),
         Severity::Retriable => (glyph::RETRIABLE, t.retriable()),
         Severity::Fatal => (glyph::FATAL, t.fatal()),
-        Severity::NoResponse => (glyph::NO_RESPONSE, t.warning()),
+        Severity::Unanswered => (glyph::NO_RESPONSE, t.warning()),
     }
 }
 
