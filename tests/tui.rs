@@ -237,7 +237,11 @@ fn export_from_the_ui_matches_kwire_export() {
     typed(&mut app, out.to_str().unwrap());
     code(&mut app, KeyCode::Enter);
     let msg = app.message.clone().unwrap_or_default();
-    assert!(msg.starts_with("wrote 14 exchanges"), "{msg}");
+    assert!(
+        msg.starts_with("wrote 14 exchanges to /"),
+        "the full path: {msg}"
+    );
+    assert!(msg.ends_with("ui.ndjson"), "{msg}");
     let written = std::fs::read_to_string(&out).unwrap();
 
     let (records, _) = analyze(&path, &[]);
@@ -432,4 +436,26 @@ fn detail_names_topic_ids() {
     let screen = app.render_to_string(160, 60);
     assert!(screen.contains("topicId"), "{screen}");
     assert!(screen.contains("(orders)"), "{screen}");
+}
+
+/// Enter on a connection shows its exchanges in the timeline; Esc goes
+/// back to the Connections view, with the filter there was before.
+#[test]
+fn esc_returns_to_where_enter_came_from() {
+    let mut app = load(&samples_dir().join("demo.pcap"));
+    typed(&mut app, "/api:Produce");
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.filter_text, "api:Produce");
+    key(&mut app, '2');
+    key(&mut app, 'j');
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, kwire::tui::app::View::Timeline);
+    assert_eq!(app.filter_text, "stream:1");
+    code(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, kwire::tui::app::View::Connections);
+    assert_eq!(app.filter_text, "api:Produce");
+    // Nothing more to return to: Esc stays.
+    key(&mut app, '1');
+    code(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, kwire::tui::app::View::Timeline);
 }

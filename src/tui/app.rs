@@ -146,6 +146,20 @@ pub enum Mode {
     Live,
 }
 
+/// Where Esc returns to (see `App::back`).
+#[derive(Clone, Debug)]
+struct Return {
+    view: View,
+    filter_text: String,
+    filter: Filter,
+}
+
+/// The file `w` offers to write, in the working directory.
+const EXPORT_FILE: &str = "kwire-export.ndjson";
+
+/// Deepest back stack (Enter from Connections or Findings, then Esc).
+pub const MAX_BACK: usize = 16;
+
 /// Options of the UI.
 #[derive(Clone, Debug)]
 pub struct AppOptions {
@@ -181,6 +195,10 @@ pub struct App {
     // Timeline.
     pub filter: Filter,
     pub filter_text: String,
+    /// Where Enter came from when it moved to the timeline with a filter
+    /// (a connection's exchanges, a finding's frames): Esc goes back there
+    /// with the filter before. At most [`MAX_BACK`] deep.
+    back: Vec<Return>,
     /// Rows of the store shown (filtered), in frame order.
     pub visible: Vec<Row>,
     /// Exchanges among `visible` (the rest are events).
@@ -235,6 +253,7 @@ impl App {
             quit: false,
             filter: Filter::default(),
             filter_text: String::new(),
+            back: Vec::new(),
             visible: Vec::new(),
             visible_exchanges: 0,
             scanned: 0,
@@ -371,6 +390,18 @@ impl App {
         self.scanned = rows.len();
     }
 
+    /// Note the view and filter Enter is leaving, for Esc to return to.
+    fn remember_return(&mut self) {
+        if self.back.len() >= MAX_BACK {
+            self.back.remove(0);
+        }
+        self.back.push(Return {
+            view: self.view,
+            filter_text: self.filter_text.clone(),
+            filter: self.filter.clone(),
+        });
+    }
+
     fn set_filter(&mut self, text: &str, filter: Filter) {
         self.filter = filter;
         self.filter_text = text.to_string();
@@ -458,9 +489,13 @@ impl App {
             }
             Action::ClearFilter => self.set_filter("", Filter::default()),
             Action::Export => {
+                // The full path, so that where it goes is plain.
+                let text = std::env::current_dir()
+                    .map(|d| d.join(EXPORT_FILE).display().to_string())
+                    .unwrap_or_else(|_| EXPORT_FILE.to_string());
                 self.prompt = Some(Prompt {
                     kind: PromptKind::Export,
-                    text: "kwire-export.ndjson".to_string(),
+                    text,
                     error: None,
                 })
             }
@@ -523,6 +558,11 @@ impl App {
             Action::Back => {
                 if self.view == View::Groups && self.flow.is_some() {
                     self.flow = None;
+                } else if self.view == View::Timeline
+                    && let Some(r) = self.back.pop()
+                {
+                    self.set_filter(&r.filter_text, r.filter);
+                    self.view = r.view;
                 }
                 return;
             }
@@ -554,6 +594,7 @@ impl App {
                 if let Some(stream) = stream {
                     let text = format!("stream:{stream}");
                     if let Ok(f) = Filter::parse(&text) {
+                        self.remember_return();
                         self.set_filter(&text, f);
                         self.view = View::Timeline;
                     }
@@ -588,6 +629,7 @@ impl App {
                     .and_then(view::findings::filter_for);
                 match text.map(|t| (Filter::parse(&t), t)) {
                     Some((Ok(f), t)) => {
+                        self.remember_return();
                         self.set_filter(&t, f);
                         self.view = View::Timeline;
                         self.follow = false;
@@ -717,7 +759,14 @@ impl App {
         }
         match self.write_export(path) {
             Ok((n, undecoded)) => {
-                let mut m = format!("wrote {n} exchanges to {path}");
+                // Said with the full path, wherever the UI was started.
+                let full = std::fs::canonicalize(path)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| path.to_string());
+                let mut m = format!(
+                    "wrote {n} exchange{} to {full}",
+                    if n == 1 { "" } else { "s" }
+                );
                 if undecoded > 0 {
                     m.push_str(&format!(" ({undecoded} without bodies: not held)"));
                 }

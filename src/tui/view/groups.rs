@@ -244,8 +244,11 @@ fn group_line(g: &GroupFlow, width: usize, t: &Theme) -> Line<'static> {
         String::new()
     };
     let present = g.members.iter().filter(|m| !m.left).count();
-    let members = if width >= 28 {
-        format!(" {present}m")
+    // "3 members", not "3m" (which reads as minutes); "3 mbr" when narrow.
+    let members = if width >= 36 {
+        format!(" {present} member{}", if present == 1 { "" } else { "s" })
+    } else if width >= 28 {
+        format!(" {present} mbr")
     } else {
         String::new()
     };
