@@ -109,6 +109,38 @@ fn help_view() {
     insta::assert_snapshot!(app.render_to_string(100, 60));
 }
 
+/// The help fits any width: at 80 and at 40 columns every description
+/// wraps inside the box (nothing cut at its border), and the last words of
+/// the longest ones are there.
+#[test]
+fn help_fits_narrow_terminals() {
+    for width in [80u16, 40] {
+        let mut app = sample("demo.pcap");
+        key(&mut app, '?');
+        let mut all = String::new();
+        // Scroll through the whole help, a screen at a time.
+        for _ in 0..20 {
+            let s = app.render_to_string(width, 24);
+            for l in s.lines().skip(2).take(21) {
+                let inner = l.trim_start_matches('│').trim_end();
+                assert!(
+                    unicode_width::UnicodeWidthStr::width(l) <= usize::from(width),
+                    "{width}: {l}"
+                );
+                all.push_str(inner.trim_end_matches('│').trim());
+                all.push(' ');
+            }
+            for _ in 0..20 {
+                key(&mut app, 'j');
+            }
+        }
+        let words = all.split_whitespace().collect::<Vec<_>>().join(" ");
+        for tail in ["skipped by n and err", "for several"] {
+            assert!(words.contains(tail), "{width}: {tail:?} missing");
+        }
+    }
+}
+
 #[test]
 fn filter_prompt_validates_while_typing() {
     let mut app = sample("demo.pcap");

@@ -10,26 +10,85 @@ use crate::tui::filter::terms_help;
 use crate::tui::keys::{BINDINGS, Scope, keys_label};
 use crate::tui::theme::glyph;
 
-/// The help's lines (also used by tests).
-pub fn lines(app: &App) -> Vec<Line<'static>> {
+/// Widest the help box gets: past it, lines are long to read.
+pub const MAX_HELP_WIDTH: u16 = 110;
+/// Narrowest description column kept beside the keys; below it the
+/// description goes under its key.
+const MIN_TEXT_WIDTH: usize = 24;
+
+/// One entry: `key` in a column of `key_w` cells (after two of indent) and
+/// `what` beside it, wrapped at word boundaries to fit `width` cells, the
+/// continuation lines under the description. Display width, not chars, is
+/// measured (glyphs such as `⧗` or `✓`).
+fn entry(
+    out: &mut Vec<Line<'static>>,
+    key: &str,
+    key_style: ratatui::style::Style,
+    key_w: usize,
+    what: &str,
+    width: usize,
+) {
+    use unicode_width::UnicodeWidthStr;
+    let key_cells = key.width();
+    let indent = 2 + key_w.max(key_cells + 1);
+    let (first_pad, text_w, under) = if width >= indent + MIN_TEXT_WIDTH {
+        (indent - 2 - key_cells, width - indent, false)
+    } else {
+        // Too narrow for two columns: the description under its key.
+        (0, width.saturating_sub(4).max(8), true)
+    };
+    let mut rows: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in what.split(' ') {
+        let need = if cur.is_empty() {
+            word.width()
+        } else {
+            cur.width() + 1 + word.width()
+        };
+        if need > text_w && !cur.is_empty() {
+            rows.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() || rows.is_empty() {
+        rows.push(cur);
+    }
+    let key_span = Span::styled(format!("  {key}{}", " ".repeat(first_pad)), key_style);
+    if under {
+        out.push(Line::from(key_span));
+        for r in rows {
+            out.push(Line::from(Span::raw(format!("    {r}"))));
+        }
+        return;
+    }
+    let mut rows = rows.into_iter();
+    out.push(Line::from(vec![
+        key_span,
+        Span::raw(rows.next().unwrap_or_default()),
+    ]));
+    for r in rows {
+        out.push(Line::from(Span::raw(format!("{}{r}", " ".repeat(indent)))));
+    }
+}
+
+/// The help's lines for a box `width` cells wide inside (also used by
+/// tests).
+pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let t = &app.opts.theme;
     let mut out = Vec::new();
     for scope in [Scope::Global, Scope::Lists, Scope::Timeline] {
         out.push(Line::from(Span::styled(scope.title(), t.header())));
         for b in BINDINGS.iter().filter(|b| b.scope == scope) {
-            out.push(Line::from(vec![
-                Span::styled(format!("  {:<14}", keys_label(b)), t.key()),
-                Span::raw(b.help),
-            ]));
+            entry(&mut out, &keys_label(b), t.key(), 14, b.help, width);
         }
         out.push(Line::raw(""));
     }
     out.push(Line::from(Span::styled("Detail", t.header())));
     for (k, h) in crate::tui::detail::KEYS {
-        out.push(Line::from(vec![
-            Span::styled(format!("  {k:<14}"), t.key()),
-            Span::raw(*h),
-        ]));
+        entry(&mut out, k, t.key(), 14, h, width);
     }
     out.push(Line::raw(""));
     out.push(Line::from(Span::styled("Status", t.header())));
@@ -67,26 +126,20 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             "capture trouble: bytes lost, resync, orphan response",
         ),
     ] {
-        out.push(Line::from(vec![
-            Span::styled(format!("  {g:<14}"), style),
-            Span::raw(what),
-        ]));
+        entry(&mut out, g, style, 14, what, width);
     }
     out.push(Line::raw(""));
     out.push(Line::from(Span::styled("Filter terms (/)", t.header())));
     for (term, what) in terms_help() {
-        out.push(Line::from(vec![
-            Span::styled(format!("  {term:<18}"), t.key()),
-            Span::raw(*what),
-        ]));
+        entry(&mut out, term, t.key(), 18, what, width);
     }
     out
 }
 
 pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     let t = app.opts.theme;
-    let lines = lines(app);
-    let w = area.width.min(100);
+    let w = area.width.min(MAX_HELP_WIDTH);
+    let lines = lines(app, usize::from(w.saturating_sub(2)));
     let x = area.x + (area.width - w) / 2;
     let rect = Rect::new(x, area.y, w, area.height);
     let inner_h = usize::from(rect.height.saturating_sub(2));
