@@ -15,22 +15,34 @@ use crate::tui::store::{Item, Row, Severity};
 use crate::tui::theme::{Theme, glyph};
 
 /// Which columns fit in `width`.
+///
+/// By priority: the frame, the time, the client id, the API and its
+/// version, the latency and the status come first (the client id stays at
+/// 80 columns, where the correlation id, the connection and the addresses
+/// give way); the summary takes what is left.
 struct Columns {
     client_id: usize,
     addresses: bool,
     stream: bool,
+    corr: bool,
+    api: usize,
+    /// The clock to the millisecond (`HH:MM:SS.mmm`), not the microsecond.
+    short_clock: bool,
 }
 
 impl Columns {
     fn for_width(width: u16) -> Columns {
         Columns {
             client_id: match width {
-                0..100 => 0,
+                0..100 => 10,
                 100..140 => 12,
                 _ => 16,
             },
             addresses: width >= 150,
             stream: (100..150).contains(&width),
+            corr: width >= 100,
+            api: if width >= 100 { 20 } else { 18 },
+            short_clock: width < 100,
         }
     }
 }
@@ -45,8 +57,14 @@ fn seconds(ns: i128) -> String {
     )
 }
 
-fn time_text(app: &App, ts: Timestamp, prev: Option<Timestamp>) -> String {
+fn time_text(app: &App, ts: Timestamp, prev: Option<Timestamp>, short: bool) -> String {
     match app.time_mode {
+        TimeMode::Absolute if short => {
+            // HH:MM:SS.mmm: the microseconds give way on narrow screens.
+            let mut c = clock(ts);
+            c.truncate(12);
+            c
+        }
         TimeMode::Absolute => clock(ts),
         TimeMode::SinceStart => seconds(app.first_ts.map_or(0, |f| ts.nanos_since(f))),
         TimeMode::SincePrevious => match prev {
@@ -78,6 +96,7 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     let len = app.visible.len();
     app.timeline.scroll_into_view(height, len);
     let tw = match app.time_mode {
+        TimeMode::Absolute if cols.short_clock => 12,
         TimeMode::Absolute => 15,
         _ => 11,
     };
@@ -92,12 +111,11 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     if cols.client_id > 0 {
         head.push_str(&pad("client id", cols.client_id + 1));
     }
-    head.push_str(&format!(
-        "{} {:>6} {:>8}   status / summary",
-        pad("api", 20),
-        "corr",
-        "latency"
-    ));
+    head.push_str(&pad("api", cols.api));
+    if cols.corr {
+        head.push_str(&format!(" {:>6}", "corr"));
+    }
+    head.push_str(&format!(" {:>8}   status / summary", "latency"));
     let mut lines = vec![Line::from(Span::styled(
         fit(&head, usize::from(area.width)),
         t.header(),
@@ -117,8 +135,11 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
             },
             Row::Event(i) => match app.store.event(i) {
                 Some(ev) => {
-                    let mut s =
-                        format!("{:>7} {} ", ev.frame, pad(&time_text(app, ev.ts, prev), tw));
+                    let mut s = format!(
+                        "{:>7} {} ",
+                        ev.frame,
+                        pad(&time_text(app, ev.ts, prev, cols.short_clock), tw)
+                    );
                     if cols.stream {
                         s.push_str(&pad(&ev.stream.map_or("-".into(), |s| format!("s{s}")), 5));
                     }
@@ -168,7 +189,7 @@ fn exchange_line<'a>(
     let mut s = format!(
         "{:>7} {} ",
         it.request.frame,
-        pad(&time_text(app, it.request.ts, prev), tw)
+        pad(&time_text(app, it.request.ts, prev, cols.short_clock), tw)
     );
     if cols.stream {
         s.push_str(&pad(&format!("s{}", it.stream), 5));
@@ -182,12 +203,11 @@ fn exchange_line<'a>(
     }
     let api = format!("{} v{}", it.api_key.name(), it.api_version);
     let lat = it.latency_us().map_or_else(|| "-".to_string(), latency);
-    s.push_str(&format!(
-        "{} {:>6} {} ",
-        pad(&api, 20),
-        rpad(&it.correlation_id.to_string(), 6),
-        rpad(&lat, 8)
-    ));
+    s.push_str(&pad(&api, cols.api));
+    if cols.corr {
+        s.push_str(&format!(" {:>6}", rpad(&it.correlation_id.to_string(), 6)));
+    }
+    s.push_str(&format!(" {} ", rpad(&lat, 8)));
     let (g, style) = status_look(it, t);
     let mut spans = vec![Span::raw(s), Span::styled(format!("{g} "), style)];
     match it.severity() {
