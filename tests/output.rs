@@ -64,13 +64,15 @@ fn errors_are_one_line_and_exit_1() {
     assert!(out.is_empty());
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("kwire: "), "{err}");
+    // Not a capture: and a hint saying what is (tests/cli.rs has more).
     let (code, _, err) = kwire(&["list", "Cargo.toml"]);
     assert_eq!(code, 1);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.lines().nth(1).unwrap().starts_with("  hint: "), "{err}");
     let (code, _, err) = kwire(&["export", "-i", "no-such-interface0", "--duration", "0.1"]);
     assert_eq!(code, 1);
     assert_eq!(err.lines().count(), 1, "{err}");
-    // A usage error is clap's, exit 2.
+    // A usage error exits 2, as clap's do.
     let (code, _, _) = kwire(&["list"]);
     assert_eq!(code, 2);
 }
