@@ -107,6 +107,15 @@ struct ListArgs {
     /// Leave out connection open/close lines.
     #[arg(long)]
     no_connections: bool,
+    /// Lines are listed in frame order (an exchange at its request's frame),
+    /// each held until this much capture time has passed since it began
+    /// (and at most 100,000 held); a live listing lags by it. A line that
+    /// completes later (a response slower than this, requests still
+    /// unanswered at the end) is listed when it completes, and the listing
+    /// says so. 0: every line as it completes, the order of `kwire export`.
+    /// Default: 10 for a file, 1 live.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    order_window: Option<f64>,
 }
 
 /// `kwire tui`'s options alone, to fill in their defaults for `kwire CAPTURE`.
@@ -782,6 +791,7 @@ fn main_inner() -> Result<()> {
                 Command::List(ListArgs {
                     input: a.input,
                     no_connections: false,
+                    order_window: None,
                 })
             }
         }
@@ -792,7 +802,13 @@ fn main_inner() -> Result<()> {
         Command::List(a) => {
             let live = a.input.interface.is_some();
             let out = BufWriter::with_capacity(1 << 16, io::stdout());
-            let mut w = TextWriter::new(out);
+            use kwire::export::text::order::{DEFAULT_WINDOW_SECS, LIVE_WINDOW_SECS};
+            let window = a.order_window.unwrap_or(if live {
+                LIVE_WINDOW_SECS
+            } else {
+                DEFAULT_WINDOW_SECS
+            });
+            let mut w = TextWriter::new(out).order_window(window);
             w.connections = !a.no_connections;
             w.flush_each = live || io::stdout().is_terminal();
             let progress = progress_wanted(quiet, true);

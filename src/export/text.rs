@@ -1,7 +1,14 @@
-//! The plain-text listing of `kwire list`: one line per exchange, in the
-//! order they complete, with events (gaps, resyncs, orphans...) as lines
-//! starting with `!` and connections opening/closing as `+`/`-`, and a
-//! closing `#` summary. Meant for reading and for grep/awk.
+//! The plain-text listing of `kwire list`: one line per exchange, with
+//! events (gaps, resyncs, orphans...) as lines starting with `!` and
+//! connections opening/closing as `+`/`-`, and a closing `#` summary. Meant
+//! for reading and for grep/awk.
+//!
+//! Lines are in the order of their first column, the frame they begin at
+//! (an exchange's request, an event's packet), within a window of capture
+//! time ([`order`]); a line later than that is listed when it completes,
+//! after a `listing_order` line saying so, and the summary counts them.
+//! With no window ([`TextWriter::order`] `None`) lines are in the order the
+//! analysis completes them, as `kwire export` writes records.
 //!
 //! Exchange line columns: request frame, time (UTC), stream, client →
 //! broker, client id, API and version, correlation id, latency, status
@@ -18,12 +25,20 @@ use crate::session::{
     ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Render, Status, Summary,
 };
 
+pub mod order;
+
 /// Writes the listing.
 pub struct TextWriter<W: Write> {
     out: W,
     /// Also list connection open/close lines.
     pub connections: bool,
     pub flush_each: bool,
+    /// Lines held to be listed in frame order (`None`: as they complete).
+    pub order: Option<order::Reorder>,
+    /// The window of `order`, for the `listing_order` line.
+    order_window_secs: f64,
+    /// Lines listed out of frame order (see [`order`]).
+    late: u64,
     line: String,
     /// An out-of-sync line held back: when framing is found again at once
     /// (a gap that ended on a message boundary), neither line is news.
@@ -31,14 +46,29 @@ pub struct TextWriter<W: Write> {
 }
 
 impl<W: Write> TextWriter<W> {
+    /// A listing in frame order within [`order::DEFAULT_WINDOW_SECS`].
     pub fn new(out: W) -> Self {
         TextWriter {
             out,
             connections: true,
             flush_each: false,
+            order: Some(order::Reorder::new(
+                order::DEFAULT_WINDOW_SECS,
+                order::MAX_HELD_LINES,
+            )),
+            order_window_secs: order::DEFAULT_WINDOW_SECS,
+            late: 0,
             line: String::new(),
             held: None,
         }
+    }
+
+    /// Hold lines for `secs` of capture time to list them in frame order;
+    /// 0: list them as they complete.
+    pub fn order_window(mut self, secs: f64) -> Self {
+        self.order = (secs > 0.0).then(|| order::Reorder::new(secs, order::MAX_HELD_LINES));
+        self.order_window_secs = secs;
+        self
     }
 }
 
@@ -612,6 +642,16 @@ impl<W: Write> RecordSink for TextWriter<W> {
         self.record_rendered(r, None)
     }
 
+    fn tick(&mut self, now: Timestamp) -> io::Result<()> {
+        if let Some(o) = &mut self.order {
+            o.advance(now);
+        }
+        if self.release()? && self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
     fn renderer(&self) -> Option<Arc<dyn Render>> {
         Some(Arc::new(Lines))
     }
@@ -639,11 +679,68 @@ impl<W: Write> RecordSink for TextWriter<W> {
     }
 }
 
+/// Where a record's line goes in the listing: the frame and time it
+/// begins at, its stream, and when it completed.
+fn place(r: &Record) -> Option<(u64, Timestamp, Option<u64>, Timestamp)> {
+    match r {
+        Record::Exchange(e) => {
+            let done = e.response.map_or(e.request.ts, |r| r.ts.max(e.request.ts));
+            Some((e.request.frame, e.request.ts, Some(e.stream), done))
+        }
+        Record::Event(e) => Some((e.at.frame, e.at.ts, e.stream, e.at.ts)),
+        Record::Capture(_) | Record::Summary(_) => None,
+    }
+}
+
 impl<W: Write> TextWriter<W> {
+    /// List the held lines that are due; whether any was.
+    fn release(&mut self) -> io::Result<bool> {
+        let Some(o) = &mut self.order else {
+            return Ok(false);
+        };
+        let mut any = false;
+        while let Some(h) = o.next_due() {
+            self.out.write_all(&h.line)?;
+            any = true;
+        }
+        Ok(any)
+    }
+
+    /// List `line` of `r` now, or hold it for its turn.
+    fn put(&mut self, r: &Record, line: &[u8]) -> io::Result<()> {
+        let (Some(o), Some((frame, begun, stream, done))) = (&mut self.order, place(r)) else {
+            return self.out.write_all(line);
+        };
+        o.advance(done);
+        match o.offer(frame, begun, line.to_vec()) {
+            Ok(()) => {
+                self.release()?;
+            }
+            Err((line, listed)) => {
+                self.late += 1;
+                if self.late == 1 {
+                    let mut notice = String::new();
+                    push_head(&mut notice, frame, begun, stream);
+                    let _ = writeln!(
+                        notice,
+                        " ! listing_order frame {frame} completed after frame {listed} was \
+                         listed: lines held over {}s or past {} lines are listed as they \
+                         complete (raise with --order-window)",
+                        self.order_window_secs,
+                        order::MAX_HELD_LINES
+                    );
+                    self.out.write_all(notice.as_bytes())?;
+                }
+                self.out.write_all(&line)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Write `r`'s line: `rendered` when [`Lines`] rendered it already.
     fn write(&mut self, r: Record, rendered: Option<&[u8]>) -> io::Result<()> {
         if let Some(line) = rendered {
-            self.out.write_all(line)?;
+            self.put(&r, line)?;
             if self.flush_each {
                 self.out.flush()?;
             }
@@ -676,10 +773,28 @@ impl<W: Write> TextWriter<W> {
                 }
                 event_line(&mut self.line, e);
             }
-            Record::Summary(s) => summary_line(&mut self.line, s),
+            Record::Summary(s) => {
+                // The end: every line held goes first.
+                if let Some(o) = &mut self.order {
+                    while let Some(h) = o.pop() {
+                        self.out.write_all(&h.line)?;
+                    }
+                }
+                summary_line(&mut self.line, s);
+                if self.late > 0 {
+                    let _ = write!(
+                        self.line,
+                        "; {} listed out of frame order",
+                        crate::words::count(self.late, "line", "lines")
+                    );
+                }
+            }
         }
         self.line.push('\n');
-        self.out.write_all(self.line.as_bytes())?;
+        let line = std::mem::take(&mut self.line);
+        let put = self.put(&r, line.as_bytes());
+        self.line = line;
+        put?;
         if self.flush_each || matches!(r, Record::Summary(_)) {
             self.out.flush()?;
         }
