@@ -244,29 +244,40 @@ struct Input {
     /// default allows 1,000,000); they also count in --max-memory.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     max_in_flight: usize,
-    /// Records in Produce and Fetch: `none` (sizes only), `meta` (batches
-    /// and per-record offsets, timestamps, sizes) or `full` (also keys,
-    /// values and headers, as UTF-8 text when valid, else base64, each cut
-    /// at --max-payload-bytes).
+    /// Records in Produce and Fetch: `none` (the records' size only),
+    /// `meta` (each batch's header: offsets, timestamps, record count,
+    /// sizes, producer id and epoch, compression, transactional and control
+    /// flags, its CRC checked; records are neither decompressed nor read,
+    /// but for a transaction's COMMIT/ABORT markers and old magic 0/1
+    /// message sets, whose compressed wrappers are) or `full` (also every
+    /// record: offset, timestamp, key, value and headers, keys and values
+    /// as UTF-8 text when valid, else base64, each cut at
+    /// --max-payload-bytes). The UI's detail view decodes records in full
+    /// whatever this says.
     #[arg(long, value_name = "MODE", default_value = "meta", value_parser = ["none", "meta", "full"])]
     records: String,
     /// Bytes kept of each record key, value or header value with
     /// `--records full`.
     #[arg(long, value_name = "BYTES", default_value = "1K", value_parser = parse_size)]
     max_payload_bytes: u64,
-    /// Most bytes one compressed batch may decompress to.
+    /// Most bytes one compressed batch may decompress to (batches are
+    /// decompressed with `--records full`; with `meta` only magic 0/1
+    /// wrappers).
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
     max_decompressed_bytes: u64,
-    /// Most records decoded over the whole capture (keys, values and
-    /// headers with `--records full`); later messages show their batches'
-    /// headers only (reported once).
+    /// Most records decoded over the whole capture (with `--records full`;
+    /// with `meta` only COMMIT/ABORT markers and magic 0/1 messages are);
+    /// later messages show their batches' headers only (reported once).
     #[arg(long, value_name = "N", default_value_t = session::DEFAULT_MAX_CAPTURE_RECORDS)]
     max_capture_records: u64,
     /// Most bytes decompressed over the whole capture; later compressed
     /// batches are not decompressed (reported once).
     #[arg(long, value_name = "BYTES", default_value = "16G", value_parser = parse_size)]
     max_capture_decompressed: u64,
-    /// Headers only: do not decode request and response bodies.
+    /// Headers only: do not decode request and response bodies. Error
+    /// codes are in the bodies: an answered exchange then shows `ok`, and
+    /// nothing is known of records, topics or what it carried (findings
+    /// that need them find nothing).
     #[arg(long)]
     no_bodies: bool,
     /// Show secrets (SASL passwords, SCRAM proofs and server signatures,
@@ -870,14 +881,15 @@ fn diagnose(a: &ReportArgs, quiet: bool) -> Result<()> {
         (|| {
             let count = |s| found.iter().filter(|f| f.severity == s).count();
             let ex = r.summary.as_ref().map_or(0, |s| s.exchanges);
+            use kwire::words::count as n;
             write!(
                 out,
-                "# {}: {} exchanges; {} findings: {} errors, {} warnings, {} info",
+                "# {}: {}; {}: {}, {}, {} info",
                 r.source,
-                ex,
-                found.len(),
-                count(Severity::Error),
-                count(Severity::Warning),
+                n(ex, "exchange", "exchanges"),
+                n(found.len() as u64, "finding", "findings"),
+                n(count(Severity::Error) as u64, "error", "errors"),
+                n(count(Severity::Warning) as u64, "warning", "warnings"),
                 count(Severity::Info)
             )?;
             match r.summary.as_ref().and_then(|s| s.drops) {
@@ -915,7 +927,8 @@ fn stats(a: &ReportArgs, quiet: bool) -> Result<()> {
         (|| {
             if let (Some(d), Some(s)) = (drops, summary) {
                 let drops = kwire::export::text::drops(&d);
-                writeln!(out, "# {}: {} packets; {drops}\n", r.source, s.packets)?;
+                let packets = kwire::words::count(s.packets, "packet", "packets");
+                writeln!(out, "# {}: {packets}; {drops}\n", r.source)?;
             }
             write!(out, "{}", kwire::export::stats::to_text(&tables))
         })()

@@ -3,15 +3,19 @@
 
 /// `n` and the noun that agrees with it: `count(1, "error", "errors")` is
 /// `1 error`, `count(0, ..)` is `0 errors`.
-pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
-    let n = n.into();
+pub fn count<N: Count>(n: N, one: &str, many: &str) -> String {
     format!("{n} {}", noun(n, one, many))
 }
 
 /// The noun that agrees with `n`.
-pub fn noun<'a>(n: impl Into<u64>, one: &'a str, many: &'a str) -> &'a str {
-    if n.into() == 1 { one } else { many }
+pub fn noun<'a, N: Count>(n: N, one: &'a str, many: &'a str) -> &'a str {
+    if n == N::from(1) { one } else { many }
 }
+
+/// A count of any integer type.
+pub trait Count: Copy + PartialEq + From<u8> + std::fmt::Display {}
+
+impl<N: Copy + PartialEq + From<u8> + std::fmt::Display> Count for N {}
 
 #[cfg(test)]
 mod tests {

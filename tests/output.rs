@@ -225,7 +225,7 @@ fn findings_in_export_and_diagnose() {
     let (code, text, _) = kwire(&["diagnose", path]);
     assert_eq!(code, 0);
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().contains("1 errors"), "{text}");
+    assert!(lines.next().unwrap().contains(" 1 error, "), "{text}");
     let first = lines.next().unwrap();
     assert!(
         first.starts_with("✗ ERROR")

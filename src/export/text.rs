@@ -24,6 +24,7 @@ use crate::kafka::schema::json::V4Text;
 use crate::session::{
     ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Render, Status, Summary,
 };
+use crate::words::{count, noun};
 
 pub mod order;
 
@@ -310,7 +311,7 @@ fn event_line(line: &mut String, e: &Event) {
             line.push_str(reason.as_str());
             line.push_str(" after ");
             line.push_str(itoa::Buffer::new().format(*requests));
-            line.push_str(" requests, ");
+            line.push_str(noun(*requests, " request, ", " requests, "));
             line.push_str(itoa::Buffer::new().format(*unanswered));
             line.push_str(" unanswered");
         }
@@ -550,10 +551,21 @@ fn event_line(line: &mut String, e: &Event) {
                 );
             }
             if t.decrypt_failures > 0 {
-                let _ = write!(line, "; {} records failed to decrypt", t.decrypt_failures);
+                let _ = write!(
+                    line,
+                    "; {} failed to decrypt",
+                    count(t.decrypt_failures, "record", "records")
+                );
             }
             if t.resyncs > 0 {
-                let _ = write!(line, "; resynchronised {} times after losses", t.resyncs);
+                let _ = write!(
+                    line,
+                    "; resynchronised {} after losses",
+                    match t.resyncs {
+                        1 => "once".to_string(),
+                        n => format!("{n} times"),
+                    }
+                );
             }
         }
     }
@@ -562,14 +574,14 @@ fn event_line(line: &mut String, e: &Event) {
 fn summary_line(line: &mut String, s: &Summary) {
     let _ = write!(
         line,
-        "# {} packets, {} connections ({} Kafka), {} exchanges ({} answered, {} unanswered), {} orphan responses",
-        s.packets,
-        s.connections,
+        "# {}, {} ({} Kafka), {} ({} answered, {} unanswered), {}",
+        count(s.packets, "packet", "packets"),
+        count(s.connections, "connection", "connections"),
         s.kafka_connections,
-        s.exchanges,
+        count(s.exchanges, "exchange", "exchanges"),
         s.answered,
         s.unanswered,
-        s.orphans
+        count(s.orphans, "orphan response", "orphan responses")
     );
     let notable: Vec<String> = s
         .events
@@ -589,20 +601,29 @@ fn summary_line(line: &mut String, s: &Summary) {
         let _ = write!(line, "; limits hit: {}", hits.join(", "));
     }
     if s.time_jumps > 0 {
-        let _ = write!(line, "; time jumps {}", s.time_jumps);
+        let _ = write!(line, "; {}", count(s.time_jumps, "time jump", "time jumps"));
     }
     let f = &s.ip_fragments;
     if f.fragments > 0 {
         let _ = write!(
             line,
-            "; {} IP fragments, {} datagrams reassembled",
-            f.fragments, f.reassembled
+            "; {}, {} reassembled",
+            count(f.fragments, "IP fragment", "IP fragments"),
+            count(f.reassembled, "datagram", "datagrams")
         );
         if f.incomplete > 0 {
             let _ = write!(line, ", {} incomplete", f.incomplete);
         }
         if f.overlap_mismatches > 0 {
-            let _ = write!(line, ", {} overlap mismatches", f.overlap_mismatches);
+            let _ = write!(
+                line,
+                ", {}",
+                count(
+                    f.overlap_mismatches,
+                    "overlap mismatch",
+                    "overlap mismatches"
+                )
+            );
         }
     }
     if let Some(d) = s.drops {
@@ -785,7 +806,7 @@ impl<W: Write> TextWriter<W> {
                     let _ = write!(
                         self.line,
                         "; {} listed out of frame order",
-                        crate::words::count(self.late, "line", "lines")
+                        count(self.late, "line", "lines")
                     );
                 }
             }

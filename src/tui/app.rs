@@ -718,7 +718,10 @@ impl App {
         }
         match self.write_export(path) {
             Ok((n, undecoded)) => {
-                let mut m = format!("wrote {n} exchanges to {path}");
+                let mut m = format!(
+                    "wrote {} to {path}",
+                    crate::words::count(n, "exchange", "exchanges")
+                );
                 if undecoded > 0 {
                     m.push_str(&format!(" ({undecoded} without bodies: not held)"));
                 }
@@ -925,7 +928,10 @@ impl App {
             .iter()
             .filter(|r| matches!(r, Row::Exchange(_)))
             .count();
-        spans.push(Span::raw(format!(" {} exchanges", self.store.len())));
+        spans.push(Span::raw(format!(
+            " {}",
+            crate::words::count(self.store.len() as u64, "exchange", "exchanges")
+        )));
         if !self.filter.is_empty() {
             spans.push(Span::styled(
                 format!(" · {shown} match /{}", self.filter_text),
@@ -965,7 +971,10 @@ impl App {
         }
         if self.internal_drops > 0 {
             spans.push(Span::styled(
-                format!(" · ⚠ UI behind: {} records dropped", self.internal_drops),
+                format!(
+                    " · ⚠ UI behind: {} dropped",
+                    crate::words::count(self.internal_drops, "record", "records")
+                ),
                 t.warning(),
             ));
         }
