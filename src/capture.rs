@@ -236,14 +236,15 @@ impl DropStats {
 }
 
 /// Why a source could not be opened or stopped early.
+///
+/// Each message is whole: it says its I/O error itself, which is therefore
+/// not also its [`std::error::Error::source`] (a report walking the chain
+/// would say it twice: `x.pcap: No such file or directory (os error 2): No
+/// such file or directory (os error 2)`).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("{path}: {source}")]
-    Open {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {error}")]
+    Open { path: String, error: std::io::Error },
     #[error("{0}: not a pcap or pcapng capture")]
     NotACapture(String),
     /// The file is damaged at a byte offset; packets before it were delivered.
@@ -253,9 +254,15 @@ pub enum CaptureError {
     #[error("capture ends in the middle of a packet at byte {offset}")]
     Truncated { offset: u64 },
     #[error("read error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("live capture: {0}")]
     Live(String),
+}
+
+impl From<std::io::Error> for CaptureError {
+    fn from(e: std::io::Error) -> Self {
+        CaptureError::Io(e)
+    }
 }
 
 /// What [`PacketSource::poll_packet`] found.

@@ -34,3 +34,4 @@ pub mod session;
 pub mod tcp;
 pub mod tls;
 pub mod tui;
+pub mod words;

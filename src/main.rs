@@ -50,7 +50,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
     version,
     propagate_version = true,
     args_conflicts_with_subcommands = true,
-    subcommand_required = false
+    subcommand_required = false,
+    arg_required_else_help = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -106,6 +107,15 @@ struct ListArgs {
     /// Leave out connection open/close lines.
     #[arg(long)]
     no_connections: bool,
+    /// Lines are listed in frame order (an exchange at its request's frame),
+    /// each held until this much capture time has passed since it began
+    /// (and at most 100,000 held); a live listing lags by it. A line that
+    /// completes later (a response slower than this, requests still
+    /// unanswered at the end) is listed when it completes, and the listing
+    /// says so. 0: every line as it completes, the order of `kwire export`.
+    /// Default: 10 for a file, 1 live.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    order_window: Option<f64>,
 }
 
 /// `kwire tui`'s options alone, to fill in their defaults for `kwire CAPTURE`.
@@ -151,25 +161,25 @@ struct Input {
     #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "capture")]
     interface: Option<String>,
     /// BPF filter for live capture (default: tcp).
-    #[arg(long, value_name = "EXPR", requires = "interface")]
+    #[arg(long, value_name = "EXPR", conflicts_with = "capture")]
     bpf: Option<String>,
     /// Stop a live capture after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECS", requires = "interface")]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, conflicts_with = "capture")]
     duration: Option<f64>,
     /// Live capture: the kernel's buffer (libpcap's ring), where packets
     /// wait for kwire's reading thread; packets that arrive while it is
     /// full are dropped by the kernel (reported). 0: libpcap's default (2M).
     /// K/M/G suffixes.
-    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, requires = "interface")]
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, conflicts_with = "capture")]
     buffer_size: u64,
     /// Live capture: bytes kept of each packet, at most 256K (whole
     /// packets). Less cuts Kafka messages: the bytes cut are reported as
     /// gaps.
-    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_size, requires = "interface")]
+    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_size, conflicts_with = "capture")]
     snaplen: u64,
     /// Live capture: packet data read from the kernel and waiting for the
     /// analysis; beyond it packets are dropped (reported). K/M/G suffixes.
-    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, requires = "interface")]
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, conflicts_with = "capture")]
     queue_bytes: u64,
     /// Live capture: packets read from the kernel and waiting for the
     /// analysis; beyond it packets are dropped (reported).
@@ -177,7 +187,7 @@ struct Input {
         long,
         value_name = "N",
         default_value_t = 262_144,
-        requires = "interface"
+        conflicts_with = "capture"
     )]
     queue_packets: usize,
     /// Treat this port as Kafka whatever the traffic looks like (repeatable).
@@ -211,10 +221,10 @@ struct Input {
     /// clock is a time jump: reported, and (unless the packets after it
     /// agree) processed at the clock's time, so it cannot expire
     /// connections or distort latencies.
-    #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 3600.0, value_parser = parse_secs)]
     max_time_jump: f64,
     /// Seconds without packets after which a connection is closed.
-    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = parse_secs)]
     idle_timeout: f64,
     /// Threads: 1 runs everything on one; with more, the analysis
     /// (capture, TCP, Kafka) runs on one, the rendering of output lines on
@@ -228,35 +238,46 @@ struct Input {
     max_fragment_bytes: u64,
     /// Seconds after its first fragment that an IP datagram still missing
     /// fragments is given up (and reported).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_secs)]
     fragment_timeout: f64,
     /// Requests awaiting a response per connection (librdkafka's own
     /// default allows 1,000,000); they also count in --max-memory.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     max_in_flight: usize,
-    /// Records in Produce and Fetch: `none` (sizes only), `meta` (batches
-    /// and per-record offsets, timestamps, sizes) or `full` (also keys,
-    /// values and headers, as UTF-8 text when valid, else base64, each cut
-    /// at --max-payload-bytes).
+    /// Records in Produce and Fetch: `none` (the records' size only),
+    /// `meta` (each batch's header: offsets, timestamps, record count,
+    /// sizes, producer id and epoch, compression, transactional and control
+    /// flags, its CRC checked; records are neither decompressed nor read,
+    /// but for a transaction's COMMIT/ABORT markers and old magic 0/1
+    /// message sets, whose compressed wrappers are) or `full` (also every
+    /// record: offset, timestamp, key, value and headers, keys and values
+    /// as UTF-8 text when valid, else base64, each cut at
+    /// --max-payload-bytes). The UI's detail view decodes records in full
+    /// whatever this says.
     #[arg(long, value_name = "MODE", default_value = "meta", value_parser = ["none", "meta", "full"])]
     records: String,
     /// Bytes kept of each record key, value or header value with
     /// `--records full`.
     #[arg(long, value_name = "BYTES", default_value = "1K", value_parser = parse_size)]
     max_payload_bytes: u64,
-    /// Most bytes one compressed batch may decompress to.
+    /// Most bytes one compressed batch may decompress to (batches are
+    /// decompressed with `--records full`; with `meta` only magic 0/1
+    /// wrappers).
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
     max_decompressed_bytes: u64,
-    /// Most records decoded over the whole capture (keys, values and
-    /// headers with `--records full`); later messages show their batches'
-    /// headers only (reported once).
+    /// Most records decoded over the whole capture (with `--records full`;
+    /// with `meta` only COMMIT/ABORT markers and magic 0/1 messages are);
+    /// later messages show their batches' headers only (reported once).
     #[arg(long, value_name = "N", default_value_t = session::DEFAULT_MAX_CAPTURE_RECORDS)]
     max_capture_records: u64,
     /// Most bytes decompressed over the whole capture; later compressed
     /// batches are not decompressed (reported once).
     #[arg(long, value_name = "BYTES", default_value = "16G", value_parser = parse_size)]
     max_capture_decompressed: u64,
-    /// Headers only: do not decode request and response bodies.
+    /// Headers only: do not decode request and response bodies. Error
+    /// codes are in the bodies: an answered exchange then shows `ok`, and
+    /// nothing is known of records, topics or what it carried (findings
+    /// that need them find nothing).
     #[arg(long)]
     no_bodies: bool,
     /// Show secrets (SASL passwords, SCRAM proofs and server signatures,
@@ -297,6 +318,23 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .map_err(|_| format!("not a size: {s:?}"))?;
     n.checked_mul(mult)
         .ok_or_else(|| format!("too large: {s:?}"))
+}
+
+/// Most seconds an option takes: ten years (in nanoseconds, far inside
+/// `u64`; `Duration` panics on what does not fit).
+const MAX_SECS: f64 = 315_360_000.0;
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {s:?}"))?;
+    if !(0.0..=MAX_SECS).contains(&v) {
+        return Err(format!(
+            "{s:?} is not between 0 and {MAX_SECS} seconds (ten years)"
+        ));
+    }
+    Ok(v)
 }
 
 impl Input {
@@ -561,19 +599,192 @@ fn tui(a: &TuiArgs) -> Result<()> {
     kwire::tui::run::run(opts, feeder).context("terminal error")
 }
 
+/// A mistake on the command line: said as every error is, and the exit
+/// status is 2 (clap's, as for any usage error; a run that fails is 1).
+struct Usage {
+    message: String,
+    hint: Option<String>,
+}
+
+impl Usage {
+    fn exit(self) -> ! {
+        let mut err = io::stderr().lock();
+        let _ = writeln!(err, "kwire: error: {}", self.message);
+        if let Some(h) = self.hint {
+            let _ = writeln!(err, "  hint: {h}");
+        }
+        std::process::exit(2)
+    }
+}
+
+/// The commands, as typed (`help` too), for suggestions.
+fn command_names() -> Vec<String> {
+    use clap::CommandFactory;
+    let mut names: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names.push("help".into());
+    names
+}
+
+/// The command `word` was probably meant to be: the one it begins, or one
+/// at most two edits away (a letter left out, added, changed or two
+/// swapped) that is not mostly edits (`ls` → `list`, not `x` → `tui`).
+fn did_you_mean<'a>(word: &str, names: &'a [String]) -> Option<&'a str> {
+    let w = word.to_ascii_lowercase();
+    let prefixed: Vec<&String> = names.iter().filter(|n| n.starts_with(&w)).collect();
+    if w.len() >= 2
+        && let [only] = prefixed.as_slice()
+    {
+        return Some(only.as_str());
+    }
+    names
+        .iter()
+        .map(|n| (strsim::damerau_levenshtein(&w, n), n))
+        .filter(|&(d, n)| d <= 2 && d < n.len() && d <= w.len() / 2 + 1)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, n)| n.as_str())
+}
+
+/// Look at the word where a command or a capture goes, before clap does:
+/// `kwire CAPTURE` takes a bare path there, so clap cannot tell a mistyped
+/// command from a capture (`kwire lst x.pcap` would be "the subcommand
+/// 'x.pcap' cannot be used with '[CAPTURE]'"). A word that is neither a
+/// command nor an existing file, and is close to a command, is a mistyped
+/// command; one followed by more words is no command either. Returns the
+/// command named, if any (for the hint of a later usage error).
+fn check_command_word(args: &[std::ffi::OsString]) -> Result<Option<String>, Usage> {
+    let names = command_names();
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    let mut after_help = false;
+    while let Some(a) = words.next() {
+        match a.as_ref() {
+            "-q" | "--quiet" => continue,
+            "--keylog" => {
+                words.next();
+                continue;
+            }
+            s if s.starts_with("--keylog=") => continue,
+            // Clap's to handle (`--help`, `-V`, `--`, a mistyped option).
+            s if s.starts_with('-') && s != "-" => return Ok(None),
+            _ => {}
+        }
+        if names.iter().any(|n| *n == a) {
+            if a == "help" && !after_help {
+                after_help = true;
+                continue;
+            }
+            return Ok(Some(a.into_owned()));
+        }
+        if after_help {
+            return Err(Usage {
+                message: match did_you_mean(&a, &names) {
+                    Some(n) => format!("no such command '{a}'; did you mean '{n}'?"),
+                    None => format!("no such command '{a}'"),
+                },
+                hint: Some(format!("the commands: {}", names.join(", "))),
+            });
+        }
+        if a == "-" || std::path::Path::new(a.as_ref()).exists() {
+            return Ok(None);
+        }
+        if let Some(n) = did_you_mean(&a, &names) {
+            return Err(Usage {
+                message: format!("no such command or file '{a}'; did you mean '{n}'?"),
+                hint: None,
+            });
+        }
+        if words.any(|w| !w.starts_with('-')) {
+            return Err(Usage {
+                message: format!("no such command or file '{a}'"),
+                hint: Some(format!(
+                    "the commands: {}; `kwire CAPTURE` takes one capture",
+                    names.join(", ")
+                )),
+            });
+        }
+        return Ok(None);
+    }
+    Ok(None)
+}
+
+/// Clap's error as kwire says errors: one line, and at most one hint (the
+/// values an option takes, a similar option, or where the help is) instead
+/// of clap's usage block.
+fn usage_of(e: &clap::Error, command: Option<&str>) -> Usage {
+    let text = e.render().to_string();
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
+    let mut message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let rest: Vec<&str> = lines.collect();
+    let mut hint = None;
+    if message.ends_with(':') && rest.first().is_some_and(|r| r.starts_with("<CAPTURE")) {
+        // Clap names the positional alone; `-i` would do as well.
+        message = match command {
+            Some(_) => {
+                "no capture: give a pcap or pcapng file, `-` for one on stdin, \
+                        or `-i IFACE` to capture live"
+            }
+            None => "no capture: give a pcap or pcapng file",
+        }
+        .to_string();
+    } else if message.ends_with(':') {
+        // "the following required arguments were not provided:", a list.
+        message.push(' ');
+        message.push_str(&rest.join(", "));
+    } else if let Some(h) = rest.first() {
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        let h = h.strip_prefix("tip: ").unwrap_or(h);
+        // "to pass '--x' as a value, use '-- --x'" rarely is what was meant.
+        if !h.starts_with("to pass ") {
+            hint = Some(h.to_string());
+        }
+    }
+    if message.ends_with("cannot be used with '[CAPTURE]'") && !message.contains("--interface") {
+        hint = Some("an option of a live capture, with -i IFACE".into());
+    }
+    let hint = hint.or_else(|| {
+        Some(match command {
+            Some(c) => format!("see 'kwire {c} --help'"),
+            None => "see 'kwire --help'".to_string(),
+        })
+    });
+    Usage { message, hint }
+}
+
+/// The command line, or the process ends: help and version on stdout
+/// (status 0), help when nothing was given, a usage error as [`Usage`].
+fn parse_cli() -> Cli {
+    use clap::error::ErrorKind;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = check_command_word(&args).unwrap_or_else(|u| u.exit());
+    match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => usage_of(&e, command.as_deref()).exit(),
+        },
+    }
+}
+
 fn main_inner() -> Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     let command = match cli.command {
         Some(c) => c,
         None => {
             let Some(capture) = cli.capture else {
-                use clap::CommandFactory;
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand,
-                        "",
-                    )
-                    .exit();
+                Usage {
+                    message: "no capture and no command".into(),
+                    hint: Some("see 'kwire --help'".into()),
+                }
+                .exit()
             };
             // Every option at its default, but the key logs.
             let mut argv: Vec<std::ffi::OsString> = vec!["kwire".into()];
@@ -581,6 +792,8 @@ fn main_inner() -> Result<()> {
                 argv.push("--keylog".into());
                 argv.push(k.into());
             }
+            // A capture named like an option is still the capture.
+            argv.push("--".into());
             argv.push(capture.into());
             let a = TuiDefaults::parse_from(argv).args;
             if io::stdout().is_terminal() {
@@ -589,6 +802,7 @@ fn main_inner() -> Result<()> {
                 Command::List(ListArgs {
                     input: a.input,
                     no_connections: false,
+                    order_window: None,
                 })
             }
         }
@@ -599,7 +813,13 @@ fn main_inner() -> Result<()> {
         Command::List(a) => {
             let live = a.input.interface.is_some();
             let out = BufWriter::with_capacity(1 << 16, io::stdout());
-            let mut w = TextWriter::new(out);
+            use kwire::export::text::order::{DEFAULT_WINDOW_SECS, LIVE_WINDOW_SECS};
+            let window = a.order_window.unwrap_or(if live {
+                LIVE_WINDOW_SECS
+            } else {
+                DEFAULT_WINDOW_SECS
+            });
+            let mut w = TextWriter::new(out).order_window(window);
             w.connections = !a.no_connections;
             w.flush_each = live || io::stdout().is_terminal();
             let progress = progress_wanted(quiet, true);
@@ -661,14 +881,15 @@ fn diagnose(a: &ReportArgs, quiet: bool) -> Result<()> {
         (|| {
             let count = |s| found.iter().filter(|f| f.severity == s).count();
             let ex = r.summary.as_ref().map_or(0, |s| s.exchanges);
+            use kwire::words::count as n;
             write!(
                 out,
-                "# {}: {} exchanges; {} findings: {} errors, {} warnings, {} info",
+                "# {}: {}; {}: {}, {}, {} info",
                 r.source,
-                ex,
-                found.len(),
-                count(Severity::Error),
-                count(Severity::Warning),
+                n(ex, "exchange", "exchanges"),
+                n(found.len() as u64, "finding", "findings"),
+                n(count(Severity::Error) as u64, "error", "errors"),
+                n(count(Severity::Warning) as u64, "warning", "warnings"),
                 count(Severity::Info)
             )?;
             match r.summary.as_ref().and_then(|s| s.drops) {
@@ -706,7 +927,8 @@ fn stats(a: &ReportArgs, quiet: bool) -> Result<()> {
         (|| {
             if let (Some(d), Some(s)) = (drops, summary) {
                 let drops = kwire::export::text::drops(&d);
-                writeln!(out, "# {}: {} packets; {drops}\n", r.source, s.packets)?;
+                let packets = kwire::words::count(s.packets, "packet", "packets");
+                writeln!(out, "# {}: {packets}; {drops}\n", r.source)?;
             }
             write!(out, "{}", kwire::export::stats::to_text(&tables))
         })()
@@ -719,11 +941,46 @@ fn w_flush<W: Write>(_w: &mut TextWriter<W>) -> io::Result<()> {
     Ok(())
 }
 
+/// An error and its causes on one line, each said once: a message that
+/// already ends with its cause's text (`x.pcap: No such file or directory
+/// (os error 2)`) is not followed by that cause again.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(text.as_str()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A line after the error that says what to do about it, for the errors a
+/// user can act on and whose message does not say it already.
+fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
+    use kwire::capture::CaptureError;
+    match e.downcast_ref::<CaptureError>()? {
+        CaptureError::NotACapture(_) => Some(
+            "kwire reads pcap and pcapng files, as tcpdump -w, dumpcap and Wireshark write them \
+             (decompress a .gz first)",
+        ),
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     match main_inner() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "kwire: {e:#}");
+            let mut err = io::stderr().lock();
+            let _ = writeln!(err, "kwire: error: {}", one_line(&e));
+            if let Some(h) = hint_for(&e) {
+                let _ = writeln!(err, "  hint: {h}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -192,6 +192,15 @@ pub trait RecordSink {
         let _ = rendered;
         self.record(r)
     }
+
+    /// Time passed to `now` without a packet (a live capture's tick, after
+    /// the records it completed): a sink holding output back for a while
+    /// (the listing's frame order) lets go of what is due. A file is never
+    /// ticked.
+    fn tick(&mut self, now: Timestamp) -> std::io::Result<()> {
+        let _ = now;
+        Ok(())
+    }
 }
 
 /// Renders a sink's output for a record: a pure function of the record.
@@ -1169,6 +1178,11 @@ impl<S: RecordSink> Analyzer<S> {
         self.defrag_events();
         self.tcp.advance(now, at, &mut self.tracker);
         self.flush();
+        if self.failed.is_none()
+            && let Err(e) = self.sink.tick(now)
+        {
+            self.failed = Some(e);
+        }
         self.check()
     }
 

@@ -536,7 +536,7 @@ fn export_reports_incomplete_datagrams_and_conflicting_fragments() {
         "{text}"
     );
     assert!(
-        text.contains("IP fragments, 1 datagrams reassembled, 1 incomplete, 1 overlap mismatches"),
+        text.contains("IP fragments, 1 datagram reassembled, 1 incomplete, 1 overlap mismatch"),
         "{text}"
     );
 

@@ -64,13 +64,15 @@ fn errors_are_one_line_and_exit_1() {
     assert!(out.is_empty());
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("kwire: "), "{err}");
+    // Not a capture: and a hint saying what is (tests/cli.rs has more).
     let (code, _, err) = kwire(&["list", "Cargo.toml"]);
     assert_eq!(code, 1);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.lines().nth(1).unwrap().starts_with("  hint: "), "{err}");
     let (code, _, err) = kwire(&["export", "-i", "no-such-interface0", "--duration", "0.1"]);
     assert_eq!(code, 1);
     assert_eq!(err.lines().count(), 1, "{err}");
-    // A usage error is clap's, exit 2.
+    // A usage error exits 2, as clap's do.
     let (code, _, _) = kwire(&["list"]);
     assert_eq!(code, 2);
 }
@@ -223,7 +225,7 @@ fn findings_in_export_and_diagnose() {
     let (code, text, _) = kwire(&["diagnose", path]);
     assert_eq!(code, 0);
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().contains("1 errors"), "{text}");
+    assert!(lines.next().unwrap().contains(" 1 error, "), "{text}");
     let first = lines.next().unwrap();
     assert!(
         first.starts_with("✗ ERROR")
@@ -356,4 +358,67 @@ fn progress_only_on_a_terminal() {
             String::from_utf8_lossy(&seen)
         );
     }
+}
+
+/// The frames a listing's lines begin with, and whether a line said some
+/// came out of order.
+fn frames_of(listing: &str) -> (Vec<u64>, bool) {
+    let frames = listing
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.contains("! listing_order"))
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    (frames, listing.contains("! listing_order"))
+}
+
+#[test]
+fn list_is_in_frame_order() {
+    let mut names = vec![];
+    for dir in ["samples", "samples/findings", "samples/conformance"] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+                names.push(p.to_str().unwrap().to_string());
+            }
+        }
+    }
+    names.sort();
+    let mut reordered = 0;
+    for name in &names {
+        let (code, out, err) = kwire(&["list", name]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let (frames, late) = frames_of(&out);
+        assert!(!late, "{name}: {out}");
+        assert!(frames.is_sorted(), "{name}: {frames:?}");
+        // As they complete, the same lines.
+        let (_, asis, _) = kwire(&["list", "--order-window", "0", name]);
+        let (asis_frames, _) = frames_of(&asis);
+        let mut sorted = asis.lines().collect::<Vec<_>>();
+        let mut lines = out.lines().collect::<Vec<_>>();
+        sorted.sort_unstable();
+        lines.sort_unstable();
+        assert_eq!(sorted, lines, "{name}");
+        reordered += usize::from(!asis_frames.is_sorted());
+    }
+    // The point of it: most samples complete out of frame order.
+    assert!(reordered > 10, "{reordered}");
+}
+
+#[test]
+fn list_says_what_it_could_not_order() {
+    // KafkaJS polls for 5 s: with a window of 1 s a Fetch is late.
+    let name = "samples/findings/kafkajs_group.pcap";
+    let (code, out, _) = kwire(&["list", "--order-window", "1", name]);
+    assert_eq!(code, 0);
+    let notices: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("! listing_order"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{out}");
+    assert!(notices[0].contains("--order-window"), "{}", notices[0]);
+    let summary = out.lines().last().unwrap();
+    assert!(summary.contains("listed out of frame order"), "{summary}");
+    // Each late line comes right when it completes; the rest stay ordered.
+    let (frames, _) = frames_of(&out);
+    assert!(!frames.is_sorted());
 }

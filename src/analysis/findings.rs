@@ -700,7 +700,12 @@ pub fn to_text(f: &Finding) -> String {
         } else {
             ""
         };
-        let _ = writeln!(o, "           frames: {}{more}", frames.join(" "));
+        let _ = writeln!(
+            o,
+            "           {}: {}{more}",
+            crate::words::noun(frames.len() as u64, "frame", "frames"),
+            frames.join(" ")
+        );
     }
     let mut involved = Vec::new();
     if !f.groups.is_empty() {

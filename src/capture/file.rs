@@ -230,17 +230,17 @@ impl FileSource {
         let reader: Box<dyn Read + Send> = if path == "-" {
             Box::new(io::stdin())
         } else {
-            let file = std::fs::File::open(path).map_err(|source| CaptureError::Open {
+            let file = std::fs::File::open(path).map_err(|error| CaptureError::Open {
                 path: path.to_string(),
-                source,
+                error,
             })?;
             Box::new(file)
         };
         // Reading the first bytes fails for a directory, say: an open error.
         FileSource::from_reader(path, reader).map_err(|e| match e {
-            CaptureError::Io(source) => CaptureError::Open {
+            CaptureError::Io(error) => CaptureError::Open {
                 path: path.to_string(),
-                source,
+                error,
             },
             e => e,
         })

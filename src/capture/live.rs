@@ -151,7 +151,21 @@ fn open_error(interface: &str, e: &pcap::Error) -> CaptureError {
              run as root or give the program CAP_NET_RAW and CAP_NET_ADMIN"
         )
     } else if lower.contains("no such device") || lower.contains("doesn't exist") {
-        format!("{interface}: no such interface ({msg})")
+        // The names to choose from, as libpcap knows them (a few).
+        let names: Vec<String> = pcap::Device::list()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.name)
+            .take(12)
+            .collect();
+        if names.is_empty() {
+            format!("{interface}: no such interface ({msg})")
+        } else {
+            format!(
+                "{interface}: no such interface ({msg}); the interfaces: {}",
+                names.join(", ")
+            )
+        }
     } else if msg.is_empty() {
         format!("{interface}: cannot open the interface")
     } else {

@@ -1,7 +1,14 @@
-//! The plain-text listing of `kwire list`: one line per exchange, in the
-//! order they complete, with events (gaps, resyncs, orphans...) as lines
-//! starting with `!` and connections opening/closing as `+`/`-`, and a
-//! closing `#` summary. Meant for reading and for grep/awk.
+//! The plain-text listing of `kwire list`: one line per exchange, with
+//! events (gaps, resyncs, orphans...) as lines starting with `!` and
+//! connections opening/closing as `+`/`-`, and a closing `#` summary. Meant
+//! for reading and for grep/awk.
+//!
+//! Lines are in the order of their first column, the frame they begin at
+//! (an exchange's request, an event's packet), within a window of capture
+//! time ([`order`]); a line later than that is listed when it completes,
+//! after a `listing_order` line saying so, and the summary counts them.
+//! With no window ([`TextWriter::order`] `None`) lines are in the order the
+//! analysis completes them, as `kwire export` writes records.
 //!
 //! Exchange line columns: request frame, time (UTC), stream, client →
 //! broker, client id, API and version, correlation id, latency, status
@@ -19,6 +26,9 @@ use crate::kafka::schema::json::V4Text;
 use crate::session::{
     ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Render, Status, Summary,
 };
+use crate::words::{count, noun};
+
+pub mod order;
 
 /// Writes the listing.
 pub struct TextWriter<W: Write> {
@@ -26,6 +36,12 @@ pub struct TextWriter<W: Write> {
     /// Also list connection open/close lines.
     pub connections: bool,
     pub flush_each: bool,
+    /// Lines held to be listed in frame order (`None`: as they complete).
+    pub order: Option<order::Reorder>,
+    /// The window of `order`, for the `listing_order` line.
+    order_window_secs: f64,
+    /// Lines listed out of frame order (see [`order`]).
+    late: u64,
     line: String,
     /// An out-of-sync line held back: when framing is found again at once
     /// (a gap that ended on a message boundary), neither line is news.
@@ -33,14 +49,29 @@ pub struct TextWriter<W: Write> {
 }
 
 impl<W: Write> TextWriter<W> {
+    /// A listing in frame order within [`order::DEFAULT_WINDOW_SECS`].
     pub fn new(out: W) -> Self {
         TextWriter {
             out,
             connections: true,
             flush_each: false,
+            order: Some(order::Reorder::new(
+                order::DEFAULT_WINDOW_SECS,
+                order::MAX_HELD_LINES,
+            )),
+            order_window_secs: order::DEFAULT_WINDOW_SECS,
+            late: 0,
             line: String::new(),
             held: None,
         }
+    }
+
+    /// Hold lines for `secs` of capture time to list them in frame order;
+    /// 0: list them as they complete.
+    pub fn order_window(mut self, secs: f64) -> Self {
+        self.order = (secs > 0.0).then(|| order::Reorder::new(secs, order::MAX_HELD_LINES));
+        self.order_window_secs = secs;
+        self
     }
 }
 
@@ -294,7 +325,7 @@ fn event_line(line: &mut String, e: &Event) {
             line.push_str(reason.as_str());
             line.push_str(" after ");
             line.push_str(itoa::Buffer::new().format(*requests));
-            line.push_str(" requests, ");
+            line.push_str(noun(*requests, " request, ", " requests, "));
             line.push_str(itoa::Buffer::new().format(*unanswered));
             line.push_str(" unanswered");
         }
@@ -534,10 +565,21 @@ fn event_line(line: &mut String, e: &Event) {
                 );
             }
             if t.decrypt_failures > 0 {
-                let _ = write!(line, "; {} records failed to decrypt", t.decrypt_failures);
+                let _ = write!(
+                    line,
+                    "; {} failed to decrypt",
+                    count(t.decrypt_failures, "record", "records")
+                );
             }
             if t.resyncs > 0 {
-                let _ = write!(line, "; resynchronised {} times after losses", t.resyncs);
+                let _ = write!(
+                    line,
+                    "; resynchronised {} after losses",
+                    match t.resyncs {
+                        1 => "once".to_string(),
+                        n => format!("{n} times"),
+                    }
+                );
             }
         }
     }
@@ -546,14 +588,14 @@ fn event_line(line: &mut String, e: &Event) {
 fn summary_line(line: &mut String, s: &Summary) {
     let _ = write!(
         line,
-        "# {} packets, {} connections ({} Kafka), {} exchanges ({} answered, {} unanswered), {} orphan responses",
-        s.packets,
-        s.connections,
+        "# {}, {} ({} Kafka), {} ({} answered, {} unanswered), {}",
+        count(s.packets, "packet", "packets"),
+        count(s.connections, "connection", "connections"),
         s.kafka_connections,
-        s.exchanges,
+        count(s.exchanges, "exchange", "exchanges"),
         s.answered,
         s.unanswered,
-        s.orphans
+        count(s.orphans, "orphan response", "orphan responses")
     );
     let notable: Vec<String> = s
         .events
@@ -573,20 +615,29 @@ fn summary_line(line: &mut String, s: &Summary) {
         let _ = write!(line, "; limits hit: {}", hits.join(", "));
     }
     if s.time_jumps > 0 {
-        let _ = write!(line, "; time jumps {}", s.time_jumps);
+        let _ = write!(line, "; {}", count(s.time_jumps, "time jump", "time jumps"));
     }
     let f = &s.ip_fragments;
     if f.fragments > 0 {
         let _ = write!(
             line,
-            "; {} IP fragments, {} datagrams reassembled",
-            f.fragments, f.reassembled
+            "; {}, {} reassembled",
+            count(f.fragments, "IP fragment", "IP fragments"),
+            count(f.reassembled, "datagram", "datagrams")
         );
         if f.incomplete > 0 {
             let _ = write!(line, ", {} incomplete", f.incomplete);
         }
         if f.overlap_mismatches > 0 {
-            let _ = write!(line, ", {} overlap mismatches", f.overlap_mismatches);
+            let _ = write!(
+                line,
+                ", {}",
+                count(
+                    f.overlap_mismatches,
+                    "overlap mismatch",
+                    "overlap mismatches"
+                )
+            );
         }
     }
     if let Some(d) = s.drops {
@@ -626,6 +677,16 @@ impl<W: Write> RecordSink for TextWriter<W> {
         self.record_rendered(r, None)
     }
 
+    fn tick(&mut self, now: Timestamp) -> io::Result<()> {
+        if let Some(o) = &mut self.order {
+            o.advance(now);
+        }
+        if self.release()? && self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
     fn renderer(&self) -> Option<Arc<dyn Render>> {
         Some(Arc::new(Lines))
     }
@@ -653,11 +714,68 @@ impl<W: Write> RecordSink for TextWriter<W> {
     }
 }
 
+/// Where a record's line goes in the listing: the frame and time it
+/// begins at, its stream, and when it completed.
+fn place(r: &Record) -> Option<(u64, Timestamp, Option<u64>, Timestamp)> {
+    match r {
+        Record::Exchange(e) => {
+            let done = e.response.map_or(e.request.ts, |r| r.ts.max(e.request.ts));
+            Some((e.request.frame, e.request.ts, Some(e.stream), done))
+        }
+        Record::Event(e) => Some((e.at.frame, e.at.ts, e.stream, e.at.ts)),
+        Record::Capture(_) | Record::Summary(_) => None,
+    }
+}
+
 impl<W: Write> TextWriter<W> {
+    /// List the held lines that are due; whether any was.
+    fn release(&mut self) -> io::Result<bool> {
+        let Some(o) = &mut self.order else {
+            return Ok(false);
+        };
+        let mut any = false;
+        while let Some(h) = o.next_due() {
+            self.out.write_all(&h.line)?;
+            any = true;
+        }
+        Ok(any)
+    }
+
+    /// List `line` of `r` now, or hold it for its turn.
+    fn put(&mut self, r: &Record, line: &[u8]) -> io::Result<()> {
+        let (Some(o), Some((frame, begun, stream, done))) = (&mut self.order, place(r)) else {
+            return self.out.write_all(line);
+        };
+        o.advance(done);
+        match o.offer(frame, begun, line.to_vec()) {
+            Ok(()) => {
+                self.release()?;
+            }
+            Err((line, listed)) => {
+                self.late += 1;
+                if self.late == 1 {
+                    let mut notice = String::new();
+                    push_head(&mut notice, frame, begun, stream);
+                    let _ = writeln!(
+                        notice,
+                        " ! listing_order frame {frame} completed after frame {listed} was \
+                         listed: lines held over {}s or past {} lines are listed as they \
+                         complete (raise with --order-window)",
+                        self.order_window_secs,
+                        order::MAX_HELD_LINES
+                    );
+                    self.out.write_all(notice.as_bytes())?;
+                }
+                self.out.write_all(&line)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Write `r`'s line: `rendered` when [`Lines`] rendered it already.
     fn write(&mut self, r: Record, rendered: Option<&[u8]>) -> io::Result<()> {
         if let Some(line) = rendered {
-            self.out.write_all(line)?;
+            self.put(&r, line)?;
             if self.flush_each {
                 self.out.flush()?;
             }
@@ -690,10 +808,28 @@ impl<W: Write> TextWriter<W> {
                 }
                 event_line(&mut self.line, e);
             }
-            Record::Summary(s) => summary_line(&mut self.line, s),
+            Record::Summary(s) => {
+                // The end: every line held goes first.
+                if let Some(o) = &mut self.order {
+                    while let Some(h) = o.pop() {
+                        self.out.write_all(&h.line)?;
+                    }
+                }
+                summary_line(&mut self.line, s);
+                if self.late > 0 {
+                    let _ = write!(
+                        self.line,
+                        "; {} listed out of frame order",
+                        count(self.late, "line", "lines")
+                    );
+                }
+            }
         }
         self.line.push('\n');
-        self.out.write_all(self.line.as_bytes())?;
+        let line = std::mem::take(&mut self.line);
+        let put = self.put(&r, line.as_bytes());
+        self.line = line;
+        put?;
         if self.flush_each || matches!(r, Record::Summary(_)) {
             self.out.flush()?;
         }

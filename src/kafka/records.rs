@@ -59,8 +59,11 @@ pub enum RecordsMode {
     /// Do not decode: [`decode_records`] returns an empty set at once and
     /// [`to_json`] gives `null`.
     None,
-    /// Batch headers and, per record, offsets, timestamps, sizes and header
-    /// counts (compressed batches are decompressed, payloads are not copied).
+    /// RecordBatch headers only (counts, sizes, offsets and timestamps are
+    /// in the header): records are neither decompressed nor read, except a
+    /// control batch's (its COMMIT/ABORT markers). A legacy (magic 0/1)
+    /// message set is read message by message, compressed wrappers
+    /// decompressed; payloads are not copied.
     #[default]
     Meta,
     /// Everything in `Meta`, plus keys, values and headers, each cut at
@@ -92,7 +95,7 @@ pub struct RecordLimits {
     /// messages are decoded (Kafka writes one); deeper ones are reported.
     pub max_nesting: usize,
     /// Check each RecordBatch's CRC-32C (it costs a pass over the batch;
-    /// kwire skips it for `--records meta`).
+    /// the command line checks it unless `--records none`).
     pub verify_crc: bool,
 }
 

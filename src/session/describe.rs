@@ -11,6 +11,7 @@
 use crate::kafka::ApiKey;
 use crate::kafka::records::{Batch, RecordSet};
 use crate::kafka::schema::views::{self, Array, Element};
+use crate::words::noun;
 
 use super::record::{Body, Exchange, TopicIdNames};
 
@@ -281,7 +282,14 @@ fn summarise(
                 let ps = each(t.partition_data()).filter_map(|p| p.index());
                 o.topic(k.topic(t.name(), t.topic_id()), ps);
             }
-            put!(o, " ", batches, " batches ", records, " records");
+            put!(
+                o,
+                " ",
+                batches,
+                noun(batches, " batch ", " batches "),
+                records,
+                noun(records, " record", " records")
+            );
             if let Some(t) = q.transactional_id() {
                 put!(o, " txn=", t);
             }
@@ -309,7 +317,12 @@ fn summarise(
             }
             if let Some(resp) = resp {
                 let (_, records) = record_counts(resp);
-                put!(o, " → ", records, " records hw ");
+                put!(
+                    o,
+                    " → ",
+                    records,
+                    noun(records, " record hw ", " records hw ")
+                );
                 let hw = each(r.and_then(|r| FetchResponse(r).responses())).flat_map(|t| {
                     let name = k.topic(t.topic(), t.topic_id());
                     each(t.partitions()).map(move |p| {
@@ -362,13 +375,14 @@ fn summarise(
             }
             if let Some(r) = r {
                 let r = MetadataResponse(r);
+                let (brokers, topics) = (count(r.brokers()), count(r.topics()));
                 put!(
                     o,
                     " → ",
-                    count(r.brokers()),
-                    " brokers, ",
-                    count(r.topics()),
-                    " topics"
+                    brokers,
+                    noun(brokers, " broker, ", " brokers, "),
+                    topics,
+                    noun(topics, " topic", " topics")
                 );
             }
         }
@@ -523,7 +537,7 @@ fn summarise(
             if let Some(r) = r {
                 let n = count(ApiVersionsResponse(r).api_keys());
                 if n > 0 {
-                    put!(o, " → ", n, " APIs");
+                    put!(o, " → ", n, noun(n, " API", " APIs"));
                 }
             }
         }

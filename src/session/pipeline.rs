@@ -35,7 +35,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use super::{CaptureInfo, Record, RecordSink, Render, SessionConfig, Summary, drive};
-use crate::capture::{DropStats, PacketSource, SourceFormat};
+use crate::capture::{DropStats, PacketSource, SourceFormat, Timestamp};
 use crate::tcp::TcpConfig;
 
 /// Records handed over at a time (a live capture hands over each at once).
@@ -61,6 +61,8 @@ struct Batch {
     text: Vec<u8>,
     /// Where each record's output lies in `text` (`None`: not rendered).
     spans: Vec<Option<Range<usize>>>,
+    /// A live capture's tick after the records ([`RecordSink::tick`]).
+    tick: Option<Timestamp>,
 }
 
 impl Batch {
@@ -82,7 +84,10 @@ impl Batch {
                 None => sink.record(r)?,
             }
         }
-        Ok(())
+        match self.tick {
+            Some(now) => sink.tick(now),
+            None => Ok(()),
+        }
     }
 }
 
@@ -102,7 +107,12 @@ struct Handoff {
 
 impl Handoff {
     fn send(&mut self) -> io::Result<()> {
-        if self.batch.is_empty() {
+        self.send_with(None)
+    }
+
+    /// Hand the records over, and `tick` after them (even with none).
+    fn send_with(&mut self, tick: Option<Timestamp>) -> io::Result<()> {
+        if self.batch.is_empty() && tick.is_none() {
             return Ok(());
         }
         let records = std::mem::replace(&mut self.batch, Vec::with_capacity(self.size));
@@ -112,6 +122,7 @@ impl Handoff {
             records,
             text: Vec::new(),
             spans: Vec::new(),
+            tick,
         };
         self.seq += 1;
         // The sink is gone only when it failed; its error is the one
@@ -137,6 +148,10 @@ impl RecordSink for Handoff {
             self.send()?;
         }
         Ok(())
+    }
+
+    fn tick(&mut self, now: Timestamp) -> io::Result<()> {
+        self.send_with(Some(now))
     }
 }
 

@@ -764,8 +764,8 @@ impl App {
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|_| path.to_string());
                 let mut m = format!(
-                    "wrote {n} exchange{} to {full}",
-                    if n == 1 { "" } else { "s" }
+                    "wrote {} to {full}",
+                    crate::words::count(n, "exchange", "exchanges")
                 );
                 if undecoded > 0 {
                     m.push_str(&format!(" ({undecoded} without bodies: not held)"));
@@ -973,7 +973,10 @@ impl App {
             .iter()
             .filter(|r| matches!(r, Row::Exchange(_)))
             .count();
-        spans.push(Span::raw(format!(" {} exchanges", self.store.len())));
+        spans.push(Span::raw(format!(
+            " {}",
+            crate::words::count(self.store.len() as u64, "exchange", "exchanges")
+        )));
         if !self.filter.is_empty() {
             spans.push(Span::styled(
                 format!(" · {shown} match /{}", self.filter_text),
@@ -1013,7 +1016,10 @@ impl App {
         }
         if self.internal_drops > 0 {
             spans.push(Span::styled(
-                format!(" · ⚠ UI behind: {} records dropped", self.internal_drops),
+                format!(
+                    " · ⚠ UI behind: {} dropped",
+                    crate::words::count(self.internal_drops, "record", "records")
+                ),
                 t.warning(),
             ));
         }

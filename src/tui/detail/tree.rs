@@ -593,7 +593,11 @@ impl Builder<'_> {
         let codec = m.compression();
         let mut value = format!("offset {}, magic {}, {}", m.offset, m.magic, codec.name());
         if !m.messages.is_empty() || codec != Compression::NONE {
-            value.push_str(&format!(", wrapper of {} messages", m.messages.len()));
+            let n = m.messages.len();
+            value.push_str(&format!(
+                ", wrapper of {n} {}",
+                plural(n, "message", "messages")
+            ));
         } else {
             let (k, _) = payload(&m.key, 24);
             let (v, _) = payload(&m.value, 40);

@@ -68,9 +68,9 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     }
     let count = |s| found.iter().filter(|f| f.severity == s).count();
     let title = format!(
-        " Findings: {} errors, {} warnings, {} info ",
-        count(Severity::Error),
-        count(Severity::Warning),
+        " Findings: {}, {}, {} info ",
+        crate::words::count(count(Severity::Error) as u64, "error", "errors"),
+        crate::words::count(count(Severity::Warning) as u64, "warning", "warnings"),
         count(Severity::Info)
     );
     f.render_widget(
@@ -100,7 +100,10 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     };
     kv(
         "severity",
-        format!("{} ({}), {} times", fd.severity.as_str(), fd.code, fd.count),
+        match fd.count {
+            1 => format!("{} ({}), once", fd.severity.as_str(), fd.code),
+            n => format!("{} ({}), {n} times", fd.severity.as_str(), fd.code),
+        },
     );
     kv(
         "frames",
