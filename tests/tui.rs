@@ -491,3 +491,31 @@ fn esc_returns_to_where_enter_came_from() {
     code(&mut app, KeyCode::Esc);
     assert_eq!(app.view, kwire::tui::app::View::Timeline);
 }
+
+/// At 80 columns every error name in the timeline is whole: a row whose
+/// status does not fit gives it room from its client id and API columns.
+#[test]
+fn error_names_are_never_cut_at_80_columns() {
+    let mut app = sample("errors.pcap");
+    let mut screens = String::new();
+    for _ in 0..30 {
+        screens.push_str(&app.render_to_string(80, 24));
+        for _ in 0..20 {
+            key(&mut app, 'j');
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for r in app.visible.iter() {
+        if let kwire::tui::store::Row::Exchange(i) = r
+            && let Some(it) = app.store.exchange(*i)
+        {
+            for e in it.errors.iter() {
+                names.insert(e.name);
+            }
+        }
+    }
+    assert!(names.len() >= 5, "{names:?}");
+    for n in names {
+        assert!(screens.contains(n), "{n} is cut or missing at 80 columns");
+    }
+}

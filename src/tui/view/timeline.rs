@@ -47,6 +47,9 @@ impl Columns {
     }
 }
 
+/// Fewest cells a column keeps when a row's error name needs its room.
+const MIN_SHRUNK: usize = 3;
+
 fn seconds(ns: i128) -> String {
     let sign = if ns < 0 { "-" } else { "" };
     let ns = ns.unsigned_abs();
@@ -130,7 +133,7 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
         let selected = pos == app.timeline.selected;
         let mut line = match row {
             Row::Exchange(i) => match app.store.exchange(i) {
-                Some(it) => exchange_line(app, it, &cols, tw, prev, &t),
+                Some(it) => exchange_line(app, it, &cols, tw, prev, &t, usize::from(area.width)),
                 None => Line::raw("(let go)"),
             },
             Row::Event(i) => match app.store.event(i) {
@@ -185,7 +188,45 @@ fn exchange_line<'a>(
     tw: usize,
     prev: Option<Timestamp>,
     t: &Theme,
+    width: usize,
 ) -> Line<'a> {
+    use unicode_width::UnicodeWidthStr;
+    let mut status = match it.severity() {
+        Severity::Ok => None,
+        _ => Some(status_text(it)),
+    };
+    // An error name is never cut: when the row's status does not fit after
+    // the columns, the client id and then the API give it room (down to a
+    // few cells each) on that row.
+    let (mut client_w, mut api_w) = (cols.client_id, cols.api);
+    let prefix = 8
+        + tw
+        + 1
+        + if cols.stream { 5 } else { 0 }
+        + if cols.addresses { 44 } else { 0 }
+        + if client_w > 0 { client_w + 1 } else { 0 }
+        + api_w
+        + if cols.corr { 7 } else { 0 }
+        + 10;
+    let room = width.saturating_sub(prefix);
+    // The negotiation glyph says it already: the words go first.
+    if let Some(st) = status.as_mut()
+        && st.width() + 2 > room
+        && let Some(bare) = st.strip_suffix(" (negotiation)")
+    {
+        *st = bare.to_string();
+    }
+    let need = status.as_deref().map_or(0, |s| s.width() + 2);
+    let mut deficit = (prefix + need).saturating_sub(width);
+    if deficit > 0 && client_w > 0 {
+        let take = deficit.min(client_w.saturating_sub(MIN_SHRUNK));
+        client_w -= take;
+        deficit -= take;
+    }
+    if deficit > 0 {
+        let take = deficit.min(api_w.saturating_sub(MIN_SHRUNK + 4));
+        api_w -= take;
+    }
     let mut s = format!(
         "{:>7} {} ",
         it.request.frame,
@@ -197,22 +238,21 @@ fn exchange_line<'a>(
     if cols.addresses {
         s.push_str(&pad(&format!("{} → {}", it.client, it.broker), 44));
     }
-    if cols.client_id > 0 {
-        s.push_str(&pad(it.client_id.as_deref().unwrap_or("-"), cols.client_id));
+    if client_w > 0 {
+        s.push_str(&pad(it.client_id.as_deref().unwrap_or("-"), client_w));
         s.push(' ');
     }
     let api = format!("{} v{}", it.api_key.name(), it.api_version);
     let lat = it.latency_us().map_or_else(|| "-".to_string(), latency);
-    s.push_str(&pad(&api, cols.api));
+    s.push_str(&pad(&api, api_w));
     if cols.corr {
         s.push_str(&format!(" {:>6}", rpad(&it.correlation_id.to_string(), 6)));
     }
     s.push_str(&format!(" {} ", rpad(&lat, 8)));
     let (g, style) = status_look(it, t);
     let mut spans = vec![Span::raw(s), Span::styled(format!("{g} "), style)];
-    match it.severity() {
-        Severity::Ok => {}
-        _ => spans.push(Span::styled(format!("{} ", status_text(it)), style)),
+    if let Some(st) = status {
+        spans.push(Span::styled(format!("{st} "), style));
     }
     if it.damaged() {
         spans.push(Span::styled(
