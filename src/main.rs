@@ -47,7 +47,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "kwire",
-    version,
+    // The package version, and in release builds the commit (build.rs).
+    version = env!("KWIRE_VERSION"),
     propagate_version = true,
     args_conflicts_with_subcommands = true,
     subcommand_required = false,
