@@ -519,3 +519,33 @@ fn error_names_are_never_cut_at_80_columns() {
         assert!(screens.contains(n), "{n} is cut or missing at 80 columns");
     }
 }
+
+/// Every view at the three sizes a terminal is most often (80×24, 120×40,
+/// 200×50), on the errors sample: snapshots to read, and what must hold at
+/// each size (the client id at 80 columns, a negotiation never counted as an
+/// error in Stats).
+#[test]
+fn every_view_at_three_sizes() {
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 50)] {
+        for view in ['1', '2', '3', '4', '5', '?'] {
+            let mut app = sample("errors.pcap");
+            key(&mut app, view);
+            let screen = app.render_to_string(w, h);
+            if view == '1' {
+                let header = screen.lines().nth(1).unwrap_or_default();
+                assert!(header.contains("client id"), "{w}x{h}: {header}");
+            }
+            if view == '4' {
+                let av = screen
+                    .lines()
+                    .find(|l| l.trim_start().starts_with("ApiVersions"))
+                    .unwrap_or_else(|| panic!("{w}x{h}: no ApiVersions row\n{screen}"));
+                // reqs, answered, then errors: 0.
+                let cols: Vec<&str> = av.split_whitespace().collect();
+                assert_eq!(cols.get(3), Some(&"0"), "{w}x{h}: {av}");
+            }
+            let name = format!("view_{}_{w}x{h}", if view == '?' { 'h' } else { view });
+            insta::assert_snapshot!(name, screen);
+        }
+    }
+}
