@@ -77,7 +77,7 @@ pub struct Item {
     pub search: Box<str>,
 }
 
-/// How an exchange is highlighted: the one model of [`Outcome`].
+/// How an exchange is highlighted: the one model of [`crate::session::Outcome`].
 pub use crate::session::Outcome as Severity;
 
 impl Item {
@@ -94,7 +94,7 @@ impl Item {
         self.severity() == Severity::Retriable
     }
 
-    /// How the exchange ended ([`Outcome`]).
+    /// How the exchange ended ([`crate::session::Outcome`]).
     pub fn severity(&self) -> Severity {
         Severity::of(
             self.api_key,
