@@ -111,7 +111,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(())
     });
-    let (diagnosing, summary) = session::run(&mut counting, info, tcp, session, sink)
-        .expect("the sink never fails");
+    let (diagnosing, summary) =
+        session::run(&mut counting, info, tcp, session, sink).expect("the sink never fails");
     diagnosing.inner.finish(&summary, Some(counting.packets));
 });
