@@ -112,13 +112,7 @@ fn mock_control_batch_crc() {
 /// backing off from about 200 ms to about 300 ms.
 #[test]
 fn loop_folded_into_its_cause() {
-    let dir = samples_dir().join("findings");
-    let ports: Vec<u16> = std::fs::read_to_string(dir.join("metadata_unknown_topic.ports"))
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    let all = diagnose(&dir.join("metadata_unknown_topic.pcap"), &ports);
+    let all = diagnose_recorded(&samples_dir().join("findings"), "metadata_unknown_topic");
     assert!(with_code(&all, "retry_loop").is_empty(), "{all:#?}");
     let f = with_code(&all, "unknown_topic");
     assert_eq!(f.len(), 1);
@@ -174,13 +168,7 @@ fn capture_gaps_are_context() {
 /// version the bytes do read as.
 #[test]
 fn mock_leave_group_v3_in_an_older_layout() {
-    let dir = samples_dir().join("findings");
-    let ports: Vec<u16> = std::fs::read_to_string(dir.join("kafkajs_group.ports"))
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    let all = diagnose(&dir.join("kafkajs_group.pcap"), &ports);
+    let all = diagnose_recorded(&samples_dir().join("findings"), "kafkajs_group");
     let f = with_code(&all, "protocol_malformed");
     assert_eq!(f.len(), 1, "{all:#?}");
     let f = f[0];
@@ -208,11 +196,7 @@ fn mock_leave_group_v3_in_an_older_layout() {
 /// caution that the capture could not see it.
 #[test]
 fn one_sided_capture_says_so() {
-    let ports: Vec<u16> = std::fs::read_to_string(corpus_dir().join("confluent_basic.ports"))
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
+    let ports = ports_of(&corpus_dir().join("confluent_basic.pcap"));
     let toward_brokers: Vec<(kwire::capture::Timestamp, Vec<u8>)> =
         read_packets(&corpus_dir().join("confluent_basic.pcap"))
             .into_iter()
@@ -252,13 +236,7 @@ fn one_sided_capture_says_so() {
 /// A capture of samples/conformance (see its README: a real client against
 /// a small broker made to break one rule, or librdkafka's mock).
 fn deviant(name: &str) -> Vec<Finding> {
-    let dir = samples_dir().join("conformance");
-    let ports: Vec<u16> = std::fs::read_to_string(dir.join(format!("{name}.ports")))
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    diagnose(&dir.join(format!("{name}.pcap")), &ports)
+    diagnose_recorded(&samples_dir().join("conformance"), name)
 }
 
 fn the<'a>(all: &'a [Finding], code: &str) -> &'a Finding {

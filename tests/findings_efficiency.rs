@@ -24,13 +24,7 @@ const CODES: &[&str] = &[
 ];
 
 fn sample(name: &str) -> Vec<Finding> {
-    let dir = samples_dir().join("findings");
-    let ports: Vec<u16> = std::fs::read_to_string(dir.join(format!("{name}.ports")))
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    diagnose(&dir.join(format!("{name}.pcap")), &ports)
+    diagnose_recorded(&samples_dir().join("findings"), name)
 }
 
 fn efficiency(all: &[Finding]) -> Vec<&Finding> {

@@ -10,13 +10,7 @@ use kwire::analysis::findings::{Finding, Severity};
 use kwire::session::Record;
 
 fn sample(name: &str) -> Vec<Finding> {
-    let dir = samples_dir().join("findings");
-    let ports: Vec<u16> = std::fs::read_to_string(dir.join(format!("{name}.ports")))
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    diagnose(&dir.join(format!("{name}.pcap")), &ports)
+    diagnose_recorded(&samples_dir().join("findings"), name)
 }
 
 fn codes(f: &[Finding]) -> Vec<(&'static str, Severity, u64)> {

@@ -112,6 +112,21 @@ pub fn diagnose(path: &Path, ports: &[u16]) -> Vec<kwire::analysis::findings::Fi
     findings_of(&analyze(path, ports).0)
 }
 
+/// The broker ports recorded beside a capture (`X.ports` for `X.pcap`).
+pub fn ports_of(pcap: &Path) -> Vec<u16> {
+    std::fs::read_to_string(pcap.with_extension("ports"))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+/// The findings of `dir/name.pcap`, with the broker ports recorded beside it.
+pub fn diagnose_recorded(dir: &Path, name: &str) -> Vec<kwire::analysis::findings::Finding> {
+    let pcap = dir.join(format!("{name}.pcap"));
+    diagnose(&pcap, &ports_of(&pcap))
+}
+
 /// The findings of records, fed to a Diagnoser in their order.
 pub fn findings_of(records: &[Record]) -> Vec<kwire::analysis::findings::Finding> {
     let mut d = kwire::analysis::findings::Diagnoser::new();
