@@ -82,6 +82,13 @@ pub fn clock(t: Timestamp) -> String {
     s
 }
 
+/// `HH:MM:SS.millis` of a timestamp (UTC): [`clock`] where room is short.
+pub fn short_clock(t: Timestamp) -> String {
+    let mut s = clock(t);
+    s.truncate(12);
+    s
+}
+
 /// [`clock`], written at the end of `out`.
 pub fn write_clock(out: &mut String, t: Timestamp) {
     // As `{:02}:{:02}:{:02}.{:06}` would write it.

@@ -13,6 +13,9 @@ pub enum Action {
     PageDown,
     Top,
     Bottom,
+    /// Scroll wide rows sideways.
+    Left,
+    Right,
     /// Open the selection (detail of an exchange, a group's flow, a
     /// connection's exchanges).
     Open,
@@ -144,6 +147,18 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Bottom,
         scope: Scope::Lists,
         help: "last row",
+    },
+    Binding {
+        keys: &[Char('h'), Code(KeyCode::Left)],
+        action: Action::Left,
+        scope: Scope::Lists,
+        help: "scroll wide rows left",
+    },
+    Binding {
+        keys: &[Char('l'), Code(KeyCode::Right)],
+        action: Action::Right,
+        scope: Scope::Lists,
+        help: "scroll wide rows right (… marks a row that goes on)",
     },
     Binding {
         keys: &[Code(KeyCode::Enter)],
