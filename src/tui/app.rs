@@ -846,7 +846,7 @@ impl App {
                     .unwrap_or_else(|_| path.to_string());
                 let mut m = format!(
                     "wrote {} to {full}",
-                    crate::words::count(n, "exchange", "exchanges")
+                    crate::present::count(n, "exchange", "exchanges")
                 );
                 if undecoded > 0 {
                     m.push_str(&format!(" ({undecoded} without bodies: not held)"));
@@ -971,9 +971,7 @@ pub fn filter_for(f: &crate::analysis::findings::Finding) -> Option<String> {
 pub fn status_text(it: &Item) -> String {
     match (it.status, it.throttle_ms) {
         (crate::session::Status::Ok, Some(ms)) => format!("throttled {ms}ms"),
-        (status, _) => {
-            crate::export::text::status_text(it.api_key, it.api_version, status, &it.errors)
-        }
+        (status, _) => crate::present::status_text(it.api_key, it.api_version, status, &it.errors),
     }
 }
 

@@ -42,11 +42,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
 use super::theme::{Theme, glyph};
-use crate::export::text::latency;
 use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{RecordLimits, RecordsMode};
 use crate::kafka::schema::MessageKind;
+use crate::present::latency;
 use crate::session::{DecodeOptions, ErrorRef, decode_body};
 use tree::{Item, NO_PARENT, Tone};
 

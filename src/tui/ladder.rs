@@ -15,8 +15,8 @@ use ratatui::text::{Line, Span};
 use super::theme::{Theme, glyph};
 use super::view::{fit, width_of};
 use crate::analysis::groups::{GroupFlow, GroupProtocolKind, Groups, StepKind, format_assignment};
-use crate::export::text::{clock, short_clock};
 use crate::kafka::errors::ErrorCode;
+use crate::present::{clock, short_clock};
 
 /// Most member lanes drawn; further members share the last lane.
 pub const MAX_LANES: usize = 8;

@@ -21,7 +21,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::app::{App, Mode, PromptKind, View, Viewport};
 
-pub use crate::export::stats::bytes;
+pub use crate::present::bytes;
 
 /// Display width of `s` in terminal cells (`⏳` is two, `→` one).
 pub fn width_of(s: &str) -> usize {
@@ -285,7 +285,7 @@ fn draw_foot(app: &App, f: &mut Frame, area: Rect) {
     let shown = app.visible_exchanges;
     spans.push(Span::raw(format!(
         " {}",
-        crate::words::count(app.store.len() as u64, "exchange", "exchanges")
+        crate::present::count(app.store.len() as u64, "exchange", "exchanges")
     )));
     if !app.filter.is_empty() {
         spans.push(Span::styled(
@@ -328,7 +328,7 @@ fn draw_foot(app: &App, f: &mut Frame, area: Rect) {
         spans.push(Span::styled(
             format!(
                 " · ⚠ UI behind: {} dropped",
-                crate::words::count(app.internal_drops, "record", "records")
+                crate::present::count(app.internal_drops, "record", "records")
             ),
             t.warning(),
         ));

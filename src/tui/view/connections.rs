@@ -143,9 +143,9 @@ fn conn_line(
             format!(
                 "  {} {} ({}), {}",
                 glyph::GAP,
-                crate::words::count(c.gaps, "gap", "gaps"),
+                crate::present::count(c.gaps, "gap", "gaps"),
                 bytes(c.lost_bytes),
-                crate::words::count(c.resyncs, "resync", "resyncs"),
+                crate::present::count(c.resyncs, "resync", "resyncs"),
             ),
             t.warning(),
         ));

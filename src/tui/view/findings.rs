@@ -70,8 +70,8 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let count = |s| found.iter().filter(|f| f.severity == s).count();
     let title = format!(
         " Findings: {}, {}, {} info ",
-        crate::words::count(count(Severity::Error) as u64, "error", "errors"),
-        crate::words::count(count(Severity::Warning) as u64, "warning", "warnings"),
+        crate::present::count(count(Severity::Error) as u64, "error", "errors"),
+        crate::present::count(count(Severity::Warning) as u64, "warning", "warnings"),
         count(Severity::Info)
     );
     f.render_widget(
@@ -138,8 +138,8 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             "when",
             format!(
                 "{} → {}",
-                crate::export::text::clock(a),
-                crate::export::text::clock(b)
+                crate::present::clock(a),
+                crate::present::clock(b)
             ),
         );
     }

@@ -2,8 +2,8 @@
 
 use super::{content, draw_scrolled, overflow_of, pad, rpad};
 use crate::capture::Timestamp;
-pub use crate::export::text::clock;
-use crate::export::text::latency;
+use crate::present::latency;
+use crate::present::{clock, seconds, short_clock};
 use crate::tui::app::{App, TimeMode, status_text};
 use crate::tui::store::{Item, Row, Severity};
 use crate::tui::theme::{Theme, glyph};
@@ -55,23 +55,11 @@ impl Columns {
 /// Fewest cells a column keeps when a row's error name needs its room.
 const MIN_SHRUNK: usize = 3;
 
-fn seconds(ns: i128) -> String {
-    let sign = if ns < 0 { "-" } else { "" };
-    let ns = ns.unsigned_abs();
-    format!(
-        "{sign}{}.{:06}",
-        ns / 1_000_000_000,
-        (ns % 1_000_000_000) / 1000
-    )
-}
-
 fn time_text(app: &App, ts: Timestamp, prev: Option<Timestamp>, short: bool) -> String {
     match app.time_mode {
         TimeMode::Absolute if short => {
             // HH:MM:SS.mmm: the microseconds give way on narrow screens.
-            let mut c = clock(ts);
-            c.truncate(12);
-            c
+            short_clock(ts)
         }
         TimeMode::Absolute => clock(ts),
         TimeMode::SinceStart => seconds(app.first_ts.map_or(0, |f| ts.nanos_since(f))),
