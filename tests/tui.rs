@@ -639,3 +639,46 @@ fn wide_rows_scroll_sideways() {
     key(&mut app, '2');
     assert_eq!(app.hscroll, 0);
 }
+
+/// A response that does not decode is not "ok": the broker answering
+/// Metadata v5 in another version's layout shows `?` and "malformed
+/// response", `n` stops at it, `malformed` finds it and `ok` does not.
+#[test]
+fn malformed_responses_are_not_ok() {
+    let mut app = sample("conformance/wrong_response_version.pcap");
+    let malformed: Vec<u64> = app
+        .store
+        .exchanges()
+        .filter(|(_, it)| it.status == kwire::session::Status::Malformed)
+        .map(|(_, it)| it.request.frame)
+        .collect();
+    assert_eq!(malformed.len(), 7, "{malformed:?}");
+    let screen = render_to_string(&mut app, 120, 30);
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("Metadata v5") && !l.contains("decode_error"))
+        .collect();
+    assert!(!rows.is_empty(), "{screen}");
+    for r in &rows {
+        assert!(r.contains("? malformed response"), "{r}");
+    }
+    // `n` from the top stops at the first of them (the negotiation before
+    // it passed by).
+    key(&mut app, 'g');
+    key(&mut app, 'n');
+    let sel = app.selected_exchange().and_then(|i| app.store.exchange(i));
+    assert_eq!(sel.map(|it| it.request.frame), malformed.first().copied());
+    key(&mut app, '/');
+    typed(&mut app, "malformed");
+    code(&mut app, KeyCode::Enter);
+    render_to_string(&mut app, 120, 30);
+    assert_eq!(app.visible_exchanges, 7);
+    key(&mut app, '/');
+    for _ in 0..20 {
+        code(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "ok api:Metadata");
+    code(&mut app, KeyCode::Enter);
+    render_to_string(&mut app, 120, 30);
+    assert_eq!(app.visible_exchanges, 0);
+}
