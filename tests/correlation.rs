@@ -29,6 +29,8 @@ fn metadata(corr: i32) -> Vec<u8> {
     request(3, 1, corr, &[0, 0, 0, 0])
 }
 
+/// A response of `body_len` zero bytes: from 12, a whole Metadata v1 body
+/// (no broker, controller 0, no topic); fewer is one that ends early.
 fn response(corr: i32, body_len: usize) -> Vec<u8> {
     let mut b = corr.to_be_bytes().to_vec();
     b.extend(std::iter::repeat_n(0u8, body_len));
@@ -105,9 +107,9 @@ fn duplicates_orphans_and_acks_zero() {
         6,
         &[0xff, 0xff, 0, 0, 0, 0, 0x75, 0x30, 0, 0, 0, 0],
     ));
-    let mut server = response(1, 8);
-    server.extend(response(5, 8));
-    server.extend(response(5, 9));
+    let mut server = response(1, 12);
+    server.extend(response(5, 12));
+    server.extend(response(5, 13));
     server.extend(response(99, 4)); // never asked for
     let recs = run(
         &[Conn {
@@ -124,8 +126,8 @@ fn duplicates_orphans_and_acks_zero() {
     assert!(fives.iter().all(|x| x.status == Status::Ok));
     // First in, first answered.
     assert!(fives[0].request.frame <= fives[1].request.frame);
-    assert_eq!(fives[0].response.unwrap().size, 12);
-    assert_eq!(fives[1].response.unwrap().size, 13);
+    assert_eq!(fives[0].response.unwrap().size, 16);
+    assert_eq!(fives[1].response.unwrap().size, 17);
     assert_eq!(events(&recs, "duplicate_correlation_id").len(), 1);
     let produce = e.iter().find(|x| x.correlation_id == 6).unwrap();
     assert_eq!(produce.status, Status::NoResponseExpected);
@@ -213,9 +215,9 @@ fn oversize_messages_are_skipped_and_framing_kept() {
     let mut client = metadata(1);
     client.extend(request(3, 1, 2, &vec![0u8; 5000]));
     client.extend(metadata(3));
-    let mut server = response(1, 4);
+    let mut server = response(1, 12);
     server.extend(response(2, 6000));
-    server.extend(response(3, 4));
+    server.extend(response(3, 12));
     let cfg = SessionConfig {
         max_frame_size: 1000,
         ..SessionConfig::default()
@@ -287,13 +289,13 @@ fn legacy_sasl_tokens_are_not_kafka_messages() {
         server: b(),
         runs: vec![
             (true, metadata(1)),
-            (false, response(1, 4)),
+            (false, response(1, 12)),
             (true, handshake),
             (false, hs_resp_framed),
             (true, token(&plain)),
             (false, token(&[])), // the broker's empty reply
             (true, metadata(3)),
-            (false, response(3, 4)),
+            (false, response(3, 12)),
         ],
     };
     let recs = run(&[conn], SessionConfig::default(), &[]);
