@@ -6,6 +6,7 @@
 //! run      terminal, capture thread → bounded channel → UI thread
 //! app      state and keys: records in, frames out (no terminal: testable)
 //! store    what is kept per exchange (compact rows + body bytes, bounded)
+//! series   time series of the timeline's rows, for the Charts view
 //! view/*   one module per view; detail: tree + hex of one exchange
 //! keys     the key table (dispatch and help both read it)
 //! filter   the `/` filter language
@@ -17,6 +18,7 @@ pub mod detail;
 pub mod filter;
 pub mod keys;
 pub mod run;
+pub mod series;
 pub mod store;
 pub mod theme;
 pub mod view;
