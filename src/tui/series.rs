@@ -209,7 +209,7 @@ impl ErrorNames {
     /// The names counted, most frequent first.
     pub fn top(&self) -> Vec<(Problem, u64)> {
         let mut v = self.named.clone();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|e| std::cmp::Reverse(e.1));
         v
     }
 }
