@@ -33,15 +33,17 @@ pub enum View {
     Groups,
     Stats,
     Findings,
+    Charts,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Timeline,
         View::Connections,
         View::Groups,
         View::Stats,
         View::Findings,
+        View::Charts,
     ];
 
     pub fn title(self) -> &'static str {
@@ -51,6 +53,7 @@ impl View {
             View::Groups => "Groups",
             View::Stats => "Stats",
             View::Findings => "Findings",
+            View::Charts => "Charts",
         }
     }
 
@@ -225,6 +228,9 @@ pub struct App {
     findings_at: Option<(u64, std::time::Instant)>,
     ingested: u64,
     pub finding_list: ListState,
+    /// The Charts view's time series of `visible` and its state.
+    pub series: super::series::Series,
+    pub charts: view::charts::ChartsState,
 
     pub detail: Option<(u64, Detail)>,
     pub help: bool,
@@ -273,6 +279,8 @@ impl App {
             findings_at: None,
             ingested: 0,
             finding_list: ListState::default(),
+            series: Default::default(),
+            charts: Default::default(),
             detail: None,
             help: false,
             help_scroll: 0,
@@ -355,6 +363,7 @@ impl App {
             self.visible.clear();
             self.visible_exchanges = 0;
             self.scanned = 0;
+            self.series.clear();
             self.seen_generation = self.store.generation;
             self.scan();
             if let Some(k) = keep
@@ -368,6 +377,7 @@ impl App {
         if self.follow && !self.visible.is_empty() {
             self.timeline.selected = self.visible.len() - 1;
         }
+        self.series.update(&self.visible, &self.store);
     }
 
     fn scan(&mut self) {
@@ -409,6 +419,7 @@ impl App {
         self.visible.clear();
         self.visible_exchanges = 0;
         self.scanned = 0;
+        self.series.clear();
         let paused = std::mem::replace(&mut self.paused, false);
         self.refresh();
         self.paused = paused;
@@ -457,8 +468,12 @@ impl App {
             }
             return;
         }
-        let timeline = self.view == View::Timeline;
-        let Some(action) = keys::action(&e, timeline) else {
+        let scope = match self.view {
+            View::Timeline => keys::Scope::Timeline,
+            View::Charts => keys::Scope::Charts,
+            _ => keys::Scope::Lists,
+        };
+        let Some(action) = keys::action_in(&e, scope) else {
             return;
         };
         match action {
@@ -521,6 +536,10 @@ impl App {
 
     fn list_action(&mut self, a: Action) {
         let page = self.page.max(1) as isize;
+        if self.view == View::Charts {
+            self.charts_action(a);
+            return;
+        }
         let (state, len): (&mut ListState, usize) = match self.view {
             View::Timeline => (&mut self.timeline, self.visible.len()),
             View::Connections => (&mut self.conn_list, self.conns.len()),
@@ -543,6 +562,7 @@ impl App {
                 }
                 return;
             }
+            View::Charts => return,
         };
         match a {
             Action::Down => state.step(1, len),
@@ -637,7 +657,34 @@ impl App {
                     _ => self.message = Some("this finding names no frame".into()),
                 }
             }
-            View::Stats => {}
+            View::Stats | View::Charts => {}
+        }
+    }
+
+    /// A key of the Charts view.
+    fn charts_action(&mut self, a: Action) {
+        use view::charts::Outcome;
+        let live = self.opts.mode == Mode::Live;
+        match self
+            .charts
+            .act(a, &self.series, &self.filter_text, self.follow, live)
+        {
+            Outcome::Nothing => {}
+            Outcome::Follow(on) => {
+                self.follow = on;
+                self.refresh();
+            }
+            Outcome::Message(m) => self.message = Some(m.into()),
+            Outcome::Jump(text) => match Filter::parse(&text) {
+                Ok(f) => {
+                    self.remember_return();
+                    self.set_filter(&text, f);
+                    self.view = View::Timeline;
+                    self.follow = false;
+                    self.timeline.selected = 0;
+                }
+                Err(e) => self.message = Some(format!("cannot filter {text}: {}", e.message)),
+            },
         }
     }
 
@@ -887,6 +934,7 @@ impl App {
         .areas(area);
         self.render_head(f, head);
         self.page = usize::from(body.height.saturating_sub(2)).max(1);
+        self.charts.width = body.width;
         match &mut self.detail {
             Some((_, d)) => d.render(f, body, &self.opts.theme),
             None => match self.view {
@@ -895,6 +943,7 @@ impl App {
                 View::Groups => view::groups::render(self, f, body),
                 View::Stats => view::stats::render(self, f, body),
                 View::Findings => view::findings::render(self, f, body),
+                View::Charts => view::charts::render(self, f, body),
             },
         }
         self.render_foot(f, foot);

@@ -1,6 +1,7 @@
 //! One module per view; each draws from the [`App`](super::app::App)'s
 //! state and the analysis models, nothing else.
 
+pub mod charts;
 pub mod connections;
 pub mod findings;
 pub mod groups;
