@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn broker_labels_keep_their_port() {
-        assert_eq!(fit_end("127.0.0.1:45015", 11), "…0.1:45015");
+        assert_eq!(fit_end("127.0.0.1:45015", 11), "….0.1:45015");
         assert_eq!(fit_end("b:9092", 11), "b:9092");
         assert_eq!(fit_end("b:9092", 0), "");
     }
