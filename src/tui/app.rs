@@ -954,18 +954,6 @@ impl App {
 
     fn render_head(&self, f: &mut Frame, area: Rect) {
         let t = &self.opts.theme;
-        let mut spans = vec![Span::styled(" kwire ", t.header())];
-        for v in View::ALL {
-            let label = format!(" {} {} ", v.number(), v.title());
-            if v == self.view && self.detail.is_none() {
-                spans.push(Span::styled(label, t.selected()));
-            } else {
-                spans.push(Span::styled(label, t.dim()));
-            }
-        }
-        if self.detail.is_some() {
-            spans.push(Span::styled(" Detail ", t.selected()));
-        }
         let src = self.capture.as_ref().map_or("", |c| c.source.as_str());
         // The file's name: the path is in the shell that opened it.
         let src = std::path::Path::new(src)
@@ -975,8 +963,30 @@ impl App {
         if self.opts.mode == Mode::Live {
             right = format!(" ● live {src} ");
         }
-        spans.push(Span::raw(right));
-        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        let tabs = |short: bool| {
+            let mut spans = vec![Span::styled(" kwire ", t.header())];
+            for v in View::ALL {
+                let shown = v == self.view && self.detail.is_none();
+                let label = if short && !shown {
+                    format!(" {} ", v.number())
+                } else {
+                    format!(" {} {} ", v.number(), v.title())
+                };
+                spans.push(Span::styled(label, if shown { t.selected() } else { t.dim() }));
+            }
+            if self.detail.is_some() {
+                spans.push(Span::styled(" Detail ", t.selected()));
+            }
+            spans.push(Span::raw(right.clone()));
+            Line::from(spans)
+        };
+        // When the titles and the source do not fit, the views not shown
+        // keep their numbers only.
+        let mut line = tabs(false);
+        if line.width() > usize::from(area.width) {
+            line = tabs(true);
+        }
+        f.render_widget(Paragraph::new(line), area);
     }
 
     fn render_foot(&self, f: &mut Frame, area: Rect) {
