@@ -627,7 +627,10 @@ fn charts_show_the_error_burst_and_jump_to_it() {
             .collect();
         assert_eq!(shown.len() as u64, col.problems, "{w}x{h}: {shown:?}");
         for (f, name) in burst {
-            assert!(shown.contains(&(f, vec![name])), "{w}x{h}: {f} {name} in {shown:?}");
+            assert!(
+                shown.contains(&(f, vec![name])),
+                "{w}x{h}: {f} {name} in {shown:?}"
+            );
         }
         let timeline = app.render_to_string(w, h);
         assert!(

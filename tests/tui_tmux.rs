@@ -664,12 +664,17 @@ fn charts_error_burst_to_timeline_and_back() {
     for l in screen.lines() {
         assert!(l.chars().count() <= 80, "wider than 80: {l:?}");
     }
-    assert!(screen.lines().next().unwrap().contains("6 Charts"), "{screen}");
+    assert!(
+        screen.lines().next().unwrap().contains("6 Charts"),
+        "{screen}"
+    );
     let peak = charts::peak(&screen, "errors/s").expect("an error bar");
     let start = charts::cursor(&screen).expect("the cursor");
     assert!(start > peak, "the cursor starts on the newest bucket");
     t.key("g");
-    t.wait_for("the cursor on the first bucket", |s| charts::cursor(s) == Some(0));
+    t.wait_for("the cursor on the first bucket", |s| {
+        charts::cursor(s) == Some(0)
+    });
     for _ in 0..peak {
         t.key("l");
     }

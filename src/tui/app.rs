@@ -972,7 +972,10 @@ impl App {
                 } else {
                     format!(" {} {} ", v.number(), v.title())
                 };
-                spans.push(Span::styled(label, if shown { t.selected() } else { t.dim() }));
+                spans.push(Span::styled(
+                    label,
+                    if shown { t.selected() } else { t.dim() },
+                ));
             }
             if self.detail.is_some() {
                 spans.push(Span::styled(" Detail ", t.selected()));

@@ -294,7 +294,14 @@ pub const BINDINGS: &[Binding] = &[
 
 /// The action of `e` in a list, or in the timeline when `timeline`.
 pub fn action(e: &KeyEvent, timeline: bool) -> Option<Action> {
-    action_in(e, if timeline { Scope::Timeline } else { Scope::Lists })
+    action_in(
+        e,
+        if timeline {
+            Scope::Timeline
+        } else {
+            Scope::Lists
+        },
+    )
 }
 
 /// The action of `e` in a view of `scope` (the timeline and the charts

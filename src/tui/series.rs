@@ -743,7 +743,11 @@ mod tests {
             frame + 1,
             timestamp(nanos(req.ts) + i128::from(lat_us) * 1000),
         );
-        let codes: Box<[i16]> = if code == 0 { Box::new([]) } else { Box::new([code]) };
+        let codes: Box<[i16]> = if code == 0 {
+            Box::new([])
+        } else {
+            Box::new([code])
+        };
         Item {
             stream: 0,
             client: "127.0.0.1:5000".parse().unwrap(),

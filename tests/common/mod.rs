@@ -605,6 +605,8 @@ pub mod charts {
     pub fn peak(screen: &str, title: &str) -> Option<usize> {
         let h = heights(screen, title);
         let max = *h.iter().max()?;
-        (max > 0).then(|| h.iter().position(|&v| v == max)).flatten()
+        (max > 0)
+            .then(|| h.iter().position(|&v| v == max))
+            .flatten()
     }
 }

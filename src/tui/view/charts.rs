@@ -236,7 +236,9 @@ fn linear(values: &[u64], max: u64, rows: u16) -> Vec<u64> {
         .iter()
         .map(|&v| match v {
             0 => 0,
-            v => ((u128::from(v) * u128::from(full) / u128::from(max.max(1))) as u64).clamp(1, full),
+            v => {
+                ((u128::from(v) * u128::from(full) / u128::from(max.max(1))) as u64).clamp(1, full)
+            }
         })
         .collect()
 }
@@ -282,10 +284,7 @@ fn gutter_lines(f: &mut Frame, area: Rect, labels: &[(u16, String, Style)], t: &
                 Span::styled(rpad(text, w), *style),
                 Span::styled("┤", t.dim()),
             ]),
-            None => Line::from(vec![
-                Span::raw(" ".repeat(w)),
-                Span::styled("│", t.dim()),
-            ]),
+            None => Line::from(vec![Span::raw(" ".repeat(w)), Span::styled("│", t.dim())]),
         };
         f.render_widget(
             Paragraph::new(line),
@@ -393,11 +392,7 @@ fn chart(
         };
         let heights = match m {
             Metric::Latency => logarithmic(&p99s[i], lo, hi, band),
-            _ => linear(
-                &s.columns.iter().map(value).collect::<Vec<_>>(),
-                max,
-                band,
-            ),
+            _ => linear(&s.columns.iter().map(value).collect::<Vec<_>>(), max, band),
         };
         bars(f, Rect::new(plot_x, y, plot_w, band), heights, band, style);
         let rel = y - plot_y;
@@ -442,10 +437,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         } else {
             format!(" no exchange matches /{}", app.filter_text)
         };
-        f.render_widget(
-            Paragraph::new(Line::from(Span::styled(msg, t.dim()))),
-            area,
-        );
+        f.render_widget(Paragraph::new(Line::from(Span::styled(msg, t.dim()))), area);
         return;
     }
     let g = gutter(area.width);
@@ -515,11 +507,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let from = short_clock(w.start_of(0));
     let to = short_clock(w.start_of(cols));
     let room = cols.saturating_sub(from.len());
-    let labels = format!(
-        "{}{from}{}",
-        " ".repeat(usize::from(g)),
-        rpad(&to, room)
-    );
+    let labels = format!("{}{from}{}", " ".repeat(usize::from(g)), rpad(&to, room));
     f.render_widget(
         Paragraph::new(Line::from(Span::styled(fit(&labels, width), t.dim()))),
         Rect::new(area.x, y + 1, area.width, 1),
@@ -550,7 +538,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     if let Some(p) = b.p99() {
         first.push(Span::raw(format!(" · p99 {}", latency(p))));
     }
-    first.push(Span::styled(format!(" · {}", super::bytes(b.bytes)), t.dim()));
+    first.push(Span::styled(
+        format!(" · {}", super::bytes(b.bytes)),
+        t.dim(),
+    ));
     let mut second = vec![Span::raw("  ")];
     let top = b.errors.top();
     if top.is_empty() {
@@ -567,7 +558,11 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         if i > 0 {
             second.push(Span::raw(" "));
         }
-        let times = if *n > 1 { format!("×{n}") } else { String::new() };
+        let times = if *n > 1 {
+            format!("×{n}")
+        } else {
+            String::new()
+        };
         second.push(Span::styled(format!("{}{times}", p.name()), t.fatal()));
     }
     let more = top.len().saturating_sub(READOUT_ERRORS) as u64 + b.errors.others;
@@ -582,7 +577,12 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         };
         second.push(Span::styled(what, t.dim()));
     }
-    let readout = Rect::new(area.x, y + 2, area.width, 2.min(area.height.saturating_sub(y + 2 - area.y)));
+    let readout = Rect::new(
+        area.x,
+        y + 2,
+        area.width,
+        2.min(area.height.saturating_sub(y + 2 - area.y)),
+    );
     f.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
         readout,
