@@ -588,6 +588,9 @@ fn charts_show_the_error_burst_and_jump_to_it() {
         }
         let screen = app.render_to_string(w, h);
         assert_eq!(charts::cursor(&screen), Some(peak), "{screen}");
+        if w == 80 {
+            insta::assert_snapshot!("charts_80x24_on_the_burst", screen);
+        }
         let readout: Vec<&str> = screen.lines().rev().skip(1).take(2).collect();
         let readout = format!("{}\n{}", readout[1], readout[0]);
         // The model agrees with the screen: that column holds the burst
@@ -728,4 +731,22 @@ fn charts_empty_then_following() {
     assert!(!app.follow);
     key(&mut app, 'G');
     assert!(app.follow);
+}
+
+/// The Charts view in terminals too small for it draws what fits and never
+/// panics (every size from 1×1 to 40×14, all three breakdowns).
+#[test]
+fn charts_in_tiny_terminals() {
+    let mut app = corpus("errors_mtu1500");
+    key(&mut app, '6');
+    for _split in 0..3 {
+        for w in 1..=40u16 {
+            for h in 1..=14u16 {
+                let s = app.render_to_string(w, h);
+                assert_eq!(s.lines().count(), usize::from(h), "{w}x{h}");
+            }
+        }
+        key(&mut app, 'h');
+        key(&mut app, 'b');
+    }
 }

@@ -4,7 +4,7 @@
 //! from `&App` and turns keys into changes of [`ChartsState`].
 //!
 //! One column is one stretch of time (one or more of the series' buckets);
-//! the cursor is a column, marked `▲` under the charts and in reverse video,
+//! the cursor is a column, marked `▲` under the charts and shaded,
 //! and the readout under them says what it holds. Enter goes to the
 //! timeline filtered to the cursor's frames (and to its problems when the
 //! errors chart is chosen). Following (a live tail), the charts show the
@@ -417,11 +417,11 @@ fn chart(
         }
     }
     gutter_lines(f, Rect::new(area.x, plot_y, g, rows), &labels, &t);
-    // The cursor: its column in reverse video.
+    // The cursor: its column shaded.
     if (cursor as u16) < plot_w {
         f.buffer_mut().set_style(
             Rect::new(plot_x + cursor as u16, plot_y, 1, band * n),
-            t.selected(),
+            t.cursor(),
         );
     }
 }
@@ -575,7 +575,11 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         } else {
             " · Enter: its exchanges"
         };
-        second.push(Span::styled(what, t.dim()));
+        // Said when it fits whole.
+        let used: usize = second.iter().map(Span::width).sum();
+        if used + unicode_width::UnicodeWidthStr::width(what) <= width {
+            second.push(Span::styled(what, t.dim()));
+        }
     }
     let readout = Rect::new(
         area.x,
