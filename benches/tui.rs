@@ -231,7 +231,7 @@ fn load_any(path: &Path, limits: StoreLimits) -> App {
 
 fn frame(app: &mut App, w: u16, h: u16) {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| app.render(f)).unwrap();
+    t.draw(|f| kwire::tui::view::frame(app, f)).unwrap();
 }
 
 // ---------------------------------------------------------------------------
@@ -536,7 +536,7 @@ fn largest(app: &App) -> (u64, usize, String) {
 /// The timed part of drawing a frame.
 fn draw<B: Backend>(t: &mut Terminal<B>, app: &mut App) -> Duration {
     let s = Instant::now();
-    t.draw(|f| app.render(f)).unwrap();
+    t.draw(|f| kwire::tui::view::frame(app, f)).unwrap();
     s.elapsed()
 }
 
@@ -590,7 +590,7 @@ fn frames(c: &mut Criterion, app: &mut App, bulk: &mut App) {
             let s = Instant::now();
             key(a, if down { 'j' } else { 'k' });
             down = !down;
-            ct.draw(|f| a.render(f)).unwrap();
+            ct.draw(|f| kwire::tui::view::frame(a, f)).unwrap();
             s.elapsed()
         });
         let mut down = true;
@@ -605,7 +605,7 @@ fn frames(c: &mut Criterion, app: &mut App, bulk: &mut App) {
                 },
             );
             down = !down;
-            ct.draw(|f| a.render(f)).unwrap();
+            ct.draw(|f| kwire::tui::view::frame(a, f)).unwrap();
             s.elapsed()
         });
 

@@ -882,7 +882,7 @@ fn diagnose(a: &ReportArgs, quiet: bool) -> Result<()> {
         (|| {
             let count = |s| found.iter().filter(|f| f.severity == s).count();
             let ex = r.summary.as_ref().map_or(0, |s| s.exchanges);
-            use kwire::words::count as n;
+            use kwire::present::count as n;
             write!(
                 out,
                 "# {}: {}; {}: {}, {}, {} info",
@@ -928,7 +928,7 @@ fn stats(a: &ReportArgs, quiet: bool) -> Result<()> {
         (|| {
             if let (Some(d), Some(s)) = (drops, summary) {
                 let drops = kwire::export::text::drops(&d);
-                let packets = kwire::words::count(s.packets, "packet", "packets");
+                let packets = kwire::present::count(s.packets, "packet", "packets");
                 writeln!(out, "# {}: {packets}; {drops}\n", r.source)?;
             }
             write!(out, "{}", kwire::export::stats::to_text(&tables))

@@ -10,6 +10,7 @@ use kwire::tcp::TcpConfig;
 use kwire::tui::app::{App, AppOptions, View};
 use kwire::tui::run::load_file;
 use kwire::tui::theme::Theme;
+use kwire::tui::view::render_to_string;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 fn load(path: &std::path::Path) -> App {
@@ -51,7 +52,7 @@ fn typed(app: &mut App, s: &str) {
 #[test]
 fn timeline_80x24() {
     let mut app = sample("demo.pcap");
-    insta::assert_snapshot!(app.render_to_string(80, 24));
+    insta::assert_snapshot!(render_to_string(&mut app, 80, 24));
 }
 
 #[test]
@@ -59,13 +60,13 @@ fn timeline_160x40_since_start() {
     let mut app = sample("demo.pcap");
     key(&mut app, 't');
     key(&mut app, 't');
-    insta::assert_snapshot!(app.render_to_string(160, 40));
+    insta::assert_snapshot!(render_to_string(&mut app, 160, 40));
 }
 
 #[test]
 fn timeline_errors_sample_120x30() {
     let mut app = sample("errors.pcap");
-    let screen = app.render_to_string(120, 30);
+    let screen = render_to_string(&mut app, 120, 30);
     insta::assert_snapshot!(screen);
 }
 
@@ -74,7 +75,7 @@ fn connections_view() {
     let mut app = sample("demo.pcap");
     key(&mut app, '2');
     assert_eq!(app.view, View::Connections);
-    insta::assert_snapshot!(app.render_to_string(120, 24));
+    insta::assert_snapshot!(render_to_string(&mut app, 120, 24));
 }
 
 #[test]
@@ -82,14 +83,14 @@ fn groups_view() {
     let mut app = sample("demo.pcap");
     key(&mut app, '3');
     assert_eq!(app.view, View::Groups);
-    insta::assert_snapshot!(app.render_to_string(120, 40));
+    insta::assert_snapshot!(render_to_string(&mut app, 120, 40));
 }
 
 #[test]
 fn stats_view() {
     let mut app = sample("demo.pcap");
     key(&mut app, '4');
-    insta::assert_snapshot!(app.render_to_string(120, 40));
+    insta::assert_snapshot!(render_to_string(&mut app, 120, 40));
 }
 
 #[test]
@@ -99,14 +100,14 @@ fn detail_view() {
     code(&mut app, KeyCode::Enter);
     code(&mut app, KeyCode::Enter);
     assert!(app.detail.is_some());
-    insta::assert_snapshot!(app.render_to_string(160, 40));
+    insta::assert_snapshot!(render_to_string(&mut app, 160, 40));
 }
 
 #[test]
 fn help_view() {
     let mut app = sample("demo.pcap");
     key(&mut app, '?');
-    insta::assert_snapshot!(app.render_to_string(100, 60));
+    insta::assert_snapshot!(render_to_string(&mut app, 100, 60));
 }
 
 /// The help fits any width: at 80 and at 40 columns every description
@@ -120,7 +121,7 @@ fn help_fits_narrow_terminals() {
         let mut all = String::new();
         // Scroll through the whole help, a screen at a time.
         for _ in 0..20 {
-            let s = app.render_to_string(width, 24);
+            let s = render_to_string(&mut app, width, 24);
             for l in s.lines().skip(2).take(21) {
                 let inner = l.trim_start_matches('│').trim_end();
                 assert!(
@@ -145,13 +146,13 @@ fn help_fits_narrow_terminals() {
 fn filter_prompt_validates_while_typing() {
     let mut app = sample("demo.pcap");
     typed(&mut app, "/api:Fetc");
-    let s = app.render_to_string(100, 24);
+    let s = render_to_string(&mut app, 100, 24);
     assert!(s.contains("Fetch"), "suggestion shown:\n{s}");
     key(&mut app, 'h');
-    let s = app.render_to_string(100, 24);
+    let s = render_to_string(&mut app, 100, 24);
     assert!(s.contains("valid filter"), "{s}");
     code(&mut app, KeyCode::Enter);
-    insta::assert_snapshot!(app.render_to_string(100, 24));
+    insta::assert_snapshot!(render_to_string(&mut app, 100, 24));
 }
 
 /// Every injected error of errors_mtu1500 is highlighted with its glyph,
@@ -159,7 +160,7 @@ fn filter_prompt_validates_while_typing() {
 #[test]
 fn errors_mtu1500_every_error_highlighted_and_walked() {
     let mut app = corpus("errors_mtu1500");
-    let _ = app.render_to_string(200, 50);
+    let _ = render_to_string(&mut app, 200, 50);
     // The rows n must visit: errors and unanswered requests, in frame order.
     let want: Vec<u64> = app
         .visible
@@ -213,7 +214,7 @@ fn errors_mtu1500_every_error_highlighted_and_walked() {
         let it = app.store.exchange(i).unwrap().clone();
         seen.push(it.request.frame);
         // The selected row is on screen with a glyph and the error's name.
-        let screen = app.render_to_string(200, 50);
+        let screen = render_to_string(&mut app, 200, 50);
         let row = screen
             .lines()
             .find(|l| {
@@ -343,7 +344,7 @@ fn follow_pause_and_limits_while_records_arrive() {
     for r in it.by_ref().take(100) {
         app.ingest(r);
     }
-    app.render_to_string(120, 30);
+    render_to_string(&mut app, 120, 30);
     assert!(app.follow, "live starts following");
     assert_eq!(app.timeline.selected, app.visible.len() - 1);
     key(&mut app, ' ');
@@ -351,14 +352,14 @@ fn follow_pause_and_limits_while_records_arrive() {
     for r in it.by_ref().take(60) {
         app.ingest(r);
     }
-    let s = app.render_to_string(120, 30);
+    let s = render_to_string(&mut app, 120, 30);
     assert_eq!(app.visible.len(), frozen, "paused");
     assert!(s.contains("PAUSED"), "{s}");
     key(&mut app, ' ');
     for r in it {
         app.ingest(r);
     }
-    let s = app.render_to_string(120, 30);
+    let s = render_to_string(&mut app, 120, 30);
     assert!(app.store.len() <= 60);
     assert!(app.store.evicted_exchanges > 0);
     assert!(s.contains("let go:"), "the limit is reported:\n{s}");
@@ -385,7 +386,7 @@ fn findings_view() {
     let mut app = corpus("errors_mtu1500");
     key(&mut app, '5');
     assert_eq!(app.view, View::Findings);
-    insta::assert_snapshot!(app.render_to_string(120, 40));
+    insta::assert_snapshot!(render_to_string(&mut app, 120, 40));
     // Enter shows the selected finding's exchanges in the timeline.
     if let Some(f) = app.findings.first().cloned()
         && !f.frames.is_empty()
@@ -465,7 +466,7 @@ fn detail_names_topic_ids() {
     code(&mut app, KeyCode::Enter);
     assert!(app.detail.is_some());
     key(&mut app, 'e');
-    let screen = app.render_to_string(160, 60);
+    let screen = render_to_string(&mut app, 160, 60);
     assert!(screen.contains("topicId"), "{screen}");
     assert!(screen.contains("(orders)"), "{screen}");
 }
@@ -499,7 +500,7 @@ fn error_names_are_never_cut_at_80_columns() {
     let mut app = sample("errors.pcap");
     let mut screens = String::new();
     for _ in 0..30 {
-        screens.push_str(&app.render_to_string(80, 24));
+        screens.push_str(&render_to_string(&mut app, 80, 24));
         for _ in 0..20 {
             key(&mut app, 'j');
         }
@@ -530,7 +531,7 @@ fn every_view_at_three_sizes() {
         for view in ['1', '2', '3', '4', '5', '?'] {
             let mut app = sample("errors.pcap");
             key(&mut app, view);
-            let screen = app.render_to_string(w, h);
+            let screen = render_to_string(&mut app, w, h);
             if view == '1' {
                 let header = screen.lines().nth(1).unwrap_or_default();
                 assert!(header.contains("client id"), "{w}x{h}: {header}");
@@ -548,6 +549,95 @@ fn every_view_at_three_sizes() {
             insta::assert_snapshot!(name, screen);
         }
     }
+}
+
+/// At 80×24 every error name in every group's ladder is whole: what the step
+/// did gives way first. Walks each group's whole flow on the samples with
+/// rebalances and group errors.
+#[test]
+fn ladder_error_names_are_never_cut_at_80_columns() {
+    let mut checked = 0;
+    for name in [
+        "errors.pcap",
+        "demo.pcap",
+        "findings/groups_coordinator.pcap",
+        "findings/groups_killed_member.pcap",
+        "findings/groups_kip848_fenced.pcap",
+        "findings/groups_storm.pcap",
+        "findings/kafkajs_group.pcap",
+    ] {
+        let mut app = sample(name);
+        key(&mut app, '3');
+        for g in 0..app.groups.len() {
+            let names: std::collections::BTreeSet<&str> = app
+                .groups
+                .iter()
+                .nth(g)
+                .unwrap()
+                .steps
+                .iter()
+                .filter_map(|s| s.error.map(|(_, n)| n))
+                .collect();
+            let steps = app.groups.iter().nth(g).unwrap().steps.len();
+            code(&mut app, KeyCode::Enter);
+            let mut screens = String::new();
+            // Every line of the flow passes through the screen.
+            for _ in 0..steps * 2 + 40 {
+                screens.push_str(&render_to_string(&mut app, 80, 24));
+                key(&mut app, 'j');
+            }
+            for n in &names {
+                assert!(
+                    screens.contains(&format!(" {n}")),
+                    "{name}: {n} is cut or missing in the ladder at 80 columns"
+                );
+                checked += 1;
+            }
+            code(&mut app, KeyCode::Esc);
+            key(&mut app, 'j');
+        }
+    }
+    assert!(checked >= 8, "only {checked} error names seen in ladders");
+}
+
+/// `l` scrolls wide rows sideways, `h` back; a row that goes on past the
+/// right edge ends in `…`, and the scroll stops at the widest row's end.
+#[test]
+fn wide_rows_scroll_sideways() {
+    let mut app = sample("errors.pcap");
+    let first = render_to_string(&mut app, 80, 24);
+    let header = |s: &str| s.lines().nth(1).unwrap_or("").to_string();
+    assert!(header(&first).contains("frame"), "{first}");
+    assert!(
+        first.lines().skip(2).any(|l| l.ends_with('…')),
+        "no row is marked as going on:\n{first}"
+    );
+    key(&mut app, 'l');
+    let moved = render_to_string(&mut app, 80, 24);
+    assert!(app.hscroll > 0);
+    assert_ne!(header(&first), header(&moved));
+    // As far right as it goes: the widest row's end is on the screen.
+    for _ in 0..100 {
+        key(&mut app, 'l');
+        render_to_string(&mut app, 80, 24);
+    }
+    let end = render_to_string(&mut app, 80, 24);
+    assert!(app.hscroll <= app.hscroll_max);
+    assert!(
+        !end.lines()
+            .skip(2)
+            .any(|l| l.chars().count() >= 80 && l.ends_with('…')),
+        "rows still go on at the end of the scroll:\n{end}"
+    );
+    for _ in 0..100 {
+        key(&mut app, 'h');
+    }
+    assert_eq!(app.hscroll, 0);
+    assert_eq!(render_to_string(&mut app, 80, 24), first);
+    // Another view starts unscrolled.
+    key(&mut app, 'l');
+    key(&mut app, '2');
+    assert_eq!(app.hscroll, 0);
 }
 
 /// The Charts view on errors_mtu1500, at the three sizes: the errors chart's
@@ -570,7 +660,7 @@ fn charts_show_the_error_burst_and_jump_to_it() {
         let mut app = corpus("errors_mtu1500");
         key(&mut app, '6');
         assert_eq!(app.view, View::Charts);
-        let screen = app.render_to_string(w, h);
+        let screen = render_to_string(&mut app, w, h);
         insta::assert_snapshot!(format!("charts_{w}x{h}"), screen);
         for title in ["requests/s", "p99 latency", "errors/s"] {
             assert!(
@@ -586,7 +676,7 @@ fn charts_show_the_error_burst_and_jump_to_it() {
         for _ in 0..peak {
             key(&mut app, 'l');
         }
-        let screen = app.render_to_string(w, h);
+        let screen = render_to_string(&mut app, w, h);
         assert_eq!(charts::cursor(&screen), Some(peak), "{screen}");
         if w == 80 {
             insta::assert_snapshot!("charts_80x24_on_the_burst", screen);
@@ -635,7 +725,7 @@ fn charts_show_the_error_burst_and_jump_to_it() {
                 "{w}x{h}: {f} {name} in {shown:?}"
             );
         }
-        let timeline = app.render_to_string(w, h);
+        let timeline = render_to_string(&mut app, w, h);
         assert!(
             timeline.contains(&format!("{} match /frame>=", col.problems)),
             "{timeline}"
@@ -644,7 +734,7 @@ fn charts_show_the_error_burst_and_jump_to_it() {
         code(&mut app, KeyCode::Esc);
         assert_eq!(app.view, View::Charts);
         assert_eq!(app.filter_text, "");
-        let back = app.render_to_string(w, h);
+        let back = render_to_string(&mut app, w, h);
         assert_eq!(charts::cursor(&back), Some(peak));
         assert!(back.contains("▶ errors/s"), "{back}");
     }
@@ -659,7 +749,7 @@ fn charts_follow_the_filter() {
     typed(&mut app, "/api:Produce");
     code(&mut app, KeyCode::Enter);
     key(&mut app, '6');
-    let screen = app.render_to_string(120, 40);
+    let screen = render_to_string(&mut app, 120, 40);
     assert!(screen.contains("/api:Produce"), "{screen}");
     assert_eq!(app.series.exchanges(), 7);
     let win = app.charts.window(&app.series, false);
@@ -669,23 +759,23 @@ fn charts_follow_the_filter() {
     key(&mut app, '1');
     key(&mut app, 'c');
     key(&mut app, '6');
-    let _ = app.render_to_string(120, 40);
+    let _ = render_to_string(&mut app, 120, 40);
     assert_eq!(app.series.exchanges(), 77);
     // By API: Produce is one of the series; by broker: three brokers.
     key(&mut app, 'b');
-    let by_api = app.render_to_string(120, 40);
+    let by_api = render_to_string(&mut app, 120, 40);
     assert!(by_api.contains("by API"), "{by_api}");
     assert!(by_api.contains("Produce┤"), "{by_api}");
     insta::assert_snapshot!("charts_by_api_120x40", by_api);
     key(&mut app, 'b');
-    let by_broker = app.render_to_string(120, 40);
+    let by_broker = render_to_string(&mut app, 120, 40);
     assert!(by_broker.contains("by broker"), "{by_broker}");
     assert!(by_broker.contains("127.0.0.1:45015┤"), "{by_broker}");
     // Enter on the newest bucket keeps the filter the timeline had.
     typed(&mut app, "1/api:Produce");
     code(&mut app, KeyCode::Enter);
     key(&mut app, '6');
-    let _ = app.render_to_string(120, 40);
+    let _ = render_to_string(&mut app, 120, 40);
     code(&mut app, KeyCode::Enter);
     assert_eq!(app.view, View::Timeline);
     assert!(
@@ -706,7 +796,7 @@ fn charts_empty_then_following() {
         ..AppOptions::default()
     });
     key(&mut app, '6');
-    let screen = app.render_to_string(80, 24);
+    let screen = render_to_string(&mut app, 80, 24);
     assert!(screen.contains("no exchanges to chart yet"), "{screen}");
     let full = corpus("errors_mtu1500");
     let items: Vec<_> = full.store.exchanges().map(|(_, it)| it.clone()).collect();
@@ -714,7 +804,7 @@ fn charts_empty_then_following() {
     for (n, it) in items.into_iter().enumerate() {
         app.store.push(it);
         if n % 10 == 9 {
-            let s = app.render_to_string(80, 24);
+            let s = render_to_string(&mut app, 80, 24);
             assert!(common::charts::cursor(&s).is_some(), "{s}");
             // Following: the cursor is on the newest column, the last.
             let axis = s.lines().find(|l| l.contains('└')).unwrap();
@@ -742,7 +832,7 @@ fn charts_in_tiny_terminals() {
     for _split in 0..3 {
         for w in 1..=40u16 {
             for h in 1..=14u16 {
-                let s = app.render_to_string(w, h);
+                let s = render_to_string(&mut app, w, h);
                 assert_eq!(s.lines().count(), usize::from(h), "{w}x{h}");
             }
         }

@@ -17,6 +17,7 @@ use kwire::capture::file::FileSource;
 use kwire::session::{self, CaptureInfo, SessionConfig};
 use kwire::tcp::TcpConfig;
 use kwire::tui::app::{App, AppOptions};
+use kwire::tui::view::render_to_string;
 use kwire::tui::store::StoreLimits;
 use kwire::tui::theme::Theme;
 use libfuzzer_sys::fuzz_target;
@@ -84,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
         key(&mut app, KeyCode::Char('G'));
         key(&mut app, KeyCode::Enter);
         key(&mut app, KeyCode::Enter);
-        app.render_to_string(w, h);
+        render_to_string(&mut app, w, h);
         key(&mut app, KeyCode::Esc);
         key(&mut app, KeyCode::Esc);
     }
@@ -95,11 +96,11 @@ fuzz_target!(|data: &[u8]| {
     key(&mut app, KeyCode::Char('e'));
     key(&mut app, KeyCode::Char('s'));
     key(&mut app, KeyCode::Char('G'));
-    app.render_to_string(w, h);
+    render_to_string(&mut app, w, h);
     key(&mut app, KeyCode::Esc);
     for c in "/err or lat>1ms".chars() {
         key(&mut app, KeyCode::Char(c));
     }
     key(&mut app, KeyCode::Enter);
-    app.render_to_string(w, h);
+    render_to_string(&mut app, w, h);
 });

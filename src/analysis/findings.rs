@@ -703,7 +703,7 @@ pub fn to_text(f: &Finding) -> String {
         let _ = writeln!(
             o,
             "           {}: {}{more}",
-            crate::words::noun(frames.len() as u64, "frame", "frames"),
+            crate::present::noun(frames.len() as u64, "frame", "frames"),
             frames.join(" ")
         );
     }

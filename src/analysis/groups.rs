@@ -1897,8 +1897,27 @@ impl Step {
     /// One line for a ladder: `JoinGroup → gen 2, leader, range (2
     /// members)`, `Heartbeat gen 3 ×14`, `OffsetCommit gen 3, 3 partitions
     /// ✗ ILLEGAL_GENERATION`, `ConsumerGroupHeartbeat join → epoch 2,
-    /// assigned shipments[0,1,2,3]`. At most [`MAX_LABEL`] bytes.
+    /// assigned shipments[0,1,2,3]`. At most [`MAX_LABEL`] bytes: what is
+    /// cut is the middle ([`Step::what`]), never the outcome.
     pub fn label(&self) -> String {
+        let mut o = self.what();
+        let tail = self.outcome();
+        let room = MAX_LABEL.saturating_sub(tail.len());
+        if o.len() > room {
+            let mut cut = room.saturating_sub('…'.len_utf8());
+            while !o.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            o.truncate(cut);
+            o.push('…');
+        }
+        o.push_str(&tail);
+        o
+    }
+
+    /// What the step did: `JoinGroup → gen 2, leader, range (2 members)`,
+    /// without its count and outcome ([`Step::outcome`]).
+    pub fn what(&self) -> String {
         let mut o = String::new();
         let generation = |o: &mut String| {
             if let Some(g) = self.generation {
@@ -2012,7 +2031,12 @@ impl Step {
             }
             StepKind::Other(name) => o.push_str(name),
         }
-        // The outcome is kept whole; what is cut is the middle.
+        o
+    }
+
+    /// How the step ended, as the end of its label: ` ×14`, ` ✗
+    /// ILLEGAL_GENERATION`, ` (no response)`; empty for one plain success.
+    pub fn outcome(&self) -> String {
         let mut tail = String::new();
         if self.count > 1 {
             let _ = write!(tail, " ×{}", self.count);
@@ -2023,17 +2047,7 @@ impl Step {
         if self.no_response {
             tail.push_str(" (no response)");
         }
-        let room = MAX_LABEL.saturating_sub(tail.len());
-        if o.len() > room {
-            let mut cut = room.saturating_sub('…'.len_utf8());
-            while !o.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            o.truncate(cut);
-            o.push('…');
-        }
-        o.push_str(&tail);
-        o
+        tail
     }
 }
 

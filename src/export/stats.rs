@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::analysis::connections::Connections;
 use crate::analysis::stats::Stats;
 
-use super::text::latency;
+use crate::present::{bytes, latency};
 
 /// How a row should stand out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,20 +85,6 @@ impl Table {
 
 fn lat(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_string(), latency)
-}
-
-/// A byte count the short way: `812B`, `14.2K`, `3.1M`, `1.2G`.
-pub fn bytes(n: u64) -> String {
-    let f = n as f64;
-    if n < 1024 {
-        format!("{n}B")
-    } else if n < 1 << 20 {
-        format!("{:.1}K", f / 1024.0)
-    } else if n < 1 << 30 {
-        format!("{:.1}M", f / (1u64 << 20) as f64)
-    } else {
-        format!("{:.1}G", f / (1u64 << 30) as f64)
-    }
 }
 
 /// The tables, in the order they are shown. Connections are listed when

@@ -20,13 +20,11 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use crate::capture::Timestamp;
-use crate::kafka::ApiKey;
-use crate::kafka::errors::ErrorCode;
 use crate::kafka::schema::json::V4Text;
+use crate::present::{count, noun, push_status, write_clock, write_latency};
 use crate::session::{
-    ErrorRef, Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Render, Status, Summary,
+    Event, EventKind, Exchange, PacketIssue, Record, RecordSink, Render, Summary,
 };
-use crate::words::{count, noun};
 
 pub mod order;
 
@@ -75,53 +73,6 @@ impl<W: Write> TextWriter<W> {
     }
 }
 
-/// `HH:MM:SS.micros` of a timestamp (UTC).
-pub fn clock(t: Timestamp) -> String {
-    let mut s = String::with_capacity(15);
-    write_clock(&mut s, t);
-    s
-}
-
-/// [`clock`], written at the end of `out`.
-pub fn write_clock(out: &mut String, t: Timestamp) {
-    // As `{:02}:{:02}:{:02}.{:06}` would write it.
-    let sod = t.secs.rem_euclid(86_400) as u64;
-    push_zero_padded(out, sod / 3600, 2);
-    out.push(':');
-    push_zero_padded(out, (sod % 3600) / 60, 2);
-    out.push(':');
-    push_zero_padded(out, sod % 60, 2);
-    out.push('.');
-    push_zero_padded(out, u64::from(t.nanos / 1000), 6);
-}
-
-/// `v` in decimal, zeros before it up to `width` digits (`{:0width$}`).
-fn push_zero_padded(out: &mut String, v: u64, width: usize) {
-    let mut buf = itoa::Buffer::new();
-    let digits = buf.format(v);
-    out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
-    out.push_str(digits);
-}
-
-/// A latency in the unit a reader expects.
-pub fn latency(us: i64) -> String {
-    let mut s = String::new();
-    write_latency(&mut s, us);
-    s
-}
-
-/// [`latency`], written at the end of `out`.
-fn write_latency(out: &mut String, us: i64) {
-    // `unsigned_abs`: hostile timestamps can make the difference i64::MIN.
-    let _ = if us.unsigned_abs() < 1000 {
-        write!(out, "{us}µs")
-    } else if us.unsigned_abs() < 1_000_000 {
-        write!(out, "{:.1}ms", us as f64 / 1000.0)
-    } else {
-        write!(out, "{:.2}s", us as f64 / 1_000_000.0)
-    };
-}
-
 /// `ip:port` as `SocketAddr`'s `Display` writes it; IPv4 without the
 /// formatter.
 fn push_endpoint(out: &mut String, a: &std::net::SocketAddr) {
@@ -144,69 +95,6 @@ fn pad(out: &mut String, start: usize, width: usize, left: bool) {
         out.extend(std::iter::repeat_n(' ', width - n));
     } else {
         out.insert_str(start, &" ".repeat(width - n));
-    }
-}
-
-/// The distinct error names of an exchange, with a count when repeated:
-/// `NOT_LEADER_OR_FOLLOWER×2,UNKNOWN_TOPIC_OR_PARTITION`.
-pub fn error_names(errors: &[ErrorRef]) -> String {
-    let mut out = String::new();
-    push_error_names(&mut out, errors);
-    out
-}
-
-/// [`error_names`], written at the end of `out`.
-fn push_error_names(out: &mut String, errors: &[ErrorRef]) {
-    let mut names: Vec<(&str, usize)> = Vec::new();
-    for er in errors {
-        match names.iter_mut().find(|(n, _)| *n == er.name) {
-            Some((_, c)) => *c += 1,
-            None => names.push((er.name, 1)),
-        }
-    }
-    for (i, (n, c)) in names.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(n);
-        if *c > 1 {
-            out.push('×');
-            out.push_str(itoa::Buffer::new().format(*c));
-        }
-    }
-}
-
-/// How an exchange of `api` at `version` ended, as the listing and the UI
-/// say it: `ok`, the error names (`UNSUPPORTED_VERSION (negotiation)` when
-/// they are a negotiation's expected answers, see
-/// [`crate::session::Outcome`]), `no response (connection reset)`, `no
-/// response expected (acks=0)`.
-pub fn status_text(api: ApiKey, version: i16, status: Status, errors: &[ErrorRef]) -> String {
-    let mut out = String::new();
-    push_status(&mut out, api, version, status, errors);
-    out
-}
-
-/// [`status_text`], written at the end of `out`.
-fn push_status(out: &mut String, api: ApiKey, version: i16, status: Status, errors: &[ErrorRef]) {
-    match status {
-        Status::NoResponse(why) => {
-            out.push_str("no response (");
-            out.push_str(&why.as_str().replace('_', " "));
-            out.push(')');
-        }
-        Status::NoResponseExpected => out.push_str("no response expected (acks=0)"),
-        Status::Error => {
-            push_error_names(out, errors);
-            if !errors.is_empty()
-                && errors
-                    .iter()
-                    .all(|r| crate::session::expected_answer(api, version, ErrorCode(r.code)))
-            {
-                out.push_str(" (negotiation)");
-            }
-        }
-        s => out.push_str(s.as_str()),
     }
 }
 
@@ -840,6 +728,7 @@ impl<W: Write> TextWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::present::{clock, latency};
 
     #[test]
     fn latency_units() {

@@ -11,7 +11,7 @@
 use crate::kafka::ApiKey;
 use crate::kafka::records::{Batch, RecordSet};
 use crate::kafka::schema::views::{self, Array, Element};
-use crate::words::noun;
+use crate::present::noun;
 
 use super::record::{Body, Exchange, TopicIdNames};
 

@@ -4,11 +4,8 @@
 
 use std::io::Write;
 
-use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::layout::Rect;
 
 use crate::analysis::connections::Connections;
 use crate::analysis::groups::{GroupLimits, Groups};
@@ -21,9 +18,9 @@ use crate::session::{Body, CaptureInfo, DecodeOptions, Exchange, Record, Summary
 use super::detail::{Detail, DetailInput};
 use super::filter::Filter;
 use super::keys::{self, Action};
+use super::ladder::FlowCache;
 use super::store::{Item, Row, Store, StoreLimits};
 use super::theme::Theme;
-use super::view;
 
 /// The views, in Tab order; their numbers are their keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +54,8 @@ impl View {
         }
     }
 
-    fn number(self) -> usize {
+    /// Its key: 1 for the first.
+    pub fn number(self) -> usize {
         View::ALL.iter().position(|v| *v == self).unwrap_or(0) + 1
     }
 }
@@ -163,6 +161,30 @@ const EXPORT_FILE: &str = "kwire-export.ndjson";
 /// Deepest back stack (Enter from Connections or Findings, then Esc).
 pub const MAX_BACK: usize = 16;
 
+/// Columns a sideways step scrolls (← →).
+pub const HSCROLL_STEP: usize = 8;
+
+/// What the screen has room for, measured by the views before each frame
+/// (`view::measure`): [`App::fit`] keeps selections and scrolls within it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Viewport {
+    /// The area under the header: the views, the detail, the help.
+    pub body: Rect,
+    /// Rows a page holds (PageUp, PageDown).
+    pub page: usize,
+    /// Rows of the current view's list.
+    pub list_rows: usize,
+    /// The Groups view's flow pane, inside its border.
+    pub flow_rows: usize,
+    pub flow_width: usize,
+    /// How far the Stats view and the help can scroll down.
+    pub stats_max: usize,
+    pub help_max: usize,
+    /// Cells the widest row shown goes beyond the screen (how far ← →
+    /// can scroll).
+    pub overflow: usize,
+}
+
 /// Options of the UI.
 #[derive(Clone, Debug)]
 pub struct AppOptions {
@@ -220,7 +242,7 @@ pub struct App {
     pub group_list: ListState,
     /// Scroll of the selected group's flow; `Some` when the flow has focus.
     pub flow: Option<ListState>,
-    pub group_cache: view::groups::FlowCache,
+    pub group_cache: FlowCache,
     pub stats_scroll: usize,
     pub diagnoser: crate::analysis::findings::Diagnoser,
     /// The findings as last stated, and when (records ingested then).
@@ -230,7 +252,7 @@ pub struct App {
     pub finding_list: ListState,
     /// The Charts view's time series of `visible` and its state.
     pub series: super::series::Series,
-    pub charts: view::charts::ChartsState,
+    pub charts: super::series::ChartsState,
 
     pub detail: Option<(u64, Detail)>,
     pub help: bool,
@@ -238,8 +260,11 @@ pub struct App {
     pub prompt: Option<Prompt>,
     /// A one-line message for the status bar (export written, …).
     pub message: Option<String>,
-    /// Rows of the list area at the last render (for paging).
+    /// Rows of the list area at the last frame (for paging).
     pub page: usize,
+    /// Cells the current view is scrolled sideways, and how far it can be.
+    pub hscroll: usize,
+    pub hscroll_max: usize,
 }
 
 impl App {
@@ -287,6 +312,8 @@ impl App {
             prompt: None,
             message: None,
             page: 20,
+            hscroll: 0,
+            hscroll_max: 0,
             opts,
         }
     }
@@ -351,8 +378,12 @@ impl App {
         }
     }
 
-    /// Bring the timeline's visible rows up to date with the store.
+    /// Bring what the views show up to date with the records: the findings
+    /// (when shown) and the timeline's visible rows.
     pub fn refresh(&mut self) {
+        if self.view == View::Findings && self.detail.is_none() {
+            self.refresh_findings();
+        }
         if self.paused {
             return;
         }
@@ -426,6 +457,52 @@ impl App {
         self.timeline.selected = keep
             .and_then(|k| self.visible.iter().position(|r| *r == k))
             .unwrap_or(0);
+    }
+
+    /// Keep every selection and scroll within what the screen shows (the
+    /// update step of a frame; `view::measure` gives `vp`).
+    pub fn fit(&mut self, vp: Viewport) {
+        self.page = vp.page;
+        self.charts.width = vp.body.width;
+        self.help_scroll = self.help_scroll.min(vp.help_max);
+        self.hscroll_max = vp.overflow;
+        self.hscroll = self.hscroll.min(vp.overflow);
+        if let Some((_, d)) = &mut self.detail {
+            d.fit(vp.body);
+            return;
+        }
+        match self.view {
+            View::Timeline => self
+                .timeline
+                .scroll_into_view(vp.list_rows, self.visible.len()),
+            View::Connections => self
+                .conn_list
+                .scroll_into_view(vp.list_rows, self.conns.len()),
+            View::Groups => {
+                self.group_list
+                    .scroll_into_view(vp.list_rows, self.groups.len());
+                self.group_cache.update(
+                    &self.groups,
+                    self.group_list.selected,
+                    &self.opts.theme,
+                    vp.flow_width,
+                );
+                if let Some(st) = &mut self.flow {
+                    st.scroll_into_view(vp.flow_rows, self.group_cache.len());
+                }
+            }
+            View::Stats => self.stats_scroll = self.stats_scroll.min(vp.stats_max),
+            View::Findings => self
+                .finding_list
+                .scroll_into_view(vp.list_rows, self.findings.len()),
+            // The cursor is a time: it stays valid whatever the width.
+            View::Charts => {}
+        }
+    }
+
+    /// Rows the store has that a paused timeline does not show yet.
+    pub fn pending_rows(&self) -> usize {
+        self.store.rows().len().saturating_sub(self.scanned)
     }
 
     /// The selected exchange's index, if the selection is an exchange.
@@ -532,6 +609,7 @@ impl App {
     fn switch(&mut self, v: View) {
         self.view = v;
         self.flow = None;
+        self.hscroll = 0;
     }
 
     fn list_action(&mut self, a: Action) {
@@ -544,12 +622,16 @@ impl App {
             View::Timeline => (&mut self.timeline, self.visible.len()),
             View::Connections => (&mut self.conn_list, self.conns.len()),
             View::Groups => match &mut self.flow {
-                Some(f) => (f, view::groups::flow_len_of(&self.group_cache)),
+                Some(f) => (f, self.group_cache.len()),
                 None => (&mut self.group_list, self.groups.len()),
             },
             View::Findings => (&mut self.finding_list, self.findings.len()),
             View::Stats => {
                 match a {
+                    Action::Left => self.hscroll = self.hscroll.saturating_sub(HSCROLL_STEP),
+                    Action::Right => {
+                        self.hscroll = (self.hscroll + HSCROLL_STEP).min(self.hscroll_max)
+                    }
                     Action::Down => self.stats_scroll += 1,
                     Action::Up => self.stats_scroll = self.stats_scroll.saturating_sub(1),
                     Action::PageDown => self.stats_scroll += page as usize,
@@ -565,6 +647,14 @@ impl App {
             View::Charts => return,
         };
         match a {
+            Action::Left => {
+                self.hscroll = self.hscroll.saturating_sub(HSCROLL_STEP);
+                return;
+            }
+            Action::Right => {
+                self.hscroll = (self.hscroll + HSCROLL_STEP).min(self.hscroll_max);
+                return;
+            }
             Action::Down => state.step(1, len),
             Action::Up => state.step(-1, len),
             Action::PageDown => state.step(page, len),
@@ -624,20 +714,14 @@ impl App {
                 None => {
                     if !self.groups.is_empty() {
                         // Start on the first step of the ladder.
-                        let first = self
-                            .group_cache
-                            .lines
-                            .iter()
-                            .position(|l| l.index.is_some())
-                            .unwrap_or(0);
                         self.flow = Some(ListState {
-                            selected: first,
+                            selected: self.group_cache.first_step(),
                             offset: 0,
                         });
                     }
                 }
                 Some(f) => {
-                    if let Some(i) = view::groups::flow_exchange(self, f.selected) {
+                    if let Some(i) = self.group_cache.exchange(f.selected) {
                         self.open_detail(i as u64);
                     }
                 }
@@ -646,7 +730,7 @@ impl App {
                 let text = self
                     .findings
                     .get(self.finding_list.selected)
-                    .and_then(view::findings::filter_for);
+                    .and_then(filter_for);
                 match text.map(|t| (Filter::parse(&t), t)) {
                     Some((Ok(f), t)) => {
                         self.remember_return();
@@ -663,7 +747,7 @@ impl App {
 
     /// A key of the Charts view.
     fn charts_action(&mut self, a: Action) {
-        use view::charts::Outcome;
+        use super::series::Outcome;
         let live = self.opts.mode == Mode::Live;
         match self
             .charts
@@ -812,7 +896,7 @@ impl App {
                     .unwrap_or_else(|_| path.to_string());
                 let mut m = format!(
                     "wrote {} to {full}",
-                    crate::words::count(n, "exchange", "exchanges")
+                    crate::present::count(n, "exchange", "exchanges")
                 );
                 if undecoded > 0 {
                     m.push_str(&format!(" ({undecoded} without bodies: not held)"));
@@ -921,186 +1005,15 @@ impl App {
         crate::session::names::attach_known(&mut e, |id| self.names.name(id).cloned());
         e
     }
+}
 
-    /// Draw the whole UI.
-    pub fn render(&mut self, f: &mut Frame) {
-        self.refresh();
-        let area = f.area();
-        let [head, body, foot] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Min(1),
-            Constraint::Length(if self.prompt.is_some() { 2 } else { 1 }),
-        ])
-        .areas(area);
-        self.render_head(f, head);
-        self.page = usize::from(body.height.saturating_sub(2)).max(1);
-        self.charts.width = body.width;
-        match &mut self.detail {
-            Some((_, d)) => d.render(f, body, &self.opts.theme),
-            None => match self.view {
-                View::Timeline => view::timeline::render(self, f, body),
-                View::Connections => view::connections::render(self, f, body),
-                View::Groups => view::groups::render(self, f, body),
-                View::Stats => view::stats::render(self, f, body),
-                View::Findings => view::findings::render(self, f, body),
-                View::Charts => view::charts::render(self, f, body),
-            },
-        }
-        self.render_foot(f, foot);
-        if self.help {
-            view::help::render(self, f, body);
-        }
+/// The filter that shows a finding's exchanges: its frames.
+pub fn filter_for(f: &crate::analysis::findings::Finding) -> Option<String> {
+    if f.frames.is_empty() {
+        return None;
     }
-
-    fn render_head(&self, f: &mut Frame, area: Rect) {
-        let t = &self.opts.theme;
-        let src = self.capture.as_ref().map_or("", |c| c.source.as_str());
-        // The file's name: the path is in the shell that opened it.
-        let src = std::path::Path::new(src)
-            .file_name()
-            .map_or(src.into(), |n| n.to_string_lossy());
-        let mut right = format!(" {src} ");
-        if self.opts.mode == Mode::Live {
-            right = format!(" ● live {src} ");
-        }
-        let tabs = |short: bool| {
-            let mut spans = vec![Span::styled(" kwire ", t.header())];
-            for v in View::ALL {
-                let shown = v == self.view && self.detail.is_none();
-                let label = if short && !shown {
-                    format!(" {} ", v.number())
-                } else {
-                    format!(" {} {} ", v.number(), v.title())
-                };
-                spans.push(Span::styled(
-                    label,
-                    if shown { t.selected() } else { t.dim() },
-                ));
-            }
-            if self.detail.is_some() {
-                spans.push(Span::styled(" Detail ", t.selected()));
-            }
-            spans.push(Span::raw(right.clone()));
-            Line::from(spans)
-        };
-        // When the titles and the source do not fit, the views not shown
-        // keep their numbers only.
-        let mut line = tabs(false);
-        if line.width() > usize::from(area.width) {
-            line = tabs(true);
-        }
-        f.render_widget(Paragraph::new(line), area);
-    }
-
-    fn render_foot(&self, f: &mut Frame, area: Rect) {
-        let t = &self.opts.theme;
-        if let Some(p) = &self.prompt {
-            let [err, line] =
-                Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-            let label = match p.kind {
-                PromptKind::Filter => "/",
-                PromptKind::Export => "write NDJSON to: ",
-            };
-            let msg = match (&p.kind, &p.error) {
-                (_, Some((at, m))) => Line::from(vec![
-                    Span::styled(format!(" ✗ at {}: ", at + 1), t.fatal()),
-                    Span::styled(m.clone(), t.fatal()),
-                ]),
-                (PromptKind::Filter, None) if !p.text.trim().is_empty() => Line::from(
-                    Span::styled(" ✓ valid filter; Enter applies, Esc cancels", t.ok()),
-                ),
-                (PromptKind::Filter, None) => Line::from(Span::styled(
-                    " api:Fetch topic:orders group:billing err client:… lat>50ms, free text; ? for all terms",
-                    t.dim(),
-                )),
-                (PromptKind::Export, None) => Line::from(Span::styled(
-                    " the exchanges the timeline shows, as `kwire export` writes them; Enter writes",
-                    t.dim(),
-                )),
-            };
-            f.render_widget(Paragraph::new(msg), err);
-            f.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::styled(label, t.key()),
-                    Span::raw(p.text.clone()),
-                    Span::styled("▏", t.key()),
-                ])),
-                line,
-            );
-            return;
-        }
-        let mut spans = Vec::new();
-        let shown = self
-            .visible
-            .iter()
-            .filter(|r| matches!(r, Row::Exchange(_)))
-            .count();
-        spans.push(Span::raw(format!(
-            " {}",
-            crate::words::count(self.store.len() as u64, "exchange", "exchanges")
-        )));
-        if !self.filter.is_empty() {
-            spans.push(Span::styled(
-                format!(" · {shown} match /{}", self.filter_text),
-                t.key(),
-            ));
-        }
-        if self.loading {
-            spans.push(Span::styled(
-                if self.opts.mode == Mode::Live {
-                    " · capturing"
-                } else {
-                    " · reading…"
-                },
-                t.ok(),
-            ));
-        }
-        if self.follow {
-            spans.push(Span::styled(" · follow", t.key()));
-        }
-        if self.paused {
-            let pending = self.store.rows().len().saturating_sub(self.scanned);
-            spans.push(Span::styled(
-                format!(" · PAUSED ({pending} new)"),
-                t.warning(),
-            ));
-        }
-        if let Some(d) = self.drops
-            && d.any()
-        {
-            spans.push(Span::styled(
-                format!(
-                    " · ⚠ packets dropped: kernel {} (if {}), queue {}",
-                    d.dropped, d.if_dropped, d.queue_dropped
-                ),
-                t.warning(),
-            ));
-        }
-        if self.internal_drops > 0 {
-            spans.push(Span::styled(
-                format!(
-                    " · ⚠ UI behind: {} dropped",
-                    crate::words::count(self.internal_drops, "record", "records")
-                ),
-                t.warning(),
-            ));
-        }
-        let s = &self.store;
-        if s.evicted_exchanges > 0 || s.evicted_bodies > 0 {
-            spans.push(Span::styled(
-                format!(
-                    " · ⚠ let go: {} exchanges, {} bodies (memory limits)",
-                    s.evicted_exchanges, s.evicted_bodies
-                ),
-                t.warning(),
-            ));
-        }
-        if let Some(m) = &self.message {
-            spans.push(Span::styled(format!(" · {m}"), t.key()));
-        }
-        spans.push(Span::styled("  ? help  q quit", t.dim()));
-        f.render_widget(Paragraph::new(Line::from(spans)), area);
-    }
+    let terms: Vec<String> = f.frames.iter().map(|n| format!("frame:{n}")).collect();
+    Some(terms.join(" or "))
 }
 
 /// The status as the timeline and detail say it.
@@ -1108,35 +1021,7 @@ impl App {
 pub fn status_text(it: &Item) -> String {
     match (it.status, it.throttle_ms) {
         (crate::session::Status::Ok, Some(ms)) => format!("throttled {ms}ms"),
-        (status, _) => {
-            crate::export::text::status_text(it.api_key, it.api_version, status, &it.errors)
-        }
-    }
-}
-
-impl App {
-    /// Draw into a `width`×`height` test terminal and return its text, one
-    /// line per row (trailing spaces trimmed): for snapshots.
-    pub fn render_to_string(&mut self, width: u16, height: u16) -> String {
-        let backend = ratatui::backend::TestBackend::new(width, height);
-        let mut term = match ratatui::Terminal::new(backend) {
-            Ok(t) => t,
-            Err(_) => return String::new(),
-        };
-        if term.draw(|f| self.render(f)).is_err() {
-            return String::new();
-        }
-        let buf = term.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            let mut line = String::new();
-            for x in 0..buf.area.width {
-                line.push_str(buf[(x, y)].symbol());
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
+        (status, _) => crate::present::status_text(it.api_key, it.api_version, status, &it.errors),
     }
 }
 

@@ -42,11 +42,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
 use super::theme::{Theme, glyph};
-use crate::export::text::latency;
 use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
 use crate::kafka::records::{RecordLimits, RecordsMode};
 use crate::kafka::schema::MessageKind;
+use crate::present::latency;
 use crate::session::{DecodeOptions, ErrorRef, decode_body};
 use tree::{Item, NO_PARENT, Tone};
 
@@ -196,10 +196,9 @@ impl Detail {
         true
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, theme: &Theme) {
-        if area.is_empty() {
-            return;
-        }
+    /// Where the parts go in `area`: the two head lines, the tabs, the tree
+    /// and the hex (none for a message without bytes).
+    fn layout(&self, area: Rect) -> (Rect, Rect, Rect, Rect, Option<Rect>) {
         let [h1, h2, tabs, body] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(1),
@@ -207,32 +206,56 @@ impl Detail {
             Constraint::Min(0),
         ])
         .areas(area);
-        for (line, at) in self.head.iter().zip([h1, h2]) {
-            f.render_widget(styled_line(line, theme), at);
+        let len = self.panes.get(self.current).map_or(0, |p| p.bytes.len());
+        if len == 0 || body.is_empty() {
+            return (h1, h2, tabs, body, None);
         }
-        f.render_widget(self.tabs(theme), tabs);
-        if body.is_empty() {
-            return;
-        }
-        let pane = &mut self.panes[self.current];
-        if pane.bytes.is_empty() {
-            pane.render_tree(f, body, theme);
-            return;
-        }
-        let len = pane.bytes.len();
-        let (tree_area, hex_area) = if body.width >= SIDE_BY_SIDE {
+        if body.width >= SIDE_BY_SIDE {
             let w = hex::row_width(len) as u16 + 2;
             let [t, h] =
                 Layout::horizontal([Constraint::Min(0), Constraint::Length(w)]).areas(body);
-            (t, h)
+            (h1, h2, tabs, t, Some(h))
         } else {
             let rows = (hex::rows(len) as u16).saturating_add(2);
             let h = rows.min((body.height * 2 / 5).max(5)).min(body.height);
             let [t, h] = Layout::vertical([Constraint::Min(0), Constraint::Length(h)]).areas(body);
-            (t, h)
+            (h1, h2, tabs, t, Some(h))
+        }
+    }
+
+    /// Keep the selection and the hex in view in `area` (before drawing).
+    pub fn fit(&mut self, area: Rect) {
+        if area.is_empty() {
+            return;
+        }
+        let (_, _, _, tree, hex) = self.layout(area);
+        let Some(pane) = self.panes.get_mut(self.current) else {
+            return;
         };
-        pane.render_tree(f, tree_area, theme);
-        pane.render_hex(f, hex_area, theme);
+        pane.fit_tree(tree);
+        if let Some(h) = hex {
+            pane.fit_hex(h);
+        }
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        if area.is_empty() {
+            return;
+        }
+        let (h1, h2, tabs, tree, hex) = self.layout(area);
+        for (line, at) in self.head.iter().zip([h1, h2]) {
+            f.render_widget(styled_line(line, theme), at);
+        }
+        f.render_widget(self.tabs(theme), tabs);
+        let Some(pane) = self.panes.get(self.current) else {
+            return;
+        };
+        if !tree.is_empty() {
+            pane.render_tree(f, tree, theme);
+        }
+        if let Some(h) = hex {
+            pane.render_hex(f, h, theme);
+        }
     }
 
     /// Which message is shown, and the keys.
@@ -650,11 +673,44 @@ impl Pane {
         }
     }
 
-    fn render_tree(&mut self, f: &mut Frame, area: Rect, theme: &Theme) {
-        let block = Block::bordered().title(Line::from(vec![
+    /// The tree's bordered block.
+    fn tree_block(&self, theme: &Theme) -> Block<'static> {
+        Block::bordered().title(Line::from(vec![
             Span::styled(format!(" {} ", self.label), theme.header()),
             Span::styled(format!("{} ", self.title), theme.dim()),
-        ]));
+        ]))
+    }
+
+    /// Notes shown in a tree pane of `inner` (at most half of it), and the
+    /// rows left for the tree.
+    fn tree_rows(&self, inner: Rect) -> (usize, usize) {
+        let room = usize::from(inner.height / 2).max(1);
+        let notes = self.notes.len().min(room);
+        (notes, usize::from(inner.height).saturating_sub(notes))
+    }
+
+    /// Keep the selection in view, with a few lines of context around it.
+    fn fit_tree(&mut self, area: Rect) {
+        let inner = Block::bordered().inner(area);
+        if inner.is_empty() {
+            return;
+        }
+        let (_, height) = self.tree_rows(inner);
+        self.page = height.max(1);
+        if self.visible.is_empty() {
+            return;
+        }
+        let context = (height / 4).min(3);
+        if self.sel < self.top + context {
+            self.top = self.sel.saturating_sub(context);
+        } else if self.sel + context >= self.top + height {
+            self.top = self.sel + context + 1 - height;
+        }
+        self.top = self.top.min(self.visible.len().saturating_sub(height));
+    }
+
+    fn render_tree(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let block = self.tree_block(theme);
         let inner = block.inner(area);
         f.render_widget(block, area);
         if inner.is_empty() {
@@ -666,43 +722,50 @@ impl Pane {
             ..inner
         };
         let mut y = inner.y;
-        // Notes take at most half of the pane.
-        let room = usize::from(inner.height / 2).max(1);
-        for (k, (tone, note)) in self.notes.iter().enumerate() {
-            let (text, tone) = if k + 1 == room && self.notes.len() > room {
+        let (shown, height) = self.tree_rows(inner);
+        for (k, (tone, note)) in self.notes.iter().enumerate().take(shown) {
+            let (text, tone) = if k + 1 == shown && self.notes.len() > shown {
                 (format!("+{} more notes", self.notes.len() - k), Tone::Dim)
             } else {
                 (note.clone(), *tone)
             };
             f.render_widget(Line::styled(text, style(theme, tone)), row(y));
             y += 1;
-            if k + 1 == room {
-                break;
-            }
         }
-        let height = usize::from(inner.bottom() - y);
-        self.page = height.max(1);
         if self.visible.is_empty() {
             if self.notes.is_empty() && height > 0 {
                 f.render_widget(Line::styled("empty body", theme.dim()), row(y));
             }
             return;
         }
-        // Keep a few lines of context around the selection.
-        let context = (height / 4).min(3);
-        if self.sel < self.top + context {
-            self.top = self.sel.saturating_sub(context);
-        } else if self.sel + context >= self.top + height {
-            self.top = self.sel + context + 1 - height;
-        }
-        self.top = self.top.min(self.visible.len().saturating_sub(height));
-        for (k, &i) in self.visible[self.top..].iter().take(height).enumerate() {
-            let line = self.item_line(i as usize, self.top + k == self.sel, theme);
+        let top = self.top.min(self.visible.len());
+        for (k, &i) in self.visible[top..].iter().take(height).enumerate() {
+            let line = self.item_line(i as usize, top + k == self.sel, theme);
             f.render_widget(line, row(y + k as u16));
         }
     }
 
-    fn render_hex(&mut self, f: &mut Frame, area: Rect, theme: &Theme) {
+    /// Bring the selected field's bytes into the hex's view.
+    fn fit_hex(&mut self, area: Rect) {
+        let inner = Block::bordered().inner(area);
+        if inner.is_empty() {
+            return;
+        }
+        let len = self.bytes.len();
+        let height = usize::from(inner.height);
+        let sel = self.selected();
+        if let Some(i) = sel
+            && self.hex_for != Some((i, inner.height))
+        {
+            if let Some(r) = self.range_of(i) {
+                self.hex_top = hex::scroll_to(self.hex_top, height, &r, len);
+            }
+            self.hex_for = Some((i, inner.height));
+        }
+        self.hex_top = self.hex_top.min(hex::rows(len).saturating_sub(height));
+    }
+
+    fn render_hex(&self, f: &mut Frame, area: Rect, theme: &Theme) {
         let len = self.bytes.len();
         let sel = self.selected();
         let range = sel.and_then(|i| self.range_of(i));
@@ -737,22 +800,14 @@ impl Pane {
             return;
         }
         let height = usize::from(inner.height);
-        if let Some(i) = sel
-            && self.hex_for != Some((i, inner.height))
-        {
-            if let Some(r) = &range {
-                self.hex_top = hex::scroll_to(self.hex_top, height, r, len);
-            }
-            self.hex_for = Some((i, inner.height));
-        }
-        self.hex_top = self.hex_top.min(hex::rows(len).saturating_sub(height));
+        let hex_top = self.hex_top.min(hex::rows(len).saturating_sub(height));
         let st = hex::Styles {
             text: theme.text(),
             dim: theme.dim(),
             highlight: theme.highlight(),
         };
-        for k in 0..height.min(hex::rows(len).saturating_sub(self.hex_top)) {
-            let line = hex::row(&self.bytes, self.hex_top + k, range.as_ref(), &st);
+        for k in 0..height.min(hex::rows(len).saturating_sub(hex_top)) {
+            let line = hex::row(&self.bytes, hex_top + k, range.as_ref(), &st);
             let at = Rect {
                 y: inner.y + k as u16,
                 height: 1,

@@ -13,6 +13,9 @@ pub enum Action {
     PageDown,
     Top,
     Bottom,
+    /// Scroll wide rows sideways.
+    Left,
+    Right,
     /// Open the selection (detail of an exchange, a group's flow, a
     /// connection's exchanges).
     Open,
@@ -30,9 +33,6 @@ pub enum Action {
     Pause,
     TimeMode,
     Export,
-    /// Charts: the previous or next bucket.
-    Left,
-    Right,
     /// Charts: all / by API / by broker.
     Split,
     Help,
@@ -153,6 +153,18 @@ pub const BINDINGS: &[Binding] = &[
         help: "last row",
     },
     Binding {
+        keys: &[Char('h'), Code(KeyCode::Left)],
+        action: Action::Left,
+        scope: Scope::Lists,
+        help: "scroll wide rows left; in Charts the previous bucket",
+    },
+    Binding {
+        keys: &[Char('l'), Code(KeyCode::Right)],
+        action: Action::Right,
+        scope: Scope::Lists,
+        help: "scroll wide rows right (… marks a row that goes on); in Charts the next bucket",
+    },
+    Binding {
         keys: &[Code(KeyCode::Enter)],
         action: Action::Open,
         scope: Scope::Lists,
@@ -261,22 +273,10 @@ pub const BINDINGS: &[Binding] = &[
         help: "write the filtered exchanges as NDJSON",
     },
     Binding {
-        keys: &[Char('h'), Code(KeyCode::Left)],
-        action: Action::Left,
-        scope: Scope::Charts,
-        help: "previous bucket (j k ↑ ↓ choose the chart: requests, p99, errors)",
-    },
-    Binding {
-        keys: &[Char('l'), Code(KeyCode::Right)],
-        action: Action::Right,
-        scope: Scope::Charts,
-        help: "next bucket; G the newest (follows a live capture again)",
-    },
-    Binding {
         keys: &[Char('b')],
         action: Action::Split,
         scope: Scope::Charts,
-        help: "all / by API / by broker",
+        help: "all / by API / by broker (j k ↑ ↓ choose the chart Enter filters for; G the newest bucket, following a live capture again)",
     },
     Binding {
         keys: &[Char('?')],

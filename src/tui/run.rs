@@ -252,7 +252,7 @@ fn ui_loop(
         // and once a second anyway in live mode (the clock moves on).
         let due = last_draw.elapsed() >= Duration::from_millis(50);
         if (dirty && due) || (live && last_draw.elapsed() >= Duration::from_secs(1)) {
-            term.draw(|f| app.render(f))?;
+            term.draw(|f| crate::tui::view::frame(app, f))?;
             last_draw = Instant::now();
             dirty = false;
         }
@@ -270,7 +270,7 @@ fn ui_loop(
             if app.quit {
                 return Ok(());
             }
-            term.draw(|f| app.render(f))?;
+            term.draw(|f| crate::tui::view::frame(app, f))?;
             last_draw = Instant::now();
             dirty = false;
         }

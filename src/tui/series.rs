@@ -34,6 +34,7 @@ use crate::capture::Timestamp;
 use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
 
+use super::keys::Action;
 use super::store::{Item, Row, Store};
 
 /// Most buckets a lane holds; past it, buckets merge into wider ones.
@@ -716,6 +717,167 @@ impl Series {
     }
 }
 
+// ------------------------------------------------------------------
+// The Charts view's state: what keys change (the view draws from it).
+
+/// Series drawn in a breakdown: the busiest four and "other".
+pub const MAX_SHOWN: usize = 5;
+/// Columns of the labels left of the charts, below [`WIDE`] columns and
+/// from it.
+pub const GUTTER: u16 = 12;
+pub const GUTTER_WIDE: u16 = 18;
+pub const WIDE: u16 = 120;
+/// The three charts, top to bottom.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Metric {
+    #[default]
+    Requests,
+    Latency,
+    Errors,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 3] = [Metric::Requests, Metric::Latency, Metric::Errors];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Metric::Requests => "requests/s",
+            Metric::Latency => "p99 latency (log scale)",
+            Metric::Errors => "errors/s (errors and unanswered requests)",
+        }
+    }
+}
+
+/// The view's own state: changed by keys only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChartsState {
+    pub split: Split,
+    /// The chart Enter filters for (the errors chart: only problems).
+    pub focus: Metric,
+    /// The cursor's time (ns since the epoch); `None`: the newest column.
+    pub cursor: Option<i128>,
+    /// Width of the view at the last draw (columns follow from it).
+    pub width: u16,
+}
+
+/// What a key asks the app to do after the view's state changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Nothing,
+    /// Stop (`false`) or start following the newest data.
+    Follow(bool),
+    /// Show the timeline with this filter.
+    Jump(String),
+    Message(&'static str),
+}
+
+/// Plot columns in a view `width` cells wide.
+pub fn plot_columns(width: u16) -> usize {
+    usize::from(width.saturating_sub(gutter(width) + 2)).max(1)
+}
+
+/// Columns of the labels left of the charts in a view `width` wide.
+pub fn gutter(width: u16) -> u16 {
+    if width >= WIDE { GUTTER_WIDE } else { GUTTER }
+}
+
+impl ChartsState {
+    /// The columns shown of `series`.
+    pub fn window(&self, series: &Series, follow: bool) -> Window {
+        series.window(plot_columns(self.width), follow)
+    }
+
+    /// The cursor's column in `w`.
+    pub fn column(&self, w: &Window, follow: bool) -> usize {
+        match self.cursor {
+            Some(t) if !follow => w.column_of(t),
+            _ => w.columns.saturating_sub(1),
+        }
+    }
+
+    /// Act on a key of the Charts view. `live`: the input is a live
+    /// capture (G resumes following it).
+    pub fn act(
+        &mut self,
+        a: Action,
+        series: &Series,
+        filter_text: &str,
+        follow: bool,
+        live: bool,
+    ) -> Outcome {
+        let w = self.window(series, follow);
+        let cur = self.column(&w, follow);
+        let page = (w.columns / 4).max(1);
+        let to = |s: &mut Self, c: usize| {
+            s.cursor = Some(w.start_of(c.min(w.columns.saturating_sub(1))));
+            if follow {
+                Outcome::Follow(false)
+            } else {
+                Outcome::Nothing
+            }
+        };
+        match a {
+            Action::Up => {
+                self.focus = match self.focus {
+                    Metric::Requests | Metric::Latency => Metric::Requests,
+                    Metric::Errors => Metric::Latency,
+                };
+                Outcome::Nothing
+            }
+            Action::Down => {
+                self.focus = match self.focus {
+                    Metric::Requests => Metric::Latency,
+                    Metric::Latency | Metric::Errors => Metric::Errors,
+                };
+                Outcome::Nothing
+            }
+            Action::Split => {
+                self.split = self.split.next();
+                Outcome::Nothing
+            }
+            Action::Left => to(self, cur.saturating_sub(1)),
+            Action::Right => to(self, cur + 1),
+            Action::PageUp => to(self, cur.saturating_sub(page)),
+            Action::PageDown => to(self, cur + page),
+            Action::Top => to(self, 0),
+            Action::Bottom => {
+                self.cursor = None;
+                if live && !follow {
+                    Outcome::Follow(true)
+                } else {
+                    Outcome::Nothing
+                }
+            }
+            Action::Open => match jump_filter(series, &w, cur, filter_text, self.focus) {
+                Some(text) => Outcome::Jump(text),
+                None => Outcome::Message("no exchanges in this bucket"),
+            },
+            _ => Outcome::Nothing,
+        }
+    }
+}
+
+/// The timeline filter of column `c`: the current filter and the column's
+/// request frames (and its problems when the errors chart is chosen).
+///
+/// `frame` matches a request's or a response's frame, so an exchange whose
+/// request came before the column and whose response within it is shown
+/// too: what was answered in that stretch of time.
+fn jump_filter(series: &Series, w: &Window, c: usize, current: &str, m: Metric) -> Option<String> {
+    let all = series.all(w);
+    let (first, last) = all.get(c)?.frames()?;
+    let mut text = String::new();
+    if !current.trim().is_empty() {
+        text.push_str(&format!("({}) ", current.trim()));
+    }
+    text.push_str(&format!("frame>={first} frame<={last}"));
+    if m == Metric::Errors {
+        // What the errors chart counts: `Outcome::is_problem`.
+        text.push_str(" (err or noresp)");
+    }
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -784,6 +946,13 @@ mod tests {
     const METADATA: i16 = 3;
     const API_VERSIONS: i16 = 18;
     const NOT_LEADER: i16 = 6;
+
+    #[test]
+    fn columns_fit_the_width() {
+        assert_eq!(plot_columns(80), 66);
+        assert_eq!(plot_columns(200), 180);
+        assert_eq!(plot_columns(0), 1);
+    }
 
     #[test]
     fn sketch_is_within_its_bound() {

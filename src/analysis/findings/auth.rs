@@ -36,8 +36,10 @@ use crate::kafka::schema::views::{
 };
 use crate::session::{Body, Event, EventKind, Exchange, Status};
 
-use super::requests::{client_key, dur, plural};
+use super::requests::client_key;
 use super::{Context, Detector, Finding, MAX_FRAMES, Severity, push_bounded};
+use crate::present::duration;
+use crate::present::plural_suffix;
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -384,7 +386,7 @@ impl Detector for Auth {
                         "{} {} login{}{who} failed at broker {}: {why}",
                         t.count,
                         k.mechanism,
-                        plural(t.count),
+                        plural_suffix(t.count),
                         k.broker
                     ),
                 ),
@@ -395,7 +397,7 @@ impl Detector for Auth {
                         k.broker,
                         k.mechanism,
                         t.count,
-                        plural(t.count),
+                        plural_suffix(t.count),
                         if offered.is_empty() {
                             "none".to_string()
                         } else {
@@ -460,10 +462,10 @@ impl Detector for Auth {
                 format!(
                     "clients re-authenticated {} time{} on {} connection{} to broker {broker} (KIP-368){}",
                     r.count,
-                    plural(r.count),
+                    plural_suffix(r.count),
                     r.connections,
-                    plural(r.connections),
-                    match (r.min_us.map(dur), r.max_us.map(dur)) {
+                    plural_suffix(r.connections),
+                    match (r.min_us.map(duration), r.max_us.map(duration)) {
                         (Some(a), Some(b)) if a == b => format!(", every {a}"),
                         (Some(a), Some(b)) => format!(", every {a} to {b}"),
                         _ => String::new(),

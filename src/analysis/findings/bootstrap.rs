@@ -25,8 +25,9 @@ use crate::kafka::schema::views::ApiVersionsResponse;
 use crate::session::{Body, Event, EventKind, Exchange, Status};
 use crate::tcp::CloseReason;
 
-use super::requests::{client_key, dur, plural};
+use super::requests::client_key;
 use super::{Context, Detector, Finding, MAX_FRAMES, Severity};
+use crate::present::{duration, plural_suffix};
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -308,7 +309,7 @@ impl Detector for Bootstrap {
                         format!(
                             "client {name} retried ApiVersions v{v} {n} times on {} connection{} to {} ({}); the broker answered UNSUPPORTED_VERSION {} and the client never sent another request",
                             streams.len(),
-                            plural(streams.len() as u64),
+                            plural_suffix(streams.len() as u64),
                             if brokers.len() == 1 {
                                 "broker".to_string()
                             } else {
@@ -331,7 +332,7 @@ impl Detector for Bootstrap {
                     f.last = c.last;
                     f.details.push(format!(
                         "over {}: the client never got past bootstrap (no Metadata, nothing produced or fetched)",
-                        dur(span)
+                        duration(span)
                     ));
                     f.details.push(
                         "the broker's UNSUPPORTED_VERSION answer carries the ApiVersions versions it supports (KIP-511); a client should retry at one of them (librdkafka falls back to v0) — this one does not: upgrade it or pin its api_version to the broker's".to_string(),
@@ -357,7 +358,7 @@ impl Detector for Bootstrap {
                     format!(
                         "client {name} re-sent the same ApiVersions version {} time{} on a connection right after the broker answered it UNSUPPORTED_VERSION",
                         c.same_version_retries,
-                        plural(c.same_version_retries)
+                        plural_suffix(c.same_version_retries)
                     ),
                 );
                 f.count = c.same_version_retries;
@@ -378,9 +379,9 @@ impl Detector for Bootstrap {
                     format!(
                         "client {name} never completed bootstrap: {} connection{} to {} over {}, and no request was answered successfully ({})",
                         c.conns,
-                        plural(c.conns),
+                        plural_suffix(c.conns),
                         brokers.join(", "),
-                        dur(span),
+                        duration(span),
                         what.join(", ")
                     ),
                 );
@@ -399,9 +400,9 @@ impl Detector for Bootstrap {
             f.title = format!(
                 "ApiVersions negotiated down on {} connection{} ({} client{}): v{from} answered UNSUPPORTED_VERSION, then v{to} accepted — normal version negotiation",
                 f.count,
-                plural(f.count),
+                plural_suffix(f.count),
                 f.clients.len(),
-                plural(f.clients.len() as u64),
+                plural_suffix(f.clients.len() as u64),
             );
             f.details.push(format!("clients: {}", f.clients.join(", ")));
             out.push(f);
@@ -443,7 +444,7 @@ impl Detector for Bootstrap {
             f.details.push(format!(
                 "{broker}: {} request{} at v{ver}, {} answered UNSUPPORTED_VERSION; it advertises {} {offer}",
                 u.count,
-                plural(u.count),
+                plural_suffix(u.count),
                 u.refused,
                 ApiKey(*api).name()
             ));
@@ -457,7 +458,7 @@ impl Detector for Bootstrap {
                     f.clients.join(", "),
                     api.name(),
                     f.count,
-                    plural(f.count),
+                    plural_suffix(f.count),
                     brokers.join(", ")
                 )
             } else {
@@ -466,7 +467,7 @@ impl Detector for Bootstrap {
                     f.clients.join(", "),
                     api.name(),
                     f.count,
-                    plural(f.count),
+                    plural_suffix(f.count),
                     brokers.join(", ")
                 )
             };

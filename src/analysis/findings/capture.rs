@@ -16,8 +16,8 @@ use crate::capture::{DropStats, Timestamp};
 use crate::session::{Event, EventKind, Exchange, Limit, MAX_LIMIT_EVENTS, Summary};
 use crate::tcp::Kept;
 
-use super::requests::plural;
 use super::{Context, Detector, Finding, Severity};
+use crate::present::plural_suffix;
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -95,9 +95,9 @@ fn memory_details(s: &Summary, out: &mut Vec<String>) {
         bytes(m.peak_bytes),
         bytes(m.max_memory),
         m.full,
-        plural(m.full),
+        plural_suffix(m.full),
         m.connections_shed,
-        plural(m.connections_shed)
+        plural_suffix(m.connections_shed)
     ));
     let sh = &m.shed;
     let mut what = Vec::new();
@@ -124,7 +124,7 @@ fn memory_details(s: &Summary, out: &mut Vec<String>) {
         what.push(format!(
             "{} request{} in flight given up (`memory_limit`)",
             sh.requests,
-            plural(sh.requests)
+            plural_suffix(sh.requests)
         ));
     }
     if !what.is_empty() {
@@ -244,7 +244,7 @@ impl Detector for CaptureHealth {
                 format!(
                     "kwire reached its {} limit {at_least}{n} time{}: {}",
                     limit.as_str(),
-                    plural(n),
+                    plural_suffix(n),
                     limit.gives_up()
                 ),
             );
@@ -266,11 +266,11 @@ impl Detector for CaptureHealth {
                 "time_jump",
                 format!(
                     "{jumps} packet{} stamped far from the packets around {}: {stray} stray stamp{} processed at the capture's time, {} jump{} the clock followed",
-                    plural(jumps),
+                    plural_suffix(jumps),
                     if jumps == 1 { "it" } else { "them" },
-                    plural(stray),
+                    plural_suffix(stray),
                     self.accepted_jumps,
-                    plural(self.accepted_jumps)
+                    plural_suffix(self.accepted_jumps)
                 ),
             );
             f.count = jumps;
@@ -297,7 +297,7 @@ impl Detector for CaptureHealth {
                 "retransmission_mismatch",
                 format!(
                     "{mismatches} retransmitted segment{} carried bytes different from the copy captured before: something rewrote them in flight, or the capture mixed two streams",
-                    plural(mismatches)
+                    plural_suffix(mismatches)
                 ),
             );
             f.count = mismatches;
@@ -324,7 +324,7 @@ impl Detector for CaptureHealth {
                 "capture_drops",
                 format!(
                     "the capture lost {lost} packet{} ({pct:.1} %) before kwire saw them: gaps, orphans and unanswered requests may be the capture's, not the traffic's",
-                    plural(lost)
+                    plural_suffix(lost)
                 ),
             );
             f.count = lost;
@@ -466,15 +466,15 @@ impl Damage {
                     "the capture is missing {} in {} hole{} on {conns} connection{}: bytes the receiver acknowledged or the snaplen cut, which kwire never saw",
                     bytes(self.bytes),
                     self.gaps,
-                    plural(self.gaps),
-                    plural(conns)
+                    plural_suffix(self.gaps),
+                    plural_suffix(conns)
                 ),
             );
             f.count = self.gaps;
             if orphans > 0 {
                 f.details.push(format!(
                     "{orphans} response{} lost {} request to them (orphan_response)",
-                    plural(orphans),
+                    plural_suffix(orphans),
                     if orphans == 1 { "its" } else { "their" }
                 ));
             }
@@ -511,7 +511,7 @@ impl Damage {
                 format!(
                     "on {} connection{} the capture has {what}: it saw one direction of the traffic (asymmetric routing, a capture filter on one address, a one-way mirror port), so whatever was answered there is unknown",
                     self.one_sided,
-                    plural(self.one_sided)
+                    plural_suffix(self.one_sided)
                 ),
             );
             f.count = self.one_sided;
@@ -536,9 +536,9 @@ impl Damage {
                 "capture_mid_stream",
                 format!(
                     "{n} response{} on {} connection{} came without {} request: the capture started after {} sent (connections already open), so {} latency and content are unknown",
-                    plural(n),
+                    plural_suffix(n),
                     mid.len(),
-                    plural(mid.len() as u64),
+                    plural_suffix(mid.len() as u64),
                     if n == 1 { "its" } else { "their" },
                     if n == 1 { "it was" } else { "they were" },
                     if n == 1 { "its" } else { "their" },
@@ -596,7 +596,7 @@ impl Damage {
                 f.details.push(format!(
                     "caution: the capture dropped {} packet{}: part of this may be the capture's loss (capture_drops)",
                     self.dropped,
-                    plural(self.dropped)
+                    plural_suffix(self.dropped)
                 ));
             }
         }

@@ -64,9 +64,10 @@ use crate::session::{Body, Event, EventKind, Exchange, MessageInfo};
 
 use super::efficiency::{Family, family_of};
 use super::producer::record_set;
-use super::requests::{client_key, dur, plural};
+use super::requests::client_key;
 use super::retries::{self, Loop, Outcome, Retries};
 use super::{Context, Detector, Finding, MAX_NAMES, Severity};
+use crate::present::{duration, plural_suffix};
 
 /// This family's detectors (retry loops included: they are told with the
 /// deviations that cause them).
@@ -344,7 +345,7 @@ impl Conformance {
                         "lastOffsetDelta {} for {} record{}",
                         v.last_offset_delta,
                         v.record_count,
-                        plural(v.record_count.max(0) as u64)
+                        plural_suffix(v.record_count.max(0) as u64)
                     );
                     if let Some(s) = entry(&mut self.records, (who, e.api_key, RULE_DELTA), || what)
                     {
@@ -434,8 +435,8 @@ impl Conformance {
                 "consequence: the client asked again and again, {} {} requests over {} (about every {}), {}: the deviation keeps it from getting what it needs",
                 f.count,
                 api.name(),
-                dur(span),
-                dur(every),
+                duration(span),
+                duration(every),
                 if coped {
                     "before it got a usable answer"
                 } else {
@@ -633,7 +634,7 @@ impl Detector for Conformance {
                 "broker {broker} deviates from the protocol: it answered {} v{version} with {named} {} time{}, {}",
                 api.name(),
                 f.count,
-                plural(f.count),
+                plural_suffix(f.count),
                 s.what
             );
             if mine.is_empty() {
@@ -673,14 +674,14 @@ impl Detector for Conformance {
                     format!(
                         "{} (median of all: every {})",
                         paces.join("; "),
-                        super::requests::dur(median_period(&ls))
+                        duration(median_period(&ls))
                     )
                 };
                 title.push_str(&format!(
                     "; not knowing it, {} retried in a loop: {} request{} {}, {}",
                     clients.join(" and "),
                     attempts,
-                    plural(attempts),
+                    plural_suffix(attempts),
                     pace,
                     if open {
                         "never getting through before the capture ended"
@@ -724,7 +725,7 @@ impl Detector for Conformance {
                 f.count,
                 api.name(),
                 what,
-                plural(f.count),
+                plural_suffix(f.count),
                 if f.count == 1 { "does" } else { "do" },
                 s.what,
             );
@@ -754,7 +755,7 @@ impl Detector for Conformance {
             f.severity = Severity::Info;
             let (whom, what) = side(*who, &f);
             let bytes = if s.min == s.max {
-                format!("{} byte{}", s.min, plural(s.min))
+                format!("{} byte{}", s.min, plural_suffix(s.min))
             } else {
                 format!("{}–{} bytes", s.min, s.max)
             };
@@ -763,7 +764,7 @@ impl Detector for Conformance {
                 f.count,
                 api.name(),
                 what,
-                plural(f.count),
+                plural_suffix(f.count),
             );
             out.push(f);
         }
@@ -777,7 +778,7 @@ impl Detector for Conformance {
                 f.count,
                 api.name(),
                 what,
-                plural(f.count),
+                plural_suffix(f.count),
                 s.what
             );
             f.details.push(
@@ -823,13 +824,13 @@ impl Detector for Conformance {
             if unchecked {
                 f.details.push(format!(
                     "the client{} (librdkafka) {} not check CRCs unless check.crcs=true; Kafka's Java consumer and kafka-python check them and would stop there",
-                    plural(n),
+                    plural_suffix(n),
                     if n == 1 { "does" } else { "do" }
                 ));
             } else if coped {
                 f.details.push(format!(
                     "the client{} went on: later {} requests succeeded",
-                    plural(n),
+                    plural_suffix(n),
                     api.name()
                 ));
             }
@@ -843,7 +844,7 @@ impl Detector for Conformance {
             f.title = format!(
                 "broker {broker} answered requests out of order {} time{} (Kafka answers each connection's requests in the order they came)",
                 f.count,
-                plural(f.count)
+                plural_suffix(f.count)
             );
             f.details.push(
                 "Kafka's Java client matches a response to the oldest request in flight and closes the connection on a mismatch".to_string(),
@@ -857,7 +858,7 @@ impl Detector for Conformance {
             f.title = format!(
                 "a client reused a correlation id still waiting for its response {} time{}: the responses cannot be told apart",
                 f.count,
-                plural(f.count)
+                plural_suffix(f.count)
             );
             out.push(f);
         }
@@ -896,7 +897,7 @@ fn side(who: Who, f: &Finding) -> (String, &'static str) {
 }
 
 fn plural_noun_of(noun: &str, n: u64) -> String {
-    format!("{noun}{}", plural(n))
+    format!("{noun}{}", plural_suffix(n))
 }
 
 #[cfg(test)]

@@ -14,8 +14,10 @@ use crate::capture::Timestamp;
 use crate::session::{DetectedBy, Event, EventKind, Exchange, NoResponseReason, Status};
 use crate::tcp::CloseReason;
 
-use super::requests::{Pending, STALL_MS, Unanswered, client_key, dur, hms, plural};
+use super::requests::{Pending, STALL_MS, Unanswered, client_key};
 use super::{About, Context, Detector, Finding, MAX_FRAMES, Severity};
+use crate::present::short_clock as hms;
+use crate::present::{duration, plural_suffix};
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -319,25 +321,29 @@ impl Detector for Outages {
                         format!(
                             " ({} request{} unanswered)",
                             ep.cut_unanswered,
-                            plural(ep.cut_unanswered)
+                            plural_suffix(ep.cut_unanswered)
                         )
                     } else {
                         String::new()
                     };
-                    what.push(format!("{} connection{} cut{lost}", ep.cut, plural(ep.cut)));
+                    what.push(format!(
+                        "{} connection{} cut{lost}",
+                        ep.cut,
+                        plural_suffix(ep.cut)
+                    ));
                 }
                 if ep.refused > 0 {
                     what.push(format!(
                         "{} connection attempt{} refused",
                         ep.refused,
-                        plural(ep.refused)
+                        plural_suffix(ep.refused)
                     ));
                 }
                 if ep.stalled > 0 {
                     what.push(format!(
                         "{} request{} left unanswered past {} s",
                         ep.stalled,
-                        plural(ep.stalled),
+                        plural_suffix(ep.stalled),
                         STALL_MS / 1000
                     ));
                 }
@@ -346,7 +352,7 @@ impl Detector for Outages {
                         "broker {addr} was down from {} to {} ({}): {}; it came back at {} (frame {f})",
                         hms(ep.start),
                         hms(t),
-                        dur(t.micros_since(ep.start)),
+                        duration(t.micros_since(ep.start)),
                         what.join(", "),
                         hms(t)
                     ),
@@ -554,7 +560,7 @@ impl Detector for Storms {
                 } else {
                     format!("{} brokers", brokers.len())
                 },
-                dur(span),
+                duration(span),
                 STORM_WINDOW_MS / 1000
             );
             f.details.push(format!(

@@ -93,8 +93,9 @@ use crate::session::{Body, Event, EventKind, Exchange, Status};
 use crate::tcp::CloseReason;
 
 use super::producer::record_set;
-use super::requests::{client_key, dur};
+use super::requests::client_key;
 use super::{Context, Detector, Finding, Severity};
+use crate::present::duration;
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -1168,7 +1169,7 @@ fn short_wait(key: &str, c: &Client) -> Option<Finding> {
         "{key} fetches with maxWaitMs {wait} ({DEFAULT_FETCH_WAIT_MS} by default): {} of its {} Fetch requests came back empty over {}{rate}; set {setting_wait} to {DEFAULT_FETCH_WAIT_MS}",
         c.short_empty,
         c.short_fetches,
-        dur(span),
+        duration(span),
     );
     let min_bytes = c.min_bytes.unwrap_or(1);
     let mb = setting(c.family, "fetch.min.bytes", "fetch.min.bytes");
@@ -1278,9 +1279,9 @@ fn metadata_finding(key: &str, family: Option<Family>, conns: &[(u64, &Conn)]) -
     );
     f.title = format!(
         "{key} refreshes the same metadata every {} on one connection ({} Metadata requests over {}), where the default {s} of {} min would make it one every {} min",
-        dur(every),
+        duration(every),
         top.metadata_fast + 1,
-        dur(span),
+        duration(span),
         DEFAULT_METADATA_REFRESH_MS / 60_000,
         DEFAULT_METADATA_REFRESH_MS / 60_000,
     );
@@ -1316,9 +1317,9 @@ fn commit_finding(m: &Member, family: Option<Family>) -> Option<Finding> {
         "{} commits offsets of group {} every {} ({} OffsetCommit requests over {}), {}× as often as auto-commit's default of every {} s",
         m.client,
         m.group,
-        dur(every),
+        duration(every),
         m.commits,
-        dur(span),
+        duration(span),
         (DEFAULT_AUTO_COMMIT_INTERVAL_MS * 1000) / every.max(1),
         DEFAULT_AUTO_COMMIT_INTERVAL_MS / 1000,
     );

@@ -55,8 +55,8 @@ use crate::kafka::schema::views::{JoinGroupRequest, JoinGroupResponse};
 use crate::session::Exchange;
 
 use super::super::groups::{GroupFlow, GroupProtocolKind, Groups, Step, StepKind, view_of};
-use super::metadata::duration;
 use super::{About, Context, Detector, Finding, Severity};
+use crate::present::{duration, times};
 
 /// Rebalances within [`STORM_WINDOW_US`] that make a storm. One member
 /// restarting costs two rebalances (it leaves, it joins); a healthy group
@@ -305,14 +305,6 @@ fn api_of(s: &Step) -> &'static str {
         StepKind::OffsetFetch { .. } => "OffsetFetch",
         StepKind::ConsumerHeartbeat { .. } => "ConsumerGroupHeartbeat",
         StepKind::Other(name) => name,
-    }
-}
-
-fn times(n: u64) -> String {
-    match n {
-        1 => "once".to_string(),
-        2 => "twice".to_string(),
-        n => format!("{n} times"),
     }
 }
 

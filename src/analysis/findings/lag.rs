@@ -30,9 +30,10 @@ use crate::kafka::schema::views::{
 };
 use crate::session::{Exchange, Status};
 
-use super::producer::{client_label, plural, record_set};
+use super::producer::{client_label, record_set};
 use super::{Context, Detector, Finding, Severity};
 use crate::analysis::topics::group_of;
+use crate::present::count;
 
 /// (consumer, topic, partition) pairs followed.
 pub const MAX_PARTITIONS_TRACKED: usize = 10_000;
@@ -561,7 +562,7 @@ impl Detector for Lag {
                             oor_reread += o.offset - n;
                             format!(
                                 "the consumer reset to offset {n} (frame {fr}): {} read again",
-                                plural((o.offset - n) as u64, "record", "records")
+                                count((o.offset - n) as u64, "record", "records")
                             )
                         }
                         Some((n, fr)) => {
@@ -569,7 +570,7 @@ impl Detector for Lag {
                             oor_skipped += n - o.offset;
                             format!(
                                 "the consumer jumped to offset {n} (frame {fr}): {} skipped, never read",
-                                plural((n - o.offset) as u64, "record", "records")
+                                count((n - o.offset) as u64, "record", "records")
                             )
                         }
                         None => "the consumer did not fetch it again in the capture".to_string(),
@@ -586,7 +587,7 @@ impl Detector for Lag {
                 }
                 let line = format!(
                     "{name}: {} over {}: lag {} at frame {}, peak {} at frame {}, {} at frame {} (position {}, {} {}){}",
-                    plural(pl.fetches, "fetch", "fetches"),
+                    count(pl.fetches, "fetch", "fetches"),
                     secs(pl.span_ns()),
                     pl.first.lag,
                     pl.first.frame,
@@ -645,14 +646,14 @@ impl Detector for Lag {
                     });
                 growing.title = format!(
                     "consumer {client} is falling behind on {}: lag grew from {first} to {last} records and never reached 0 — it reads slower than the partitions are written",
-                    plural(growing.count, "partition", "partitions")
+                    count(growing.count, "partition", "partitions")
                 );
                 out.push(growing);
             }
             if stuck.count > 0 {
                 stuck.title = format!(
                     "consumer {client} made no progress on {}: it fetched the same offset throughout while records were waiting",
-                    plural(stuck.count, "partition", "partitions")
+                    count(stuck.count, "partition", "partitions")
                 );
                 out.push(stuck);
             }
@@ -666,12 +667,12 @@ impl Detector for Lag {
                     if oor_skipped > 0 {
                         format!(
                             "; its offset reset skipped {}",
-                            plural(oor_skipped as u64, "record", "records")
+                            count(oor_skipped as u64, "record", "records")
                         )
                     } else if oor_reread > 0 {
                         format!(
                             "; its offset reset (auto.offset.reset) made it read {} again",
-                            plural(oor_reread as u64, "record", "records")
+                            count(oor_reread as u64, "record", "records")
                         )
                     } else {
                         String::new()
@@ -686,7 +687,7 @@ impl Detector for Lag {
                 }
                 info.title = format!(
                     "consumer {client}: lag peaked at {} on {}-{} (frame {}); {}",
-                    plural(w.max.lag as u64, "record", "records"),
+                    count(w.max.lag as u64, "record", "records"),
                     k.topic,
                     k.partition,
                     w.max.frame,
@@ -704,7 +705,7 @@ impl Detector for Lag {
                     } else {
                         format!(
                             "{} still behind at the last fetch",
-                            plural(behind_at_end, "partition", "partitions")
+                            count(behind_at_end, "partition", "partitions")
                         )
                     }
                 );
@@ -742,7 +743,7 @@ impl Detector for Lag {
             if f.details.len() < MAX_DETAILS {
                 f.details.push(format!(
                     "{topic}-{partition}: {} at offset {} from frame {} to frame {} ({}), while {} had fetched to {}{}; {} commits in all since frame {} (offset {})",
-                    plural(c.same_count, "commit", "commits"),
+                    count(c.same_count, "commit", "commits"),
                     c.last.2,
                     c.same_since.1,
                     c.last.1,
@@ -761,7 +762,7 @@ impl Detector for Lag {
         for (group, mut f) in by_group {
             f.title = format!(
                 "group {group} kept committing the same offsets on {} while its consumer read further: a restart would read those records again",
-                plural(f.count, "partition", "partitions")
+                count(f.count, "partition", "partitions")
             );
             out.push(f);
         }

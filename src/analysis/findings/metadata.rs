@@ -42,6 +42,7 @@ use crate::kafka::schema::views::{
 };
 use crate::kafka::schema::walk::{Scalar, Visit, walk_message};
 use crate::kafka::schema::{FieldSpec, Step};
+use crate::present::{duration, times};
 use crate::session::{Body, Exchange};
 
 use super::super::topics::{TopicNames, group_of};
@@ -608,26 +609,6 @@ impl Detector for MetadataChurn {
             let open = still_open.get(&i).copied().unwrap_or(0);
             out.push(t.finding(open));
         }
-    }
-}
-
-fn times(n: u64) -> String {
-    match n {
-        1 => "once".to_string(),
-        2 => "twice".to_string(),
-        n => format!("{n} times"),
-    }
-}
-
-/// `850 µs`, `46 ms`, `2.3 s`.
-pub(super) fn duration(us: i64) -> String {
-    let us = us.max(0);
-    if us < 1000 {
-        format!("{us} µs")
-    } else if us < 1_000_000 {
-        format!("{} ms", us / 1000)
-    } else {
-        format!("{:.1} s", us as f64 / 1e6)
     }
 }
 

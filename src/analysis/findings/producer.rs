@@ -32,6 +32,7 @@ use crate::kafka::schema::views::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest,
     InitProducerIdResponse, ProduceRequest, ProduceResponse, TxnOffsetCommitRequest,
 };
+use crate::present::count;
 use crate::session::{Body, Exchange, NoResponseReason, Status};
 
 use super::{Context, Detector, Finding, Severity};
@@ -74,7 +75,7 @@ pub(super) fn record_set(body: &Body, records: Option<Range<u32>>) -> Option<&Re
 pub(super) fn client_label(e: &Exchange) -> Arc<str> {
     match &e.client_id {
         Some(c) if !c.is_empty() => c.clone(),
-        _ => Arc::from(e.client.to_string()),
+        _ => Arc::from(crate::present::client_label(None, e.client)),
     }
 }
 
@@ -86,11 +87,6 @@ pub(super) fn tally(counts: &BTreeMap<String, u64>) -> String {
         .map(|(k, n)| format!("{k} ×{n}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `s` when `n != 1`.
-pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn partitions_list(ps: &[i64]) -> String {
@@ -303,7 +299,7 @@ impl TopicSends {
                 f,
                 format!(
                     "{topic}-{p}: batch of {} ({} bytes{}): {}",
-                    plural(b.records.max(0) as u64, "record", "records"),
+                    count(b.records.max(0) as u64, "record", "records"),
                     b.bytes,
                     match &key.ident {
                         Ident::Sequence { pid, epoch, seq } =>
@@ -336,10 +332,10 @@ impl TopicSends {
                 f,
                 format!(
                     "{topic}-{p}: batch of {} at frame {} got {} after {}; no later attempt in the capture",
-                    plural(b.records.max(0) as u64, "record", "records"),
+                    count(b.records.max(0) as u64, "record", "records"),
                     last.frame,
                     ErrorCode(c),
-                    plural(att.len() as u64, "attempt", "attempts"),
+                    count(att.len() as u64, "attempt", "attempts"),
                 ),
             );
         }
@@ -732,7 +728,7 @@ impl Producers {
                         let detail = format!(
                             "frame {}: Produce to {topic}-{partition}, {} in {bytes} bytes{label}: {}",
                             e.request.frame,
-                            plural(records.max(0) as u64, "record", "records"),
+                            count(records.max(0) as u64, "record", "records"),
                             ErrorCode(c)
                         );
                         self.problem((kind, subject), c, e, client, Some(&topic), detail);
@@ -1014,10 +1010,10 @@ impl Detector for Producers {
                 };
                 f.title = format!(
                     "{client} re-sent {} ({}) to {topic} (partition {}): {} after {}; {outcome}",
-                    plural(s.batches_retried, "batch", "batches"),
-                    plural(s.retried_records.max(0) as u64, "record", "records"),
+                    count(s.batches_retried, "batch", "batches"),
+                    count(s.retried_records.max(0) as u64, "record", "records"),
                     partitions_list(&s.partitions),
-                    plural(s.retries, "retry", "retries"),
+                    count(s.retries, "retry", "retries"),
                     tally(&s.causes),
                 );
                 if s.non_idempotent_retries_after_doubt > 0 {
@@ -1025,7 +1021,7 @@ impl Detector for Producers {
                         0,
                         format!(
                             "the producer is not idempotent (producer id -1): {} re-sent after a timeout or no answer may have been written twice; enable.idempotence=true prevents duplicates",
-                            plural(s.non_idempotent_retries_after_doubt, "batch", "batches")
+                            count(s.non_idempotent_retries_after_doubt, "batch", "batches")
                         ),
                     );
                 }
@@ -1035,8 +1031,8 @@ impl Detector for Producers {
                 f.count = s.failed_batches;
                 f.title = format!(
                     "{client} lost {} ({}) to {topic} (partition {}): the broker answered {} and the batch was not sent again in the capture",
-                    plural(s.failed_batches, "batch", "batches"),
-                    plural(s.failed_records.max(0) as u64, "record", "records"),
+                    count(s.failed_batches, "batch", "batches"),
+                    count(s.failed_records.max(0) as u64, "record", "records"),
                     partitions_list(&s.failed_partitions),
                     tally(&s.failed),
                 );
@@ -1054,7 +1050,7 @@ impl Detector for Producers {
                 Kind::TooLarge => format!(
                     "{who}'s Produce to {} was rejected as too large ({errs}): {} not written; raise the topic's max.message.bytes or lower the producer's batch.size / message.max.bytes",
                     f.topics.join(", "),
-                    plural(p.records.max(0) as u64, "record", "records"),
+                    count(p.records.max(0) as u64, "record", "records"),
                 ),
                 Kind::Sequence => format!(
                     "{who}: the broker rejected the idempotent producer's sequence numbers ({errs}) on {apis}: records may be lost or reordered"
@@ -1100,7 +1096,7 @@ impl Detector for Producers {
                 }
                 f.title = format!(
                     "transactional id {id} aborted {} after an error: the records written in {} are discarded",
-                    plural(f.count, "transaction", "transactions"),
+                    count(f.count, "transaction", "transactions"),
                     if f.count == 1 { "it" } else { "them" }
                 );
                 out.push(f);
@@ -1118,7 +1114,7 @@ impl Detector for Producers {
             let mut parts = vec![
                 format!(
                     "{} committed",
-                    plural(tx.committed, "transaction", "transactions")
+                    count(tx.committed, "transaction", "transactions")
                 ),
                 format!("{by_app} aborted by the application"),
             ];
@@ -1127,7 +1123,7 @@ impl Detector for Producers {
                     "one still open at capture end (producer id {}, since frame {}, {} produced{})",
                     o.pid,
                     o.first_frame,
-                    plural(o.records.max(0) as u64, "record", "records"),
+                    count(o.records.max(0) as u64, "record", "records"),
                     match &o.error {
                         Some((err, at)) => format!(", after {err} at frame {at}"),
                         None => String::new(),
@@ -1235,7 +1231,7 @@ impl Detector for Producers {
             if f.count > 0 {
                 f.title = format!(
                     "acks={acks} on {} from {}: {meaning}",
-                    plural(f.count, "Produce request", "Produce requests"),
+                    count(f.count, "Produce request", "Produce requests"),
                     names.join(", ")
                 );
                 out.push(f);

@@ -23,6 +23,7 @@ use crate::kafka::schema::views::{
     DeleteRecordsRequest, DeleteTopicsRequest, ElectLeadersRequest, FetchRequest, JoinGroupRequest,
     ProduceRequest, ShareFetchRequest,
 };
+use crate::present::{duration, plural_suffix};
 use crate::session::{Body, Event, EventKind, Exchange, NoResponseReason, Status};
 use crate::tcp::CloseReason;
 
@@ -121,24 +122,6 @@ pub(super) fn client_key(e: &Exchange) -> String {
     match e.client_id.as_deref() {
         Some(id) if !id.is_empty() => id.to_string(),
         _ => format!("address {}", e.client.ip()),
-    }
-}
-
-/// `HH:MM:SS.mmm` (UTC), as the listing shows times.
-pub(super) fn hms(ts: Timestamp) -> String {
-    let s = ts.rfc3339();
-    // 2026-11-23T22:43:57.411000000Z → 22:43:57.411
-    s.get(11..23).unwrap_or(&s).to_string()
-}
-
-/// Seconds with one decimal (`2.0 s`) or milliseconds below a second.
-pub(super) fn dur(us: i64) -> String {
-    if us >= 1_000_000 {
-        format!("{:.1} s", us as f64 / 1e6)
-    } else if us >= 1000 {
-        format!("{} ms", us / 1000)
-    } else {
-        format!("{us} µs")
     }
 }
 
@@ -521,10 +504,10 @@ impl Detector for NoResponse {
             f.title = format!(
                 "{} request{} ({}) to {} went unanswered for up to {} until the connection ended ({}): the broker was not answering",
                 f.count,
-                plural(f.count),
+                plural_suffix(f.count),
                 api_counts(&timeout.apis),
                 join_brokers(&f.brokers),
-                dur(timeout.max_wait),
+                duration(timeout.max_wait),
                 how(&timeout)
             );
             f.details.push(format!(
@@ -541,7 +524,7 @@ impl Detector for NoResponse {
             f.title = format!(
                 "{} request{} ({}) to {} got no response because the connection ended under {} ({}); the client carried on afterwards",
                 f.count,
-                plural(f.count),
+                plural_suffix(f.count),
                 api_counts(&lost.apis),
                 join_brokers(&f.brokers),
                 if f.count == 1 { "it" } else { "them" },
@@ -557,18 +540,14 @@ impl Detector for NoResponse {
             f.title = format!(
                 "{} request{} ({}) to {} still had no response when the capture ended, up to {} after being sent",
                 f.count,
-                plural(f.count),
+                plural_suffix(f.count),
                 api_counts(&at_end.apis),
                 join_brokers(&f.brokers),
-                dur(at_end.max_wait)
+                duration(at_end.max_wait)
             );
             out.push(f);
         }
     }
-}
-
-pub(super) fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 // -------------------------------------------------------------------- slow
@@ -698,9 +677,9 @@ impl Detector for Slow {
                 k.hist.count(),
                 api.name(),
                 broker,
-                dur(limit),
-                dur(max),
-                dur(median)
+                duration(limit),
+                duration(max),
+                duration(median)
             );
             f.details.push(format!(
                 "slow = more than {SLOW_FACTOR}× the median of {} on this broker and at least {SLOW_FLOOR_MS} ms above it",
@@ -754,10 +733,10 @@ impl Detector for Slow {
                         format!(
                             "broker {b} answers {} in {} (median of {}), {}× slower than the other brokers ({})",
                             api.name(),
-                            dur(m),
+                            duration(m),
                             k.hist.count(),
                             m / mo.max(1),
-                            dur(mo)
+                            duration(mo)
                         ),
                     );
                     f.count = k.hist.count();
@@ -791,10 +770,10 @@ impl Detector for Slow {
                 "{} {} response{} from {} came more than {} s after the request's own wait expired (up to {})",
                 f.count,
                 api.name(),
-                plural(f.count),
+                plural_suffix(f.count),
                 broker,
                 HELD_LATE_MS / 1000,
-                dur(max)
+                duration(max)
             );
             out.push(f);
         }
@@ -863,7 +842,7 @@ impl Detector for Throttle {
             f.title = format!(
                 "client {client} was throttled by {broker} {} time{} ({}): {} ms in total, up to {} ms at once",
                 f.count,
-                plural(f.count),
+                plural_suffix(f.count),
                 api_counts(&t.apis),
                 t.total_ms,
                 t.max_ms
@@ -935,7 +914,7 @@ impl Detector for OtherErrors {
                 api.name(),
                 c,
                 f.count,
-                plural(f.count),
+                plural_suffix(f.count),
                 f.clients.join(", "),
                 join_brokers(&f.brokers)
             );
@@ -962,6 +941,7 @@ pub(super) mod tests {
     use crate::analysis::TopicNames;
     use crate::capture::PacketRef;
     use crate::kafka::schema::MessageKind;
+    use crate::present::short_clock as hms;
     use crate::session::{ErrorRef, MessageInfo};
     use std::sync::Arc;
 
@@ -1093,9 +1073,9 @@ pub(super) mod tests {
     #[test]
     fn hms_and_dur() {
         assert_eq!(hms(ts(1_500)), "22:13:21.500");
-        assert_eq!(dur(1_500_000), "1.5 s");
-        assert_eq!(dur(2_500), "2 ms");
-        assert_eq!(dur(12), "12 µs");
+        assert_eq!(duration(1_500_000), "1.5 s");
+        assert_eq!(duration(2_500), "2 ms");
+        assert_eq!(duration(12), "12 µs");
     }
 
     #[test]

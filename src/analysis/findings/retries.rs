@@ -36,8 +36,9 @@ use crate::kafka::ApiKey;
 use crate::kafka::errors::ErrorCode;
 use crate::session::{Exchange, Status};
 
-use super::requests::{client_key, dur};
+use super::requests::client_key;
 use super::{Context, Finding, MAX_FRAMES, MAX_NAMES, Severity, push_bounded};
+use crate::present::duration;
 
 /// Requests answered with the same error, one after the other with no
 /// progress, that make a loop. Kafka's clients retry a retriable error a
@@ -209,13 +210,20 @@ impl Loop {
     pub fn pace_text(&self) -> String {
         match self.pace() {
             Pace::NoBackoff { period_us } => {
-                format!("every {}, with no backoff at all", dur(period_us))
+                format!("every {}, with no backoff at all", duration(period_us))
             }
             Pace::Fixed { period_us } => {
-                format!("every {} (a fixed wait that does not grow)", dur(period_us))
+                format!(
+                    "every {} (a fixed wait that does not grow)",
+                    duration(period_us)
+                )
             }
             Pace::BacksOff { from_us, to_us } => {
-                format!("backing off from {} to {}", dur(from_us), dur(to_us))
+                format!(
+                    "backing off from {} to {}",
+                    duration(from_us),
+                    duration(to_us)
+                )
             }
         }
     }
@@ -244,7 +252,7 @@ impl Loop {
             self.client,
             self.request_text(),
             self.attempts,
-            dur(span),
+            duration(span),
             self.pace_text(),
             ErrorCode(self.code)
         )

@@ -15,8 +15,8 @@ use crate::capture::Timestamp;
 use crate::session::{Event, EventKind, Exchange, TlsSession};
 use crate::tls::{KeyState, cipher_name};
 
-use super::requests::plural;
 use super::{Context, Detector, Finding, MAX_FRAMES, Severity, push_bounded};
+use crate::present::plural_suffix;
 
 /// This family's detectors.
 pub fn detectors() -> Vec<Box<dyn Detector>> {
@@ -177,7 +177,7 @@ impl Detector for Tls {
     fn findings(&self, _cx: &Context<'_>, out: &mut Vec<Finding>) {
         for ((server, trouble), t) in &self.tallies {
             let n = t.count;
-            let conns = format!("{n} TLS connection{}", plural(n));
+            let conns = format!("{n} TLS connection{}", plural_suffix(n));
             let session = {
                 let mut parts: Vec<String> = t.versions.iter().map(|v| v.to_string()).collect();
                 parts.extend(t.ciphers.iter().cloned());
@@ -214,7 +214,7 @@ impl Detector for Tls {
                     "tls_unanswered",
                     format!(
                         "{server} never answered {n} TLS ClientHello{}: the client could not start TLS (a plaintext listener on a TLS port, or a server that hangs)",
-                        plural(n)
+                        plural_suffix(n)
                     ),
                 ),
                 Trouble::Alert(name, from_server) => {
@@ -259,7 +259,7 @@ impl Detector for Tls {
                         "{conns} to {server} lost TLS records: {} failed to decrypt, {} resynchronisation{} after bytes the capture lost; the Kafka messages in them are missing",
                         t.failures,
                         t.resyncs,
-                        plural(t.resyncs)
+                        plural_suffix(t.resyncs)
                     ),
                 ),
             };

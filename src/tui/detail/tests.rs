@@ -85,7 +85,11 @@ fn input(e: &Exchange) -> DetailInput<'_> {
 
 fn draw(d: &mut Detail, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| d.render(f, f.area(), &theme)).unwrap();
+    t.draw(|f| {
+        d.fit(f.area());
+        d.render(f, f.area(), &theme)
+    })
+    .unwrap();
     t
 }
 

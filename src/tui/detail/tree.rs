@@ -11,6 +11,7 @@
 //! body's size (each schema node stands for at least one byte of it) plus, per
 //! `records` field, at most [`MAX_RECORD_LINES`] lines of records.
 
+use crate::present::noun;
 use std::ops::Range;
 
 use crate::capture::Timestamp;
@@ -104,7 +105,7 @@ pub(super) fn build(body: &Body, len: usize, complete: bool) -> Vec<Item> {
                 format!(
                     "{} {} after the last field",
                     len32 - at,
-                    plural((len32 - at) as usize, "byte", "bytes")
+                    noun((len32 - at) as usize, "byte", "bytes")
                 ),
                 Tone::Dim,
             ),
@@ -346,8 +347,8 @@ impl Builder<'_> {
         let records: usize = set.batches.iter().map(record_count).sum();
         let value = format!(
             "{batches} {}, {records} {}",
-            plural(batches, "batch", "batches"),
-            plural(records, "record", "records")
+            noun(batches, "batch", "batches"),
+            noun(records, "record", "records")
         );
         self.open(name, range, value, Tone::Text);
         self.record_set(set, r.start, r.end);
@@ -419,7 +420,7 @@ impl Builder<'_> {
             b.base_offset,
             b.base_offset.saturating_add(i64::from(b.last_offset_delta)),
             b.record_count,
-            plural(b.record_count.max(0) as usize, "record", "records"),
+            noun(b.record_count.max(0) as usize, "record", "records"),
             a.compression().name()
         );
         if b.producer_id >= 0 {
@@ -596,7 +597,7 @@ impl Builder<'_> {
             let n = m.messages.len();
             value.push_str(&format!(
                 ", wrapper of {n} {}",
-                plural(n, "message", "messages")
+                noun(n, "message", "messages")
             ));
         } else {
             let (k, _) = payload(&m.key, 24);
@@ -803,10 +804,6 @@ fn attributes(b: &RecordBatch) -> String {
         s.push_str(" deleteHorizon");
     }
     s
-}
-
-fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
-    if n == 1 { one } else { many }
 }
 
 /// A struct's first scalar fields, `name=value`, for a collapsed line.

@@ -4,19 +4,32 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::{bytes, fit, pad, rpad};
+use super::{bytes, content, draw_scrolled, overflow_of, pad, rpad};
 use crate::analysis::connections::{ConnState, ConnStats};
 use crate::tui::app::App;
 use crate::tui::theme::glyph;
 
-pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
+/// Rows of connections an `area` shows (under the header).
+pub fn rows(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(1))
+}
+
+/// Cells the widest row shown goes beyond `area`.
+pub fn overflow(app: &App, area: Rect) -> usize {
+    overflow_of(&lines(app, content(area)), area)
+}
+
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    draw_scrolled(f, area, lines(app, content(area)), app.hscroll, app);
+}
+
+/// The header and the connections shown, as wide as they are.
+fn lines(app: &App, area: Rect) -> Vec<Line<'static>> {
     let t = app.opts.theme;
     let wide = area.width >= 150;
-    let height = usize::from(area.height.saturating_sub(1));
+    let height = rows(area);
     let len = app.conns.len();
-    app.conn_list.scroll_into_view(height, len);
     let addr_w = if wide { 44 } else { 23 };
     let sw_w = match area.width {
         0..110 => 0,
@@ -36,10 +49,7 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
         "{:>6} {:>5} {:>5} {:>8} {:>8}  state",
         "reqs", "errs", "unans", "out", "in"
     ));
-    let mut lines = vec![Line::from(Span::styled(
-        fit(&head, usize::from(area.width)),
-        t.header(),
-    ))];
+    let mut lines = vec![Line::from(Span::styled(head, t.header()))];
     for (pos, c) in app
         .conns
         .iter()
@@ -73,7 +83,7 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
             t.warning(),
         )));
     }
-    f.render_widget(Paragraph::new(lines), area);
+    lines
 }
 
 fn conn_line(
@@ -131,11 +141,11 @@ fn conn_line(
     if c.gaps > 0 || c.resyncs > 0 {
         spans.push(Span::styled(
             format!(
-                "  {} {} gaps ({}), {} resyncs",
+                "  {} {} ({}), {}",
                 glyph::GAP,
-                c.gaps,
+                crate::present::count(c.gaps, "gap", "gaps"),
                 bytes(c.lost_bytes),
-                c.resyncs
+                crate::present::count(c.resyncs, "resync", "resyncs"),
             ),
             t.warning(),
         ));

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::fit;
-use crate::analysis::findings::{Finding, Severity};
+use crate::analysis::findings::Severity;
 use crate::tui::app::App;
 use crate::tui::theme::{Theme, glyph};
 
@@ -20,24 +20,25 @@ fn look(s: Severity, t: &Theme) -> (&'static str, ratatui::style::Style) {
     }
 }
 
-/// The filter that shows a finding's exchanges: its frames.
-pub fn filter_for(f: &Finding) -> Option<String> {
-    if f.frames.is_empty() {
-        return None;
-    }
-    let terms: Vec<String> = f.frames.iter().map(|n| format!("frame:{n}")).collect();
-    Some(terms.join(" or "))
+/// The list of findings and the selected one's details.
+fn panes(app: &App, area: Rect) -> [Rect; 2] {
+    let n = u16::try_from(app.findings.len()).unwrap_or(u16::MAX);
+    let list_h = n
+        .saturating_add(2)
+        .clamp(3, area.height.saturating_sub(8).max(3));
+    Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area)
 }
 
-pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
+/// Rows of findings an `area` shows.
+pub fn rows(app: &App, area: Rect) -> usize {
+    usize::from(panes(app, area)[0].height.saturating_sub(2))
+}
+
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let t = app.opts.theme;
-    app.refresh_findings();
     let found = &app.findings;
-    let list_h = (found.len() as u16 + 2).clamp(3, area.height.saturating_sub(8).max(3));
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
-    let inner = usize::from(top.height.saturating_sub(2));
-    app.finding_list.scroll_into_view(inner, found.len());
+    let [top, bottom] = panes(app, area);
+    let inner = rows(app, area);
     let width = usize::from(top.width.saturating_sub(4));
     let mut lines = Vec::new();
     for (i, fd) in found
@@ -69,8 +70,8 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     let count = |s| found.iter().filter(|f| f.severity == s).count();
     let title = format!(
         " Findings: {}, {}, {} info ",
-        crate::words::count(count(Severity::Error) as u64, "error", "errors"),
-        crate::words::count(count(Severity::Warning) as u64, "warning", "warnings"),
+        crate::present::count(count(Severity::Error) as u64, "error", "errors"),
+        crate::present::count(count(Severity::Warning) as u64, "warning", "warnings"),
         count(Severity::Info)
     );
     f.render_widget(
@@ -137,8 +138,8 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
             "when",
             format!(
                 "{} → {}",
-                crate::tui::view::timeline::clock(a),
-                crate::tui::view::timeline::clock(b)
+                crate::present::clock(a),
+                crate::present::clock(b)
             ),
         );
     }

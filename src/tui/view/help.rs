@@ -136,23 +136,34 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
-    let t = app.opts.theme;
+/// The help box in `area`: centred, at most [`MAX_HELP_WIDTH`] wide.
+fn boxed(area: Rect) -> Rect {
     let w = area.width.min(MAX_HELP_WIDTH);
-    let lines = lines(app, usize::from(w.saturating_sub(2)));
     let x = area.x + (area.width - w) / 2;
-    let rect = Rect::new(x, area.y, w, area.height);
-    let inner_h = usize::from(rect.height.saturating_sub(2));
-    let max = lines.len().saturating_sub(inner_h);
-    app.help_scroll = app.help_scroll.min(max);
+    Rect::new(x, area.y, w, area.height)
+}
+
+/// How far the help can scroll down in `area`.
+pub fn most_scroll(app: &App, area: Rect) -> usize {
+    let rect = boxed(area);
+    lines(app, usize::from(rect.width.saturating_sub(2)))
+        .len()
+        .saturating_sub(usize::from(rect.height.saturating_sub(2)))
+}
+
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    let t = app.opts.theme;
+    let rect = boxed(area);
+    let lines = lines(app, usize::from(rect.width.saturating_sub(2)));
+    let scroll = u16::try_from(app.help_scroll).unwrap_or(u16::MAX);
     f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(lines)
-            .scroll((app.help_scroll as u16, 0))
-            .block(Block::default().borders(Borders::ALL).title(Span::styled(
+        Paragraph::new(lines).scroll((scroll, 0)).block(
+            Block::default().borders(Borders::ALL).title(Span::styled(
                 " Help: j/k scroll, any other key closes ",
                 t.header(),
-            ))),
+            )),
+        ),
         rect,
     );
 }

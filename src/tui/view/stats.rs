@@ -5,9 +5,8 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::fit;
+use super::{draw_scrolled, fit, overflow_of};
 use crate::export::stats::{Tone, tables};
 use crate::tui::app::App;
 
@@ -45,14 +44,24 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
-    let lines = lines(app, usize::from(area.width));
-    let max = lines.len().saturating_sub(usize::from(area.height));
-    app.stats_scroll = app.stats_scroll.min(max);
-    let visible: Vec<Line> = lines
+/// How far the view can scroll down in `area`.
+pub fn most_scroll(app: &App, area: Rect) -> usize {
+    lines(app, usize::MAX)
+        .len()
+        .saturating_sub(usize::from(area.height))
+}
+
+/// Cells the widest line goes beyond `area`.
+pub fn overflow(app: &App, area: Rect) -> usize {
+    overflow_of(&lines(app, usize::MAX), area)
+}
+
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    // Lines whole: the tables scroll sideways rather than cut.
+    let visible: Vec<Line> = lines(app, usize::MAX)
         .into_iter()
         .skip(app.stats_scroll)
         .take(usize::from(area.height))
         .collect();
-    f.render_widget(Paragraph::new(visible), area);
+    draw_scrolled(f, area, visible, app.hscroll, app);
 }

@@ -1,18 +1,16 @@
 //! The timeline: one line per exchange in request order, events in line.
 
+use super::{content, draw_scrolled, overflow_of, pad, rpad};
+use crate::capture::Timestamp;
+use crate::present::latency;
+use crate::present::{clock, seconds, short_clock};
+use crate::tui::app::{App, TimeMode, status_text};
+use crate::tui::store::{Item, Row, Severity};
+use crate::tui::theme::{Theme, glyph};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
-
-use super::{fit, pad, rpad};
-use crate::capture::Timestamp;
-pub use crate::export::text::clock;
-use crate::export::text::latency;
-use crate::tui::app::{App, TimeMode, status_text};
-use crate::tui::store::{Item, Row, Severity};
-use crate::tui::theme::{Theme, glyph};
 
 /// Which columns fit in `width`.
 ///
@@ -28,7 +26,13 @@ struct Columns {
     api: usize,
     /// The clock to the millisecond (`HH:MM:SS.mmm`), not the microsecond.
     short_clock: bool,
+    /// Width of the addresses column when shown (see [`MAX_ADDRESSES`]).
+    addresses_w: usize,
 }
+
+/// Widest the `client → broker` column gets (two IPv6 endpoints); it is
+/// as wide as the rows shown need.
+const MAX_ADDRESSES: usize = 44;
 
 impl Columns {
     fn for_width(width: u16) -> Columns {
@@ -43,6 +47,7 @@ impl Columns {
             corr: width >= 100,
             api: if width >= 100 { 20 } else { 18 },
             short_clock: width < 100,
+            addresses_w: 0,
         }
     }
 }
@@ -50,23 +55,11 @@ impl Columns {
 /// Fewest cells a column keeps when a row's error name needs its room.
 const MIN_SHRUNK: usize = 3;
 
-fn seconds(ns: i128) -> String {
-    let sign = if ns < 0 { "-" } else { "" };
-    let ns = ns.unsigned_abs();
-    format!(
-        "{sign}{}.{:06}",
-        ns / 1_000_000_000,
-        (ns % 1_000_000_000) / 1000
-    )
-}
-
 fn time_text(app: &App, ts: Timestamp, prev: Option<Timestamp>, short: bool) -> String {
     match app.time_mode {
         TimeMode::Absolute if short => {
             // HH:MM:SS.mmm: the microseconds give way on narrow screens.
-            let mut c = clock(ts);
-            c.truncate(12);
-            c
+            short_clock(ts)
         }
         TimeMode::Absolute => clock(ts),
         TimeMode::SinceStart => seconds(app.first_ts.map_or(0, |f| ts.nanos_since(f))),
@@ -92,12 +85,48 @@ pub fn status_look(it: &Item, t: &Theme) -> (&'static str, Style) {
     }
 }
 
-pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
+/// Rows of exchanges and events an `area` shows (under the header).
+pub fn rows(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(1))
+}
+
+/// Cells the widest row shown goes beyond `area`.
+pub fn overflow(app: &App, area: Rect) -> usize {
+    overflow_of(&lines(app, content(area)), area)
+}
+
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    draw_scrolled(f, area, lines(app, content(area)), app.hscroll, app);
+}
+
+/// The header and the rows shown, as wide as they are (the caller clips
+/// and scrolls them).
+fn lines(app: &App, area: Rect) -> Vec<Line<'_>> {
     let t = app.opts.theme;
-    let cols = Columns::for_width(area.width);
-    let height = usize::from(area.height.saturating_sub(1));
+    let mut cols = Columns::for_width(area.width);
+    let height = rows(area);
     let len = app.visible.len();
-    app.timeline.scroll_into_view(height, len);
+    let shown = || {
+        let end = (app.timeline.offset + height).min(len);
+        app.visible
+            .get(app.timeline.offset.min(end)..end)
+            .unwrap_or(&[])
+            .iter()
+    };
+    let mut addr_w = 0;
+    if cols.addresses {
+        // As wide as the widest pair shown, not always the IPv6 width.
+        addr_w = shown()
+            .filter_map(|r| match r {
+                Row::Exchange(i) => app.store.exchange(*i),
+                Row::Event(_) => None,
+            })
+            .map(|it| super::width_of(&format!("{} → {}", it.client, it.broker)) + 1)
+            .max()
+            .unwrap_or(16)
+            .clamp(16, MAX_ADDRESSES);
+    }
+    cols.addresses_w = addr_w;
     let tw = match app.time_mode {
         TimeMode::Absolute if cols.short_clock => 12,
         TimeMode::Absolute => 15,
@@ -109,7 +138,7 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
         head.push_str(&pad("conn", 5));
     }
     if cols.addresses {
-        head.push_str(&pad("client → broker", 44));
+        head.push_str(&pad("client → broker", cols.addresses_w));
     }
     if cols.client_id > 0 {
         head.push_str(&pad("client id", cols.client_id + 1));
@@ -119,18 +148,15 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
         head.push_str(&format!(" {:>6}", "corr"));
     }
     head.push_str(&format!(" {:>8}   status / summary", "latency"));
-    let mut lines = vec![Line::from(Span::styled(
-        fit(&head, usize::from(area.width)),
-        t.header(),
-    ))];
+    let mut lines = vec![Line::from(Span::styled(head, t.header()))];
     let mut prev: Option<Timestamp> = None;
-    if app.timeline.offset > 0 {
-        prev = row_ts(app, app.visible[app.timeline.offset - 1]);
+    if let Some(before) = app.timeline.offset.checked_sub(1)
+        && let Some(r) = app.visible.get(before)
+    {
+        prev = row_ts(app, *r);
     }
-    let end = (app.timeline.offset + height).min(len);
-    for pos in app.timeline.offset..end {
-        let row = app.visible[pos];
-        let selected = pos == app.timeline.selected;
+    for (k, &row) in shown().enumerate() {
+        let selected = app.timeline.offset + k == app.timeline.selected;
         let mut line = match row {
             Row::Exchange(i) => match app.store.exchange(i) {
                 Some(it) => exchange_line(app, it, &cols, tw, prev, &t, usize::from(area.width)),
@@ -171,7 +197,7 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
         };
         lines.push(Line::from(Span::styled(msg, t.dim())));
     }
-    f.render_widget(Paragraph::new(lines), area);
+    lines
 }
 
 fn row_ts(app: &App, row: Row) -> Option<Timestamp> {
@@ -203,7 +229,7 @@ fn exchange_line<'a>(
         + tw
         + 1
         + if cols.stream { 5 } else { 0 }
-        + if cols.addresses { 44 } else { 0 }
+        + cols.addresses_w
         + if client_w > 0 { client_w + 1 } else { 0 }
         + api_w
         + if cols.corr { 7 } else { 0 }
@@ -236,7 +262,10 @@ fn exchange_line<'a>(
         s.push_str(&pad(&format!("s{}", it.stream), 5));
     }
     if cols.addresses {
-        s.push_str(&pad(&format!("{} → {}", it.client, it.broker), 44));
+        s.push_str(&pad(
+            &format!("{} → {}", it.client, it.broker),
+            cols.addresses_w,
+        ));
     }
     if client_w > 0 {
         s.push_str(&pad(it.client_id.as_deref().unwrap_or("-"), client_w));
