@@ -211,6 +211,7 @@ pub fn push_status(
             out.push(')');
         }
         Status::NoResponseExpected => out.push_str("no response expected (acks=0)"),
+        Status::Malformed => out.push_str("malformed response"),
         Status::Error => {
             push_error_names(out, errors);
             if !errors.is_empty()

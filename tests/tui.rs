@@ -640,6 +640,49 @@ fn wide_rows_scroll_sideways() {
     assert_eq!(app.hscroll, 0);
 }
 
+/// A response that does not decode is not "ok": the broker answering
+/// Metadata v5 in another version's layout shows `?` and "malformed
+/// response", `n` stops at it, `malformed` finds it and `ok` does not.
+#[test]
+fn malformed_responses_are_not_ok() {
+    let mut app = sample("conformance/wrong_response_version.pcap");
+    let malformed: Vec<u64> = app
+        .store
+        .exchanges()
+        .filter(|(_, it)| it.status == kwire::session::Status::Malformed)
+        .map(|(_, it)| it.request.frame)
+        .collect();
+    assert_eq!(malformed.len(), 7, "{malformed:?}");
+    let screen = render_to_string(&mut app, 120, 30);
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("Metadata v5") && !l.contains("decode_error"))
+        .collect();
+    assert!(!rows.is_empty(), "{screen}");
+    for r in &rows {
+        assert!(r.contains("? malformed response"), "{r}");
+    }
+    // `n` from the top stops at the first of them (the negotiation before
+    // it passed by).
+    key(&mut app, 'g');
+    key(&mut app, 'n');
+    let sel = app.selected_exchange().and_then(|i| app.store.exchange(i));
+    assert_eq!(sel.map(|it| it.request.frame), malformed.first().copied());
+    key(&mut app, '/');
+    typed(&mut app, "malformed");
+    code(&mut app, KeyCode::Enter);
+    render_to_string(&mut app, 120, 30);
+    assert_eq!(app.visible_exchanges, 7);
+    key(&mut app, '/');
+    for _ in 0..20 {
+        code(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "ok api:Metadata");
+    code(&mut app, KeyCode::Enter);
+    render_to_string(&mut app, 120, 30);
+    assert_eq!(app.visible_exchanges, 0);
+}
+
 /// The Charts view on errors_mtu1500, at the three sizes: the errors chart's
 /// tallest bar is the burst of 22:43:41.25 (Produce NOT_LEADER_OR_FOLLOWER
 /// ×2 and REQUEST_TIMED_OUT, FindCoordinator COORDINATOR_NOT_AVAILABLE, all
@@ -707,7 +750,7 @@ fn charts_show_the_error_burst_and_jump_to_it() {
         assert_eq!(app.view, View::Timeline);
         assert_eq!(
             app.filter_text,
-            format!("frame>={first} frame<={last} (err or noresp)")
+            format!("frame>={first} frame<={last} (err or noresp or malformed)")
         );
         let shown: Vec<(u64, Vec<&str>)> = app
             .visible

@@ -703,7 +703,7 @@ fn charts_error_burst_to_timeline_and_back() {
         last_line(s).contains("match /frame>=") && s.contains("frame time (UTC)")
     });
     assert!(
-        last_line(&timeline).contains("(err or noresp)"),
+        last_line(&timeline).contains("(err or noresp or malformed)"),
         "{timeline}"
     );
     // Timeline rows: a frame number, then the clock (not the status bar).

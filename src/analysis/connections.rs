@@ -281,7 +281,7 @@ impl Connections {
                 c.negotiations += c.pending_negotiations;
                 c.pending_negotiations = 0;
             }
-            Status::Error => c.errors += 1,
+            Status::Error | Status::Malformed => c.errors += 1,
             Status::NoResponse(_) => c.no_response += 1,
             Status::Ok | Status::NoResponseExpected => {}
         }

@@ -84,6 +84,8 @@ pub struct Counts {
     /// ([`crate::session::Outcome::Negotiation`]: ApiVersions
     /// UNSUPPORTED_VERSION, JoinGroup v4+ MEMBER_ID_REQUIRED).
     pub negotiations: u64,
+    /// Answered with a body that does not decode ([`Status::Malformed`]).
+    pub malformed: u64,
     /// Given up on ([`Status::NoResponse`], any reason).
     pub no_response: u64,
     /// Produce with `acks=0`.
@@ -106,6 +108,7 @@ impl Counts {
             Status::Ok => {}
             Status::Error if e.negotiation() => self.negotiations += 1,
             Status::Error => self.errors += 1,
+            Status::Malformed => self.malformed += 1,
             Status::NoResponse(_) => self.no_response += 1,
             Status::NoResponseExpected => self.no_response_expected += 1,
         }
@@ -117,6 +120,7 @@ impl Counts {
             "answered": self.answered,
             "errors": self.errors,
             "negotiations": self.negotiations,
+            "malformed": self.malformed,
             "no_response": self.no_response,
             "no_response_expected": self.no_response_expected,
             "request_bytes": self.request_bytes,
@@ -1041,7 +1045,8 @@ impl Stats {
     ///   "clients": [{"client_id" (string or null), COUNTS..., "latency_us": LATENCY}],
     ///   "events":  {type: count},
     ///   "dropped": {"apis", "versions", "error_kinds", "topics", "partitions", "clients"} }
-    /// COUNTS  = "requests", "answered", "errors", "no_response", "no_response_expected",
+    /// COUNTS  = "requests", "answered", "errors", "negotiations", "malformed",
+    ///           "no_response", "no_response_expected",
     ///           "request_bytes", "response_bytes"
     /// LATENCY = {"count", "min", "max", "mean", "p50", "p90", "p99"} (µs; null when empty)
     /// TRAFFIC = "produce_requests", "produced": FLOW, "produce_errors",

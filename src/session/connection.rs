@@ -586,8 +586,14 @@ impl Core {
             .as_deref()
             .map(body::errors)
             .unwrap_or_default();
+        let undecoded = response_body.as_deref().is_some_and(|b| {
+            b.message.is_some() && b.error.as_ref().is_some_and(|e| e.kind.malformed())
+        });
+        let whole = response.is_some_and(|r| r.lost_bytes == 0);
         let status = if status == Status::Ok && !errors.is_empty() {
             Status::Error
+        } else if status == Status::Ok && undecoded && whole {
+            Status::Malformed
         } else {
             status
         };

@@ -42,6 +42,8 @@ pub enum Outcome {
     Unanswered,
     /// An error the client does not retry: the application sees it.
     Fatal,
+    /// A response that does not decode ([`Status::Malformed`]).
+    Malformed,
 }
 
 impl Outcome {
@@ -58,6 +60,7 @@ impl Outcome {
         match status {
             Status::NoResponse(_) => Outcome::Unanswered,
             Status::NoResponseExpected => Outcome::Ok,
+            Status::Malformed => Outcome::Malformed,
             Status::Ok | Status::Error => {
                 let mut errs = codes.iter().copied().filter(|&c| c != 0).peekable();
                 if errs.peek().is_none() {
@@ -88,11 +91,12 @@ impl Outcome {
     }
 
     /// A failure a reader looks for (what `n` jumps to and `err` filters):
-    /// retriable and fatal errors, and requests left unanswered.
+    /// retriable and fatal errors, requests left unanswered and responses
+    /// that do not decode.
     pub fn is_problem(self) -> bool {
         matches!(
             self,
-            Outcome::Retriable | Outcome::Unanswered | Outcome::Fatal
+            Outcome::Retriable | Outcome::Unanswered | Outcome::Fatal | Outcome::Malformed
         )
     }
 
@@ -104,6 +108,7 @@ impl Outcome {
             Outcome::Retriable => "retriable",
             Outcome::Unanswered => "unanswered",
             Outcome::Fatal => "fatal",
+            Outcome::Malformed => "malformed",
         }
     }
 }

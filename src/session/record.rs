@@ -289,6 +289,11 @@ pub enum Status {
     Ok,
     /// Answered, with a non-zero error code somewhere.
     Error,
+    /// Answered, but the response's body does not decode as the version
+    /// asked for (it ends early or holds invalid values), although the
+    /// capture lost none of it: the broker broke the protocol, and whether
+    /// it meant an error is not known.
+    Malformed,
     /// Not answered, and why we stopped waiting.
     NoResponse(NoResponseReason),
     /// A request that gets no response by design (Produce with `acks=0`).
@@ -300,6 +305,7 @@ impl Status {
         match self {
             Status::Ok => "ok",
             Status::Error => "error",
+            Status::Malformed => "malformed",
             Status::NoResponse(_) => "no_response",
             Status::NoResponseExpected => "no_response_expected",
         }

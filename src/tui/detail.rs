@@ -350,6 +350,7 @@ fn header(input: &DetailInput) -> [Vec<(String, Tone)>; 2] {
         Outcome::Retriable => (glyph::RETRIABLE, Tone::Retriable),
         Outcome::Unanswered => (glyph::NO_RESPONSE, Tone::Warning),
         Outcome::Fatal => (glyph::FATAL, Tone::Fatal),
+        Outcome::Malformed => (glyph::MALFORMED, Tone::Warning),
     };
     l2.push((format!("  {g} {}", input.status), tone));
     // Distinct error names, with a count when repeated.

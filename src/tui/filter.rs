@@ -14,6 +14,7 @@
 //! term   := key op value ("," value)*  |  flag  |  text
 //! op     := ":" | "=" | "==" | ">" | ">=" | "<" | "<="
 //! flag   := "err" | "neg" | "negotiation" | "ok" | "noresp" | "throttled"
+//!         | "malformed"
 //! ```
 //!
 //! A word runs up to whitespace, `(`, `)` or `|`; those and `,` `*` `:` lose
@@ -97,6 +98,10 @@ pub trait Subject {
     /// ApiVersions UNSUPPORTED_VERSION, JoinGroup v4+ MEMBER_ID_REQUIRED),
     /// which `err` leaves out.
     fn negotiation(&self) -> bool {
+        false
+    }
+    /// Whether the response does not decode ([`crate::session::Status::Malformed`]).
+    fn malformed(&self) -> bool {
         false
     }
     /// The throttle time the response asks for, if it has one.
@@ -254,6 +259,10 @@ pub fn terms_help() -> &'static [(&'static str, &'static str)] {
         ("ok", "answered, without error"),
         ("noresp", "request never answered (acks=0 produce excluded)"),
         (
+            "malformed",
+            "the response does not decode as the version asked for (the broker broke the protocol)",
+        ),
+        (
             "throttled",
             "the broker asked the client to wait (throttle time > 0)",
         ),
@@ -318,6 +327,7 @@ enum Term {
     },
     Ok,
     NoResponse,
+    Malformed,
     Throttled,
     /// Latency against a threshold in microseconds.
     Latency(Cmp, f64),
@@ -361,7 +371,8 @@ impl Term {
                     || (*fatal && !errs.is_empty() && !s.retriable() && !s.negotiation())
                     || errs.iter().any(|c| codes.contains(c))
             }
-            Term::Ok => s.answered() && s.error_codes().is_empty(),
+            Term::Ok => s.answered() && s.error_codes().is_empty() && !s.malformed(),
+            Term::Malformed => s.malformed(),
             Term::NoResponse => s.no_response(),
             Term::Throttled => s.throttle_ms().is_some_and(|t| t > 0),
             Term::Latency(cmp, us) => s.latency_us().is_some_and(|l| cmp.eval(l as f64, *us)),
@@ -918,7 +929,15 @@ const KEYS: &[(&str, Key)] = &[
 ];
 
 /// Words that are terms on their own.
-const FLAGS: &[&str] = &["err", "neg", "negotiation", "ok", "noresp", "throttled"];
+const FLAGS: &[&str] = &[
+    "err",
+    "neg",
+    "negotiation",
+    "ok",
+    "noresp",
+    "throttled",
+    "malformed",
+];
 
 impl Key {
     fn name(self) -> &'static str {
@@ -1014,6 +1033,7 @@ fn term(w: &Word, at: usize, len: usize) -> Result<Term, FilterError> {
                 "ok" => return Ok(Term::Ok),
                 "noresp" => return Ok(Term::NoResponse),
                 "throttled" => return Ok(Term::Throttled),
+                "malformed" => return Ok(Term::Malformed),
                 _ => {}
             }
         }

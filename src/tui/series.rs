@@ -170,6 +170,7 @@ impl Sketch {
 pub enum Problem {
     Code(i16),
     NoResponse,
+    Malformed,
 }
 
 impl Problem {
@@ -177,6 +178,7 @@ impl Problem {
         match self {
             Problem::Code(c) => ErrorCode(c).name(),
             Problem::NoResponse => "no response",
+            Problem::Malformed => "malformed response",
         }
     }
 }
@@ -220,7 +222,8 @@ impl ErrorNames {
 pub struct Bucket {
     pub requests: u64,
     /// Exchanges with a problem (`Outcome::is_problem`: retriable and
-    /// fatal errors, unanswered requests; not a negotiation, not a throttle).
+    /// fatal errors, unanswered requests, malformed responses; not a
+    /// negotiation, not a throttle).
     pub problems: u64,
     /// Request and response sizes.
     pub bytes: u64,
@@ -247,6 +250,9 @@ impl Bucket {
             self.problems = self.problems.saturating_add(1);
             if it.response.is_none() {
                 self.errors.add(Problem::NoResponse, 1);
+            }
+            if it.status == crate::session::Status::Malformed {
+                self.errors.add(Problem::Malformed, 1);
             }
             for &c in it.codes.iter() {
                 self.errors.add(Problem::Code(c), 1);
@@ -743,7 +749,7 @@ impl Metric {
         match self {
             Metric::Requests => "requests/s",
             Metric::Latency => "p99 latency (log scale)",
-            Metric::Errors => "errors/s (errors and unanswered requests)",
+            Metric::Errors => "errors/s (errors, unanswered, malformed)",
         }
     }
 }
@@ -873,7 +879,7 @@ fn jump_filter(series: &Series, w: &Window, c: usize, current: &str, m: Metric) 
     text.push_str(&format!("frame>={first} frame<={last}"));
     if m == Metric::Errors {
         // What the errors chart counts: `Outcome::is_problem`.
-        text.push_str(" (err or noresp)");
+        text.push_str(" (err or noresp or malformed)");
     }
     Some(text)
 }
@@ -1011,6 +1017,13 @@ mod tests {
         assert_eq!(all[0].errors.top(), vec![(Problem::NoResponse, 1)]);
         // The unanswered one has no latency: p99 is the negotiation's.
         assert_eq!(all[0].p99(), Some(50));
+        // A response that does not decode is a problem too.
+        let mut bad = item(5, 0, PRODUCE, 9092, 70, 0);
+        bad.status = Status::Malformed;
+        s.add(&bad);
+        let all = s.all(&s.window(10, false));
+        assert_eq!(all[0].problems, 2);
+        assert!(all[0].errors.top().contains(&(Problem::Malformed, 1)));
     }
 
     #[test]

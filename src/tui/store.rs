@@ -479,6 +479,9 @@ impl crate::tui::filter::Subject for Item {
     fn negotiation(&self) -> bool {
         self.severity() == Severity::Negotiation
     }
+    fn malformed(&self) -> bool {
+        self.status == Status::Malformed
+    }
     fn throttle_ms(&self) -> Option<i64> {
         self.throttle_ms.map(i64::from)
     }

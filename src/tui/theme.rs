@@ -119,6 +119,8 @@ pub mod glyph {
     /// A negotiation's expected answer (ApiVersions UNSUPPORTED_VERSION…).
     pub const NEGOTIATION: &str = "⇄";
     pub const NO_RESPONSE: &str = "…";
+    /// A response that does not decode (the broker broke the protocol).
+    pub const MALFORMED: &str = "?";
     pub const NO_RESPONSE_EXPECTED: &str = "→";
     pub const GAP: &str = "⚠";
 }

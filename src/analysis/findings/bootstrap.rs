@@ -187,13 +187,14 @@ impl Detector for Bootstrap {
             Status::Error => e.errors.first().map_or("error", |r| r.name),
             Status::NoResponse(_) => "unanswered",
             Status::NoResponseExpected => "ok",
+            Status::Malformed => "malformed",
         };
         if c.outcomes.len() < MAX_OUTCOMES || c.outcomes.contains_key(&(e.api_key, outcome)) {
             *c.outcomes.entry((e.api_key, outcome)).or_default() += 1;
         }
         match e.status {
             Status::Ok if e.api_key != ApiKey::SASL_HANDSHAKE => c.ok = true,
-            Status::Error | Status::NoResponse(_) => c.failures += 1,
+            Status::Error | Status::Malformed | Status::NoResponse(_) => c.failures += 1,
             _ => {}
         }
         if answered && (!bootstrap_api(e.api_key) || e.api_key == ApiKey::METADATA) {

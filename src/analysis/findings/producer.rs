@@ -671,7 +671,7 @@ impl Producers {
                 let outcome = match e.status {
                     Status::NoResponse(r) => Outcome::NoResponse(r),
                     Status::NoResponseExpected => Outcome::Unacknowledged,
-                    Status::Ok | Status::Error => answers
+                    Status::Ok | Status::Error | Status::Malformed => answers
                         .iter()
                         .find(|(n, i, _)| **n == *topic && *i == partition)
                         .map_or(Outcome::Ok, |&(_, _, c)| {

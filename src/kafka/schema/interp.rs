@@ -42,6 +42,18 @@ pub enum DecodeErrorKind {
     UnknownVersion,
 }
 
+impl DecodeErrorKind {
+    /// Whether the bytes break the message's layout (they end inside a field
+    /// or hold impossible values), rather than carry bytes past its end or
+    /// be of a message or version not known.
+    pub fn malformed(&self) -> bool {
+        matches!(
+            self,
+            DecodeErrorKind::Truncated | DecodeErrorKind::Invalid(_)
+        )
+    }
+}
+
 /// Where and why decoding stopped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{kind:?} at offset {offset} ({path})")]

@@ -82,6 +82,7 @@ pub fn status_look(it: &Item, t: &Theme) -> (&'static str, Style) {
         Severity::Retriable => (glyph::RETRIABLE, t.retriable()),
         Severity::Fatal => (glyph::FATAL, t.fatal()),
         Severity::Unanswered => (glyph::NO_RESPONSE, t.warning()),
+        Severity::Malformed => (glyph::MALFORMED, t.warning()),
     }
 }
 
