@@ -1,7 +1,8 @@
 //! Charts: requests/s, p99 latency and errors/s over time, of the exchanges
 //! the timeline shows (its filter applies), over all of them or by API or
-//! by broker. The model is [`crate::tui::series`]; this module draws it
-//! from `&App` and turns keys into changes of [`ChartsState`].
+//! by broker. The model and the view's state (changed by keys, in
+//! [`ChartsState::act`](crate::tui::series::ChartsState::act)) are in
+//! [`crate::tui::series`]; this module draws them from `&App`.
 //!
 //! One column is one stretch of time (one or more of the series' buckets);
 //! the cursor is a column, marked `▲` under the charts and shaded,
