@@ -682,3 +682,204 @@ fn malformed_responses_are_not_ok() {
     render_to_string(&mut app, 120, 30);
     assert_eq!(app.visible_exchanges, 0);
 }
+
+/// The Charts view on errors_mtu1500, at the three sizes: the errors chart's
+/// tallest bar is the burst of 22:43:41.25 (Produce NOT_LEADER_OR_FOLLOWER
+/// ×2 and REQUEST_TIMED_OUT, FindCoordinator COORDINATOR_NOT_AVAILABLE, all
+/// within 50 ms); the cursor taken there reads them out; Enter from the
+/// errors chart shows exactly those four in the timeline, and Esc comes
+/// back to the charts with the filter there was.
+#[test]
+fn charts_show_the_error_burst_and_jump_to_it() {
+    use common::charts;
+    // The burst as `kwire list` shows it: request frames and errors.
+    let burst: [(u64, &str); 4] = [
+        (38, "NOT_LEADER_OR_FOLLOWER"),
+        (40, "NOT_LEADER_OR_FOLLOWER"),
+        (47, "REQUEST_TIMED_OUT"),
+        (70, "COORDINATOR_NOT_AVAILABLE"),
+    ];
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 50)] {
+        let mut app = corpus("errors_mtu1500");
+        key(&mut app, '6');
+        assert_eq!(app.view, View::Charts);
+        let screen = render_to_string(&mut app, w, h);
+        insta::assert_snapshot!(format!("charts_{w}x{h}"), screen);
+        for title in ["requests/s", "p99 latency", "errors/s"] {
+            assert!(
+                charts::heights(&screen, title).iter().any(|&v| v > 0),
+                "{w}x{h}: {title} drawn\n{screen}"
+            );
+        }
+        let peak = charts::peak(&screen, "errors/s").expect("an error bar");
+        // The cursor starts on the newest bucket; g takes it to the first,
+        // l to the next.
+        assert!(charts::cursor(&screen).unwrap() > peak);
+        key(&mut app, 'g');
+        for _ in 0..peak {
+            key(&mut app, 'l');
+        }
+        let screen = render_to_string(&mut app, w, h);
+        assert_eq!(charts::cursor(&screen), Some(peak), "{screen}");
+        if w == 80 {
+            insta::assert_snapshot!("charts_80x24_on_the_burst", screen);
+        }
+        let readout: Vec<&str> = screen.lines().rev().skip(1).take(2).collect();
+        let readout = format!("{}\n{}", readout[1], readout[0]);
+        // The model agrees with the screen: that column holds the burst
+        // (and, in wider columns, the LEADER_NOT_AVAILABLEs just before).
+        let win = app.charts.window(&app.series, app.follow);
+        let col = app.series.all(&win)[peak].clone();
+        assert!(col.problems >= 4, "{w}x{h}: {col:?}");
+        let (first, last) = col.frames().unwrap();
+        assert!(first <= 38 && last >= 70, "{first}..{last}");
+        assert!(
+            readout.contains(&format!("· {} errors", col.problems)),
+            "{w}x{h}:\n{readout}"
+        );
+        assert!(readout.contains("NOT_LEADER_OR_FOLLOWER×2"), "{readout}");
+        for name in ["REQUEST_TIMED_OUT", "COORDINATOR_NOT_AVAILABLE"] {
+            assert!(readout.contains(name), "{w}x{h}: {name} in\n{readout}");
+        }
+
+        // The errors chart, Enter: the timeline shows the column's errors,
+        // the burst among them.
+        key(&mut app, 'j');
+        key(&mut app, 'j');
+        code(&mut app, KeyCode::Enter);
+        assert_eq!(app.view, View::Timeline);
+        assert_eq!(
+            app.filter_text,
+            format!("frame>={first} frame<={last} (err or noresp or malformed)")
+        );
+        let shown: Vec<(u64, Vec<&str>)> = app
+            .visible
+            .iter()
+            .filter_map(|r| match r {
+                kwire::tui::store::Row::Exchange(i) => app.store.exchange(*i),
+                _ => None,
+            })
+            .map(|it| (it.request.frame, it.errors.iter().map(|e| e.name).collect()))
+            .collect();
+        assert_eq!(shown.len() as u64, col.problems, "{w}x{h}: {shown:?}");
+        for (f, name) in burst {
+            assert!(
+                shown.contains(&(f, vec![name])),
+                "{w}x{h}: {f} {name} in {shown:?}"
+            );
+        }
+        let timeline = render_to_string(&mut app, w, h);
+        assert!(
+            timeline.contains(&format!("{} match /frame>=", col.problems)),
+            "{timeline}"
+        );
+        // Esc: back to the charts, no filter, the cursor where it was.
+        code(&mut app, KeyCode::Esc);
+        assert_eq!(app.view, View::Charts);
+        assert_eq!(app.filter_text, "");
+        let back = render_to_string(&mut app, w, h);
+        assert_eq!(charts::cursor(&back), Some(peak));
+        assert!(back.contains("▶ errors/s"), "{back}");
+    }
+}
+
+/// The charts follow the timeline's filter: `/api:Produce` leaves only
+/// Produce's exchanges (7: two NOT_LEADER_OR_FOLLOWER, one
+/// REQUEST_TIMED_OUT), and Enter on a bucket keeps that filter.
+#[test]
+fn charts_follow_the_filter() {
+    let mut app = corpus("errors_mtu1500");
+    typed(&mut app, "/api:Produce");
+    code(&mut app, KeyCode::Enter);
+    key(&mut app, '6');
+    let screen = render_to_string(&mut app, 120, 40);
+    assert!(screen.contains("/api:Produce"), "{screen}");
+    assert_eq!(app.series.exchanges(), 7);
+    let win = app.charts.window(&app.series, false);
+    let errors: u64 = app.series.all(&win).iter().map(|b| b.problems).sum();
+    assert_eq!(errors, 3);
+    // Clearing the filter (from the timeline) counts everything again.
+    key(&mut app, '1');
+    key(&mut app, 'c');
+    key(&mut app, '6');
+    let _ = render_to_string(&mut app, 120, 40);
+    assert_eq!(app.series.exchanges(), 77);
+    // By API: Produce is one of the series; by broker: three brokers.
+    key(&mut app, 'b');
+    let by_api = render_to_string(&mut app, 120, 40);
+    assert!(by_api.contains("by API"), "{by_api}");
+    assert!(by_api.contains("Produce┤"), "{by_api}");
+    insta::assert_snapshot!("charts_by_api_120x40", by_api);
+    key(&mut app, 'b');
+    let by_broker = render_to_string(&mut app, 120, 40);
+    assert!(by_broker.contains("by broker"), "{by_broker}");
+    assert!(by_broker.contains("127.0.0.1:45015┤"), "{by_broker}");
+    // Enter on the newest bucket keeps the filter the timeline had.
+    typed(&mut app, "1/api:Produce");
+    code(&mut app, KeyCode::Enter);
+    key(&mut app, '6');
+    let _ = render_to_string(&mut app, 120, 40);
+    code(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Timeline);
+    assert!(
+        app.filter_text.starts_with("(api:Produce) frame>="),
+        "{}",
+        app.filter_text
+    );
+    assert!(!app.visible.is_empty());
+}
+
+/// An empty capture and a live tail: the charts say there is nothing yet,
+/// then follow the newest bucket as exchanges arrive.
+#[test]
+fn charts_empty_then_following() {
+    let mut app = App::new(AppOptions {
+        theme: Theme::mono(),
+        mode: kwire::tui::app::Mode::Live,
+        ..AppOptions::default()
+    });
+    key(&mut app, '6');
+    let screen = render_to_string(&mut app, 80, 24);
+    assert!(screen.contains("no exchanges to chart yet"), "{screen}");
+    let full = corpus("errors_mtu1500");
+    let items: Vec<_> = full.store.exchanges().map(|(_, it)| it.clone()).collect();
+    let mut ends = std::collections::BTreeSet::new();
+    for (n, it) in items.into_iter().enumerate() {
+        app.store.push(it);
+        if n % 10 == 9 {
+            let s = render_to_string(&mut app, 80, 24);
+            assert!(common::charts::cursor(&s).is_some(), "{s}");
+            // Following: the cursor is on the newest column, the last.
+            let axis = s.lines().find(|l| l.contains('└')).unwrap();
+            assert!(axis.trim_end().ends_with('▲'), "{axis}");
+            // The time under the right end moves on as exchanges arrive.
+            let labels = s.lines().skip_while(|l| !l.contains('└')).nth(1).unwrap();
+            ends.insert(labels.split_whitespace().last().unwrap().to_string());
+        }
+    }
+    assert!(ends.len() >= 4, "the charts scrolled: {ends:?}");
+    assert!(app.follow);
+    // ← stops following; G follows again.
+    code(&mut app, KeyCode::Left);
+    assert!(!app.follow);
+    key(&mut app, 'G');
+    assert!(app.follow);
+}
+
+/// The Charts view in terminals too small for it draws what fits and never
+/// panics (every size from 1×1 to 40×14, all three breakdowns).
+#[test]
+fn charts_in_tiny_terminals() {
+    let mut app = corpus("errors_mtu1500");
+    key(&mut app, '6');
+    for _split in 0..3 {
+        for w in 1..=40u16 {
+            for h in 1..=14u16 {
+                let s = render_to_string(&mut app, w, h);
+                assert_eq!(s.lines().count(), usize::from(h), "{w}x{h}");
+            }
+        }
+        key(&mut app, 'h');
+        key(&mut app, 'b');
+    }
+}

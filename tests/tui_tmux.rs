@@ -639,6 +639,103 @@ fn errors_walked_with_n() {
     eprintln!("n stopped on frames {frames:?}");
 }
 
+/// 5. The Charts view at 80×24 on errors_mtu1500: `6` shows the three
+///    charts; the errors chart's tallest bar is the burst of 22:43:41.25
+///    (Produce NOT_LEADER_OR_FOLLOWER ×2 and REQUEST_TIMED_OUT,
+///    FindCoordinator COORDINATOR_NOT_AVAILABLE); `g` and `l` take the `▲`
+///    there and the readout names them; `j j` chooses the errors chart and
+///    Enter shows the timeline filtered to exactly those errors; Esc comes
+///    back to the charts, the cursor where it was.
+#[test]
+fn charts_error_burst_to_timeline_and_back() {
+    if !have_tmux() {
+        return skip_or_fail(
+            "charts_error_burst_to_timeline_and_back",
+            "tmux is not installed",
+        );
+    }
+    let capture = corpus_dir().join("errors_mtu1500.pcap");
+    let mut t = Tmux::start(80, 24, &[capture.to_str().unwrap()]);
+    t.wait_loaded(LOADED_ERRORS);
+    t.key("6");
+    let screen = t.wait_for("the charts", |s| {
+        s.contains("requests/s") && s.contains("p99 latency") && s.contains("errors/s")
+    });
+    for l in screen.lines() {
+        assert!(l.chars().count() <= 80, "wider than 80: {l:?}");
+    }
+    assert!(
+        screen.lines().next().unwrap().contains("6 Charts"),
+        "{screen}"
+    );
+    let peak = charts::peak(&screen, "errors/s").expect("an error bar");
+    let start = charts::cursor(&screen).expect("the cursor");
+    assert!(start > peak, "the cursor starts on the newest bucket");
+    t.key("g");
+    t.wait_for("the cursor on the first bucket", |s| {
+        charts::cursor(s) == Some(0)
+    });
+    for _ in 0..peak {
+        t.key("l");
+    }
+    let screen = t.wait_for("the cursor on the burst", |s| {
+        charts::cursor(s) == Some(peak)
+    });
+    let readout = screen
+        .lines()
+        .rev()
+        .skip(1)
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    for name in [
+        "NOT_LEADER_OR_FOLLOWER×2",
+        "REQUEST_TIMED_OUT",
+        "COORDINATOR_NOT_AVAILABLE",
+    ] {
+        assert!(readout.contains(name), "{name} in the readout:\n{screen}");
+    }
+    t.key("j");
+    t.key("j");
+    t.wait_for("the errors chart chosen", |s| s.contains("▶ errors/s"));
+    t.press("Enter");
+    let timeline = t.wait_for("the burst's errors in the timeline", |s| {
+        last_line(s).contains("match /frame>=") && s.contains("frame time (UTC)")
+    });
+    assert!(
+        last_line(&timeline).contains("(err or noresp or malformed)"),
+        "{timeline}"
+    );
+    // Timeline rows: a frame number, then the clock (not the status bar).
+    let rows: Vec<&str> = timeline
+        .lines()
+        .filter(|l| frame_of(l).is_some() && l.contains(" 22:43:"))
+        .collect();
+    assert_eq!(rows.len(), 4, "{timeline}");
+    for (frame, name) in [
+        (38, "NOT_LEADER_OR_FOLLOWER"),
+        (40, "NOT_LEADER_OR_FOLLOWER"),
+        (47, "REQUEST_TIMED_OUT"),
+        (70, "COORDINATOR_NOT_AVAILABLE"),
+    ] {
+        assert!(
+            rows.iter()
+                .any(|r| frame_of(r) == Some(frame) && r.contains(name)),
+            "frame {frame} {name} shown:\n{timeline}"
+        );
+    }
+    // Nothing but errors: every row has an error glyph.
+    assert!(
+        rows.iter().all(|r| r.contains('↻') || r.contains('✗')),
+        "{timeline}"
+    );
+    t.press("Escape");
+    let back = t.wait_for("the charts again", |s| {
+        s.contains("▶ errors/s") && !last_line(s).contains("match")
+    });
+    assert_eq!(charts::cursor(&back), Some(peak), "{back}");
+}
+
 /// 4. `?` shows the key table, any key closes it, `q` quits with status 0
 ///    and leaves the terminal as it found it (main screen, cursor shown,
 ///    cooked mode with echo).

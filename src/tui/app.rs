@@ -30,15 +30,17 @@ pub enum View {
     Groups,
     Stats,
     Findings,
+    Charts,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Timeline,
         View::Connections,
         View::Groups,
         View::Stats,
         View::Findings,
+        View::Charts,
     ];
 
     pub fn title(self) -> &'static str {
@@ -48,6 +50,7 @@ impl View {
             View::Groups => "Groups",
             View::Stats => "Stats",
             View::Findings => "Findings",
+            View::Charts => "Charts",
         }
     }
 
@@ -247,6 +250,9 @@ pub struct App {
     findings_at: Option<(u64, std::time::Instant)>,
     ingested: u64,
     pub finding_list: ListState,
+    /// The Charts view's time series of `visible` and its state.
+    pub series: super::series::Series,
+    pub charts: super::series::ChartsState,
 
     pub detail: Option<(u64, Detail)>,
     pub help: bool,
@@ -298,6 +304,8 @@ impl App {
             findings_at: None,
             ingested: 0,
             finding_list: ListState::default(),
+            series: Default::default(),
+            charts: Default::default(),
             detail: None,
             help: false,
             help_scroll: 0,
@@ -386,6 +394,7 @@ impl App {
             self.visible.clear();
             self.visible_exchanges = 0;
             self.scanned = 0;
+            self.series.clear();
             self.seen_generation = self.store.generation;
             self.scan();
             if let Some(k) = keep
@@ -399,6 +408,7 @@ impl App {
         if self.follow && !self.visible.is_empty() {
             self.timeline.selected = self.visible.len() - 1;
         }
+        self.series.update(&self.visible, &self.store);
     }
 
     fn scan(&mut self) {
@@ -440,6 +450,7 @@ impl App {
         self.visible.clear();
         self.visible_exchanges = 0;
         self.scanned = 0;
+        self.series.clear();
         let paused = std::mem::replace(&mut self.paused, false);
         self.refresh();
         self.paused = paused;
@@ -452,6 +463,7 @@ impl App {
     /// update step of a frame; `view::measure` gives `vp`).
     pub fn fit(&mut self, vp: Viewport) {
         self.page = vp.page;
+        self.charts.width = vp.body.width;
         self.help_scroll = self.help_scroll.min(vp.help_max);
         self.hscroll_max = vp.overflow;
         self.hscroll = self.hscroll.min(vp.overflow);
@@ -483,6 +495,8 @@ impl App {
             View::Findings => self
                 .finding_list
                 .scroll_into_view(vp.list_rows, self.findings.len()),
+            // The cursor is a time: it stays valid whatever the width.
+            View::Charts => {}
         }
     }
 
@@ -531,8 +545,12 @@ impl App {
             }
             return;
         }
-        let timeline = self.view == View::Timeline;
-        let Some(action) = keys::action(&e, timeline) else {
+        let scope = match self.view {
+            View::Timeline => keys::Scope::Timeline,
+            View::Charts => keys::Scope::Charts,
+            _ => keys::Scope::Lists,
+        };
+        let Some(action) = keys::action_in(&e, scope) else {
             return;
         };
         match action {
@@ -596,6 +614,10 @@ impl App {
 
     fn list_action(&mut self, a: Action) {
         let page = self.page.max(1) as isize;
+        if self.view == View::Charts {
+            self.charts_action(a);
+            return;
+        }
         let (state, len): (&mut ListState, usize) = match self.view {
             View::Timeline => (&mut self.timeline, self.visible.len()),
             View::Connections => (&mut self.conn_list, self.conns.len()),
@@ -622,6 +644,7 @@ impl App {
                 }
                 return;
             }
+            View::Charts => return,
         };
         match a {
             Action::Left => {
@@ -718,7 +741,34 @@ impl App {
                     _ => self.message = Some("this finding names no frame".into()),
                 }
             }
-            View::Stats => {}
+            View::Stats | View::Charts => {}
+        }
+    }
+
+    /// A key of the Charts view.
+    fn charts_action(&mut self, a: Action) {
+        use super::series::Outcome;
+        let live = self.opts.mode == Mode::Live;
+        match self
+            .charts
+            .act(a, &self.series, &self.filter_text, self.follow, live)
+        {
+            Outcome::Nothing => {}
+            Outcome::Follow(on) => {
+                self.follow = on;
+                self.refresh();
+            }
+            Outcome::Message(m) => self.message = Some(m.into()),
+            Outcome::Jump(text) => match Filter::parse(&text) {
+                Ok(f) => {
+                    self.remember_return();
+                    self.set_filter(&text, f);
+                    self.view = View::Timeline;
+                    self.follow = false;
+                    self.timeline.selected = 0;
+                }
+                Err(e) => self.message = Some(format!("cannot filter {text}: {}", e.message)),
+            },
         }
     }
 

@@ -33,6 +33,8 @@ pub enum Action {
     Pause,
     TimeMode,
     Export,
+    /// Charts: all / by API / by broker.
+    Split,
     Help,
     Quit,
 }
@@ -45,6 +47,7 @@ pub enum Scope {
     /// Lists: the timeline, connections, groups, stats.
     Lists,
     Timeline,
+    Charts,
 }
 
 impl Scope {
@@ -53,6 +56,7 @@ impl Scope {
             Scope::Global => "Everywhere",
             Scope::Lists => "Lists",
             Scope::Timeline => "Timeline",
+            Scope::Charts => "Charts",
         }
     }
 }
@@ -152,19 +156,19 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Char('h'), Code(KeyCode::Left)],
         action: Action::Left,
         scope: Scope::Lists,
-        help: "scroll wide rows left",
+        help: "scroll wide rows left; in Charts the previous bucket",
     },
     Binding {
         keys: &[Char('l'), Code(KeyCode::Right)],
         action: Action::Right,
         scope: Scope::Lists,
-        help: "scroll wide rows right (… marks a row that goes on)",
+        help: "scroll wide rows right (… marks a row that goes on); in Charts the next bucket",
     },
     Binding {
         keys: &[Code(KeyCode::Enter)],
         action: Action::Open,
         scope: Scope::Lists,
-        help: "open: exchange detail, group flow, connection's exchanges",
+        help: "open: exchange detail, group flow, connection's exchanges, a chart bucket's exchanges",
     },
     Binding {
         keys: &[Code(KeyCode::Esc)],
@@ -215,6 +219,12 @@ pub const BINDINGS: &[Binding] = &[
         help: "findings: what went wrong",
     },
     Binding {
+        keys: &[Char('6')],
+        action: Action::View(6),
+        scope: Scope::Global,
+        help: "charts: requests, latency and errors over time",
+    },
+    Binding {
         keys: &[Char('/')],
         action: Action::Filter,
         scope: Scope::Timeline,
@@ -263,6 +273,12 @@ pub const BINDINGS: &[Binding] = &[
         help: "write the filtered exchanges as NDJSON",
     },
     Binding {
+        keys: &[Char('b')],
+        action: Action::Split,
+        scope: Scope::Charts,
+        help: "all / by API / by broker (j k ↑ ↓ choose the chart Enter filters for; G the newest bucket, following a live capture again)",
+    },
+    Binding {
         keys: &[Char('?')],
         action: Action::Help,
         scope: Scope::Global,
@@ -276,11 +292,24 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
-/// The action of `e` in a view of `scope` (the timeline is a list too).
+/// The action of `e` in a list, or in the timeline when `timeline`.
 pub fn action(e: &KeyEvent, timeline: bool) -> Option<Action> {
+    action_in(
+        e,
+        if timeline {
+            Scope::Timeline
+        } else {
+            Scope::Lists
+        },
+    )
+}
+
+/// The action of `e` in a view of `scope` (the timeline and the charts
+/// take the lists' keys too).
+pub fn action_in(e: &KeyEvent, scope: Scope) -> Option<Action> {
     BINDINGS
         .iter()
-        .filter(|b| b.scope != Scope::Timeline || timeline)
+        .filter(|b| matches!(b.scope, Scope::Global | Scope::Lists) || b.scope == scope)
         .find(|b| b.keys.iter().any(|k| k.matches(e)))
         .map(|b| b.action)
 }
@@ -324,5 +353,11 @@ mod tests {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(action(&ctrl_c, true), Some(Action::Quit));
         assert_eq!(action(&k('c'), true), Some(Action::ClearFilter));
+        // Charts' keys only there.
+        assert_eq!(action(&k('b'), true), None);
+        assert_eq!(action_in(&k('b'), Scope::Charts), Some(Action::Split));
+        assert_eq!(action_in(&k('l'), Scope::Charts), Some(Action::Right));
+        assert_eq!(action_in(&k('j'), Scope::Charts), Some(Action::Down));
+        assert_eq!(action_in(&k('n'), Scope::Charts), None);
     }
 }

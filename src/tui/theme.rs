@@ -87,6 +87,17 @@ impl Theme {
         }
     }
 
+    /// A chart's cursor column: a shade behind the bars (reverse video
+    /// would show a bar as its negative); without colour, underlined, so
+    /// that the empty cells of the column mark it.
+    pub fn cursor(&self) -> Style {
+        if self.color {
+            Style::new().bg(Color::DarkGray)
+        } else {
+            Style::new().add_modifier(Modifier::UNDERLINED)
+        }
+    }
+
     /// Keys in help and the status bar.
     pub fn key(&self) -> Style {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)

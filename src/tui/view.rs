@@ -6,6 +6,7 @@
 //! screen has room for, `App::fit` keeps selections and scrolls within it,
 //! then [`draw`] paints from the state as it is.
 
+pub mod charts;
 pub mod connections;
 pub mod findings;
 pub mod groups;
@@ -159,6 +160,8 @@ pub fn measure(app: &App, size: Rect) -> Viewport {
             vp.overflow = stats::overflow(app, body);
         }
         View::Findings => vp.list_rows = findings::rows(app, body),
+        // Its columns follow from the body's width (`App::fit`).
+        View::Charts => {}
     }
     vp
 }
@@ -184,6 +187,7 @@ pub fn draw(app: &App, f: &mut Frame) {
             View::Groups => groups::render(app, f, body),
             View::Stats => stats::render(app, f, body),
             View::Findings => findings::render(app, f, body),
+            View::Charts => charts::render(app, f, body),
         },
     }
     draw_foot(app, f, foot);
@@ -218,18 +222,6 @@ pub fn render_to_string(app: &mut App, width: u16, height: u16) -> String {
 
 fn draw_head(app: &App, f: &mut Frame, area: Rect) {
     let t = &app.opts.theme;
-    let mut spans = vec![Span::styled(" kwire ", t.header())];
-    for v in View::ALL {
-        let label = format!(" {} {} ", v.number(), v.title());
-        if v == app.view && app.detail.is_none() {
-            spans.push(Span::styled(label, t.selected()));
-        } else {
-            spans.push(Span::styled(label, t.dim()));
-        }
-    }
-    if app.detail.is_some() {
-        spans.push(Span::styled(" Detail ", t.selected()));
-    }
     let src = app.capture.as_ref().map_or("", |c| c.source.as_str());
     // The file's name: the path is in the shell that opened it.
     let src = std::path::Path::new(src)
@@ -239,8 +231,33 @@ fn draw_head(app: &App, f: &mut Frame, area: Rect) {
     if app.opts.mode == Mode::Live {
         right = format!(" ● live {src} ");
     }
-    spans.push(Span::raw(right));
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    let tabs = |short: bool| {
+        let mut spans = vec![Span::styled(" kwire ", t.header())];
+        for v in View::ALL {
+            let shown = v == app.view && app.detail.is_none();
+            let label = if short && !shown {
+                format!(" {} ", v.number())
+            } else {
+                format!(" {} {} ", v.number(), v.title())
+            };
+            spans.push(Span::styled(
+                label,
+                if shown { t.selected() } else { t.dim() },
+            ));
+        }
+        if app.detail.is_some() {
+            spans.push(Span::styled(" Detail ", t.selected()));
+        }
+        spans.push(Span::raw(right.clone()));
+        Line::from(spans)
+    };
+    // When the titles and the source do not fit, the views not shown keep
+    // their numbers only.
+    let mut line = tabs(false);
+    if line.width() > usize::from(area.width) {
+        line = tabs(true);
+    }
+    f.render_widget(Paragraph::new(line), area);
 }
 
 fn draw_foot(app: &App, f: &mut Frame, area: Rect) {

@@ -550,3 +550,63 @@ impl Drop for MockCluster {
         let _ = self.child.wait();
     }
 }
+
+/// The Charts view as a test reads it from the screen's text.
+pub mod charts {
+    /// Height in eighths of a row of a bar glyph (`▁` 1 … `█` 8).
+    fn eighths(c: char) -> Option<u32> {
+        " ▁▂▃▄▅▆▇█".chars().position(|g| g == c).map(|p| p as u32)
+    }
+
+    /// The rows of the chart whose title contains `title`: the lines from
+    /// the one after its title to the next title or the axis.
+    fn plot_rows<'a>(screen: &'a str, title: &str) -> Vec<&'a str> {
+        let lines: Vec<&str> = screen.lines().collect();
+        let Some(start) = lines.iter().position(|l| l.contains(title)) else {
+            return Vec::new();
+        };
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| l.contains('┤') || l.contains('│'))
+            .copied()
+            .collect()
+    }
+
+    /// Column (0 = the first plot column) of the axis' `▲`, the cursor.
+    pub fn cursor(screen: &str) -> Option<usize> {
+        let axis = screen.lines().find(|l| l.contains('└'))?;
+        let chars: Vec<char> = axis.chars().collect();
+        let origin = chars.iter().position(|&c| c == '└')?;
+        let at = chars.iter().position(|&c| c == '▲')?;
+        at.checked_sub(origin + 1)
+    }
+
+    /// Bar heights (eighths, summed over rows) per plot column of the chart
+    /// titled `title`.
+    pub fn heights(screen: &str, title: &str) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for row in plot_rows(screen, title) {
+            let chars: Vec<char> = row.chars().collect();
+            let Some(axis) = chars.iter().position(|&c| c == '┤' || c == '│') else {
+                continue;
+            };
+            for (i, c) in chars[axis + 1..].iter().enumerate() {
+                if out.len() <= i {
+                    out.resize(i + 1, 0);
+                }
+                out[i] += eighths(*c).unwrap_or(0);
+            }
+        }
+        out
+    }
+
+    /// The column of the tallest bar of the chart titled `title` (the
+    /// first, when several are as tall).
+    pub fn peak(screen: &str, title: &str) -> Option<usize> {
+        let h = heights(screen, title);
+        let max = *h.iter().max()?;
+        (max > 0)
+            .then(|| h.iter().position(|&v| v == max))
+            .flatten()
+    }
+}

@@ -79,7 +79,7 @@ fn entry(
 pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let t = &app.opts.theme;
     let mut out = Vec::new();
-    for scope in [Scope::Global, Scope::Lists, Scope::Timeline] {
+    for scope in [Scope::Global, Scope::Lists, Scope::Timeline, Scope::Charts] {
         out.push(Line::from(Span::styled(scope.title(), t.header())));
         for b in BINDINGS.iter().filter(|b| b.scope == scope) {
             entry(&mut out, &keys_label(b), t.key(), 14, b.help, width);
