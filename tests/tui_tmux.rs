@@ -226,11 +226,6 @@ fn billing_flow_in_three_keys() {
     assert!(t.keys <= 3);
 }
 
-/// The frame number at the start of a timeline row.
-fn frame_of(row: &str) -> Option<u64> {
-    row.split_whitespace().next()?.parse().ok()
-}
-
 /// 2. errors_mtu1500: `g`, then `n` until "no error after this row"; every
 ///    error injected into the capture is on the selected (reverse video) row
 ///    at some point, with its glyph. Seen: 19 stops (frames 10 … 254), the

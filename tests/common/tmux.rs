@@ -183,8 +183,20 @@ impl Tmux {
     /// [`Tmux::wait_for`] on the screen with its attributes too (the
     /// selected row is in reverse video, which the text alone does not
     /// show): `ok(text, escaped)`, held still in two captures a moment
-    /// apart. Both forms of the screen it held.
+    /// apart. Both forms of the screen it held; fails with the last screen
+    /// at the deadline.
     pub fn wait_escaped(&self, what: &str, ok: impl Fn(&str, &str) -> bool) -> (String, String) {
+        self.try_wait_escaped(ok).unwrap_or_else(|s| {
+            panic!("timed out after {DEADLINE:?} waiting for {what}; screen:\n{s}")
+        })
+    }
+
+    /// [`Tmux::wait_escaped`], the last screen as `Err` at the deadline
+    /// (for a test that reports it as a failed property).
+    pub fn try_wait_escaped(
+        &self,
+        ok: impl Fn(&str, &str) -> bool,
+    ) -> Result<(String, String), String> {
         let t0 = Instant::now();
         loop {
             let e = self.screen_escaped();
@@ -192,12 +204,12 @@ impl Tmux {
             if ok(&s, &e) {
                 std::thread::sleep(Duration::from_millis(80));
                 if self.screen_escaped() == e && self.screen() == s {
-                    return (s, e);
+                    return Ok((s, e));
                 }
                 continue;
             }
             if t0.elapsed() > DEADLINE {
-                panic!("timed out after {DEADLINE:?} waiting for {what}; screen:\n{s}");
+                return Err(s);
             }
             std::thread::sleep(Duration::from_millis(30));
         }
@@ -361,4 +373,9 @@ pub fn selected_row(escaped: &str) -> Option<String> {
         .skip(1) // the header's view tabs are reversed too
         .find(|(text, rev)| *rev > 0 && *rev * 2 > text.chars().count())
         .map(|(text, _)| text)
+}
+
+/// The frame number at the start of a timeline row.
+pub fn frame_of(row: &str) -> Option<u64> {
+    row.split_whitespace().next()?.parse().ok()
 }
