@@ -398,9 +398,10 @@ fn cells(s: &str) -> Vec<char> {
     let mut out = Vec::new();
     for c in s.chars() {
         out.push(c);
-        for _ in 1..c.to_string().width() {
-            out.push(WIDE_TAIL);
-        }
+        out.extend(std::iter::repeat_n(
+            WIDE_TAIL,
+            c.to_string().width().saturating_sub(1),
+        ));
     }
     out
 }
