@@ -42,11 +42,15 @@
 //! What should hold is computed from the library (the capture's exchanges,
 //! client ids and group flows, the error-name table, the key tables), not
 //! written down. Each screen is saved as text under
-//! `<target>/tui-matrix/<capture>-<view>-<W>x<H>.txt` (pages one after the
-//! other) for a reviewer, and each capture's screens at a size are one insta
-//! snapshot (`tests/snapshots/tui_matrix__<capture>_<W>x<H>.snap`): the
-//! captures carry their timestamps and the header names the file only, so
-//! nothing depends on the machine.
+//! `<target>/tui-matrix/<capture>-<view>-<W>x<H>.txt` (every page, one
+//! after the other) for a reviewer, and each capture's screens at a size
+//! are one insta snapshot (`tests/snapshots/tui_matrix__<capture>_<W>x<H>.snap`:
+//! each view's first and last page, a screen already in it named instead of
+//! repeated): the captures carry their timestamps and the header names the
+//! file only, so nothing depends on the machine. `n` is pressed at most
+//! [`MAX_N_STOPS`] times. One size runs in about 35 s on a busy 2-core
+//! machine (debug build); the three sizes run in parallel as the test
+//! harness's threads allow.
 //!
 //! Failures of the product (not of the test) known when this was written
 //! are listed in [`KNOWN`]; each size's test fails on any other failure, and
