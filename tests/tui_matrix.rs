@@ -16,7 +16,8 @@
 //! Findings row by row (each one's text below the list), the help scrolled
 //! to its end. Every screen is checked:
 //!
-//! * **cut-error-name**: no `[A-Z][A-Z0-9_]+…`, and no prefix of a known
+//! * **cut-error-name**: no `[A-Z][A-Z0-9_]+…` (but a whole error name that
+//!   begins no other, the text after it cut), and no prefix of a known
 //!   error name (Kafka's names and old names, from `kwire::kafka::errors`)
 //!   cut at a box's border or the pane's right edge;
 //! * **error-name-shown**: a timeline row, a ladder step or the detail of an
@@ -335,7 +336,8 @@ fn contains_whole(line: &str, name: &str) -> bool {
 }
 
 /// Error names cut on a screen `width` cells wide: an UPPER_SNAKE token
-/// ending in `…`, or a prefix of a known name (3 characters or more, not
+/// ending in `…` (unless it is a whole name that begins no other), or a
+/// prefix of a known name (3 characters or more, not
 /// itself a name) ending at a box border or at the pane's right edge.
 fn cut_error_names(screen: &str, width: usize, names: &BTreeSet<&'static str>) -> Vec<String> {
     let mut found = Vec::new();
@@ -355,7 +357,11 @@ fn cut_error_names(screen: &str, width: usize, names: &BTreeSet<&'static str>) -
             let tok = match c {
                 '…' => {
                     let t = token_before(i);
-                    if t.len() >= 2 && t.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    // A whole name that begins no other (`NOT_LEADER_OR_FOLLOWER…`:
+                    // what followed it was cut) is not a cut name.
+                    let whole = names.contains(t.as_str())
+                        && !names.iter().any(|n| *n != t && n.starts_with(t.as_str()));
+                    if t.len() >= 2 && t.starts_with(|c: char| c.is_ascii_uppercase()) && !whole {
                         found.push(format!("`{t}…` in {line:?}"));
                     }
                     continue;
