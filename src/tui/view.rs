@@ -51,6 +51,72 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// `s` cut to `width` cells keeping its start and its end, `…` between:
+/// for names that differ at the end (`sara…ber-a`, `sara…ber-b` for
+/// `sarama-member-a` and `-b`).
+pub fn fit_middle(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    if width < 3 {
+        return fit(s, width);
+    }
+    let head_w = (width - 1) / 2;
+    let tail_w = width - 1 - head_w;
+    let mut head = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > head_w {
+            break;
+        }
+        used += w;
+        head.push(c);
+    }
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 0;
+    for c in s.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if used + w > tail_w {
+            break;
+        }
+        used += w;
+        tail.push(c);
+    }
+    head.push('…');
+    head.extend(tail.into_iter().rev());
+    head
+}
+
+/// Whether `w` has the shape of a Kafka error name (`NOT_COORDINATOR`).
+fn error_name_like(w: &str) -> bool {
+    w.len() >= 3
+        && w.contains('_')
+        && w.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `s` cut to `width` cells like [`fit`], but never inside an error name:
+/// a name the cut would fall in is left out whole (the text ends `… …`
+/// before it), so that what is shown of a sentence never misnames an error.
+pub fn fit_words(s: &str, width: usize) -> String {
+    let cut = fit(s, width);
+    if cut == s {
+        return cut;
+    }
+    let kept = cut.strip_suffix('…').unwrap_or(&cut);
+    // The word the cut fell in: from the last space of what is kept to the
+    // next space of the whole.
+    let start = kept.rfind(' ').map_or(0, |i| i + 1);
+    let end = s[start..].find(' ').map_or(s.len(), |i| start + i);
+    let word = s[start..end].trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+    if start < kept.len() && end > kept.len() && error_name_like(word) {
+        format!("{}…", kept[..start].trim_end())
+    } else {
+        cut
+    }
+}
+
 /// `s` cut or padded to exactly `width` cells.
 pub fn pad(s: &str, width: usize) -> String {
     let f = fit(s, width);
@@ -365,4 +431,41 @@ fn draw_foot(app: &App, f: &mut Frame, area: Rect) {
     }
     spans.push(Span::styled("  ? help  q quit", t.dim()));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting() {
+        assert_eq!(fit("NOT_LEADER", 20), "NOT_LEADER");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        // Display width: `⧗` is one cell, CJK two.
+        assert_eq!(width_of("⧗ x"), 3);
+        assert_eq!(fit("日本語", 4), "日…");
+        assert_eq!(pad("ab", 4), "ab  ");
+        assert_eq!(rpad("ab", 4), "  ab");
+        assert_eq!(fit_middle("sarama-member-a", 10), "sara…ber-a");
+        assert_eq!(fit_middle("sarama-member-b", 10), "sara…ber-b");
+        assert_eq!(fit_middle("short", 10), "short");
+        assert_eq!(fit_middle("abcdef", 2), "a…");
+    }
+
+    #[test]
+    fn error_names_are_left_out_whole() {
+        let t = "group ledger could not reach its coordinator: FindCoordinator COORDINATOR_NOT_AVAILABLE ×3";
+        let f = fit_words(t, 70);
+        assert_eq!(
+            f,
+            "group ledger could not reach its coordinator: FindCoordinator…"
+        );
+        assert!(width_of(&f) <= 70);
+        // A cut after a whole name keeps it.
+        let f = fit_words("answered UNSUPPORTED_VERSION to the client", 30);
+        assert_eq!(f, "answered UNSUPPORTED_VERSION …");
+        // Other words are cut as fit cuts them.
+        assert_eq!(fit_words("FindCoordinator answered", 8), "FindCoo…");
+        assert_eq!(fit_words("short", 10), "short");
+    }
 }

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{bytes, content, draw_scrolled, overflow_of, pad, rpad};
+use super::{bytes, content, draw_scrolled, fit_middle, overflow_of, pad, rpad};
 use crate::analysis::connections::{ConnState, ConnStats};
 use crate::tui::app::App;
 use crate::tui::theme::glyph;
@@ -102,7 +102,7 @@ fn conn_line(
         "{:>5} {} {}",
         format!("s{}", c.stream),
         pad(&addr, addr_w),
-        pad(c.client_id.as_deref().unwrap_or("-"), 15)
+        pad(&fit_middle(c.client_id.as_deref().unwrap_or("-"), 15), 15)
     );
     s.push(' ');
     if sw_w > 0 {

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::fit;
+use super::fit_words;
 use crate::analysis::findings::Severity;
 use crate::tui::app::App;
 use crate::tui::theme::{Theme, glyph};
@@ -50,7 +50,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         let (g, style) = look(fd.severity, &t);
         let mut l = Line::from(vec![
             Span::styled(format!("{g} "), style),
-            Span::styled(fit(&fd.title, width), style),
+            Span::styled(fit_words(&fd.title, width), style),
         ]);
         if i == app.finding_list.selected {
             l = l.patch_style(t.selected());

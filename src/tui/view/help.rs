@@ -30,12 +30,21 @@ fn entry(
 ) {
     use unicode_width::UnicodeWidthStr;
     let key_cells = key.width();
-    let indent = 2 + key_w.max(key_cells + 1);
+    // Every description of a section starts in one column; a key wider
+    // than its column stands on a line of its own above its description.
+    let indent = 2 + key_w;
+    // Two cells at least between a key and its description.
+    let long_key = key_cells + 2 > key_w;
     let (first_pad, text_w, under) = if width >= indent + MIN_TEXT_WIDTH {
-        (indent - 2 - key_cells, width - indent, false)
+        (key_w.saturating_sub(key_cells), width - indent, long_key)
     } else {
         // Too narrow for two columns: the description under its key.
         (0, width.saturating_sub(4).max(8), true)
+    };
+    let under_indent = if width >= indent + MIN_TEXT_WIDTH {
+        indent
+    } else {
+        4
     };
     let mut rows: Vec<String> = Vec::new();
     let mut cur = String::new();
@@ -60,7 +69,10 @@ fn entry(
     if under {
         out.push(Line::from(key_span));
         for r in rows {
-            out.push(Line::from(Span::raw(format!("    {r}"))));
+            out.push(Line::from(Span::raw(format!(
+                "{}{r}",
+                " ".repeat(under_indent)
+            ))));
         }
         return;
     }

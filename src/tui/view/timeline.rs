@@ -1,6 +1,6 @@
 //! The timeline: one line per exchange in request order, events in line.
 
-use super::{content, draw_scrolled, overflow_of, pad, rpad};
+use super::{content, draw_scrolled, fit_middle, overflow_of, pad, rpad};
 use crate::capture::Timestamp;
 use crate::present::latency;
 use crate::present::{clock, seconds, short_clock};
@@ -269,7 +269,9 @@ fn exchange_line<'a>(
         ));
     }
     if client_w > 0 {
-        s.push_str(&pad(it.client_id.as_deref().unwrap_or("-"), client_w));
+        // Client ids often differ at their end (`billing-1`, `billing-2`).
+        let id = it.client_id.as_deref().unwrap_or("-");
+        s.push_str(&pad(&fit_middle(id, client_w), client_w));
         s.push(' ');
     }
     let api = format!("{} v{}", it.api_key.name(), it.api_version);
