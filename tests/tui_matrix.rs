@@ -818,6 +818,15 @@ fn run_capture(capture: &'static str, path: &Path, f: &Facts, w: u16, h: u16) ->
         r.shot("findings", &page);
     }
 
+    // 6 Charts, the cursor walked across every column: the readout under
+    // the charts names a column's errors whole.
+    t.key("6");
+    t.wait_for("the charts", |s| s.contains("requests/s"));
+    for page in walk(&mut t, "G", "g", Step::Text("l")) {
+        r.check_cut(f, "charts", &page);
+        r.shot("charts", &page);
+    }
+
     // ? Help, scrolled to its end.
     t.key("?");
     t.wait_for("the help", |s| s.contains(HELP_TITLE));
