@@ -121,9 +121,13 @@ pub fn tables(s: &Stats, conns: Option<&Connections>) -> Vec<Table> {
                 a.throttled, a.throttle_time_ms
             );
         }
+        if c.malformed > 0 {
+            // Rare and the broker's fault: said where it is, not a column.
+            let _ = write!(v, "  {} malformed", c.malformed);
+        }
         let tone = if c.errors > 0 {
             Tone::Error
-        } else if c.no_response > 0 || a.throttled > 0 {
+        } else if c.no_response > 0 || a.throttled > 0 || c.malformed > 0 {
             Tone::Warning
         } else {
             Tone::Normal
