@@ -17,9 +17,9 @@ use kwire::capture::file::FileSource;
 use kwire::session::{self, CaptureInfo, SessionConfig};
 use kwire::tcp::TcpConfig;
 use kwire::tui::app::{App, AppOptions};
-use kwire::tui::view::render_to_string;
 use kwire::tui::store::StoreLimits;
 use kwire::tui::theme::Theme;
+use kwire::tui::view::render_to_string;
 use libfuzzer_sys::fuzz_target;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
