@@ -607,3 +607,268 @@ impl<W: Write + Send> RecordSink for ParquetWriter<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::stats::tests::{
+        batch, exchange, fetch_request, fetch_response, produce_request, produce_response,
+    };
+    use crate::session::{ErrorRef, NoResponseReason};
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    use ::parquet::record::{Field, Row};
+    use serde_json::{Value, json};
+
+    /// A row as JSON, for comparing (lists as arrays, structs as objects).
+    fn field(f: &Field) -> Value {
+        match f {
+            Field::Null => Value::Null,
+            Field::Bool(b) => json!(b),
+            Field::Short(v) => json!(v),
+            Field::Int(v) => json!(v),
+            Field::Long(v) | Field::TimestampMicros(v) => json!(v),
+            Field::Str(s) => json!(s),
+            Field::Group(r) => row(r),
+            Field::ListInternal(l) => Value::Array(l.elements().iter().map(field).collect()),
+            other => panic!("a type kwire does not write: {other:?}"),
+        }
+    }
+
+    fn row(r: &Row) -> Value {
+        Value::Object(
+            r.get_column_iter()
+                .map(|(k, v)| (k.clone(), field(v)))
+                .collect(),
+        )
+    }
+
+    /// Write `exchanges` (and a summary-less end) and read the file back.
+    fn round_trip(exchanges: &[Exchange]) -> (Vec<Value>, usize) {
+        let mut w = ParquetWriter::new(Vec::new()).unwrap();
+        for e in exchanges {
+            w.record(Record::Exchange(Box::new(e.clone()))).unwrap();
+        }
+        let bytes = bytes::Bytes::from(w.finish().unwrap());
+        let r = SerializedFileReader::new(bytes).unwrap();
+        let groups = r.metadata().num_row_groups();
+        let rows = r
+            .get_row_iter(None)
+            .unwrap()
+            .map(|x| row(&x.unwrap()))
+            .collect();
+        (rows, groups)
+    }
+
+    /// Every column as written: nulls where there is no response, empty
+    /// lists, lists of several, partitions as structs with their optional
+    /// fields null or not, timestamps in microseconds.
+    #[test]
+    fn rows_read_back_as_written() {
+        let q = produce_request(&[
+            ("orders", &[(0, &[batch(0, 3, false)][..]), (1, &[][..])]),
+            ("events", &[(2, &[batch(0, 1, false)][..])]),
+        ]);
+        let r = produce_response(&[("orders", &[(0, 0), (1, 6)])], 0);
+        let produce = exchange(0, 3, 10, Some("p-1"), Some(&q), Some(&r), Some(500));
+        let q = fetch_request(&[("orders", &[0])]);
+        let r = fetch_response(&[("orders", &[(0, 0, &[batch(0, 2, false)][..])])], 25);
+        let fetch = exchange(1, 4, 20, None, Some(&q), Some(&r), Some(800));
+        let mut lost = exchange(3, 1, 30, Some("c"), None, None, None);
+        lost.status = Status::NoResponse(NoResponseReason::ConnectionReset);
+        let (rows, groups) = round_trip(&[produce, fetch, lost]);
+        assert_eq!(groups, 1);
+        assert_eq!(rows.len(), 3);
+
+        let p = &rows[0];
+        assert_eq!(p["seq"], 0);
+        assert_eq!(p["client"], "127.0.0.1:5000");
+        assert_eq!(p["broker_ip"], "127.0.0.1");
+        assert_eq!(p["broker_port"], 9092);
+        assert_eq!(p["client_id"], "p-1");
+        assert_eq!(
+            (p["api_key"].clone(), p["api_name"].clone()),
+            (json!(0), json!("Produce"))
+        );
+        assert_eq!(p["api_version"], 3);
+        assert_eq!(p["correlation_id"], 10);
+        // exchange(): the request at frame * 1 ms after 1,700,000,000 s.
+        assert_eq!(p["request_ts"], 1_700_000_000_010_000i64);
+        assert_eq!(p["response_ts"], 1_700_000_000_010_500i64);
+        assert_eq!(p["latency_us"], 500);
+        assert_eq!(
+            (p["request_frame"].clone(), p["response_frame"].clone()),
+            (json!(10), json!(11))
+        );
+        assert_eq!(
+            (p["request_size"].clone(), p["response_size"].clone()),
+            (json!(96), json!(46))
+        );
+        assert_eq!(p["status"], "error");
+        assert_eq!(p["outcome"], "retriable");
+        assert_eq!(p["reason"], Value::Null);
+        assert_eq!(p["error_codes"], json!([6]));
+        assert_eq!(p["error_names"], json!(["NOT_LEADER_OR_FOLLOWER"]));
+        assert_eq!(p["throttle_time_ms"], 0);
+        assert_eq!(p["topics"], json!(["orders", "events"]));
+        assert_eq!(
+            p["partitions"],
+            json!([
+                {"topic": "orders", "topic_id": null, "partition_index": 0, "error_code": 0,
+                 "batches": 1, "records": 3, "bytes": 69},
+                {"topic": "orders", "topic_id": null, "partition_index": 1, "error_code": 6,
+                 "batches": 0, "records": 0, "bytes": 0},
+                {"topic": "events", "topic_id": null, "partition_index": 2, "error_code": null,
+                 "batches": 1, "records": 1, "bytes": 69},
+            ])
+        );
+        assert_eq!(
+            (
+                p["records_produced"].clone(),
+                p["batches_produced"].clone(),
+                p["record_bytes_produced"].clone()
+            ),
+            (json!(4), json!(2), json!(138))
+        );
+        assert_eq!(p["records_fetched"], 0);
+
+        let f = &rows[1];
+        assert_eq!(f["client_id"], Value::Null);
+        assert_eq!(f["status"], "ok");
+        assert_eq!(f["outcome"], "throttled");
+        assert_eq!(f["throttle_time_ms"], 25);
+        assert_eq!(f["error_codes"], json!([]));
+        assert_eq!(f["records_fetched"], 2);
+
+        let l = &rows[2];
+        assert_eq!(l["status"], "no_response");
+        assert_eq!(l["reason"], "connection_reset");
+        assert_eq!(l["outcome"], "unanswered");
+        for k in [
+            "response_ts",
+            "response_frame",
+            "response_size",
+            "latency_us",
+            "throttle_time_ms",
+        ] {
+            assert_eq!(l[k], Value::Null, "{k}");
+        }
+        assert_eq!(l["topics"], json!([]));
+        assert_eq!(l["partitions"], json!([]));
+    }
+
+    /// A negotiation's expected answer is an outcome of its own; several
+    /// errors keep their order, names and paths.
+    #[test]
+    fn outcomes_and_error_lists() {
+        let mut neg = exchange(18, 3, 1, Some("c"), None, Some(&[0, 35]), Some(10));
+        neg.status = Status::Error;
+        neg.errors = vec![ErrorRef {
+            code: 35,
+            name: "UNSUPPORTED_VERSION",
+            path: "errorCode".into(),
+        }];
+        let mut many = exchange(3, 9, 2, Some("c"), None, None, Some(10));
+        many.status = Status::Error;
+        many.errors = [(3, "a"), (29, "b"), (3, "c")]
+            .iter()
+            .map(|&(code, path)| ErrorRef {
+                code,
+                name: crate::kafka::errors::ErrorCode(code).name(),
+                path: path.into(),
+            })
+            .collect();
+        let (rows, _) = round_trip(&[neg, many]);
+        assert_eq!(rows[0]["outcome"], "negotiation");
+        assert_eq!(rows[1]["outcome"], "fatal");
+        assert_eq!(rows[1]["error_codes"], json!([3, 29, 3]));
+        assert_eq!(rows[1]["error_paths"], json!(["a", "b", "c"]));
+        assert_eq!(
+            rows[1]["error_names"],
+            json!([
+                "UNKNOWN_TOPIC_OR_PARTITION",
+                "TOPIC_AUTHORIZATION_FAILED",
+                "UNKNOWN_TOPIC_OR_PARTITION"
+            ])
+        );
+    }
+
+    /// Rows go out in row groups of at most ROW_GROUP_ROWS, and of about
+    /// ROW_GROUP_BYTES when rows are large: memory holds one group.
+    #[test]
+    fn row_groups_are_bounded() {
+        let e = exchange(3, 1, 1, Some("c"), None, None, Some(5));
+        let mut w = ParquetWriter::new(Vec::new()).unwrap();
+        for _ in 0..ROW_GROUP_ROWS + 1 {
+            w.record(Record::Exchange(Box::new(e.clone()))).unwrap();
+            assert!(w.rows.rows <= ROW_GROUP_ROWS);
+        }
+        let r = SerializedFileReader::new(bytes::Bytes::from(w.finish().unwrap())).unwrap();
+        let sizes: Vec<i64> = r
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(sizes, vec![ROW_GROUP_ROWS as i64, 1]);
+
+        // Client ids of 1 MiB: a group ends at about ROW_GROUP_BYTES.
+        let mut big = e.clone();
+        big.client_id = Some(Arc::from("x".repeat(1 << 20)));
+        let n = ROW_GROUP_BYTES / (1 << 20) + 3;
+        let mut w = ParquetWriter::new(Vec::new()).unwrap();
+        for _ in 0..n {
+            w.record(Record::Exchange(Box::new(big.clone()))).unwrap();
+            assert!(w.rows.bytes < ROW_GROUP_BYTES + (2 << 20));
+        }
+        let r = SerializedFileReader::new(bytes::Bytes::from(w.finish().unwrap())).unwrap();
+        assert_eq!(r.metadata().num_row_groups(), 2);
+        assert_eq!(r.metadata().file_metadata().num_rows(), n as i64);
+    }
+
+    /// The capture and the summary go into the footer; events are no rows.
+    #[test]
+    fn metadata_and_no_rows() {
+        use crate::capture::SourceFormat;
+        use crate::session::{CaptureInfo, Summary};
+        let mut w = ParquetWriter::new(Vec::new()).unwrap();
+        w.record(Record::Capture(CaptureInfo {
+            source: "x.pcap".into(),
+            format: SourceFormat::Pcap,
+            link_types: Vec::new(),
+            filter: None,
+        }))
+        .unwrap();
+        w.record(Record::Summary(Box::new(Summary::default())))
+            .unwrap();
+        let r = SerializedFileReader::new(bytes::Bytes::from(w.finish().unwrap())).unwrap();
+        let kv: Vec<(String, String)> = r
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .unwrap()
+            .iter()
+            .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+            .collect();
+        let get = |key: &str| kv.iter().find(|k| k.0 == key).map(|k| k.1.clone());
+        assert_eq!(get("kwire.format_version").as_deref(), Some("1"));
+        let c: Value = serde_json::from_str(&get("kwire.capture").unwrap()).unwrap();
+        assert_eq!(c["source"], "x.pcap");
+        let s: Value = serde_json::from_str(&get("kwire.summary").unwrap()).unwrap();
+        assert_eq!(s["type"], "summary");
+        assert_eq!(r.metadata().file_metadata().num_rows(), 0);
+    }
+
+    /// Values beyond a column's type are clamped, not a panic.
+    #[test]
+    fn extreme_values() {
+        let mut e = exchange(3, 1, 1, None, None, None, Some(5));
+        e.request.frame = u64::MAX;
+        e.request.ts = Timestamp::new(i64::MAX, 999_999_999);
+        e.stream = u64::MAX;
+        let (rows, _) = round_trip(&[e]);
+        assert_eq!(rows[0]["request_frame"], i64::MAX);
+        assert_eq!(rows[0]["request_ts"], i64::MAX);
+        assert_eq!(rows[0]["stream"], i64::MAX);
+        assert_eq!(rows[0]["latency_us"], Value::Null);
+    }
+}
