@@ -5,7 +5,8 @@
 //!
 //! Contract:
 //! * **The same counting as [`super::stats`]**: a partition's records are
-//!   [`flow`]'s (batches, data records, bytes of the `records` field),
+//!   counted by the same function (batches, data records, bytes of the
+//!   `records` field),
 //!   produced from a Produce request, fetched from a Fetch response; a
 //!   topic is named as stats names it (its name, else the name
 //!   [`TopicNames`] knows for its id, else `id:1a2b3c4d…`; a topic with

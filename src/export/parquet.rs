@@ -829,7 +829,7 @@ mod tests {
     #[test]
     fn metadata_and_no_rows() {
         use crate::capture::SourceFormat;
-        use crate::session::{CaptureInfo, Summary};
+        use crate::session::CaptureInfo;
         let mut w = ParquetWriter::new(Vec::new()).unwrap();
         w.record(Record::Capture(CaptureInfo {
             source: "x.pcap".into(),
@@ -838,8 +838,7 @@ mod tests {
             filter: None,
         }))
         .unwrap();
-        w.record(Record::Summary(Box::new(Summary::default())))
-            .unwrap();
+        w.record(Record::Summary(Box::default())).unwrap();
         let r = SerializedFileReader::new(bytes::Bytes::from(w.finish().unwrap())).unwrap();
         let kv: Vec<(String, String)> = r
             .metadata()
