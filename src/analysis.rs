@@ -12,6 +12,7 @@ pub mod groups;
 pub mod histogram;
 pub mod stats;
 pub mod topics;
+pub mod traffic;
 
 pub use topics::TopicNames;
 

@@ -80,7 +80,8 @@ enum Command {
     /// what it carried), with events and a summary.
     List(ListArgs),
     /// Every exchange and event as NDJSON (see docs/ndjson.md), then the
-    /// findings.
+    /// findings; or, with `--format parquet -o FILE`, one Parquet row per
+    /// exchange for analytics engines (see docs/parquet.md).
     Export(ExportArgs),
     /// What went wrong, in plain words: findings most severe first, with
     /// counts, what they involve and the frames to look at.
@@ -150,6 +151,13 @@ struct ExportArgs {
     /// Write to FILE instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<String>,
+    /// `ndjson`: every exchange, event and finding, one JSON object per
+    /// line (docs/ndjson.md). `parquet`: one row per exchange (times,
+    /// endpoints, client id, API, status, error codes, topics, partitions,
+    /// sizes, records), for DuckDB, Spark, Trino... (docs/parquet.md); needs
+    /// `-o FILE`, complete when kwire ends (Ctrl-C included).
+    #[arg(long, value_name = "FORMAT", default_value = "ndjson", value_parser = ["ndjson", "parquet"])]
+    format: String,
 }
 
 #[derive(Args)]
@@ -829,6 +837,7 @@ fn main_inner() -> Result<()> {
         }
         Command::Diagnose(a) => diagnose(&a, quiet),
         Command::Stats(a) => stats(&a, quiet),
+        Command::Export(a) if a.format == "parquet" => export_parquet(&a, quiet),
         Command::Export(a) => {
             let live = a.input.interface.is_some();
             let out: Box<dyn Write + Send> = match &a.output {
@@ -848,6 +857,28 @@ fn main_inner() -> Result<()> {
             finish_output(r)
         }
     }
+}
+
+/// `kwire export --format parquet -o FILE`: Parquet's footer, written at
+/// the end, says where everything is, so the output is a file, not a pipe.
+fn export_parquet(a: &ExportArgs, quiet: bool) -> Result<()> {
+    use kwire::export::parquet::ParquetWriter;
+    let Some(path) = a.output.as_deref().filter(|p| *p != "-") else {
+        Usage {
+            message: "--format parquet writes a file: give it with -o FILE".into(),
+            hint: Some(
+                "Parquet's footer is written last and readers seek to it; stdout cannot hold it"
+                    .into(),
+            ),
+        }
+        .exit()
+    };
+    let file = std::fs::File::create(path).with_context(|| format!("cannot create {path}"))?;
+    let w = ParquetWriter::new(BufWriter::with_capacity(1 << 16, file))
+        .with_context(|| format!("cannot write {path}"))?;
+    let progress = progress_wanted(quiet, false);
+    let r = analyze(&a.input, w, progress)?.and_then(|w| w.finish().map(drop));
+    r.with_context(|| format!("cannot write {path}"))
 }
 
 /// Analyse for `stats` and `diagnose`, which write when the reading is

@@ -175,7 +175,7 @@ pub struct RecordFlow {
 }
 
 impl RecordFlow {
-    fn add(&mut self, o: RecordFlow) {
+    pub(crate) fn add(&mut self, o: RecordFlow) {
         self.batches += o.batches;
         self.records += o.records;
         self.bytes += o.bytes;
@@ -349,7 +349,7 @@ fn record_set(body: &Body, start: u32) -> Option<&RecordSet> {
 }
 
 /// The records of a `records` field (`None`: null, absent or unread).
-fn flow(records: Option<Range<u32>>, body: &Body) -> RecordFlow {
+pub(crate) fn flow(records: Option<Range<u32>>, body: &Body) -> RecordFlow {
     let Some(r) = records else {
         return RecordFlow::default();
     };
@@ -587,7 +587,7 @@ impl TopicStats {
     }
 }
 
-fn uuid_string(u: &[u8; 16]) -> String {
+pub(crate) fn uuid_string(u: &[u8; 16]) -> String {
     let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",
@@ -1163,7 +1163,7 @@ pub(crate) mod tests {
 
     /// A RecordBatch: 61-byte header declaring `count` records, then 8
     /// filler bytes (meta mode reads the header only).
-    fn batch(base_offset: i64, count: i32, control: bool) -> Vec<u8> {
+    pub(crate) fn batch(base_offset: i64, count: i32, control: bool) -> Vec<u8> {
         let mut b = Vec::new();
         i64b(&mut b, base_offset);
         i32b(&mut b, 49 + 8); // batchLength: after this field
@@ -1191,12 +1191,12 @@ pub(crate) mod tests {
     }
 
     /// (partition, record batches)
-    type ProduceParts<'a> = &'a [(i32, &'a [Vec<u8>])];
+    pub(crate) type ProduceParts<'a> = &'a [(i32, &'a [Vec<u8>])];
     /// (partition, errorCode, record batches)
-    type FetchParts<'a> = &'a [(i32, i16, &'a [Vec<u8>])];
+    pub(crate) type FetchParts<'a> = &'a [(i32, i16, &'a [Vec<u8>])];
 
     /// Produce v3 request: `topics` of (name, [(partition, batches)]).
-    fn produce_request(topics: &[(&str, ProduceParts)]) -> Vec<u8> {
+    pub(crate) fn produce_request(topics: &[(&str, ProduceParts)]) -> Vec<u8> {
         let mut v = Vec::new();
         i16b(&mut v, -1); // transactionalId null
         i16b(&mut v, 1); // acks
@@ -1214,7 +1214,7 @@ pub(crate) mod tests {
     }
 
     /// Produce v3 response: (name, [(partition, errorCode)]), throttle.
-    fn produce_response(topics: &[(&str, &[(i32, i16)])], throttle: i32) -> Vec<u8> {
+    pub(crate) fn produce_response(topics: &[(&str, &[(i32, i16)])], throttle: i32) -> Vec<u8> {
         let mut v = Vec::new();
         i32b(&mut v, topics.len() as i32);
         for (name, parts) in topics {
@@ -1232,7 +1232,7 @@ pub(crate) mod tests {
     }
 
     /// Fetch v4 request for (topic, [partition]).
-    fn fetch_request(topics: &[(&str, &[i32])]) -> Vec<u8> {
+    pub(crate) fn fetch_request(topics: &[(&str, &[i32])]) -> Vec<u8> {
         let mut v = Vec::new();
         i32b(&mut v, -1);
         i32b(&mut v, 500);
@@ -1253,7 +1253,7 @@ pub(crate) mod tests {
     }
 
     /// Fetch v4 response: (topic, [(partition, errorCode, batches)]).
-    fn fetch_response(topics: &[(&str, FetchParts)], throttle: i32) -> Vec<u8> {
+    pub(crate) fn fetch_response(topics: &[(&str, FetchParts)], throttle: i32) -> Vec<u8> {
         let mut v = Vec::new();
         i32b(&mut v, throttle);
         i32b(&mut v, topics.len() as i32);
