@@ -2,8 +2,10 @@
 //!
 //! [`ndjson`] writes every record as one JSON object per line (the format is
 //! specified there and in `docs/ndjson.md`); [`text`] writes the readable
-//! one-line-per-exchange listing of `kwire list`.
+//! one-line-per-exchange listing of `kwire list`; [`report`] writes the
+//! self-contained HTML page of `kwire report`.
 
 pub mod ndjson;
+pub mod report;
 pub mod stats;
 pub mod text;
