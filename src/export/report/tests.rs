@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::kafka::ApiKey;
+use crate::kafka::errors::ErrorCode;
 use crate::session::{ErrorRef, Exchange, MessageInfo, NoResponseReason, Status};
 
 fn ts(ms: i64) -> Timestamp {
