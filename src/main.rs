@@ -89,12 +89,13 @@ enum Command {
     /// records and bytes per topic and partition, per client id and per
     /// connection.
     Stats(ReportArgs),
-    /// One self-contained HTML page for an incident ticket: the capture's
-    /// summary and health, the findings, requests/s, p99 latency and
-    /// errors/s over time (all, by API, by broker), error bursts, each
-    /// consumer group's ladder, and tables per client, broker and API.
+    /// One self-contained HTML page for an incident ticket: findings,
+    /// charts over time, consumer-group ladders, per client and API tables.
     ///
-    /// The page loads nothing (inline style and SVG), opens in any browser,
+    /// The capture's summary and health, the findings, requests/s, p99
+    /// latency and errors/s over time (all, by API, by broker), error
+    /// bursts, each consumer group's ladder, and tables per client, broker
+    /// and API. The page loads nothing (inline style and SVG), opens in any browser,
     /// and stays within a few megabytes whatever the capture (long sections
     /// say how many rows they leave out). One capture per report.
     Report(HtmlReportArgs),
