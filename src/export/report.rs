@@ -56,7 +56,7 @@ use html::{attr, escape, more, num_attr, text};
 /// Findings shown, most severe first.
 pub const MAX_FINDINGS: usize = 200;
 /// Detail lines shown per finding.
-pub const MAX_DETAILS: usize = 30;
+pub const MAX_DETAILS: usize = 20;
 /// Columns of a chart (the series' buckets, merged to fit).
 pub const MAX_COLUMNS: usize = series::MAX_BUCKETS;
 /// Series of a chart by API or by broker: the busiest four and "other".
@@ -64,11 +64,11 @@ pub const MAX_LINES: usize = 5;
 /// Stretches of time listed as error bursts.
 pub const MAX_BURSTS: usize = 10;
 /// Consumer groups shown (those with errors first).
-pub const MAX_GROUPS: usize = 25;
+pub const MAX_GROUPS: usize = 20;
 /// Members listed per group.
 pub const MAX_MEMBERS: usize = 50;
 /// Generations listed per group (the latest).
-pub const MAX_GENERATIONS: usize = 50;
+pub const MAX_GENERATIONS: usize = 30;
 /// Ladder steps shown per group: the first half and the last half of
 /// this, and a line saying how many between were left out.
 pub const MAX_STEPS: usize = 200;
@@ -142,8 +142,12 @@ pub struct Options {
 
 /// The page.
 pub fn render(g: &Gathered, opts: &Options) -> String {
+    page(g, &g.report.diagnoser.findings(), opts)
+}
+
+/// The page of `g` with the findings `found`.
+fn page(g: &Gathered, found: &[Finding], opts: &Options) -> String {
     let r = &g.report;
-    let found = r.diagnoser.findings();
     let mut o = String::with_capacity(256 * 1024);
     let title = format!("kwire report: {}", html::cut(&r.source, html::MAX_TEXT));
     let _ = write!(
@@ -170,8 +174,8 @@ pub fn render(g: &Gathered, opts: &Options) -> String {
     num_attr(&mut o, "data-brokers", brokers.len());
     o.push_str(">\n");
     nav(&mut o);
-    summary(&mut o, g, &found, clients.len(), brokers.len());
-    findings(&mut o, &found);
+    summary(&mut o, g, found, clients.len(), brokers.len());
+    findings(&mut o, found);
     charts::charts(&mut o, &g.series);
     charts::bursts(&mut o, &g.series);
     ladder::groups(&mut o, &g.groups);
@@ -392,7 +396,7 @@ fn finding(o: &mut String, f: &Finding) {
         o.push_str("<ul class=\"details\">");
         for d in f.details.iter().take(MAX_DETAILS) {
             o.push_str("<li>");
-            text_long(o, d);
+            html::escape_into(o, &html::cut(d, 2 * html::MAX_TEXT));
             o.push_str("</li>");
         }
         o.push_str("</ul>");

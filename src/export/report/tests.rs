@@ -206,3 +206,28 @@ fn hostile_times_and_one_exchange_render() {
     assert!(one.contains("data-columns=\"1\""), "{one}");
     assert!(one.contains("<path class=\"line\" d=\"M250 "), "{one}");
 }
+
+#[test]
+fn findings_beyond_the_limits_are_counted_and_long_ones_cut() {
+    use crate::analysis::findings::Severity;
+    let huge = "w".repeat(5000);
+    let found: Vec<Finding> = (0..1000)
+        .map(|i| {
+            let mut f = Finding::new(Severity::Warning, "retry_loop", format!("{i} {huge}"));
+            f.details = (0..100).map(|_| huge.clone()).collect();
+            for k in 0..MAX_FRAMES as u64 {
+                f.frame(k);
+            }
+            f.count = 1000;
+            f
+        })
+        .collect();
+    let p = super::page(&Gathered::default(), &found, &Options::default());
+    assert!(p.contains("data-findings=\"1000\""));
+    assert_eq!(p.matches("<article class=\"finding").count(), MAX_FINDINGS);
+    assert!(p.contains("800 more findings not shown"));
+    assert!(p.contains("80 more lines not shown"));
+    assert!(!p.contains(&huge[..2000]), "a detail not cut");
+    // Findings at their limits: within a few megabytes.
+    assert!(p.len() < 3 << 20, "{} bytes", p.len());
+}
