@@ -224,7 +224,14 @@ fn summary(o: &mut String, g: &Gathered, found: &[Finding], clients: usize, brok
     let r = &g.report;
     o.push_str("<section id=\"summary\"><h1>Kafka traffic report</h1>\n<dl class=\"stats\">");
     let mut src = String::new();
-    text(&mut src, &r.source);
+    text(
+        &mut src,
+        if r.source.is_empty() {
+            "(unnamed)"
+        } else {
+            &r.source
+        },
+    );
     stat(o, "capture", "capture", &format!("<code>{src}</code>"));
     let span = match (g.first, g.last) {
         (Some(a), Some(b)) => format!(
