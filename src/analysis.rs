@@ -10,6 +10,7 @@ pub mod connections;
 pub mod findings;
 pub mod groups;
 pub mod histogram;
+pub mod series;
 pub mod stats;
 pub mod topics;
 pub mod traffic;
@@ -31,16 +32,22 @@ pub struct Report {
     pub source: String,
 }
 
+impl Report {
+    /// Count one exchange in the findings, topic names (first: what it
+    /// names serves itself), statistics and connections.
+    pub fn observe_exchange(&mut self, e: &crate::session::Exchange) {
+        self.diagnoser.observe_exchange(e);
+        self.names.observe(e);
+        self.stats.observe(e, &self.names);
+        self.conns.observe_exchange(e);
+    }
+}
+
 impl RecordSink for Report {
     fn record(&mut self, r: Record) -> std::io::Result<()> {
         match r {
             Record::Capture(c) => self.source = c.source,
-            Record::Exchange(e) => {
-                self.diagnoser.observe_exchange(&e);
-                self.names.observe(&e);
-                self.stats.observe(&e, &self.names);
-                self.conns.observe_exchange(&e);
-            }
+            Record::Exchange(e) => self.observe_exchange(&e),
             Record::Event(ev) => {
                 self.diagnoser.observe_event(&ev);
                 self.stats.observe_event(&ev);

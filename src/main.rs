@@ -90,6 +90,25 @@ enum Command {
     /// records and bytes per topic and partition, per client id and per
     /// connection.
     Stats(ReportArgs),
+    /// One self-contained HTML page for an incident ticket: findings,
+    /// charts over time, consumer-group ladders, per client and API tables.
+    ///
+    /// The capture's summary and health, the findings, requests/s, p99
+    /// latency and errors/s over time (all, by API, by broker), error
+    /// bursts, each consumer group's ladder, and tables per client, broker
+    /// and API. The page loads nothing (inline style and SVG), opens in any browser,
+    /// and stays within a few megabytes whatever the capture (long sections
+    /// say how many rows they leave out). One capture per report.
+    Report(HtmlReportArgs),
+}
+
+#[derive(Args)]
+struct HtmlReportArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Write the page to FILE (required; `-o -` writes it to stdout).
+    #[arg(short = 'o', long, value_name = "FILE", required = true)]
+    output: String,
 }
 
 #[derive(Args)]
@@ -838,6 +857,7 @@ fn main_inner() -> Result<()> {
         Command::Diagnose(a) => diagnose(&a, quiet),
         Command::Stats(a) => stats(&a, quiet),
         Command::Export(a) if a.format == "parquet" => export_parquet(&a, quiet),
+        Command::Report(a) => html_report(&a, quiet),
         Command::Export(a) => {
             let live = a.input.interface.is_some();
             let out: Box<dyn Write + Send> = match &a.output {
@@ -887,6 +907,12 @@ fn export_parquet(a: &ExportArgs, quiet: bool) -> Result<()> {
 fn report(input: &Input, quiet: bool) -> Result<Report> {
     let progress = progress_wanted(quiet, false);
     let r = analyze(input, Report::default(), progress)?.context("analysis stopped")?;
+    warn_drops(&r, quiet);
+    Ok(r)
+}
+
+/// Packets a live capture lost, on stderr (unless `quiet`).
+fn warn_drops(r: &Report, quiet: bool) {
     if let Some(d) = r.summary.as_ref().and_then(|s| s.drops)
         && d.any()
         && !quiet
@@ -897,7 +923,23 @@ fn report(input: &Input, quiet: bool) -> Result<Report> {
             kwire::export::text::drops(&d)
         );
     }
-    Ok(r)
+}
+
+/// `kwire report`: the page is written once the capture is read.
+fn html_report(a: &HtmlReportArgs, quiet: bool) -> Result<()> {
+    use kwire::export::report::{self, Gathered};
+    let progress = progress_wanted(quiet, false);
+    let g = analyze(&a.input, Gathered::default(), progress)?.context("analysis stopped")?;
+    warn_drops(&g.report, quiet);
+    let opts = report::Options {
+        generator: format!("kwire {}", env!("KWIRE_VERSION")),
+    };
+    let page = report::render(&g, &opts);
+    if a.output == "-" {
+        let mut out = io::stdout().lock();
+        return finish_output(out.write_all(page.as_bytes()).and_then(|()| out.flush()));
+    }
+    std::fs::write(&a.output, page).with_context(|| format!("cannot write {}", a.output))
 }
 
 fn diagnose(a: &ReportArgs, quiet: bool) -> Result<()> {
