@@ -186,7 +186,7 @@ impl RecordSink for Checker {
                 self.exchanges += 1;
                 self.stream(e.stream);
                 match (&e.response, e.status) {
-                    (Some(_), Status::Ok | Status::Error) => self.answered += 1,
+                    (Some(_), Status::Ok | Status::Error | Status::Malformed) => self.answered += 1,
                     (None, Status::NoResponse(_)) => self.unanswered += 1,
                     (None, Status::NoResponseExpected) => {}
                     _ => panic!("status disagrees with response: {e:?}"),
