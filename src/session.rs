@@ -35,7 +35,7 @@ use crate::tcp::{
 use crate::tls::{KeyLog, TlsConn, TlsEvent, TlsOut};
 
 pub use body::{DecodeOptions, decode_body};
-pub use outcome::{Outcome, expected_answer};
+pub use outcome::{Outcome, expected_answer, retried};
 pub use record::*;
 
 use connection::{CaptureBudget, Conn, Ctx, Held, State};

@@ -46,6 +46,14 @@ pub enum Outcome {
     Malformed,
 }
 
+/// Whether a client retries after error `code`: Kafka's retriable codes,
+/// and REBALANCE_IN_PROGRESS (the coordinator asking members to rejoin).
+/// Every view says such an error with the retriable glyph (`↻`), the others
+/// with the fatal one (`✗`).
+pub fn retried(code: ErrorCode) -> bool {
+    code.is_retriable() || code == ErrorCode::REBALANCE_IN_PROGRESS
+}
+
 impl Outcome {
     /// Of an exchange of `api` at `version` that ended with `status`, the
     /// response carrying the error `codes` (zeros ignored) and, when
@@ -78,9 +86,7 @@ impl Outcome {
                     Outcome::Negotiation
                 } else if errs.iter().all(|&c| {
                     let c = ErrorCode(c);
-                    c.is_retriable()
-                        || c == ErrorCode::REBALANCE_IN_PROGRESS
-                        || expected_answer(api, version, c)
+                    retried(c) || expected_answer(api, version, c)
                 }) {
                     Outcome::Retriable
                 } else {

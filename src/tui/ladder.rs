@@ -104,8 +104,7 @@ fn lane_letter(i: usize) -> char {
 
 /// How an error in the ladder is shown: as the timeline shows its kind.
 fn error_style(code: i16, t: &Theme) -> (Style, &'static str) {
-    // REBALANCE_IN_PROGRESS is the coordinator asking members to rejoin.
-    if ErrorCode(code).is_retriable() || code == ErrorCode::REBALANCE_IN_PROGRESS.0 {
+    if crate::session::retried(ErrorCode(code)) {
         (t.retriable(), glyph::RETRIABLE)
     } else {
         (t.fatal(), glyph::FATAL)

@@ -54,11 +54,11 @@ fn lane_letter(i: usize) -> char {
 
 /// How a step's error reads: retriable (and REBALANCE_IN_PROGRESS, the
 /// coordinator asking members to rejoin) or fatal.
-fn error_class(code: i16) -> &'static str {
-    if ErrorCode(code).is_retriable() || code == ErrorCode::REBALANCE_IN_PROGRESS.0 {
-        "retry"
+fn error_class(code: i16) -> (&'static str, &'static str) {
+    if crate::session::retried(ErrorCode(code)) {
+        ("retry", "↻")
     } else {
-        "fatal"
+        ("fatal", "✗")
     }
 }
 
@@ -279,7 +279,7 @@ fn group(o: &mut String, i: usize, g: &GroupFlow) {
 
 fn step_row(o: &mut String, s: &Step, me: Option<usize>, active: &[bool]) {
     let class = match (s.error, s.no_response) {
-        (Some((code, _)), _) => error_class(code),
+        (Some((code, _)), _) => error_class(code).0,
         (None, true) => "noresp",
         _ => "ok",
     };
@@ -305,7 +305,8 @@ fn step_row(o: &mut String, s: &Step, me: Option<usize>, active: &[bool]) {
         let _ = write!(o, " <span class=\"dim\">×{}</span>", s.count);
     }
     if let Some((code, name)) = s.error {
-        let _ = write!(o, " <span class=\"err {}\">✗ ", error_class(code));
+        let (class, glyph) = error_class(code);
+        let _ = write!(o, " <span class=\"err {class}\">{glyph} ");
         error_name(o, name);
         o.push_str("</span>");
     }
