@@ -5,5 +5,6 @@
 //! one-line-per-exchange listing of `kwire list`.
 
 pub mod ndjson;
+pub mod prometheus;
 pub mod stats;
 pub mod text;
