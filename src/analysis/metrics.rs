@@ -17,7 +17,7 @@
 //!   so the tables stay bounded by the APIs Kafka defines) and the folding
 //!   itself is counted by label ([`Metrics::overflow`]): reported, never
 //!   lost. Client ids are cut at [`MAX_LABEL_LEN`] bytes. API keys Kafka
-//!   does not define share the API label `unknown`, error codes it does not
+//!   does not define share the API label `Unknown`, error codes it does not
 //!   define `UNKNOWN_ERROR_CODE`. The only per-connection state is the
 //!   negotiations awaiting their completion ([`MAX_PENDING_NEGOTIATIONS`]
 //!   connections), let go when the connection closes.
@@ -68,7 +68,7 @@ pub const MAX_LABEL_LEN: usize = 128;
 /// The label value of what the limits folded together.
 pub const OTHER: &str = "other";
 /// The API label of API keys Kafka does not define.
-pub const UNKNOWN_API: &str = "unknown";
+pub const UNKNOWN_API: &str = "Unknown";
 /// How often the findings are stated again for a live endpoint, at most
 /// (stating them walks every detector's state; only a scrape asks).
 pub const FINDINGS_REFRESH: Duration = Duration::from_secs(5);

@@ -278,9 +278,11 @@ pub fn write(m: &Metrics, out: &mut String) {
         "counter",
         "Times each of kwire's limits was hit (what it gave up is said by kwire diagnose).",
     );
-    for l in Limit::ALL {
-        let n = h.limits.get(l.as_str()).copied().unwrap_or(0);
-        w.sample("kwire_limit_hits_total", &[("limit", l.as_str())], n);
+    let mut limits: Vec<&str> = Limit::ALL.iter().map(|l| l.as_str()).collect();
+    limits.sort_unstable();
+    for l in limits {
+        let n = h.limits.get(l).copied().unwrap_or(0);
+        w.sample("kwire_limit_hits_total", &[("limit", l)], n);
     }
     w.family(
         "kwire_events_total",

@@ -69,7 +69,11 @@ fn answer(
     shared.want_findings();
     let body = super::to_text(&shared.lock());
     let h = Header::from_bytes("Content-Type", super::CONTENT_TYPE).expect("a valid header");
-    Response::from_data(body.into_bytes()).with_header(h)
+    // Whole, with its Content-Length: no chunked encoding for the simple
+    // scrapers (curl in a cron job, a textfile sidecar) either.
+    Response::from_data(body.into_bytes())
+        .with_header(h)
+        .with_chunked_threshold(usize::MAX)
 }
 
 #[cfg(test)]
@@ -97,6 +101,7 @@ mod tests {
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         assert!(ok.contains("text/plain; version=0.0.4"));
         assert!(ok.contains("\r\n\r\n# HELP kwire_requests_total "));
+        assert!(ok.contains("Content-Length: "), "{ok}");
         let nf = get(
             ep.addr,
             "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
