@@ -112,9 +112,9 @@ struct ReportArgs {
     /// `kwire export`; stats: one object).
     #[arg(long)]
     json: bool,
-    /// stats: `text`, `json` (as --json) or `prometheus` (the metrics that
-    /// --metrics serves, in Prometheus' text format, for node_exporter's
-    /// textfile collector; see docs/metrics.md).
+    /// `text`, `json` (as --json) or, for stats, `prometheus` (the metrics
+    /// that --metrics serves, in Prometheus' text format, for
+    /// node_exporter's textfile collector; see docs/metrics.md).
     #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "prometheus"], conflicts_with = "json")]
     format: Option<String>,
 }
@@ -898,6 +898,11 @@ fn main_inner() -> Result<()> {
                 .and_then(|mut w| w_flush(&mut w));
             finish_output(r)
         }
+        Command::Diagnose(a) if a.format.as_deref() == Some("prometheus") => Usage {
+            message: "--format prometheus is kwire stats' (the findings are in it)".into(),
+            hint: Some("kwire stats --format prometheus CAPTURE".into()),
+        }
+        .exit(),
         Command::Diagnose(a) => diagnose(&a, quiet),
         Command::Stats(a) if a.format.as_deref() == Some("prometheus") => {
             stats_prometheus(&a.input, quiet)
@@ -955,7 +960,7 @@ fn diagnose(a: &ReportArgs, quiet: bool) -> Result<()> {
     let r = report(&a.input, quiet)?;
     let found = r.diagnoser.findings();
     let mut out = BufWriter::new(io::stdout().lock());
-    let res = if a.json {
+    let res = if a.json || a.format.as_deref() == Some("json") {
         found.iter().try_for_each(|f| {
             serde_json::to_writer(&mut out, &f.to_json())?;
             out.write_all(b"\n")

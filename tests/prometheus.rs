@@ -358,7 +358,7 @@ fn live_export_with_metrics_counts_the_exchanges_it_exports() {
     let filter = cluster.bpf();
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("live.ndjson");
-    let mut live = Command::new(env!("CARGO_BIN_EXE_kwire"))
+    let live = Command::new(env!("CARGO_BIN_EXE_kwire"))
         .args([
             "export",
             "-i",

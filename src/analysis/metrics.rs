@@ -538,7 +538,7 @@ pub enum FindingsFrom<S> {
 impl<S> FindingsFrom<S> {
     /// A diagnoser of its own.
     pub fn own() -> Self {
-        FindingsFrom::Own(Box::new(Diagnoser::new()))
+        FindingsFrom::Own(Box::default())
     }
 }
 
