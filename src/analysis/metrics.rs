@@ -268,7 +268,8 @@ fn code_key(code: i16) -> i16 {
     }
 }
 
-/// The name of an error-code key ([`code_key`]).
+/// The name of an error-code key (a code Kafka defines, or `i16::MIN` for
+/// all the others: `UNKNOWN_ERROR_CODE`).
 pub fn code_name(key: i16) -> &'static str {
     ErrorCode(key).name()
 }
