@@ -10,6 +10,7 @@ pub mod connections;
 pub mod findings;
 pub mod groups;
 pub mod histogram;
+pub mod metrics;
 pub mod series;
 pub mod stats;
 pub mod topics;

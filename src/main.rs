@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use kwire::analysis::Report;
 use kwire::analysis::findings::{self, Diagnosing, Finding, Severity};
+use kwire::analysis::metrics::{FindingsFrom, Metered, Shared};
 use kwire::capture::defrag::DefragConfig;
 use kwire::capture::file::FileSource;
 use kwire::capture::live::{self, LiveOptions, LiveSource};
@@ -100,6 +101,12 @@ enum Command {
     /// and stays within a few megabytes whatever the capture (long sections
     /// say how many rows they leave out). One capture per report.
     Report(HtmlReportArgs),
+    /// Prometheus metrics at http://ADDR/metrics (`--metrics ADDR`) of a
+    /// long-running live capture, keeping nothing per exchange: requests,
+    /// errors, latencies per API, client id and broker, the capture's
+    /// health (not the findings: `--metrics` on the other commands has
+    /// them). With a capture file, served while it is read.
+    Monitor(MonitorArgs),
 }
 
 #[derive(Args)]
@@ -112,6 +119,12 @@ struct HtmlReportArgs {
 }
 
 #[derive(Args)]
+struct MonitorArgs {
+    #[command(flatten)]
+    input: Input,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     #[command(flatten)]
     input: Input,
@@ -119,6 +132,11 @@ struct ReportArgs {
     /// `kwire export`; stats: one object).
     #[arg(long)]
     json: bool,
+    /// `text`, `json` (as --json) or, for stats, `prometheus` (the metrics
+    /// that --metrics serves, in Prometheus' text format, for
+    /// node_exporter's textfile collector; see docs/metrics.md).
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "prometheus"], conflicts_with = "json")]
+    format: Option<String>,
 }
 
 #[derive(Args)]
@@ -188,6 +206,12 @@ struct Input {
     /// Capture live from this interface (needs capture permission).
     #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "capture")]
     interface: Option<String>,
+    /// Live capture: serve Prometheus metrics at http://ADDR/metrics while
+    /// capturing (`127.0.0.1:9464`; port 0 picks one, said on stderr):
+    /// requests, errors, latencies per API, client id and broker, the
+    /// capture's health, findings (docs/metrics.md).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// BPF filter for live capture (default: tcp).
     #[arg(long, value_name = "EXPR", conflicts_with = "capture")]
     bpf: Option<String>,
@@ -544,9 +568,54 @@ struct Watch {
     total: Option<u64>,
 }
 
-/// Analyse `input` into `sink`. A file run shows its progress when
-/// `progress` (see [`progress::wanted`]), cleared before this returns.
-fn analyze<S: RecordSink + Send>(input: &Input, sink: S, progress: bool) -> Result<io::Result<S>> {
+/// Analyse `input` into `sink`, counted into the `--metrics` endpoint when
+/// one is asked for (with the findings from `findings`). A file run shows
+/// its progress when `progress` (see [`progress::wanted`]).
+fn analyze<S: RecordSink + Send>(
+    input: &Input,
+    sink: S,
+    progress: bool,
+    findings: FindingsFrom<S>,
+) -> Result<io::Result<S>> {
+    match metrics_endpoint(input, false)? {
+        None => run(input, sink, progress),
+        Some(shared) => {
+            let metered = Metered::new(sink, shared, findings);
+            Ok(run(input, metered, progress)?.map(|m| m.inner))
+        }
+    }
+}
+
+/// Start the `--metrics` endpoint when one is asked for: the metrics the
+/// run is to feed. Only for a live capture unless `file_ok` (a file is read
+/// in seconds: `kwire stats --format prometheus` writes its metrics).
+fn metrics_endpoint(input: &Input, file_ok: bool) -> Result<Option<Arc<Shared>>> {
+    let Some(addr) = &input.metrics else {
+        return Ok(None);
+    };
+    if input.interface.is_none() && !file_ok {
+        Usage {
+            message: "--metrics serves a live capture: use it with -i IFACE".into(),
+            hint: Some(
+                "for a capture file, `kwire stats --format prometheus FILE` writes the same metrics"
+                    .into(),
+            ),
+        }
+        .exit()
+    }
+    let shared = Shared::new();
+    let ep = kwire::export::prometheus::serve::start(addr, shared.clone())?;
+    // Said whatever --quiet says: with port 0 it is the only way to know.
+    eprintln!(
+        "kwire: metrics at http://{}{}",
+        ep.addr,
+        kwire::export::prometheus::serve::PATH
+    );
+    Ok(Some(shared))
+}
+
+/// Analyse `input` into `sink`, with the file's progress when `progress`.
+fn run<S: RecordSink + Send>(input: &Input, sink: S, progress: bool) -> Result<io::Result<S>> {
     let (tcp, session) = input.configs()?;
     let (mut src, info, watch) = input.open()?;
     let shown = watch
@@ -613,8 +682,9 @@ fn tui(a: &TuiArgs) -> Result<()> {
     let live = a.input.interface.is_some();
     let stop = Arc::new(AtomicBool::new(false));
     let opener = a.input.opener()?;
+    let metrics = metrics_endpoint(&a.input, false)?;
     // The capture's own message is the one line the user sees.
-    let feeder = kwire::tui::run::start(opener, tcp, session, live, stop)
+    let feeder = kwire::tui::run::start_metered(opener, tcp, session, live, stop, metrics)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let opts = AppOptions {
         theme,
@@ -851,13 +921,23 @@ fn main_inner() -> Result<()> {
             w.connections = !a.no_connections;
             w.flush_each = live || io::stdout().is_terminal();
             let progress = progress_wanted(quiet, true);
-            let r = analyze(&a.input, w, progress)?.and_then(|mut w| w_flush(&mut w));
+            let r = analyze(&a.input, w, progress, FindingsFrom::own())?
+                .and_then(|mut w| w_flush(&mut w));
             finish_output(r)
         }
+        Command::Diagnose(a) if a.format.as_deref() == Some("prometheus") => Usage {
+            message: "--format prometheus is kwire stats' (the findings are in it)".into(),
+            hint: Some("kwire stats --format prometheus CAPTURE".into()),
+        }
+        .exit(),
         Command::Diagnose(a) => diagnose(&a, quiet),
+        Command::Stats(a) if a.format.as_deref() == Some("prometheus") => {
+            stats_prometheus(&a.input, quiet)
+        }
         Command::Stats(a) => stats(&a, quiet),
         Command::Export(a) if a.format == "parquet" => export_parquet(&a, quiet),
         Command::Report(a) => html_report(&a, quiet),
+        Command::Monitor(a) => monitor(&a.input),
         Command::Export(a) => {
             let live = a.input.interface.is_some();
             let out: Box<dyn Write + Send> = match &a.output {
@@ -873,7 +953,13 @@ fn main_inner() -> Result<()> {
                 found.iter().try_for_each(|f| w.write_value(&f.to_json()))
             });
             let progress = progress_wanted(quiet, a.output.is_none());
-            let r = analyze(&a.input, sink, progress)?.and_then(|s| s.inner.into_inner().flush());
+            let r = analyze(
+                &a.input,
+                sink,
+                progress,
+                FindingsFrom::Inner(|s| &s.diagnoser),
+            )?
+            .and_then(|s| s.inner.into_inner().flush());
             finish_output(r)
         }
     }
@@ -897,7 +983,7 @@ fn export_parquet(a: &ExportArgs, quiet: bool) -> Result<()> {
     let w = ParquetWriter::new(BufWriter::with_capacity(1 << 16, file))
         .with_context(|| format!("cannot write {path}"))?;
     let progress = progress_wanted(quiet, false);
-    let r = analyze(&a.input, w, progress)?.and_then(|w| w.finish().map(drop));
+    let r = analyze(&a.input, w, progress, FindingsFrom::own())?.and_then(|w| w.finish().map(drop));
     r.with_context(|| format!("cannot write {path}"))
 }
 
@@ -906,7 +992,8 @@ fn export_parquet(a: &ExportArgs, quiet: bool) -> Result<()> {
 /// `quiet`: their first line says it too).
 fn report(input: &Input, quiet: bool) -> Result<Report> {
     let progress = progress_wanted(quiet, false);
-    let r = analyze(input, Report::default(), progress)?.context("analysis stopped")?;
+    let found = FindingsFrom::Inner(|r: &Report| &r.diagnoser);
+    let r = analyze(input, Report::default(), progress, found)?.context("analysis stopped")?;
     warn_drops(&r, quiet);
     Ok(r)
 }
@@ -929,7 +1016,8 @@ fn warn_drops(r: &Report, quiet: bool) {
 fn html_report(a: &HtmlReportArgs, quiet: bool) -> Result<()> {
     use kwire::export::report::{self, Gathered};
     let progress = progress_wanted(quiet, false);
-    let g = analyze(&a.input, Gathered::default(), progress)?.context("analysis stopped")?;
+    let found = FindingsFrom::Inner(|g: &Gathered| &g.report.diagnoser);
+    let g = analyze(&a.input, Gathered::default(), progress, found)?.context("analysis stopped")?;
     warn_drops(&g.report, quiet);
     let opts = report::Options {
         generator: format!("kwire {}", env!("KWIRE_VERSION")),
@@ -946,7 +1034,7 @@ fn diagnose(a: &ReportArgs, quiet: bool) -> Result<()> {
     let r = report(&a.input, quiet)?;
     let found = r.diagnoser.findings();
     let mut out = BufWriter::new(io::stdout().lock());
-    let res = if a.json {
+    let res = if a.json || a.format.as_deref() == Some("json") {
         found.iter().try_for_each(|f| {
             serde_json::to_writer(&mut out, &f.to_json())?;
             out.write_all(b"\n")
@@ -987,7 +1075,7 @@ fn stats(a: &ReportArgs, quiet: bool) -> Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     let summary = r.summary.as_ref();
     let drops = summary.and_then(|s| s.drops);
-    let res = if a.json {
+    let res = if a.json || a.format.as_deref() == Some("json") {
         let mut v = kwire::export::stats::to_json(&r.stats, &r.conns);
         // A live capture's drop counters (null for a file).
         v["drops"] = drops.map_or(serde_json::Value::Null, |d| {
@@ -1008,6 +1096,43 @@ fn stats(a: &ReportArgs, quiet: bool) -> Result<()> {
         })()
     };
     finish_output(res.and_then(|()| out.flush()))
+}
+
+/// `kwire stats --format prometheus`: the metrics `--metrics` serves,
+/// written once the capture is read (live: also served meanwhile).
+fn stats_prometheus(input: &Input, quiet: bool) -> Result<()> {
+    let shared = metrics_endpoint(input, false)?.unwrap_or_else(Shared::new);
+    let sink = Metered::new(
+        |_: kwire::session::Record| Ok(()),
+        shared.clone(),
+        FindingsFrom::own(),
+    );
+    run(input, sink, progress_wanted(quiet, false))?.context("analysis stopped")?;
+    let text = kwire::export::prometheus::to_text(&shared.lock());
+    let mut out = io::stdout().lock();
+    finish_output(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+/// `kwire monitor`: only the metrics, served until the capture ends
+/// (Ctrl-C, `--duration`, or a file's end).
+fn monitor(input: &Input) -> Result<()> {
+    if input.metrics.is_none() {
+        Usage {
+            message: "kwire monitor needs --metrics ADDR (where to serve the metrics)".into(),
+            hint: Some("e.g. kwire monitor -i eth0 --metrics 127.0.0.1:9464".into()),
+        }
+        .exit()
+    }
+    let shared = metrics_endpoint(input, true)?.context("no metrics endpoint")?;
+    // No findings: the detectors keep history that grows (within their
+    // limits) with the traffic; monitor keeps only what does not.
+    let sink = Metered::new(
+        |_: kwire::session::Record| Ok(()),
+        shared,
+        FindingsFrom::Nowhere,
+    );
+    run(input, sink, false)?.context("analysis stopped")?;
+    Ok(())
 }
 
 fn w_flush<W: Write>(_w: &mut TextWriter<W>) -> io::Result<()> {

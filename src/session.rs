@@ -201,6 +201,15 @@ pub trait RecordSink {
         let _ = now;
         Ok(())
     }
+
+    /// The summary so far (a live capture's counters while it runs: packets,
+    /// limits hit, every event counted, drops), handed over at each tick
+    /// just before [`Self::tick`]; what the last record will say, up to now.
+    /// A file is never ticked: its summary is its last record.
+    fn progress(&mut self, so_far: &Summary) -> std::io::Result<()> {
+        let _ = so_far;
+        Ok(())
+    }
 }
 
 /// Renders a sink's output for a record: a pure function of the record.
@@ -1178,12 +1187,32 @@ impl<S: RecordSink> Analyzer<S> {
         self.defrag_events();
         self.tcp.advance(now, at, &mut self.tracker);
         self.flush();
-        if self.failed.is_none()
-            && let Err(e) = self.sink.tick(now)
-        {
-            self.failed = Some(e);
+        if self.failed.is_none() {
+            let so_far = self.snapshot();
+            if let Err(e) = self
+                .sink
+                .progress(&so_far)
+                .and_then(|()| self.sink.tick(now))
+            {
+                self.failed = Some(e);
+            }
         }
         self.check()
+    }
+
+    /// The summary as it stands, with the counters the reassembler and the
+    /// tracker keep filled in (what [`Self::finish`] sends, so far).
+    fn snapshot(&self) -> Summary {
+        let tcp = self.tcp.stats();
+        Summary {
+            tcp,
+            ip_fragments: self.defrag.stats(),
+            connections: tcp.connections,
+            kafka_connections: self.tracker.kafka_connections,
+            dropped_records: self.tracker.dropped_records,
+            responses_before_request: self.tracker.reordered,
+            ..self.summary.clone()
+        }
     }
 
     fn packet_event(&mut self, at: PacketRef, issue: PacketIssue) {
@@ -1230,13 +1259,7 @@ impl<S: RecordSink> Analyzer<S> {
         self.tcp.finish(at, &mut self.tracker);
         self.tracker.finish();
         self.flush();
-        let tcp = self.tcp.stats();
-        self.summary.tcp = tcp;
-        self.summary.ip_fragments = self.defrag.stats();
-        self.summary.connections = tcp.connections;
-        self.summary.kafka_connections = self.tracker.kafka_connections;
-        self.summary.dropped_records = self.tracker.dropped_records;
-        self.summary.responses_before_request = self.tracker.reordered;
+        self.summary = self.snapshot();
         let s = self.summary.clone();
         self.send(Record::Summary(Box::new(s.clone())));
         self.check()?;
@@ -1319,8 +1342,14 @@ pub fn drive<S: RecordSink>(
         since_clock = 0;
         if last_tick.elapsed() >= LIVE_TICK {
             last_tick = std::time::Instant::now();
+            let drops = source.drop_stats();
+            // The tick's summary so far carries them (the final one is
+            // set, and told as an event, at the end).
+            if drops.is_some() {
+                a.summary.drops = drops;
+            }
             a.tick(Timestamp::now())?;
-            if let Some(d) = source.drop_stats() {
+            if let Some(d) = drops {
                 on_drops(d);
             }
         }

@@ -76,6 +76,20 @@ fn bucket_range(i: usize) -> (i64, i64) {
     ((1i64 << e) + sub * width, width)
 }
 
+/// The bucket a latency of `us` microseconds falls in (clamped into the
+/// tracked range, as [`Histogram::record`] does): for layouts built on this
+/// one, such as the Prometheus exposition's `le` bounds
+/// ([`crate::analysis::metrics::LE_US`]).
+pub fn bucket_index(us: i64) -> usize {
+    bucket_of(us)
+}
+
+/// The smallest value of bucket `i` (`i < BUCKETS`) and its width, in
+/// microseconds: the bucket holds `start..start + width`.
+pub fn bucket_bounds(i: usize) -> (i64, i64) {
+    bucket_range(i.min(BUCKETS - 1))
+}
+
 impl Histogram {
     pub fn new() -> Self {
         Histogram {

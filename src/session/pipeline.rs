@@ -63,6 +63,8 @@ struct Batch {
     spans: Vec<Option<Range<usize>>>,
     /// A live capture's tick after the records ([`RecordSink::tick`]).
     tick: Option<Timestamp>,
+    /// The summary so far that goes with the tick ([`RecordSink::progress`]).
+    progress: Option<Box<Summary>>,
 }
 
 impl Batch {
@@ -84,6 +86,9 @@ impl Batch {
                 None => sink.record(r)?,
             }
         }
+        if let Some(so_far) = self.progress {
+            sink.progress(&so_far)?;
+        }
         match self.tick {
             Some(now) => sink.tick(now),
             None => Ok(()),
@@ -103,6 +108,8 @@ struct Handoff {
     /// Body bytes in `batch`.
     bytes: usize,
     seq: u64,
+    /// The summary so far, until the tick that follows it goes.
+    progress: Option<Box<Summary>>,
 }
 
 impl Handoff {
@@ -123,6 +130,7 @@ impl Handoff {
             text: Vec::new(),
             spans: Vec::new(),
             tick,
+            progress: self.progress.take(),
         };
         self.seq += 1;
         // The sink is gone only when it failed; its error is the one
@@ -152,6 +160,11 @@ impl RecordSink for Handoff {
 
     fn tick(&mut self, now: Timestamp) -> io::Result<()> {
         self.send_with(Some(now))
+    }
+
+    fn progress(&mut self, so_far: &Summary) -> io::Result<()> {
+        self.progress = Some(Box::new(so_far.clone()));
+        Ok(())
     }
 }
 
@@ -263,6 +276,7 @@ pub fn drive_threads<S: RecordSink + Send>(
             size,
             bytes: 0,
             seq: 0,
+            progress: None,
         };
         let ran = drive(source, info, tcp, session, hand, stop, on_drops).and_then(
             |(mut hand, summary)| {

@@ -26,6 +26,7 @@ use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 
+use crate::analysis::metrics::{FindingsFrom, Metered, Shared};
 use crate::capture::{CaptureError, DropStats, PacketSource};
 use crate::session::{CaptureInfo, Record, SessionConfig};
 use crate::tcp::TcpConfig;
@@ -69,6 +70,19 @@ pub fn start(
     live: bool,
     stop: Arc<AtomicBool>,
 ) -> Result<Feeder, CaptureError> {
+    start_metered(open, tcp, session, live, stop, None)
+}
+
+/// [`start`], the records also counted into `metrics` (`--metrics`) on the
+/// analysis thread, before the UI may drop them.
+pub fn start_metered(
+    open: Opener,
+    tcp: TcpConfig,
+    session: SessionConfig,
+    live: bool,
+    stop: Arc<AtomicBool>,
+    metrics: Option<Arc<Shared>>,
+) -> Result<Feeder, CaptureError> {
     let (tx, rx) = sync_channel(FEED_CAPACITY);
     let dropped = Arc::new(AtomicU64::new(0));
     let (open_tx, open_rx) = sync_channel(1);
@@ -87,7 +101,7 @@ pub fn start(
                     return;
                 }
             };
-            feed(src, info, tcp, session, live, tx, st, dr);
+            feed(src, info, tcp, session, live, tx, st, dr, metrics);
         })
         .map_err(|e| CaptureError::Live(format!("cannot start the analysis thread: {e}")))?;
     match open_rx.recv() {
@@ -138,6 +152,7 @@ fn feed(
     tx: SyncSender<Feed>,
     stop: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
+    metrics: Option<Arc<Shared>>,
 ) {
     let sender = Arc::new(Sender { tx, live, dropped });
     let s = sender.clone();
@@ -156,7 +171,15 @@ fn feed(
     let on_drops = |d: DropStats| {
         let _ = sender.send(Feed::Drops(d));
     };
-    let _ = crate::session::drive(src.as_mut(), info, tcp, session, sink, &stop, on_drops);
+    let _ = match metrics {
+        None => {
+            crate::session::drive(src.as_mut(), info, tcp, session, sink, &stop, on_drops).map(drop)
+        }
+        Some(shared) => {
+            let sink = Metered::new(sink, shared, FindingsFrom::own());
+            crate::session::drive(src.as_mut(), info, tcp, session, sink, &stop, on_drops).map(drop)
+        }
+    };
 }
 
 /// Take what the feeder has, for at most `budget`. Returns whether
