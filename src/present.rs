@@ -94,6 +94,21 @@ pub fn duration(us: i64) -> String {
     }
 }
 
+/// A positive rate per second the short way: `12/s`, `1.5/s`, `0.10/s`,
+/// `2.3k/s` (charts' scales and readouts; callers say a zero their way).
+pub fn rate(per_sec: f64) -> String {
+    let r = per_sec;
+    if r >= 1000.0 {
+        format!("{:.1}k/s", r / 1000.0)
+    } else if r >= 10.0 {
+        format!("{r:.0}/s")
+    } else if r >= 1.0 {
+        format!("{r:.1}/s")
+    } else {
+        format!("{r:.2}/s")
+    }
+}
+
 // ----------------------------------------------------------------- sizes
 
 /// A byte count the short way: `812B`, `14.2K`, `3.1M`, `1.2G`.

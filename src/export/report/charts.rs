@@ -13,14 +13,8 @@ use crate::present::{self, count, latency};
 fn rate(r: f64) -> String {
     if !r.is_finite() || r <= 0.0 {
         "0".to_string()
-    } else if r >= 1000.0 {
-        format!("{:.1}k/s", r / 1000.0)
-    } else if r >= 10.0 {
-        format!("{r:.0}/s")
-    } else if r >= 1.0 {
-        format!("{r:.1}/s")
     } else {
-        format!("{r:.2}/s")
+        present::rate(r)
     }
 }
 

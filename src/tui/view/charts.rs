@@ -41,16 +41,7 @@ fn rate(count: u64, column_ns: i128) -> String {
     if secs <= 0.0 {
         return format!("{count}");
     }
-    let r = count as f64 / secs;
-    if r >= 1000.0 {
-        format!("{:.1}k/s", r / 1000.0)
-    } else if r >= 10.0 {
-        format!("{r:.0}/s")
-    } else if r >= 1.0 {
-        format!("{r:.1}/s")
-    } else {
-        format!("{r:.2}/s")
-    }
+    crate::present::rate(count as f64 / secs)
 }
 
 /// A span of time: `500ms`, `2s`, `1min`, `1h`.
