@@ -80,6 +80,33 @@ pub fn seconds(ns: i128) -> String {
     )
 }
 
+/// How a capture read with others had its clock set: `clock 3.700000 s
+/// ahead of capture 0 (±50µs, 1234 segments both saw)`, `the reference
+/// clock`, `no traffic shared with the others: clock taken as it is`.
+pub fn capture_clock(c: &crate::session::CaptureClock) -> String {
+    use crate::session::ClockFrom;
+    let with = c.compared_with.map_or(0, u64::from);
+    let (dir, off) = if c.offset_ns >= 0 {
+        ("ahead of", c.offset_ns)
+    } else {
+        ("behind", -c.offset_ns)
+    };
+    let err = latency((c.error_ns / 1000).clamp(0, i128::from(i64::MAX)) as i64);
+    let segs = count(c.shared_segments, "segment", "segments");
+    match c.from {
+        ClockFrom::Reference => "the reference clock".into(),
+        ClockFrom::Unknown => "no traffic shared with the others: clock taken as it is".into(),
+        ClockFrom::Segments => format!(
+            "clock {} s {dir} capture {with}'s (±{err}, {segs} both saw)",
+            seconds(off)
+        ),
+        ClockFrom::Rough => format!(
+            "clock about {} s {dir} capture {with}'s (±{err}, {segs} both saw, bounds disagree: clocks drifting, or traffic one way only)",
+            seconds(off)
+        ),
+    }
+}
+
 /// A duration in prose: `850 µs`, `46 ms`, `2.3 s` (a negative one, from
 /// hostile timestamps, is `0 µs`). [`latency`] is the compact form for
 /// columns.

@@ -145,6 +145,16 @@ pub struct ApiStats {
     pub max_throttle_time_ms: u64,
 }
 
+/// One API's exchanges seen at both ends (several captures read as one):
+/// the client's latency, and its two parts.
+#[derive(Clone, Debug)]
+pub struct EndsStats {
+    pub api_key: ApiKey,
+    pub client: Histogram,
+    pub broker: Histogram,
+    pub network: Histogram,
+}
+
 /// One (API key, error code) pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorStats {
@@ -284,6 +294,8 @@ pub struct Stats {
     total: Counts,
     latency: Histogram,
     apis: BTreeMap<i16, ApiStats>,
+    /// Per API, exchanges seen at both ends (bounded by [`MAX_APIS`] too).
+    ends: BTreeMap<i16, EndsStats>,
     errors: HashMap<(i16, i16), ErrorStats>,
     topics: BTreeMap<Box<str>, TopicStats>,
     /// Topics known by id only.
@@ -647,6 +659,19 @@ impl Stats {
         if let Some(l) = latency {
             self.latency.record(l);
         }
+        if let (Some(l), Some(b), Some(n)) = (latency, e.broker_us(), e.network_us())
+            && (self.ends.len() < MAX_APIS || self.ends.contains_key(&e.api_key.0))
+        {
+            let x = self.ends.entry(e.api_key.0).or_insert_with(|| EndsStats {
+                api_key: e.api_key,
+                client: Histogram::new(),
+                broker: Histogram::new(),
+                network: Histogram::new(),
+            });
+            x.client.record(l);
+            x.broker.record(b);
+            x.network.record(n);
+        }
         let (q, r) = (e.request_body.as_deref(), e.response_body.as_deref());
         // The response is read once: for its throttle time, and for the
         // topics of a Produce or Fetch.
@@ -981,6 +1006,11 @@ impl Stats {
         self.apis.values()
     }
 
+    /// Per API, the exchanges seen at both ends, by API key.
+    pub fn ends(&self) -> impl Iterator<Item = &EndsStats> {
+        self.ends.values()
+    }
+
     pub fn api(&self, key: ApiKey) -> Option<&ApiStats> {
         self.apis.get(&key.0)
     }
@@ -1044,6 +1074,8 @@ impl Stats {
     ///                "partitions": [{"partition", TRAFFIC...}]}],                 by name
     ///   "clients": [{"client_id" (string or null), COUNTS..., "latency_us": LATENCY}],
     ///   "events":  {type: count},
+    ///   "ends":    [{"api_key", "api_name", "client_us": LATENCY, "broker_us": LATENCY,
+    ///                "network_us": LATENCY}]   only when captures at both ends were merged
     ///   "dropped": {"apis", "versions", "error_kinds", "topics", "partitions", "clients"} }
     /// COUNTS  = "requests", "answered", "errors", "negotiations", "malformed",
     ///           "no_response", "no_response_expected",
@@ -1107,7 +1139,19 @@ impl Stats {
             })
             .collect();
         let d = self.dropped;
-        json!({
+        let ends: Vec<Json> = self
+            .ends()
+            .map(|x| {
+                json!({
+                    "api_key": x.api_key.0,
+                    "api_name": x.api_key.name(),
+                    "client_us": x.client.to_json(),
+                    "broker_us": x.broker.to_json(),
+                    "network_us": x.network.to_json(),
+                })
+            })
+            .collect();
+        let mut v = json!({
             "totals": self.total.to_json(),
             "latency_us": self.latency.to_json(),
             "apis": apis,
@@ -1123,7 +1167,14 @@ impl Stats {
                 "partitions": d.partitions,
                 "clients": d.clients,
             },
-        })
+        });
+        // Several captures read as one: only then.
+        if !ends.is_empty()
+            && let Json::Object(o) = &mut v
+        {
+            o.insert("ends".into(), Json::Array(ends));
+        }
+        v
     }
 }
 

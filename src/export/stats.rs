@@ -170,6 +170,43 @@ pub fn tables(s: &Stats, conns: Option<&Connections>) -> Vec<Table> {
     ));
     out.push(t);
 
+    // Several captures read as one: each API's latency split into the
+    // broker's time and the network's.
+    if s.ends().next().is_some() {
+        let mut t = Table::new(
+            "Latency at both ends (client = broker + network)",
+            &[
+                ("API", false),
+                ("seen", true),
+                ("client p50", true),
+                ("p99", true),
+                ("broker p50", true),
+                ("p99", true),
+                ("network p50", true),
+                ("p99", true),
+            ],
+        );
+        let p = |h: &crate::analysis::histogram::Histogram, q: f64| {
+            h.percentile(q).map_or("-".to_string(), latency)
+        };
+        for x in s.ends() {
+            t.rows.push((
+                Tone::Normal,
+                vec![
+                    x.api_key.name().to_string(),
+                    x.client.count().to_string(),
+                    p(&x.client, 0.5),
+                    p(&x.client, 0.99),
+                    p(&x.broker, 0.5),
+                    p(&x.broker, 0.99),
+                    p(&x.network, 0.5),
+                    p(&x.network, 0.99),
+                ],
+            ));
+        }
+        out.push(t);
+    }
+
     let mut t = Table::new(
         "Errors by API and code",
         &[

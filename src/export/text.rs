@@ -155,6 +155,15 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     if e.request.lost_bytes > 0 || e.response.is_some_and(|r| r.lost_bytes > 0) {
         line.push_str(" [damaged]");
     }
+    // Seen at both ends: the latency split into the broker's time and the
+    // network's.
+    if let (Some(b), Some(n)) = (e.broker_us(), e.network_us()) {
+        line.push_str("  [broker ");
+        write_latency(line, b);
+        line.push_str(" + network ");
+        write_latency(line, n);
+        line.push(']');
+    }
     let summary = crate::session::describe::describe(e);
     if !summary.is_empty() {
         line.push_str("  ");
@@ -684,6 +693,14 @@ impl<W: Write> TextWriter<W> {
                         links.join(",")
                     }
                 );
+                for (k, m) in c.merged.iter().enumerate() {
+                    let _ = write!(
+                        self.line,
+                        "\n#   capture {k}: {}: {}",
+                        m.source,
+                        crate::present::capture_clock(&m.clock)
+                    );
+                }
             }
             Record::Exchange(e) => exchange_line(&mut self.line, e),
             Record::Event(e) => {
