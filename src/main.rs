@@ -109,6 +109,22 @@ enum Command {
     /// health (not the findings: `--metrics` on the other commands has
     /// them). With a capture file, served while it is read.
     Monitor(MonitorArgs),
+    /// Several captures (one per host) written as one pcapng file, packets
+    /// in order of their time on the first capture's clock (the others'
+    /// clocks set from the TCP segments they share): the frame numbers the
+    /// other commands give for several captures are this file's. Each
+    /// packet's comment names its capture and frame there.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The capture files, the first one's clock the reference.
+    #[arg(value_name = "CAPTURE", required = true, num_args = 2..)]
+    captures: Vec<String>,
+    /// The pcapng file to write.
+    #[arg(short = 'o', long, value_name = "FILE", required = true)]
+    output: String,
 }
 
 #[derive(Args)]
@@ -989,6 +1005,7 @@ fn main_inner() -> Result<()> {
         Command::Export(a) if a.format == "parquet" => export_parquet(&a, quiet),
         Command::Report(a) => html_report(&a, quiet),
         Command::Monitor(a) => monitor(&a.input),
+        Command::Merge(a) => merge(&a, quiet),
         Command::Export(a) => {
             let live = a.input.interface.is_some();
             let out: Box<dyn Write + Send> = match &a.output {
@@ -1061,6 +1078,89 @@ fn warn_drops(r: &Report, quiet: bool) {
             kwire::export::text::drops(&d)
         );
     }
+}
+
+/// `kwire merge`: several captures written as one pcapng file.
+fn merge(a: &MergeArgs, quiet: bool) -> Result<()> {
+    use kwire::export::pcapng::PcapngWriter;
+    use kwire::merge::{Interleave, plan};
+    if a.captures.iter().any(|p| p == "-") || a.captures.len() > kwire::merge::MAX_CAPTURES {
+        Usage {
+            message: format!(
+                "kwire merge reads 2 to {} capture files (not stdin)",
+                kwire::merge::MAX_CAPTURES
+            ),
+            hint: None,
+        }
+        .exit()
+    }
+    let plan = plan(&a.captures)?;
+    let mut sources: Vec<Box<dyn PacketSource>> = Vec::new();
+    for p in &a.captures {
+        sources.push(Box::new(FileSource::open(p)?));
+    }
+    let file = std::fs::File::create(&a.output)
+        .with_context(|| format!("cannot create {}", a.output))?;
+    let mut w = PcapngWriter::new(BufWriter::with_capacity(1 << 16, file))?;
+    let offsets = plan.clocks.iter().map(|c| c.offset_ns).collect();
+    let mut il = Interleave::new(sources, offsets);
+    // One interface per capture and link type.
+    let mut ifaces: std::collections::HashMap<(usize, u16), u32> = Default::default();
+    let mut comment = String::new();
+    let written = (|| -> io::Result<u64> {
+        let mut n = 0u64;
+        while let Some(m) = il.next() {
+            let key = (m.capture, m.packet.link_type.0);
+            let id = match ifaces.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let name = a.captures.get(m.capture).map_or("", String::as_str);
+                    let i = w.add_interface(
+                        m.packet.link_type,
+                        kwire::capture::live::MAX_SNAPLEN,
+                        &format!("capture {}", m.capture),
+                        name,
+                    )?;
+                    ifaces.insert(key, i);
+                    i
+                }
+            };
+            comment.clear();
+            let name = a.captures.get(m.capture).map_or("", String::as_str);
+            comment.push_str(name);
+            comment.push_str(" frame ");
+            comment.push_str(itoa::Buffer::new().format(m.original_frame));
+            w.packet(
+                id,
+                m.packet.ts,
+                m.packet.data,
+                m.packet.orig_len,
+                Some(&comment),
+            )?;
+            n += 1;
+        }
+        Ok(n)
+    })();
+    let n = written.with_context(|| format!("cannot write {}", a.output))?;
+    w.finish()
+        .and_then(|mut b| b.flush())
+        .with_context(|| format!("cannot write {}", a.output))?;
+    for (k, e) in il.errors.iter().enumerate() {
+        if let Some(e) = e {
+            eprintln!("kwire: warning: {}: {e}", a.captures.get(k).map_or("", String::as_str));
+        }
+    }
+    if !quiet {
+        for (k, c) in plan.clocks.iter().enumerate() {
+            eprintln!(
+                "kwire: capture {k}: {}: {}",
+                a.captures.get(k).map_or("", String::as_str),
+                kwire::present::capture_clock(c)
+            );
+        }
+        eprintln!("kwire: wrote {} to {}", kwire::present::count(n, "packet", "packets"), a.output);
+    }
+    Ok(())
 }
 
 /// `kwire report`: the page is written once the capture is read.
