@@ -1109,7 +1109,7 @@ fn merge(a: &MergeArgs, quiet: bool) -> Result<()> {
     let mut comment = String::new();
     let written = (|| -> io::Result<u64> {
         let mut n = 0u64;
-        while let Some(m) = il.next() {
+        while let Some(m) = il.next_merged() {
             let key = (m.capture, m.packet.link_type.0);
             let id = match ifaces.get(&key) {
                 Some(&i) => i,

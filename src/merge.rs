@@ -292,7 +292,7 @@ impl Interleave {
 
     /// The next packet of all the captures, earliest first (ties: the
     /// capture given first); `None` when all have ended.
-    pub fn next(&mut self) -> Option<Merged<'_>> {
+    pub fn next_merged(&mut self) -> Option<Merged<'_>> {
         if let Some(k) = self.taken.take()
             && let Some(h) = self.heads.get_mut(k).and_then(Option::take)
             && let Some(s) = self.spare.get_mut(k)
@@ -408,7 +408,7 @@ pub fn drive<S: RecordSink>(
         merger.take(k, &mut a.sink_mut().0)?;
     }
     while !stop.load(Ordering::Relaxed) {
-        let Some(m) = il.next() else { break };
+        let Some(m) = il.next_merged() else { break };
         let k = m.capture;
         let now = m.packet.ts;
         let Some(a) = analyzers.get_mut(k) else {
