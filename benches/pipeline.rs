@@ -80,6 +80,7 @@ fn pipeline(c: &mut Criterion) {
                     format: src.format(),
                     link_types: src.link_types(),
                     filter: None,
+                    merged: Vec::new(),
                 };
                 let sink = NdjsonWriter::new(std::io::sink());
                 let (_, s) =

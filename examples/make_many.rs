@@ -51,6 +51,7 @@ fn read(path: &str, link: &mut Option<LinkType>) -> anyhow::Result<Input> {
         format: src.format(),
         link_types: src.link_types(),
         filter: None,
+        merged: Vec::new(),
     };
     let sink = |_: Record| Ok(());
     let (_, summary) = session::run(

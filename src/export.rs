@@ -8,6 +8,7 @@
 
 pub mod ndjson;
 pub mod parquet;
+pub mod pcapng;
 pub mod prometheus;
 pub mod report;
 pub mod stats;

@@ -14,6 +14,9 @@
 //!    ↓
 //! session  Kafka detection, correlation of responses to requests, events → records
 //!    ↓
+//! merge    (several captures) clocks set against each other, one time line,
+//!          an exchange seen at both ends folded into one
+//!    ↓
 //! export   NDJSON and the plain-text listing
 //! ```
 //!
@@ -29,6 +32,7 @@ pub mod analysis;
 pub mod capture;
 pub mod export;
 pub mod kafka;
+pub mod merge;
 pub mod present;
 pub mod progress;
 pub mod session;

@@ -427,6 +427,7 @@ impl Input {
             format: src.format(),
             link_types: src.link_types(),
             filter: live.then(|| self.bpf.clone().unwrap_or_else(|| "tcp".into())),
+            merged: Vec::new(),
         }
     }
 
@@ -443,6 +444,7 @@ impl Input {
                     format: SourceFormat::Live,
                     link_types: src.link_types(),
                     filter,
+                    merged: Vec::new(),
                 };
                 Ok((Box::new(src) as Box<dyn PacketSource>, info))
             }));
@@ -455,6 +457,7 @@ impl Input {
                 format: src.format(),
                 link_types: src.link_types(),
                 filter: None,
+                merged: Vec::new(),
             };
             Ok((Box::new(src) as Box<dyn PacketSource>, info))
         }))

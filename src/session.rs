@@ -834,6 +834,12 @@ impl<S: RecordSink> Analyzer<S> {
         }
     }
 
+    /// The sink, between packets (several captures read as one take each
+    /// analysis' records after every packet: [`crate::merge`]).
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
     /// Emit the first record.
     pub fn begin(&mut self, info: CaptureInfo) -> std::io::Result<()> {
         self.send(Record::Capture(info));

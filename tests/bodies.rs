@@ -32,6 +32,7 @@ fn analyze_cfg(path: &Path, cfg: SessionConfig) -> (Vec<Record>, Summary) {
         format: src.format(),
         link_types: src.link_types(),
         filter: None,
+        merged: Vec::new(),
     };
     let mut out = Vec::new();
     let sink = |r: Record| {

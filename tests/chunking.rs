@@ -28,6 +28,7 @@ fn run(packets: &[(Timestamp, Vec<u8>)]) -> Vec<serde_json::Value> {
         format: SourceFormat::Pcap,
         link_types: vec![LinkType::RAW],
         filter: None,
+        merged: Vec::new(),
     })
     .unwrap();
     for (i, (ts, data)) in packets.iter().enumerate() {

@@ -114,6 +114,7 @@ fn drive(src: &mut Scripted, stop: &AtomicBool) -> (Vec<Record>, Vec<DropStats>)
         format: src.format,
         link_types: vec![LinkType::RAW],
         filter: None,
+        merged: Vec::new(),
     };
     let session = SessionConfig {
         kafka_ports: vec![9092],

@@ -43,6 +43,7 @@ fn peak<S: RecordSink>(path: &Path, sink: S) -> (usize, S) {
         format: src.format(),
         link_types: src.link_types(),
         filter: None,
+        merged: Vec::new(),
     };
     let base = counting::start();
     // The unanswered request's connection is Kafka by its port.

@@ -149,6 +149,7 @@ fn monitor_memory_is_flat_over_a_long_replay() {
         format: SourceFormat::Pcap,
         link_types: src.link_types(),
         filter: None,
+        merged: Vec::new(),
     };
     // As `kwire monitor` runs it: the metrics alone (no diagnoser: its
     // detectors keep history that grows, bounded, with the traffic).

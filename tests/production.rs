@@ -216,6 +216,7 @@ fn run_link(
         format: SourceFormat::Pcap,
         link_types: vec![link],
         filter: None,
+        merged: Vec::new(),
     })
     .unwrap();
     for (i, (ts, data)) in packets.iter().enumerate() {

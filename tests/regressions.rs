@@ -40,6 +40,7 @@ fn pcap_pipeline_regressions() {
                 format: src.format(),
                 link_types: src.link_types(),
                 filter: None,
+                merged: Vec::new(),
             };
             let cfg = SessionConfig {
                 kafka_ports: ports,

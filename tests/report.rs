@@ -371,6 +371,8 @@ fn hostile_strings_stay_text_in_the_browser() {
             }],
             request_body: None,
             response_body: None,
+            capture: 0,
+            broker_side: None,
         })))
         .unwrap();
     }

@@ -516,6 +516,7 @@ fuzz_target!(|data: &[u8]| {
         format: SourceFormat::Pcap,
         link_types: vec![LinkType::RAW],
         filter: None,
+        merged: Vec::new(),
     })
     .unwrap();
     for (i, (ts, p)) in packets.iter().enumerate() {

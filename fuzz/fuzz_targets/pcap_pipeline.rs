@@ -71,6 +71,7 @@ fuzz_target!(|data: &[u8]| {
         format: src.format(),
         link_types: src.link_types(),
         filter: None,
+        merged: Vec::new(),
     };
     let tcp = TcpConfig {
         max_flows: 1024,

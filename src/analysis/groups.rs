@@ -2162,6 +2162,8 @@ mod tests {
             errors,
             request_body: Some(decode(api, version, MessageKind::Request, req)),
             response_body: resp,
+            capture: 0,
+            broker_side: None,
         }
     }
 

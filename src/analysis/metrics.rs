@@ -673,6 +673,8 @@ mod tests {
             errors: Vec::new(),
             request_body: None,
             response_body: None,
+            capture: 0,
+            broker_side: None,
         }
     }
 

@@ -814,6 +814,8 @@ mod tests {
                 .collect(),
             request_body: None,
             response_body: None,
+            capture: 0,
+            broker_side: None,
         }
     }
 

@@ -1334,6 +1334,8 @@ pub(crate) mod tests {
             errors,
             request_body,
             response_body,
+            capture: 0,
+            broker_side: None,
         }
     }
 

@@ -836,6 +836,7 @@ mod tests {
             format: SourceFormat::Pcap,
             link_types: Vec::new(),
             filter: None,
+            merged: Vec::new(),
         }))
         .unwrap();
         w.record(Record::Summary(Box::default())).unwrap();

@@ -611,6 +611,8 @@ impl Core {
             errors,
             request_body: p.body,
             response_body,
+            capture: 0,
+            broker_side: None,
         }))
     }
 

@@ -424,6 +424,8 @@ mod tests {
             errors: Vec::new(),
             request_body: Some(req),
             response_body: resp,
+            capture: 0,
+            broker_side: None,
         }
     }
 

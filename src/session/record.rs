@@ -35,6 +35,66 @@ pub struct CaptureInfo {
     pub link_types: Vec<LinkType>,
     /// The BPF filter of a live capture.
     pub filter: Option<String>,
+    /// When several captures are read as one (`kwire export a.pcap
+    /// b.pcap`): each of them, in the order given, with its clock's offset
+    /// ([`crate::merge`]); empty for one capture.
+    pub merged: Vec<MergedCapture>,
+}
+
+/// One of several captures read as one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergedCapture {
+    pub source: String,
+    pub format: SourceFormat,
+    pub link_types: Vec<LinkType>,
+    pub clock: CaptureClock,
+}
+
+/// How a capture's clock was set against the first capture's: its
+/// timestamps are moved back by `offset_ns`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureClock {
+    /// How far its clock is ahead of the first capture's, ns.
+    pub offset_ns: i128,
+    /// How far off the offset may be, ns (half the width of the bounds
+    /// the shared segments set).
+    pub error_ns: i128,
+    /// TCP segments it and the capture it was compared with both saw
+    /// (of a bounded sample).
+    pub shared_segments: u64,
+    /// Connections both saw in both directions.
+    pub shared_connections: u64,
+    /// The capture it was compared with (`None`: the first capture, or one
+    /// that shares no traffic with any other).
+    pub compared_with: Option<u16>,
+    pub from: ClockFrom,
+}
+
+/// Where a capture's clock offset comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClockFrom {
+    /// The first capture: the others are set against its clock.
+    #[default]
+    Reference,
+    /// Segments both captures saw bound it from both sides.
+    Segments,
+    /// Segments both saw, but their bounds disagree (clocks drifting apart
+    /// during the capture, or one-way traffic only): a rough estimate.
+    Rough,
+    /// It shares no traffic with any other capture: its clock is taken as
+    /// it is.
+    Unknown,
+}
+
+impl ClockFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockFrom::Reference => "reference",
+            ClockFrom::Segments => "segments",
+            ClockFrom::Rough => "rough",
+            ClockFrom::Unknown => "unknown",
+        }
+    }
 }
 
 /// One message of an exchange.
@@ -72,6 +132,38 @@ pub struct Exchange {
     pub request_body: Option<Box<Body>>,
     /// The decoded response body.
     pub response_body: Option<Box<Body>>,
+    /// Which capture this view of the exchange is from, when several are
+    /// read together (`kwire export a.pcap b.pcap`; 0 otherwise): the
+    /// client's side when two captures saw it.
+    pub capture: u16,
+    /// The same exchange as a capture nearer the broker saw it (several
+    /// captures merged; see [`crate::merge`]).
+    pub broker_side: Option<Box<BrokerSide>>,
+}
+
+/// An exchange as a second capture, nearer the broker, saw it: its
+/// messages' frames and times on the merged clock. The exchange's own
+/// times are the client's side; the difference is the network's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerSide {
+    pub capture: u16,
+    /// The connection's index as that capture's analysis numbered it.
+    pub stream: u64,
+    /// The endpoints as that capture saw them (they differ behind NAT).
+    pub client: SocketAddr,
+    pub broker: SocketAddr,
+    pub request: MessageInfo,
+    pub response: Option<MessageInfo>,
+}
+
+impl BrokerSide {
+    /// The broker's time: from the request's arrival to the response's
+    /// departure, as the capture nearer the broker saw them.
+    pub fn latency_us(&self) -> Option<i64> {
+        self.response
+            .map(|r| r.ts.micros_since(self.request.ts))
+            .filter(|&us| us >= 0)
+    }
 }
 
 /// A decoded message body: its bytes, and what decoding them found. The
@@ -270,6 +362,18 @@ impl Exchange {
     /// them): no latency can be given.
     pub fn response_first(&self) -> bool {
         self.response.is_some_and(|r| r.ts < self.request.ts)
+    }
+
+    /// The broker's share of the latency, when a capture nearer the broker
+    /// saw the exchange answered too.
+    pub fn broker_us(&self) -> Option<i64> {
+        self.broker_side.as_ref()?.latency_us()
+    }
+
+    /// The network's share (both ways, with the hosts' stacks): the
+    /// client's latency less the broker's, when both are known.
+    pub fn network_us(&self) -> Option<i64> {
+        Some((self.latency_us()? - self.broker_us()?).max(0))
     }
 }
 
@@ -686,10 +790,14 @@ pub enum Limit {
     /// Bytes decompressed over the whole capture: later batches are not
     /// decompressed.
     MaxCaptureDecompressedBytes,
+    /// Records held while several captures are merged, waiting for a
+    /// second capture's view of the same exchange: the oldest went on
+    /// unmatched.
+    MaxMergeHeld,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 14] = [
+    pub const ALL: [Limit; 15] = [
         Limit::MaxFlows,
         Limit::MaxOooBytes,
         Limit::MaxOooSegments,
@@ -704,6 +812,7 @@ impl Limit {
         Limit::MaxRecords,
         Limit::MaxCaptureRecords,
         Limit::MaxCaptureDecompressedBytes,
+        Limit::MaxMergeHeld,
     ];
 
     /// The NDJSON `limit` and the summary's key.
@@ -723,6 +832,7 @@ impl Limit {
             Limit::MaxRecords => "max_records",
             Limit::MaxCaptureRecords => "max_capture_records",
             Limit::MaxCaptureDecompressedBytes => "max_capture_decompressed_bytes",
+            Limit::MaxMergeHeld => "max_merge_held",
         }
     }
 
@@ -742,7 +852,8 @@ impl Limit {
             | Limit::MaxUnresolvedRecords
             | Limit::MaxKnownBrokers
             | Limit::MaxPacketEvents
-            | Limit::MaxRecords => None,
+            | Limit::MaxRecords
+            | Limit::MaxMergeHeld => None,
         }
     }
 
@@ -782,6 +893,9 @@ impl Limit {
                 "compressed batches were decompressed only up to the limit: their later records are not shown"
             }
             Limit::MaxRecords => "messages' records beyond the limit were not decoded",
+            Limit::MaxMergeHeld => {
+                "exchanges were passed on before a second capture's view of them could be matched: some exchanges seen at both ends are counted twice"
+            }
         }
     }
 }
@@ -906,4 +1020,20 @@ pub struct Summary {
     /// [`MAX_LIMIT_EVENTS`], which have no event).
     pub limits: BTreeMap<Limit, u64>,
     pub memory: MemorySummary,
+    /// Several captures read as one: how their exchanges were folded.
+    pub merge: Option<MergeSummary>,
+}
+
+/// How several captures' exchanges were folded into one set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MergeSummary {
+    /// Exchanges two captures saw, folded into one.
+    pub paired: u64,
+    /// Exchanges each capture saw (before folding), by capture.
+    pub seen: Vec<u64>,
+    /// Packets of each capture.
+    pub packets: Vec<u64>,
+    /// Records let go before a second capture could match them, because
+    /// the merge held [`crate::merge::MAX_MERGE_HELD`] already.
+    pub released_early: u64,
 }

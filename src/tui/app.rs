@@ -999,6 +999,8 @@ impl App {
                 it.response_whole,
                 MessageKind::Response,
             ),
+            capture: 0,
+            broker_side: None,
         };
         // The names known now (the whole capture so far), as the analysis
         // would have attached them.

@@ -314,6 +314,7 @@ pub fn load_file(
         format: src.format(),
         link_types: src.link_types(),
         filter: None,
+        merged: Vec::new(),
     };
     let mut app = App::new(opts);
     let sink = |r: Record| {

@@ -537,6 +537,8 @@ mod tests {
             errors: Vec::new(),
             request_body: Some(body(bytes)),
             response_body: None,
+            capture: 0,
+            broker_side: None,
         }
     }
 

@@ -93,6 +93,7 @@ pub fn run_packets(packets: &[(Timestamp, Vec<u8>)], cfg: SessionConfig) -> (Vec
         format: SourceFormat::Pcap,
         link_types: vec![LinkType::RAW],
         filter: None,
+        merged: Vec::new(),
     })
     .unwrap();
     for (i, (ts, data)) in packets.iter().enumerate() {
@@ -162,6 +163,7 @@ pub fn analyze_with(path: &Path, ports: &[u16], keylogs: Vec<PathBuf>) -> (Vec<R
         format: src.format(),
         link_types: src.link_types(),
         filter: None,
+        merged: Vec::new(),
     };
     let session = SessionConfig {
         kafka_ports: ports.to_vec(),

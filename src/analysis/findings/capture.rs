@@ -627,6 +627,7 @@ pub fn limit_code(l: Limit) -> &'static str {
         Limit::MaxRecords => "limit_max_records",
         Limit::MaxCaptureRecords => "limit_max_capture_records",
         Limit::MaxCaptureDecompressedBytes => "limit_max_capture_decompressed_bytes",
+        Limit::MaxMergeHeld => "limit_max_merge_held",
     }
 }
 

@@ -1001,6 +1001,8 @@ pub(super) mod tests {
             errors: Vec::new(),
             request_body: None,
             response_body: None,
+            capture: 0,
+            broker_side: None,
         }
     }
 

@@ -53,6 +53,8 @@ fn exchange(frame: u64, ms: i64, client: &str, api: i16, port: u16, code: i16) -
             .collect(),
         request_body: None,
         response_body: None,
+        capture: 0,
+        broker_side: None,
     }
 }
 
@@ -63,6 +65,7 @@ fn gathered(exchanges: impl IntoIterator<Item = Exchange>) -> Gathered {
         format: crate::capture::SourceFormat::Pcap,
         link_types: Vec::new(),
         filter: None,
+        merged: Vec::new(),
     }))
     .unwrap();
     for e in exchanges {

@@ -26,6 +26,7 @@ fn load(name: &str) -> Vec<Exchange> {
         format: src.format(),
         link_types: src.link_types(),
         filter: None,
+        merged: Vec::new(),
     };
     let cfg = SessionConfig::default();
     let mut out = Vec::new();
