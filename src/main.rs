@@ -21,7 +21,7 @@ use kwire::export::ndjson::NdjsonWriter;
 use kwire::export::text::TextWriter;
 use kwire::kafka::records::{RecordLimits, RecordsMode};
 use kwire::progress::{self, Progress};
-use kwire::session::{self, CaptureInfo, RecordSink, SessionConfig};
+use kwire::session::{self, CaptureInfo, RecordSink, SessionConfig, Sources};
 use kwire::tcp::TcpConfig;
 
 /// mimalloc: records are allocated on the analysis thread and freed on the
@@ -58,9 +58,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// A capture to open in the UI (or list, when stdout is not a terminal).
-    #[arg(value_name = "CAPTURE")]
-    capture: Option<String>,
+    /// A capture to open in the UI (or list, when stdout is not a
+    /// terminal); several (one per host) are read as one.
+    #[arg(value_name = "CAPTURE", num_args = 1..)]
+    captures: Vec<String>,
     /// Nothing on stderr but errors: no progress (shown for a file run
     /// longer than a second when stderr is a terminal: bytes read, share of
     /// the file, rate, time left), no warnings.
@@ -68,7 +69,7 @@ struct Cli {
     quiet: bool,
     /// With CAPTURE: decrypt TLS with this NSS key log (repeatable; the
     /// commands take `--keylog` themselves).
-    #[arg(long = "keylog", value_name = "FILE", requires = "capture")]
+    #[arg(long = "keylog", value_name = "FILE", requires = "captures")]
     keylogs: Vec<std::path::PathBuf>,
 }
 
@@ -99,7 +100,8 @@ enum Command {
     /// bursts, each consumer group's ladder, and tables per client, broker
     /// and API. The page loads nothing (inline style and SVG), opens in any browser,
     /// and stays within a few megabytes whatever the capture (long sections
-    /// say how many rows they leave out). One capture per report.
+    /// say how many rows they leave out). Several captures (one per host)
+    /// are read as one.
     Report(HtmlReportArgs),
     /// Prometheus metrics at http://ADDR/metrics (`--metrics ADDR`) of a
     /// long-running live capture, keeping nothing per exchange: requests,
@@ -200,11 +202,14 @@ struct ExportArgs {
 #[derive(Args)]
 struct Input {
     /// A pcap or pcapng file, or `-` for a capture on stdin
-    /// (`tcpdump -w - | kwire export -`).
-    #[arg(value_name = "CAPTURE", required_unless_present = "interface")]
-    capture: Option<String>,
+    /// (`tcpdump -w - | kwire export -`). Several files (one per host:
+    /// client and broker side) are read as one: their clocks set against
+    /// the first one's from the TCP segments they share, an exchange seen
+    /// at both ends shown once with the broker's and the network's time.
+    #[arg(value_name = "CAPTURE", required_unless_present = "interface", num_args = 1..)]
+    captures: Vec<String>,
     /// Capture live from this interface (needs capture permission).
-    #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "capture")]
+    #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "captures")]
     interface: Option<String>,
     /// Live capture: serve Prometheus metrics at http://ADDR/metrics while
     /// capturing (`127.0.0.1:9464`; port 0 picks one, said on stderr):
@@ -213,25 +218,25 @@ struct Input {
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
     /// BPF filter for live capture (default: tcp).
-    #[arg(long, value_name = "EXPR", conflicts_with = "capture")]
+    #[arg(long, value_name = "EXPR", conflicts_with = "captures")]
     bpf: Option<String>,
     /// Stop a live capture after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs, conflicts_with = "capture")]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, conflicts_with = "captures")]
     duration: Option<f64>,
     /// Live capture: the kernel's buffer (libpcap's ring), where packets
     /// wait for kwire's reading thread; packets that arrive while it is
     /// full are dropped by the kernel (reported). 0: libpcap's default (2M).
     /// K/M/G suffixes.
-    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, conflicts_with = "capture")]
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, conflicts_with = "captures")]
     buffer_size: u64,
     /// Live capture: bytes kept of each packet, at most 256K (whole
     /// packets). Less cuts Kafka messages: the bytes cut are reported as
     /// gaps.
-    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_size, conflicts_with = "capture")]
+    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_size, conflicts_with = "captures")]
     snaplen: u64,
     /// Live capture: packet data read from the kernel and waiting for the
     /// analysis; beyond it packets are dropped (reported). K/M/G suffixes.
-    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, conflicts_with = "capture")]
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size, conflicts_with = "captures")]
     queue_bytes: u64,
     /// Live capture: packets read from the kernel and waiting for the
     /// analysis; beyond it packets are dropped (reported).
@@ -239,7 +244,7 @@ struct Input {
         long,
         value_name = "N",
         default_value_t = 262_144,
-        conflicts_with = "capture"
+        conflicts_with = "captures"
     )]
     queue_packets: usize,
     /// Treat this port as Kafka whatever the traffic looks like (repeatable).
@@ -446,10 +451,16 @@ impl Input {
                     filter,
                     merged: Vec::new(),
                 };
-                Ok((Box::new(src) as Box<dyn PacketSource>, info))
+                Ok(Sources::One(Box::new(src), info))
             }));
         }
-        let path = self.capture.clone().unwrap_or_else(|| "-".into());
+        if self.captures.len() > 1 {
+            let paths = self.merged_paths()?;
+            return Ok(Box::new(move || {
+                Ok(Sources::Many(kwire::merge::Captures::open(&paths)?))
+            }));
+        }
+        let path = self.capture();
         Ok(Box::new(move || {
             let src = FileSource::open(&path)?;
             let info = CaptureInfo {
@@ -459,8 +470,38 @@ impl Input {
                 filter: None,
                 merged: Vec::new(),
             };
-            Ok((Box::new(src) as Box<dyn PacketSource>, info))
+            Ok(Sources::One(Box::new(src), info))
         }))
+    }
+
+    /// The one capture file (`-`: stdin).
+    fn capture(&self) -> String {
+        self.captures.first().cloned().unwrap_or_else(|| "-".into())
+    }
+
+    /// Several captures to read as one: files (each is read twice), at
+    /// most [`kwire::merge::MAX_CAPTURES`].
+    fn merged_paths(&self) -> Result<Vec<String>> {
+        if self.captures.iter().any(|p| p == "-") {
+            Usage {
+                message: "several captures are read as files: `-` (stdin) cannot be one of them"
+                    .into(),
+                hint: Some("save the piped capture to a file first".into()),
+            }
+            .exit()
+        }
+        if self.captures.len() > kwire::merge::MAX_CAPTURES {
+            Usage {
+                message: format!(
+                    "{} captures: at most {} are read as one",
+                    self.captures.len(),
+                    kwire::merge::MAX_CAPTURES
+                ),
+                hint: None,
+            }
+            .exit()
+        }
+        Ok(self.captures.clone())
     }
 
     fn configs(&self) -> Result<(TcpConfig, SessionConfig)> {
@@ -545,7 +586,8 @@ impl Input {
                 (Box::new(LiveSource::open(&opts)?), iface.clone())
             }
             None => {
-                let path = self.capture.as_deref().unwrap_or("-");
+                let path = self.capture();
+                let path = path.as_str();
                 let src = FileSource::open(path)?;
                 // A regular file's size; stdin or a pipe has none.
                 let total = (path != "-")
@@ -620,13 +662,19 @@ fn metrics_endpoint(input: &Input, file_ok: bool) -> Result<Option<Arc<Shared>>>
 /// Analyse `input` into `sink`, with the file's progress when `progress`.
 fn run<S: RecordSink + Send>(input: &Input, sink: S, progress: bool) -> Result<io::Result<S>> {
     let (tcp, session) = input.configs()?;
-    let (mut src, info, watch) = input.open()?;
+    let (sources, watch) = if input.interface.is_none() && input.captures.len() > 1 {
+        let paths = input.merged_paths()?;
+        let c = kwire::merge::Captures::open(&paths)?;
+        (Sources::Many(c), None)
+    } else {
+        let (src, info, watch) = input.open()?;
+        (Sources::One(src, info), watch)
+    };
     let shown = watch
         .filter(|_| progress)
         .map(|w| Progress::start(w.read, w.total, progress::delay()));
     let never = AtomicBool::new(false);
-    let ran =
-        session::pipeline::drive_threads(src.as_mut(), info, tcp, session, sink, &never, |_| {});
+    let ran = session::pipeline::drive_threads(sources, tcp, session, sink, &never, |_| {});
     let r = ran.map(|(s, _)| s);
     if let Some(p) = shown {
         p.finish();
@@ -846,7 +894,7 @@ fn usage_of(e: &clap::Error, command: Option<&str>) -> Usage {
             hint = Some(h.to_string());
         }
     }
-    if message.ends_with("cannot be used with '[CAPTURE]'") && !message.contains("--interface") {
+    if message.contains("cannot be used with '[CAPTURE]") && !message.contains("--interface") {
         hint = Some("an option of a live capture, with -i IFACE".into());
     }
     let hint = hint.or_else(|| {
@@ -880,7 +928,7 @@ fn main_inner() -> Result<()> {
     let command = match cli.command {
         Some(c) => c,
         None => {
-            let Some(capture) = cli.capture else {
+            if cli.captures.is_empty() {
                 Usage {
                     message: "no capture and no command".into(),
                     hint: Some("see 'kwire --help'".into()),
@@ -895,7 +943,7 @@ fn main_inner() -> Result<()> {
             }
             // A capture named like an option is still the capture.
             argv.push("--".into());
-            argv.push(capture.into());
+            argv.extend(cli.captures.iter().map(Into::into));
             let a = TuiDefaults::parse_from(argv).args;
             if io::stdout().is_terminal() {
                 Command::Tui(a)

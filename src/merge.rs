@@ -425,3 +425,41 @@ pub fn drive<S: RecordSink>(
     }
     merger.finish()
 }
+
+/// Several capture files opened to be read as one, their clocks set.
+pub struct Captures {
+    pub inputs: Vec<(Box<dyn PacketSource>, CaptureInfo)>,
+    pub plan: Plan,
+}
+
+impl Captures {
+    /// Read the files' shared segments ([`plan`]), then open them again
+    /// for the analysis. Files only (each is read twice; `-` cannot be).
+    pub fn open(paths: &[String]) -> Result<Captures, CaptureError> {
+        let plan = plan(paths)?;
+        let mut inputs = Vec::with_capacity(paths.len());
+        for p in paths {
+            let src = FileSource::open(p)?;
+            let info = CaptureInfo {
+                source: p.clone(),
+                format: src.format(),
+                link_types: src.link_types(),
+                filter: None,
+                merged: Vec::new(),
+            };
+            inputs.push((Box::new(src) as Box<dyn PacketSource>, info));
+        }
+        Ok(Captures { inputs, plan })
+    }
+
+    /// Read them as one into `sink` ([`drive`]).
+    pub fn drive<S: RecordSink>(
+        self,
+        tcp: TcpConfig,
+        session: SessionConfig,
+        sink: S,
+        stop: &AtomicBool,
+    ) -> std::io::Result<(S, Summary)> {
+        drive(self.inputs, &self.plan, tcp, session, sink, stop)
+    }
+}

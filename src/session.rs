@@ -1273,6 +1273,41 @@ impl<S: RecordSink> Analyzer<S> {
     }
 }
 
+/// What a run reads: one capture (a file, stdin or a live interface), or
+/// several capture files read as one ([`crate::merge`]).
+pub enum Sources {
+    One(Box<dyn crate::capture::PacketSource>, CaptureInfo),
+    Many(crate::merge::Captures),
+}
+
+impl Sources {
+    /// A live capture (records handed over one at a time, ticked).
+    pub fn live(&self) -> bool {
+        match self {
+            Sources::One(s, _) => s.format() == crate::capture::SourceFormat::Live,
+            Sources::Many(_) => false,
+        }
+    }
+
+    /// Read to the end (or `stop`) into `sink`: [`drive`] for one capture,
+    /// [`crate::merge::drive`] for several.
+    pub fn drive<S: RecordSink>(
+        self,
+        tcp: TcpConfig,
+        session: SessionConfig,
+        sink: S,
+        stop: &std::sync::atomic::AtomicBool,
+        on_drops: impl FnMut(crate::capture::DropStats),
+    ) -> std::io::Result<(S, Summary)> {
+        match self {
+            Sources::One(mut src, info) => {
+                drive(src.as_mut(), info, tcp, session, sink, stop, on_drops)
+            }
+            Sources::Many(c) => c.drive(tcp, session, sink, stop),
+        }
+    }
+}
+
 /// How often a live capture lets time pass (expiring idle state) and reads
 /// its drop counters while it runs.
 pub const LIVE_TICK: std::time::Duration = std::time::Duration::from_millis(500);

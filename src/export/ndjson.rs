@@ -148,7 +148,7 @@ fn ts(t: Timestamp) -> Value {
 }
 
 fn capture(c: &CaptureInfo) -> Value {
-    json!({
+    let mut v = json!({
         "type": "capture",
         "format_version": FORMAT_VERSION,
         "kwire_version": env!("CARGO_PKG_VERSION"),
@@ -156,7 +156,37 @@ fn capture(c: &CaptureInfo) -> Value {
         "format": c.format.as_str(),
         "link_types": c.link_types.iter().map(|l| l.name()).collect::<Vec<_>>(),
         "filter": c.filter,
-    })
+    });
+    if !c.merged.is_empty()
+        && let Value::Object(o) = &mut v
+    {
+        let list: Vec<Value> = c
+            .merged
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                json!({
+                    "index": i,
+                    "source": m.source,
+                    "format": m.format.as_str(),
+                    "link_types": m.link_types.iter().map(|l| l.name()).collect::<Vec<_>>(),
+                    "clock_offset_ns": clamp_i64(m.clock.offset_ns),
+                    "offset_error_ns": clamp_i64(m.clock.error_ns),
+                    "offset_from": m.clock.from.as_str(),
+                    "compared_with": m.clock.compared_with,
+                    "shared_segments": m.clock.shared_segments,
+                    "shared_connections": m.clock.shared_connections,
+                })
+            })
+            .collect();
+        o.insert("captures".into(), Value::Array(list));
+    }
+    v
+}
+
+/// Nanoseconds as JSON's integers hold them.
+fn clamp_i64(v: i128) -> i64 {
+    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 fn message(out: &mut Vec<u8>, m: &MessageInfo, api_version: i16, body: Option<&Body>) {
@@ -274,6 +304,10 @@ fn exchange(e: &Exchange, out: &mut Vec<u8>) {
     let mut o = Obj::new(out);
     o.str("type", "exchange");
     o.int("stream", e.stream as i64);
+    // Several captures read as one: which one's view (absent: the first).
+    if e.capture != 0 || e.broker_side.is_some() {
+        o.int("capture", i64::from(e.capture));
+    }
     json::write_endpoint(o.key("client"), &e.client);
     json::write_endpoint(o.key("broker"), &e.broker);
     o.int("api_key", i64::from(e.api_key.0));
@@ -305,6 +339,30 @@ fn exchange(e: &Exchange, out: &mut Vec<u8>) {
     }
     if e.response_first() {
         o.raw("response_first", b"true");
+    }
+    if let Some(b) = &e.broker_side {
+        // Several captures: the client's side is this exchange, the
+        // broker's beside it.
+        let out = o.key("broker_side");
+        let mut x = Obj::new(out);
+        x.int("capture", i64::from(b.capture));
+        x.int("stream", b.stream as i64);
+        json::write_endpoint(x.key("client"), &b.client);
+        json::write_endpoint(x.key("broker"), &b.broker);
+        message(x.key("request"), &b.request, e.api_version, None);
+        match &b.response {
+            Some(m) => message(x.key("response"), m, e.api_version, None),
+            None => x.raw("response", b"null"),
+        }
+        match b.latency_us() {
+            Some(l) => x.int("latency_us", l),
+            None => x.raw("latency_us", b"null"),
+        }
+        x.end();
+        if let (Some(b), Some(n)) = (e.broker_us(), e.network_us()) {
+            o.int("broker_us", b);
+            o.int("network_us", n);
+        }
     }
     o.str("status", e.status.as_str());
     if let Status::NoResponse(why) = e.status {
@@ -591,7 +649,7 @@ pub fn drops(d: &crate::capture::DropStats) -> Value {
 }
 
 fn summary(s: &Summary) -> Value {
-    json!({
+    let mut v = json!({
         "type": "summary",
         "packets": s.packets,
         "bytes": s.bytes,
@@ -637,5 +695,17 @@ fn summary(s: &Summary) -> Value {
             "overlap_mismatches": s.ip_fragments.overlap_mismatches,
             "peak_buffered_bytes": s.ip_fragments.peak_buffered_bytes,
         },
-    })
+    });
+    if let (Some(m), Value::Object(o)) = (&s.merge, &mut v) {
+        o.insert(
+            "merge".into(),
+            json!({
+                "paired": m.paired,
+                "seen": m.seen,
+                "packets": m.packets,
+                "released_early": m.released_early,
+            }),
+        );
+    }
+    v
 }

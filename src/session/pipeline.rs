@@ -34,8 +34,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use super::{CaptureInfo, Record, RecordSink, Render, SessionConfig, Summary, drive};
-use crate::capture::{DropStats, PacketSource, SourceFormat, Timestamp};
+use super::{Record, RecordSink, Render, SessionConfig, Sources, Summary};
+use crate::capture::{DropStats, Timestamp};
 use crate::tcp::TcpConfig;
 
 /// Records handed over at a time (a live capture hands over each at once).
@@ -225,8 +225,7 @@ fn window(workers: usize) -> usize {
 /// has a [`Render`], when `session.threads` is above 1; the same records
 /// reach the sink, in the same order, with the same output.
 pub fn drive_threads<S: RecordSink + Send>(
-    source: &mut dyn PacketSource,
-    info: CaptureInfo,
+    sources: Sources,
     tcp: TcpConfig,
     session: SessionConfig,
     sink: S,
@@ -234,9 +233,9 @@ pub fn drive_threads<S: RecordSink + Send>(
     on_drops: impl FnMut(DropStats),
 ) -> io::Result<(S, Summary)> {
     if session.threads <= 1 {
-        return drive(source, info, tcp, session, sink, stop, on_drops);
+        return sources.drive(tcp, session, sink, stop, on_drops);
     }
-    let size = if source.format() == SourceFormat::Live {
+    let size = if sources.live() {
         1
     } else {
         HANDOFF_BATCH
@@ -278,7 +277,7 @@ pub fn drive_threads<S: RecordSink + Send>(
             seq: 0,
             progress: None,
         };
-        let ran = drive(source, info, tcp, session, hand, stop, on_drops).and_then(
+        let ran = sources.drive(tcp, session, hand, stop, on_drops).and_then(
             |(mut hand, summary)| {
                 hand.send()?;
                 Ok(summary)

@@ -27,6 +27,7 @@ use ratatui::crossterm::terminal::{
 };
 
 use crate::analysis::metrics::{FindingsFrom, Metered, Shared};
+use crate::session::Sources;
 use crate::capture::{CaptureError, DropStats, PacketSource};
 use crate::session::{CaptureInfo, Record, SessionConfig};
 use crate::tcp::TcpConfig;
@@ -47,8 +48,7 @@ pub enum Feed {
 }
 
 /// Opens the source, on the analysis thread.
-pub type Opener =
-    Box<dyn FnOnce() -> Result<(Box<dyn PacketSource>, CaptureInfo), CaptureError> + Send>;
+pub type Opener = Box<dyn FnOnce() -> Result<Sources, CaptureError> + Send>;
 
 /// The analysis thread's handle.
 pub struct Feeder {
@@ -91,7 +91,7 @@ pub fn start_metered(
     let thread = std::thread::Builder::new()
         .name("kwire-analysis".into())
         .spawn(move || {
-            let (src, info) = match open() {
+            let sources = match open() {
                 Ok(x) => {
                     let _ = open_tx.send(Ok(()));
                     x
@@ -101,7 +101,7 @@ pub fn start_metered(
                     return;
                 }
             };
-            feed(src, info, tcp, session, live, tx, st, dr, metrics);
+            feed(sources, tcp, session, live, tx, st, dr, metrics);
         })
         .map_err(|e| CaptureError::Live(format!("cannot start the analysis thread: {e}")))?;
     match open_rx.recv() {
@@ -144,8 +144,7 @@ impl Sender {
 
 #[allow(clippy::too_many_arguments)]
 fn feed(
-    mut src: Box<dyn PacketSource>,
-    info: CaptureInfo,
+    sources: Sources,
     tcp: TcpConfig,
     session: SessionConfig,
     live: bool,
@@ -172,12 +171,10 @@ fn feed(
         let _ = sender.send(Feed::Drops(d));
     };
     let _ = match metrics {
-        None => {
-            crate::session::drive(src.as_mut(), info, tcp, session, sink, &stop, on_drops).map(drop)
-        }
+        None => sources.drive(tcp, session, sink, &stop, on_drops).map(drop),
         Some(shared) => {
             let sink = Metered::new(sink, shared, FindingsFrom::own());
-            crate::session::drive(src.as_mut(), info, tcp, session, sink, &stop, on_drops).map(drop)
+            sources.drive(tcp, session, sink, &stop, on_drops).map(drop)
         }
     };
 }
