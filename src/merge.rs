@@ -247,12 +247,15 @@ impl Interleave {
 
     fn fill(&mut self) {
         for k in 0..self.sources.len() {
-            if self.ended.get(k) != Some(&false) || self.heads.get(k).is_some_and(Option::is_some)
-            {
+            if self.ended.get(k) != Some(&false) || self.heads.get(k).is_some_and(Option::is_some) {
                 continue;
             }
             let off = self.offsets.get(k).copied().unwrap_or(0);
-            let mut data = self.spare.get_mut(k).map(std::mem::take).unwrap_or_default();
+            let mut data = self
+                .spare
+                .get_mut(k)
+                .map(std::mem::take)
+                .unwrap_or_default();
             let Some(src) = self.sources.get_mut(k) else {
                 continue;
             };

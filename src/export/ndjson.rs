@@ -704,6 +704,7 @@ fn summary(s: &Summary) -> Value {
                 "seen": m.seen,
                 "packets": m.packets,
                 "released_early": m.released_early,
+                "late": m.late,
             }),
         );
     }

@@ -274,12 +274,7 @@ pub fn estimate(a: &Segments, b: &Segments) -> Option<(Offset, ConnMatch)> {
     }
     let mut matched: ConnMatch = best
         .into_iter()
-        .filter_map(|(ca, (cb, _))| {
-            Some((
-                *a.conns.get(ca as usize)?,
-                *b.conns.get(cb as usize)?,
-            ))
-        })
+        .filter_map(|(ca, (cb, _))| Some((*a.conns.get(ca as usize)?, *b.conns.get(cb as usize)?)))
         .collect();
     matched.sort_unstable();
     Some((
@@ -327,10 +322,22 @@ mod tests {
         let base: i128 = 1_700_000_000_000_000_000;
         for i in 0..50u32 {
             let t = base + i128::from(i) * 10_000_000;
-            let req = seg("10.0.0.1:5000", "10.0.0.2:9092", 1000 + i * 10, 7000 + i, b"request");
+            let req = seg(
+                "10.0.0.1:5000",
+                "10.0.0.2:9092",
+                1000 + i * 10,
+                7000 + i,
+                b"request",
+            );
             a.observe(at(t), &req);
             b.observe(at(t + d + theta), &req);
-            let resp = seg("10.0.0.2:9092", "10.0.0.1:5000", 7000 + i, 1010 + i * 10, b"resp");
+            let resp = seg(
+                "10.0.0.2:9092",
+                "10.0.0.1:5000",
+                7000 + i,
+                1010 + i * 10,
+                b"resp",
+            );
             b.observe(at(t + d + 1_000_000 + theta), &resp);
             a.observe(at(t + 2 * d + 1_000_000), &resp);
         }
@@ -367,8 +374,14 @@ mod tests {
         assert_eq!(
             conns,
             vec![(
-                ("10.1.1.1:9092".parse().unwrap(), "192.168.1.5:40000".parse().unwrap()),
-                ("10.1.1.1:9092".parse().unwrap(), "203.0.113.9:61000".parse().unwrap()),
+                (
+                    "10.1.1.1:9092".parse().unwrap(),
+                    "192.168.1.5:40000".parse().unwrap()
+                ),
+                (
+                    "10.1.1.1:9092".parse().unwrap(),
+                    "203.0.113.9:61000".parse().unwrap()
+                ),
             )]
         );
     }
@@ -379,7 +392,10 @@ mod tests {
         let (mut a, mut b) = (Segments::default(), Segments::default());
         for i in 0..20u32 {
             a.observe(at(1_000), &seg("10.0.0.1:1", "10.0.0.2:2", i, 0, b"a"));
-            b.observe(at(1_000), &seg("10.0.0.1:1", "10.0.0.2:2", i + 1000, 0, b"a"));
+            b.observe(
+                at(1_000),
+                &seg("10.0.0.1:1", "10.0.0.2:2", i + 1000, 0, b"a"),
+            );
         }
         assert!(estimate(&a, &b).is_none());
     }

@@ -45,6 +45,12 @@ pub struct Merger<S: RecordSink> {
     line: VecDeque<Slot>,
     next_seq: u64,
     index: HashMap<Key, u64>,
+    /// Exchanges passed on unmatched, oldest first (at most
+    /// [`MAX_MERGE_HELD`]): a second view arriving after its first went on
+    /// (an analysis that completes it only when its connection ends) is
+    /// recognised, and not counted twice.
+    passed: HashMap<Key, (u16, Timestamp)>,
+    passed_order: VecDeque<Key>,
     summaries: Vec<Option<Summary>>,
     merge: MergeSummary,
     exchanges: u64,
@@ -71,6 +77,8 @@ impl<S: RecordSink> Merger<S> {
             line: VecDeque::new(),
             next_seq: 0,
             index: HashMap::new(),
+            passed: HashMap::new(),
+            passed_order: VecDeque::new(),
             summaries: vec![None; captures],
             merge: MergeSummary {
                 seen: vec![0; captures],
@@ -135,7 +143,11 @@ impl<S: RecordSink> Merger<S> {
         } else {
             (e.broker, e.client)
         };
-        let (lo, hi) = self.aliases.get(&(cap, lo, hi)).copied().unwrap_or((lo, hi));
+        let (lo, hi) = self
+            .aliases
+            .get(&(cap, lo, hi))
+            .copied()
+            .unwrap_or((lo, hi));
         (lo, hi, e.correlation_id, e.api_key)
     }
 
@@ -153,6 +165,16 @@ impl<S: RecordSink> Merger<S> {
             slot.key = None;
             self.index.remove(&key);
             self.merge.paired += 1;
+            return;
+        }
+        if let Some(&(c, ts)) = self.passed.get(&key)
+            && c != cap
+            && ts.nanos_since(e.request.ts).abs() <= self.window_ns
+        {
+            // Its first view went on already: this one is not a second
+            // exchange.
+            self.passed.remove(&key);
+            self.merge.late += 1;
             return;
         }
         let at = e.response.map_or(e.request.ts, |r| r.ts).as_nanos();
@@ -222,6 +244,9 @@ impl<S: RecordSink> Merger<S> {
             && self.index.get(&k) == Some(&s.seq)
         {
             self.index.remove(&k);
+            if let Record::Exchange(e) = &s.rec {
+                self.remember(k, s.capture, e.request.ts);
+            }
         }
         if let Record::Exchange(e) = &s.rec {
             self.exchanges += 1;
@@ -232,6 +257,18 @@ impl<S: RecordSink> Merger<S> {
             }
         }
         self.sink.record(s.rec)
+    }
+
+    /// An exchange passed on unmatched, for a late second view.
+    fn remember(&mut self, k: Key, capture: u16, ts: Timestamp) {
+        if self.passed.insert(k, (capture, ts)).is_none() {
+            self.passed_order.push_back(k);
+        }
+        while self.passed_order.len() > MAX_MERGE_HELD {
+            if let Some(old) = self.passed_order.pop_front() {
+                self.passed.remove(&old);
+            }
+        }
     }
 
     /// Pass on everything held, then the merged summary.

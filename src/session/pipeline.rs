@@ -235,11 +235,7 @@ pub fn drive_threads<S: RecordSink + Send>(
     if session.threads <= 1 {
         return sources.drive(tcp, session, sink, stop, on_drops);
     }
-    let size = if sources.live() {
-        1
-    } else {
-        HANDOFF_BATCH
-    };
+    let size = if sources.live() { 1 } else { HANDOFF_BATCH };
     let workers = session.threads.saturating_sub(1).max(1);
     let renderer = sink.renderer();
     std::thread::scope(|scope| {
@@ -277,12 +273,13 @@ pub fn drive_threads<S: RecordSink + Send>(
             seq: 0,
             progress: None,
         };
-        let ran = sources.drive(tcp, session, hand, stop, on_drops).and_then(
-            |(mut hand, summary)| {
-                hand.send()?;
-                Ok(summary)
-            },
-        );
+        let ran =
+            sources
+                .drive(tcp, session, hand, stop, on_drops)
+                .and_then(|(mut hand, summary)| {
+                    hand.send()?;
+                    Ok(summary)
+                });
         // Dropping the analyzer's side ends the workers' and the sink's
         // loops (the scope joins the workers).
         let sunk = match sinker.join() {

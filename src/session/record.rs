@@ -1033,6 +1033,10 @@ pub struct MergeSummary {
     pub seen: Vec<u64>,
     /// Packets of each capture.
     pub packets: Vec<u64>,
+    /// Second views of exchanges that arrived after the first had been
+    /// passed on (their analysis completed them only when the connection
+    /// ended): not counted twice, but not folded either.
+    pub late: u64,
     /// Records let go before a second capture could match them, because
     /// the merge held [`crate::merge::MAX_MERGE_HELD`] already.
     pub released_early: u64,

@@ -27,8 +27,8 @@ use ratatui::crossterm::terminal::{
 };
 
 use crate::analysis::metrics::{FindingsFrom, Metered, Shared};
-use crate::session::Sources;
 use crate::capture::{CaptureError, DropStats, PacketSource};
+use crate::session::Sources;
 use crate::session::{CaptureInfo, Record, SessionConfig};
 use crate::tcp::TcpConfig;
 
