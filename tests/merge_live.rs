@@ -582,10 +582,21 @@ fn captures_at_both_ends_of_a_link_merge() {
         rows(&client_listing),
         "kwire list of both files has other exchange rows than of the client's:\n{listing}"
     );
-    // TODO(merge): `kwire list` of several captures does not print the
-    // broker/network split yet (its rows are the client's side, latency
-    // only); once it does, check that every answered row shows a broker and
-    // a network time beside the latency, as the feature words them.
+    // Every answered exchange row shows the latency split into the
+    // broker's time and the network's.
+    let answered = listing
+        .lines()
+        .filter(|l| rows(l) == 1 && !l.contains("no response") && !l.contains(" - "))
+        .count();
+    let split = listing
+        .lines()
+        .filter(|l| l.contains("[broker ") && l.contains(" + network "))
+        .count();
+    assert!(answered > 0);
+    assert_eq!(
+        split, answered,
+        "answered rows without the broker/network split:\n{listing}"
+    );
 
     eprintln!("done in {:.1} s", t0.elapsed().as_secs_f64());
 }
