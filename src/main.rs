@@ -1099,8 +1099,8 @@ fn merge(a: &MergeArgs, quiet: bool) -> Result<()> {
     for p in &a.captures {
         sources.push(Box::new(FileSource::open(p)?));
     }
-    let file = std::fs::File::create(&a.output)
-        .with_context(|| format!("cannot create {}", a.output))?;
+    let file =
+        std::fs::File::create(&a.output).with_context(|| format!("cannot create {}", a.output))?;
     let mut w = PcapngWriter::new(BufWriter::with_capacity(1 << 16, file))?;
     let offsets = plan.clocks.iter().map(|c| c.offset_ns).collect();
     let mut il = Interleave::new(sources, offsets);
@@ -1147,7 +1147,10 @@ fn merge(a: &MergeArgs, quiet: bool) -> Result<()> {
         .with_context(|| format!("cannot write {}", a.output))?;
     for (k, e) in il.errors.iter().enumerate() {
         if let Some(e) = e {
-            eprintln!("kwire: warning: {}: {e}", a.captures.get(k).map_or("", String::as_str));
+            eprintln!(
+                "kwire: warning: {}: {e}",
+                a.captures.get(k).map_or("", String::as_str)
+            );
         }
     }
     if !quiet {
@@ -1158,7 +1161,11 @@ fn merge(a: &MergeArgs, quiet: bool) -> Result<()> {
                 kwire::present::capture_clock(c)
             );
         }
-        eprintln!("kwire: wrote {} to {}", kwire::present::count(n, "packet", "packets"), a.output);
+        eprintln!(
+            "kwire: wrote {} to {}",
+            kwire::present::count(n, "packet", "packets"),
+            a.output
+        );
     }
     Ok(())
 }
