@@ -220,7 +220,7 @@ fn window(workers: usize) -> usize {
     2 * HANDOFF_DEPTH + workers + 1
 }
 
-/// [`drive`] with the sink on its own thread, and the rendering of its
+/// [`Sources::drive`] with the sink on its own thread, and the rendering of its
 /// output on `session.threads - 1` workers (at least one) when the sink
 /// has a [`Render`], when `session.threads` is above 1; the same records
 /// reach the sink, in the same order, with the same output.
