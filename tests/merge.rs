@@ -325,3 +325,46 @@ fn unrelated_captures_are_read_side_by_side() {
         "a stream index names two connections"
     );
 }
+
+/// The UI over two captures: the header names both, and an exchange's
+/// detail shows its latency split.
+#[test]
+fn the_ui_shows_both_captures_and_the_split() {
+    use kwire::tui::app::{App, AppOptions};
+    use kwire::tui::theme::Theme;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("merge-ui");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (c, b) = two_ends("errors_mtu1500", &dir);
+    let paths = vec![c.display().to_string(), b.display().to_string()];
+    let mut app = App::new(AppOptions {
+        theme: Theme::mono(),
+        ..AppOptions::default()
+    });
+    let never = std::sync::atomic::AtomicBool::new(false);
+    kwire::merge::Captures::open(&paths)
+        .unwrap()
+        .drive(
+            kwire::tcp::TcpConfig::default(),
+            kwire::session::SessionConfig::default(),
+            |r| {
+                app.ingest(r);
+                Ok(())
+            },
+            &never,
+        )
+        .unwrap();
+    let screen = kwire::tui::view::render_to_string(&mut app, 160, 30);
+    assert!(
+        screen.contains("errors_mtu1500-client.pcapng + errors_mtu1500-broker.pcapng"),
+        "{screen}"
+    );
+    // The first exchange (ApiVersions, answered): its detail.
+    app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let screen = kwire::tui::view::render_to_string(&mut app, 160, 30);
+    assert!(
+        screen.contains("= broker 94µs + network 100µs"),
+        "{screen}"
+    );
+}

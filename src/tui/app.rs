@@ -788,6 +788,7 @@ impl App {
             request_frame: it.request.frame,
             response_frame: it.response.map(|r| r.frame),
             latency_us: it.latency_us(),
+            split_us: it.split_us(),
             status: &status,
             outcome: it.severity(),
             errors: &it.errors,
@@ -1000,7 +1001,7 @@ impl App {
                 MessageKind::Response,
             ),
             capture: 0,
-            broker_side: None,
+            broker_side: it.broker_side.clone(),
         };
         // The names known now (the whole capture so far), as the analysis
         // would have attached them.

@@ -74,6 +74,9 @@ pub struct DetailInput<'a> {
     pub request_frame: u64,
     pub response_frame: Option<u64>,
     pub latency_us: Option<i64>,
+    /// The latency as the broker's time and the network's (several
+    /// captures read as one, the exchange seen at both ends).
+    pub split_us: Option<(i64, i64)>,
     /// How the exchange ended, in words (`ok`, the error names…).
     pub status: &'a str,
     /// How the exchange ended ([`crate::session::Outcome`]): the glyph and
@@ -335,6 +338,12 @@ fn header(input: &DetailInput) -> [Vec<(String, Tone)>; 2] {
     )];
     if let Some(us) = input.latency_us {
         l2.push((format!("  {}", latency(us)), Tone::Text));
+    }
+    if let Some((b, n)) = input.split_us {
+        l2.push((
+            format!(" = broker {} + network {}", latency(b), latency(n)),
+            Tone::Dim,
+        ));
     }
     use crate::session::Outcome;
     let (g, tone) = match input.outcome {

@@ -315,6 +315,7 @@ mod tests {
             request_whole: false,
             response_whole: false,
             search: "".into(),
+            broker_side: None,
         }
     }
 

@@ -75,6 +75,9 @@ pub struct Item {
     pub response_whole: bool,
     /// What free text searches, lower-cased once (`filter::lower_search_text`).
     pub search: Box<str>,
+    /// The same exchange as a capture nearer the broker saw it (several
+    /// captures read as one).
+    pub broker_side: Option<Box<crate::session::BrokerSide>>,
 }
 
 /// How an exchange is highlighted: the one model of [`crate::session::Outcome`].
@@ -87,6 +90,14 @@ impl Item {
         self.response
             .map(|r| r.ts.micros_since(self.request.ts))
             .filter(|&us| us >= 0)
+    }
+
+    /// The latency split into the broker's time and the network's, when a
+    /// capture nearer the broker saw the exchange answered too.
+    pub fn split_us(&self) -> Option<(i64, i64)> {
+        let broker = self.broker_side.as_ref()?.latency_us()?;
+        let total = self.latency_us()?;
+        Some((broker, (total - broker).max(0)))
     }
 
     /// Whether the exchange's errors are all retriable (not a negotiation).
@@ -120,6 +131,10 @@ impl Item {
             + self.topics.iter().map(|t| t.capacity()).sum::<usize>()
             + self.group.as_ref().map_or(0, |g| g.len())
             + self.search.len()
+            + self
+                .broker_side
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<crate::session::BrokerSide>())
             + self.body_bytes()
     }
 
@@ -267,6 +282,7 @@ impl Store {
             request_whole,
             response_whole,
             search: Box::from(""),
+            broker_side: e.broker_side.clone(),
         };
         item.search = crate::tui::filter::lower_search_text(&item).into_boxed_str();
         item

@@ -288,11 +288,23 @@ pub fn render_to_string(app: &mut App, width: u16, height: u16) -> String {
 
 fn draw_head(app: &App, f: &mut Frame, area: Rect) {
     let t = &app.opts.theme;
-    let src = app.capture.as_ref().map_or("", |c| c.source.as_str());
-    // The file's name: the path is in the shell that opened it.
-    let src = std::path::Path::new(src)
-        .file_name()
-        .map_or(src.into(), |n| n.to_string_lossy());
+    // The file's name: the path is in the shell that opened it (several
+    // captures read as one: each one's).
+    let name = |p: &str| -> String {
+        std::path::Path::new(p)
+            .file_name()
+            .map_or(p.into(), |n| n.to_string_lossy().into_owned())
+    };
+    let src = match &app.capture {
+        Some(c) if !c.merged.is_empty() => c
+            .merged
+            .iter()
+            .map(|m| name(&m.source))
+            .collect::<Vec<_>>()
+            .join(" + "),
+        Some(c) => name(&c.source),
+        None => String::new(),
+    };
     let mut right = format!(" {src} ");
     if app.opts.mode == Mode::Live {
         right = format!(" ● live {src} ");

@@ -66,6 +66,7 @@ fn input(e: &Exchange) -> DetailInput<'_> {
         request_frame: e.request.frame,
         response_frame: e.response.map(|r| r.frame),
         latency_us: e.latency_us(),
+        split_us: None,
         status: e.status.as_str(),
         outcome: crate::session::Outcome::of(
             e.api_key,
