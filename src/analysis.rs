@@ -47,7 +47,10 @@ impl Report {
 impl RecordSink for Report {
     fn record(&mut self, r: Record) -> std::io::Result<()> {
         match r {
-            Record::Capture(c) => self.source = c.source,
+            Record::Capture(c) => {
+                self.diagnoser.observe_capture(&c);
+                self.source = c.source;
+            }
             Record::Exchange(e) => self.observe_exchange(&e),
             Record::Event(ev) => {
                 self.diagnoser.observe_event(&ev);

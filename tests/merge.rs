@@ -363,8 +363,59 @@ fn the_ui_shows_both_captures_and_the_split() {
     // The first exchange (ApiVersions, answered): its detail.
     app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     let screen = kwire::tui::view::render_to_string(&mut app, 160, 30);
+    assert!(screen.contains("= broker 94µs + network 100µs"), "{screen}");
+}
+
+/// `diagnose` over the two sides: the merge told (clocks), and where the
+/// latency goes (here, 100 µs of network against loopback broker times of
+/// about the same: the median split per API).
+#[test]
+fn diagnose_tells_the_clocks_and_where_the_latency_goes() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("merge-diag");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (c, b) = two_ends("errors_mtu1500", &dir);
+    let (ok, out, err) = kwire(&[
+        "diagnose",
+        "--json",
+        c.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    // One finding per line.
+    let found = lines(&out);
+    let by = |code: &str| found.iter().find(|f| f["code"] == code);
+    let merged = by("captures_merged").expect("captures_merged");
     assert!(
-        screen.contains("= broker 94µs + network 100µs"),
-        "{screen}"
+        merged["details"][1]
+            .as_str()
+            .unwrap()
+            .contains("clock 3.700000 s ahead of capture 0's (±50µs"),
+        "{merged}"
+    );
+    let split = ["latency_network", "latency_broker", "latency_split"]
+        .iter()
+        .find_map(|c| by(c))
+        .expect("a latency split finding");
+    assert!(
+        split["title"]
+            .as_str()
+            .unwrap()
+            .contains("+ 100µs on the network"),
+        "{split}"
+    );
+    assert!(by("capture_clock_unknown").is_none());
+    // Unrelated captures: said.
+    let a = corpus_dir().join("kcat.pcap");
+    let k = corpus_dir().join("kafka_python.pcap");
+    let (_, out, _) = kwire(&[
+        "diagnose",
+        "--json",
+        a.to_str().unwrap(),
+        k.to_str().unwrap(),
+    ]);
+    assert!(
+        lines(&out)
+            .iter()
+            .any(|f| f["code"] == "capture_clock_unknown" && f["severity"] == "warning")
     );
 }

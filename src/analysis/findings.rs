@@ -13,6 +13,7 @@ mod capture;
 mod conformance;
 mod connections;
 mod efficiency;
+mod ends;
 mod groups;
 mod lag;
 mod metadata;
@@ -328,6 +329,8 @@ pub struct Context<'a> {
 
 /// One family of findings.
 pub trait Detector: Send {
+    /// Take the capture record (the first).
+    fn capture(&mut self, _c: &crate::session::CaptureInfo) {}
     /// Take an exchange (in the order the analyzer emits them: by response,
     /// roughly by time).
     fn exchange(&mut self, e: &Exchange, cx: &Context<'_>);
@@ -362,6 +365,13 @@ impl Diagnoser {
             names: TopicNames::new(),
             damage: capture::Damage::default(),
             detectors: all_detectors(),
+        }
+    }
+
+    /// The capture record (several captures read as one: their clocks).
+    pub fn observe_capture(&mut self, c: &crate::session::CaptureInfo) {
+        for d in &mut self.detectors {
+            d.capture(c);
         }
     }
 
@@ -673,7 +683,7 @@ where
                 let found = self.diagnoser.findings();
                 (self.on_findings)(&mut self.inner, &found)?;
             }
-            Record::Capture(_) => {}
+            Record::Capture(c) => self.diagnoser.observe_capture(c),
         }
         Ok(())
     }
@@ -745,6 +755,7 @@ fn all_detectors() -> Vec<Box<dyn Detector>> {
         tls::detectors(),
         conformance::detectors(),
         efficiency::detectors(),
+        ends::detectors(),
     ]
     .into_iter()
     .flatten()

@@ -572,7 +572,7 @@ impl<S: RecordSink> Metered<S> {
                 Record::Exchange(e) => d.observe_exchange(e),
                 Record::Event(ev) => d.observe_event(ev),
                 Record::Summary(s) => d.observe_summary(s),
-                Record::Capture(_) => {}
+                Record::Capture(c) => d.observe_capture(c),
             }
         }
         self.shared.lock().observe(r);

@@ -322,7 +322,10 @@ impl App {
     pub fn ingest(&mut self, r: Record) {
         self.ingested += 1;
         match r {
-            Record::Capture(c) => self.capture = Some(c),
+            Record::Capture(c) => {
+                self.diagnoser.observe_capture(&c);
+                self.capture = Some(c);
+            }
             Record::Exchange(e) => self.ingest_exchange(&e),
             Record::Event(e) => {
                 if self.first_ts.is_none() {
