@@ -343,7 +343,7 @@ fn the_ui_shows_both_captures_and_the_split() {
         ..AppOptions::default()
     });
     let never = std::sync::atomic::AtomicBool::new(false);
-    kwire::merge::Captures::open(&paths)
+    let (_sink, _summary) = kwire::merge::Captures::open(&paths)
         .unwrap()
         .drive(
             kwire::tcp::TcpConfig::default(),
