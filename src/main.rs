@@ -1102,8 +1102,7 @@ fn merge(a: &MergeArgs, quiet: bool) -> Result<()> {
     let file =
         std::fs::File::create(&a.output).with_context(|| format!("cannot create {}", a.output))?;
     let mut w = PcapngWriter::new(BufWriter::with_capacity(1 << 16, file))?;
-    let offsets = plan.clocks.iter().map(|c| c.offset_ns).collect();
-    let mut il = Interleave::new(sources, offsets);
+    let mut il = Interleave::new(sources, plan.clocks.clone());
     // One interface per capture and link type.
     let mut ifaces: std::collections::HashMap<(usize, u16), u32> = Default::default();
     let mut comment = String::new();

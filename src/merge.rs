@@ -138,18 +138,20 @@ pub fn plan_from(samples: &[clock::Segments]) -> Plan {
         let Some((off, matched)) = est.get(&key) else {
             break;
         };
-        // `off` is how far key.1's clock is ahead of key.0's.
-        let ahead = if from < to {
-            off.offset_ns
+        // `off` is how far key.1's clock is ahead of key.0's (at
+        // `off.at_ns`, drifting by `off.drift_ppb`).
+        let (ahead, drift) = if from < to {
+            (off.offset_ns, off.drift_ppb)
         } else {
-            -off.offset_ns
+            (-off.offset_ns, -off.drift_ppb)
         };
-        let base = clocks.get(from).map_or(0, |c| c.offset_ns);
-        let base_err = clocks.get(from).map_or(0, |c| c.error_ns);
+        let base = clocks.get(from).copied().unwrap_or_default();
         if let Some(c) = clocks.get_mut(to) {
             *c = CaptureClock {
-                offset_ns: base + ahead,
-                error_ns: base_err + off.error_ns,
+                offset_ns: base.offset_at(off.at_ns) + ahead,
+                drift_ppb: base.drift_ppb.saturating_add(drift),
+                at_ns: off.at_ns,
+                error_ns: base.error_ns + off.error_ns,
                 shared_segments: off.shared,
                 shared_connections: off.connections,
                 compared_with: Some(from as u16),
@@ -197,7 +199,7 @@ struct Head {
 /// capture's clock.
 pub struct Interleave {
     sources: Vec<Box<dyn PacketSource>>,
-    offsets: Vec<i128>,
+    clocks: Vec<CaptureClock>,
     heads: Vec<Option<Head>>,
     /// Buffers of heads taken, for the next ones.
     spare: Vec<Vec<u8>>,
@@ -229,13 +231,13 @@ pub fn shift(ts: Timestamp, ns: i128) -> Timestamp {
 }
 
 impl Interleave {
-    /// The captures with their clocks' offsets (each capture's timestamps
-    /// are moved back by its offset).
-    pub fn new(sources: Vec<Box<dyn PacketSource>>, offsets: Vec<i128>) -> Self {
+    /// The captures with their clocks (each capture's timestamps are moved
+    /// back by its offset at that time).
+    pub fn new(sources: Vec<Box<dyn PacketSource>>, clocks: Vec<CaptureClock>) -> Self {
         let n = sources.len();
         Interleave {
             sources,
-            offsets,
+            clocks,
             heads: (0..n).map(|_| None).collect(),
             spare: vec![Vec::new(); n],
             ended: vec![false; n],
@@ -250,7 +252,7 @@ impl Interleave {
             if self.ended.get(k) != Some(&false) || self.heads.get(k).is_some_and(Option::is_some) {
                 continue;
             }
-            let off = self.offsets.get(k).copied().unwrap_or(0);
+            let clock = self.clocks.get(k).copied().unwrap_or_default();
             let mut data = self
                 .spare
                 .get_mut(k)
@@ -265,7 +267,7 @@ impl Interleave {
                     data.extend_from_slice(p.data);
                     Some(Head {
                         frame: p.frame,
-                        ts: shift(p.ts, off),
+                        ts: shift(p.ts, clock.offset_of_own(p.ts.as_nanos())),
                         link_type: p.link_type,
                         data,
                         orig_len: p.orig_len,
@@ -400,10 +402,10 @@ pub fn drive<S: RecordSink>(
         analyzers.push(a);
         sources.push(src);
     }
-    let offsets = (0..n)
-        .map(|k| plan.clocks.get(k).map_or(0, |c| c.offset_ns))
+    let clocks = (0..n)
+        .map(|k| plan.clocks.get(k).copied().unwrap_or_default())
         .collect();
-    let mut il = Interleave::new(sources, offsets);
+    let mut il = Interleave::new(sources, clocks);
     for (k, a) in analyzers.iter_mut().enumerate() {
         merger.take(k, &mut a.sink_mut().0)?;
     }

@@ -96,6 +96,12 @@ pub fn capture_clock(c: &crate::session::CaptureClock) -> String {
     match c.from {
         ClockFrom::Reference => "the reference clock".into(),
         ClockFrom::Unknown => "no traffic shared with the others: clock taken as it is".into(),
+        ClockFrom::Segments if c.drift_ppb != 0 => format!(
+            "clock {} s {dir} capture {with}'s at first, running {} ppm {} (±{err}, {segs} both saw)",
+            seconds(off),
+            format_args!("{:.1}", c.drift_ppb.unsigned_abs() as f64 / 1000.0),
+            if c.drift_ppb > 0 { "fast" } else { "slow" },
+        ),
         ClockFrom::Segments => format!(
             "clock {} s {dir} capture {with}'s (±{err}, {segs} both saw)",
             seconds(off)

@@ -172,6 +172,7 @@ fn capture(c: &CaptureInfo) -> Value {
                     "link_types": m.link_types.iter().map(|l| l.name()).collect::<Vec<_>>(),
                     "clock_offset_ns": clamp_i64(m.clock.offset_ns),
                     "offset_error_ns": clamp_i64(m.clock.error_ns),
+                    "clock_drift_ppb": m.clock.drift_ppb,
                     "offset_from": m.clock.from.as_str(),
                     "compared_with": m.clock.compared_with,
                     "shared_segments": m.clock.shared_segments,

@@ -164,6 +164,12 @@ pub struct Offset {
     /// The bounds disagree (clocks drifting apart during the captures, or
     /// paths much slower one way): the estimate is the connections' median.
     pub inconsistent: bool,
+    /// How fast the second clock runs ahead of the first, ns per s (parts
+    /// per billion; 0 when none was seen or the capture is short).
+    pub drift_ppb: i64,
+    /// When `offset_ns` holds, on the first capture's clock (ns since the
+    /// epoch): the first shared segment.
+    pub at_ns: i128,
 }
 
 /// One direction of a connection: the differences `tb - ta` of its shared
@@ -202,27 +208,28 @@ impl Spread {
 /// one of `b`'s that shared most segments with it.
 pub type ConnMatch = Vec<((SocketAddr, SocketAddr), (SocketAddr, SocketAddr))>;
 
-/// How far `b`'s clock is ahead of `a`'s, when they share segments enough;
-/// and which connections of the two are the same.
-pub fn estimate(a: &Segments, b: &Segments) -> Option<(Offset, ConnMatch)> {
+/// One segment both captures saw: when `a` saw it, `tb - ta`, on which of
+/// `a`'s connections, which way.
+#[derive(Clone, Copy)]
+struct Shared {
+    ta: i128,
+    d: i128,
+    conn: u32,
+    down: bool,
+}
+
+/// What a set of shared segments says of the offset, once `trend(ta)` is
+/// taken off each difference: the middle, the half width, whether the
+/// connections' bounds agree, and how many connections were seen both ways.
+fn bound(samples: &[Shared], trend: impl Fn(i128) -> i128) -> Option<(i128, i128, bool, u64)> {
     let mut dirs: HashMap<(u32, bool), Spread> = HashMap::new();
-    let mut pairs: HashMap<(u32, u32), u64> = HashMap::new();
-    let mut shared = 0u64;
-    // Only hashes both samples keep: the sparser one's threshold.
-    let t = a.threshold.min(b.threshold);
-    for (h, sa) in &a.seen {
-        if h >> 40 >= t {
-            continue;
-        }
-        let Some(sb) = b.seen.get(h) else { continue };
-        shared += 1;
-        let d = sb.ns - sa.ns;
-        dirs.entry((sa.conn, sa.down))
+    for x in samples {
+        let d = x.d - trend(x.ta);
+        dirs.entry((x.conn, x.down))
             .and_modify(|s| s.add(d))
             .or_insert_with(|| Spread::new(d));
-        *pairs.entry((sa.conn, sb.conn)).or_default() += 1;
     }
-    if shared < MIN_SHARED_SEGMENTS {
+    if dirs.is_empty() {
         return None;
     }
     // Per connection seen both ways: the bounds it sets.
@@ -248,7 +255,7 @@ pub fn estimate(a: &Segments, b: &Segments) -> Option<(Offset, ConnMatch)> {
         middles.push(lo + (hi - lo) / 2);
     }
     let connections = middles.len() as u64;
-    let (offset_ns, error_ns, inconsistent) = if middles.is_empty() {
+    Some(if middles.is_empty() {
         // Every shared connection one way only: the middle of all the
         // differences, path delay included.
         let mut all: Vec<i128> = dirs.values().map(Spread::mean).collect();
@@ -256,14 +263,115 @@ pub fn estimate(a: &Segments, b: &Segments) -> Option<(Offset, ConnMatch)> {
         let lo = all.first().copied().unwrap_or(0);
         let hi = all.last().copied().unwrap_or(0);
         let mid = all.get(all.len() / 2).copied().unwrap_or(0);
-        (mid, (hi - lo) / 2, true)
+        (mid, (hi - lo) / 2, false, 0)
     } else if lower <= upper {
-        (lower + (upper - lower) / 2, (upper - lower) / 2, false)
+        (
+            lower + (upper - lower) / 2,
+            (upper - lower) / 2,
+            true,
+            connections,
+        )
     } else {
         middles.sort_unstable();
         let mid = middles.get(middles.len() / 2).copied().unwrap_or(0);
-        (mid, (lower - upper) / 2, true)
-    };
+        (mid, (lower - upper) / 2, false, connections)
+    })
+}
+
+/// Captures shorter than this (of shared traffic) are not checked for
+/// drift: a constant offset is all they can tell.
+pub const MIN_DRIFT_SPAN_NS: i128 = 10_000_000_000;
+
+/// Time windows the shared traffic is cut into to see the offset move.
+const DRIFT_WINDOWS: usize = 16;
+
+/// How fast `b`'s clock runs ahead of `a`'s, in ns per s (parts per
+/// billion), from the middles of the windows with connections seen both
+/// ways (least squares); `None` when fewer than three windows tell.
+fn drift(samples: &[Shared], t0: i128, span: i128) -> Option<f64> {
+    let width = span / DRIFT_WINDOWS as i128 + 1;
+    let mut windows: Vec<Vec<Shared>> = vec![Vec::new(); DRIFT_WINDOWS];
+    for x in samples {
+        let w = ((x.ta - t0) / width).clamp(0, DRIFT_WINDOWS as i128 - 1) as usize;
+        if let Some(v) = windows.get_mut(w) {
+            v.push(*x);
+        }
+    }
+    let points: Vec<(f64, f64)> = windows
+        .iter()
+        .filter_map(|w| {
+            // A window's middle, agreeing or not (within a window the
+            // drift itself may widen the bounds past each other).
+            let (mid, _, _, conns) = bound(w, |_| 0)?;
+            if conns == 0 {
+                return None;
+            }
+            let t = w.iter().map(|x| (x.ta - t0) as f64).sum::<f64>() / w.len() as f64;
+            Some((t, mid as f64))
+        })
+        .collect();
+    if points.len() < 3 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mt = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mo = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let var = points.iter().map(|p| (p.0 - mt).powi(2)).sum::<f64>();
+    if var <= 0.0 {
+        return None;
+    }
+    let cov = points.iter().map(|p| (p.0 - mt) * (p.1 - mo)).sum::<f64>();
+    Some(cov / var * 1e9)
+}
+
+/// How far `b`'s clock is ahead of `a`'s, when they share segments enough;
+/// and which connections of the two are the same.
+pub fn estimate(a: &Segments, b: &Segments) -> Option<(Offset, ConnMatch)> {
+    let mut pairs: HashMap<(u32, u32), u64> = HashMap::new();
+    let mut samples = Vec::new();
+    // Only hashes both samples keep: the sparser one's threshold.
+    let t = a.threshold.min(b.threshold);
+    for (h, sa) in &a.seen {
+        if h >> 40 >= t {
+            continue;
+        }
+        let Some(sb) = b.seen.get(h) else { continue };
+        samples.push(Shared {
+            ta: sa.ns,
+            d: sb.ns - sa.ns,
+            conn: sa.conn,
+            down: sa.down,
+        });
+        *pairs.entry((sa.conn, sb.conn)).or_default() += 1;
+    }
+    let shared = samples.len() as u64;
+    if shared < MIN_SHARED_SEGMENTS {
+        return None;
+    }
+    let t0 = samples.iter().map(|x| x.ta).min().unwrap_or(0);
+    let span = samples.iter().map(|x| x.ta).max().unwrap_or(0) - t0;
+    let (mut offset_ns, mut error_ns, agree, connections) = bound(&samples, |_| 0)?;
+    let mut inconsistent = !agree;
+    let mut drift_ppb = 0i64;
+    // A clock running at another rate: the offset moves along the capture.
+    // Taken when it makes the bounds agree, or tighter.
+    if span >= MIN_DRIFT_SPAN_NS
+        && let Some(ppb) = drift(&samples, t0, span)
+        && ppb.is_finite()
+        && ppb.abs() < 1e8
+    {
+        let ppb = ppb.round() as i64;
+        let trend = |ta: i128| (ta - t0) * i128::from(ppb) / 1_000_000_000;
+        if let Some((o, e, ok, _)) = bound(&samples, trend)
+            && ok
+            && (inconsistent || e < error_ns)
+        {
+            offset_ns = o;
+            error_ns = e;
+            inconsistent = false;
+            drift_ppb = ppb;
+        }
+    }
     // Each of a's connections with the one of b's it shared most with.
     let mut best: HashMap<u32, (u32, u64)> = HashMap::new();
     for (&(ca, cb), &n) in &pairs {
@@ -284,6 +392,8 @@ pub fn estimate(a: &Segments, b: &Segments) -> Option<(Offset, ConnMatch)> {
             shared,
             connections,
             inconsistent,
+            drift_ppb,
+            at_ns: t0,
         },
         matched,
     ))
@@ -351,6 +461,46 @@ mod tests {
         // And the other way round.
         let (back, _) = estimate(&b, &a).unwrap();
         assert_eq!(back.offset_ns, -theta);
+    }
+
+    /// A clock running 50 ppm fast over a minute: the offset moves 3 ms,
+    /// thirty times the path's delay; the drift is found and the offset at
+    /// the start, with the path's delay as its error.
+    #[test]
+    fn a_drifting_clock_is_followed() {
+        let theta: i128 = -1_250_000_000;
+        let d: i128 = 100_000;
+        let ppb: i128 = 50_000;
+        let (mut a, mut b) = (Segments::default(), Segments::default());
+        let base: i128 = 1_700_000_000_000_000_000;
+        let skew = |t: i128| theta + (t - base) * ppb / 1_000_000_000;
+        for i in 0..600u32 {
+            let t = base + i128::from(i) * 100_000_000;
+            let req = seg(
+                "10.0.0.1:5000",
+                "10.0.0.2:9092",
+                1000 + i * 10,
+                7000 + i,
+                b"request",
+            );
+            a.observe(at(t), &req);
+            b.observe(at(t + d + skew(t + d)), &req);
+            let r = t + d + 200_000;
+            let resp = seg(
+                "10.0.0.2:9092",
+                "10.0.0.1:5000",
+                7000 + i,
+                1010 + i * 10,
+                b"resp",
+            );
+            b.observe(at(r + skew(r)), &resp);
+            a.observe(at(r + d), &resp);
+        }
+        let (off, _) = estimate(&a, &b).unwrap();
+        assert!((off.drift_ppb - 50_000).abs() <= 50, "{off:?}");
+        assert!((off.offset_ns - theta).abs() <= 1_000, "{off:?}");
+        assert!(off.error_ns <= d + 1_000, "{off:?}");
+        assert!(!off.inconsistent);
     }
 
     /// Behind NAT the addresses differ; the segments still match, and the

@@ -68,6 +68,32 @@ pub struct CaptureClock {
     /// that shares no traffic with any other).
     pub compared_with: Option<u16>,
     pub from: ClockFrom,
+    /// How fast its clock runs ahead of the first capture's, ns per s
+    /// (parts per billion): the offset grows by this much a second.
+    pub drift_ppb: i64,
+    /// When `offset_ns` holds, ns since the epoch on the first capture's
+    /// clock (with a drift, the offset is another at another time).
+    pub at_ns: i128,
+}
+
+impl CaptureClock {
+    /// The offset for a timestamp of this capture's own clock, `own_ns`
+    /// (ns since the epoch): the offset at that moment on the first
+    /// capture's clock.
+    pub fn offset_of_own(&self, own_ns: i128) -> i128 {
+        self.offset_at(own_ns.saturating_sub(self.offset_ns))
+    }
+
+    /// The offset at time `t_ns` on the first capture's clock (ns since
+    /// the epoch).
+    pub fn offset_at(&self, t_ns: i128) -> i128 {
+        if self.drift_ppb == 0 {
+            return self.offset_ns;
+        }
+        let dt = t_ns.saturating_sub(self.at_ns);
+        self.offset_ns
+            .saturating_add(dt.saturating_mul(i128::from(self.drift_ppb)) / 1_000_000_000)
+    }
 }
 
 /// Where a capture's clock offset comes from.
