@@ -112,6 +112,11 @@ pub trait Subject {
     fn no_response(&self) -> bool;
     /// Time from request to response, in microseconds, when answered.
     fn latency_us(&self) -> Option<i64>;
+    /// The latency as the broker's time and the network's, in
+    /// microseconds (several captures read as one, seen at both ends).
+    fn split_us(&self) -> Option<(i64, i64)> {
+        None
+    }
     /// The request's frame number and the response's, if any.
     fn frames(&self) -> (u64, Option<u64>);
     /// The one-line summary, searched by free text.
@@ -270,6 +275,10 @@ pub fn terms_help() -> &'static [(&'static str, &'static str)] {
             "lat>50ms",
             "latency above 50 ms; also >=, <, <=; units us, ms, s; bare number = ms",
         ),
+        (
+            "net>5ms",
+            "network's share of the latency (several captures, seen at both ends); also atbroker>5ms for the broker's",
+        ),
         ("corr:42", "correlation id"),
         ("stream:3", "TCP stream; also conn:3"),
         (
@@ -331,6 +340,10 @@ enum Term {
     Throttled,
     /// Latency against a threshold in microseconds.
     Latency(Cmp, f64),
+    /// The network's share of the latency against a threshold (µs).
+    Network(Cmp, f64),
+    /// The broker's share of the latency against a threshold (µs).
+    AtBroker(Cmp, f64),
     Text(Needle),
 }
 
@@ -376,6 +389,8 @@ impl Term {
             Term::NoResponse => s.no_response(),
             Term::Throttled => s.throttle_ms().is_some_and(|t| t > 0),
             Term::Latency(cmp, us) => s.latency_us().is_some_and(|l| cmp.eval(l as f64, *us)),
+            Term::Network(cmp, us) => s.split_us().is_some_and(|(_, n)| cmp.eval(n as f64, *us)),
+            Term::AtBroker(cmp, us) => s.split_us().is_some_and(|(b, _)| cmp.eval(b as f64, *us)),
             Term::Text(n) => {
                 if let Some(t) = s.search_text() {
                     return n.found_in_lower(t);
@@ -905,6 +920,8 @@ enum Key {
     Broker,
     Err,
     Lat,
+    Net,
+    AtBroker,
     Corr,
     Stream,
     Frame,
@@ -922,6 +939,9 @@ const KEYS: &[(&str, Key)] = &[
     ("err", Key::Err),
     ("lat", Key::Lat),
     ("latency", Key::Lat),
+    ("net", Key::Net),
+    ("network", Key::Net),
+    ("atbroker", Key::AtBroker),
     ("corr", Key::Corr),
     ("stream", Key::Stream),
     ("conn", Key::Stream),
@@ -950,6 +970,8 @@ impl Key {
             Key::Broker => "broker",
             Key::Err => "err",
             Key::Lat => "lat",
+            Key::Net => "net",
+            Key::AtBroker => "atbroker",
             Key::Corr => "corr",
             Key::Stream => "stream",
             Key::Frame => "frame",
@@ -966,6 +988,8 @@ impl Key {
             Key::Broker => "broker::9092",
             Key::Err => "err:NOT_COORDINATOR",
             Key::Lat => "lat>50ms",
+            Key::Net => "net>5ms",
+            Key::AtBroker => "atbroker>5ms",
             Key::Corr => "corr:42",
             Key::Stream => "stream:3",
             Key::Frame => "frame:120",
@@ -1076,13 +1100,13 @@ fn term(w: &Word, at: usize, len: usize) -> Result<Term, FilterError> {
     let values = split_values(rest)?;
     let numeric = matches!(
         key,
-        Key::Version | Key::Corr | Key::Stream | Key::Frame | Key::Lat
+        Key::Version | Key::Corr | Key::Stream | Key::Frame | Key::Lat | Key::Net | Key::AtBroker
     );
     if cmp.is_some() && !numeric {
         return fail(op_at, oplen, format!("{kn} cannot be compared: use {ex}"));
     }
-    if key == Key::Lat && cmp.is_none() {
-        return fail(op_at, oplen, format!("lat needs a comparison: {ex}"));
+    if matches!(key, Key::Lat | Key::Net | Key::AtBroker) && cmp.is_none() {
+        return fail(op_at, oplen, format!("{kn} needs a comparison: {ex}"));
     }
     if cmp.is_some() && values.len() > 1 {
         let (vat, vlen) = span(rest);
@@ -1216,10 +1240,14 @@ fn term(w: &Word, at: usize, len: usize) -> Result<Term, FilterError> {
                 fatal,
             })
         }
-        Key::Lat => {
+        Key::Lat | Key::Net | Key::AtBroker => {
             let (vat, vlen) = span(rest);
             match (cmp, latency_us(&text(rest))) {
-                (Some(c), Some(us)) => Ok(Term::Latency(c, us)),
+                (Some(c), Some(us)) => Ok(match key {
+                    Key::Net => Term::Network(c, us),
+                    Key::AtBroker => Term::AtBroker(c, us),
+                    _ => Term::Latency(c, us),
+                }),
                 _ => fail(
                     vat,
                     vlen,

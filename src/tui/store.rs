@@ -510,6 +510,9 @@ impl crate::tui::filter::Subject for Item {
     fn latency_us(&self) -> Option<i64> {
         Item::latency_us(self)
     }
+    fn split_us(&self) -> Option<(i64, i64)> {
+        Item::split_us(self)
+    }
     fn frames(&self) -> (u64, Option<u64>) {
         (self.request.frame, self.response.map(|r| r.frame))
     }
