@@ -680,15 +680,35 @@ fn run<S: RecordSink + Send>(input: &Input, sink: S, progress: bool) -> Result<i
     let (tcp, session) = input.configs()?;
     let (sources, watch) = if input.interface.is_none() && input.captures.len() > 1 {
         let paths = input.merged_paths()?;
-        let c = kwire::merge::Captures::open(&paths)?;
-        (Sources::Many(c), None)
+        // The first reading (the clocks) has its own progress.
+        let total: Option<u64> = paths
+            .iter()
+            .map(|p| {
+                std::fs::metadata(p)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+            })
+            .sum();
+        let read = Arc::new(AtomicU64::new(0));
+        let shown = progress.then(|| Progress::start(read.clone(), total, progress::delay()));
+        let plan = kwire::merge::plan_counting(&paths, &read);
+        if let Some(p) = shown {
+            p.finish();
+        }
+        let c = kwire::merge::Captures::with_plan(&paths, plan?)?;
+        let watch = (c.read.clone(), c.total);
+        (Sources::Many(c), Some(watch))
     } else {
         let (src, info, watch) = input.open()?;
-        (Sources::One(src, info), watch)
+        (
+            Sources::One(src, info),
+            watch.map(|w| (vec![w.read], w.total)),
+        )
     };
     let shown = watch
         .filter(|_| progress)
-        .map(|w| Progress::start(w.read, w.total, progress::delay()));
+        .map(|(read, total)| Progress::start_many(read, total, progress::delay()));
     let never = AtomicBool::new(false);
     let ran = session::pipeline::drive_threads(sources, tcp, session, sink, &never, |_| {});
     let r = ran.map(|(s, _)| s);

@@ -74,17 +74,38 @@ impl Plan {
 /// Read each capture for the segments it shares with the others, and set
 /// their clocks against the first one's.
 pub fn plan(paths: &[String]) -> Result<Plan, CaptureError> {
+    plan_counting(paths, &std::sync::atomic::AtomicU64::new(0))
+}
+
+/// [`plan`], with the bytes read of all the files so far in `read` (for a
+/// progress display).
+pub fn plan_counting(
+    paths: &[String],
+    read: &std::sync::atomic::AtomicU64,
+) -> Result<Plan, CaptureError> {
+    /// Packets between updates of `read`.
+    const EVERY: u32 = 4096;
     let mut samples = Vec::with_capacity(paths.len());
+    let mut before = 0u64;
     for p in paths {
         let mut src = FileSource::open(p)?;
+        let bytes = src.bytes_read();
         let mut seg = clock::Segments::default();
+        let mut n = 0u32;
         // A damaged file gives the segments read before the damage; the
         // analysis reports the damage.
         while let Ok(Some(pkt)) = src.next_packet() {
             if let Decoded::Tcp(s) = link::decode(pkt.link_type, pkt.data) {
                 seg.observe(pkt.ts, &s);
             }
+            n += 1;
+            if n >= EVERY {
+                n = 0;
+                read.store(before + bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
         }
+        before += bytes.load(Ordering::Relaxed);
+        read.store(before, Ordering::Relaxed);
         samples.push(seg);
     }
     Ok(plan_from(&samples))
@@ -435,16 +456,32 @@ pub fn drive<S: RecordSink>(
 pub struct Captures {
     pub inputs: Vec<(Box<dyn PacketSource>, CaptureInfo)>,
     pub plan: Plan,
+    /// Bytes read of each file so far (for a progress display).
+    pub read: Vec<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// The files' sizes added up, when every one is a regular file.
+    pub total: Option<u64>,
 }
 
 impl Captures {
     /// Read the files' shared segments ([`plan`]), then open them again
     /// for the analysis. Files only (each is read twice; `-` cannot be).
     pub fn open(paths: &[String]) -> Result<Captures, CaptureError> {
-        let plan = plan(paths)?;
+        Captures::with_plan(paths, plan(paths)?)
+    }
+
+    /// Open the files for the analysis, their clocks set by `plan`.
+    pub fn with_plan(paths: &[String], plan: Plan) -> Result<Captures, CaptureError> {
         let mut inputs = Vec::with_capacity(paths.len());
+        let mut read = Vec::with_capacity(paths.len());
+        let mut total = Some(0u64);
         for p in paths {
             let src = FileSource::open(p)?;
+            read.push(src.bytes_read());
+            let size = std::fs::metadata(p)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            total = total.zip(size).map(|(t, s)| t + s);
             let info = CaptureInfo {
                 source: p.clone(),
                 format: src.format(),
@@ -454,7 +491,12 @@ impl Captures {
             };
             inputs.push((Box::new(src) as Box<dyn PacketSource>, info));
         }
-        Ok(Captures { inputs, plan })
+        Ok(Captures {
+            inputs,
+            plan,
+            read,
+            total,
+        })
     }
 
     /// Read them as one into `sink` ([`drive`]).

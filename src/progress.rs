@@ -66,12 +66,18 @@ impl Progress {
     /// Watch `read` (bytes of the input read so far) against `total` (the
     /// input's size, when known), drawing on stderr after `delay`.
     pub fn start(read: Arc<AtomicU64>, total: Option<u64>, delay: Duration) -> Progress {
-        Progress::with_target(read, total, delay, ProgressDrawTarget::stderr())
+        Progress::with_target(vec![read], total, delay, ProgressDrawTarget::stderr())
+    }
+
+    /// [`Progress::start`] for several inputs read together (several
+    /// captures read as one): their bytes read, added up.
+    pub fn start_many(reads: Vec<Arc<AtomicU64>>, total: Option<u64>, delay: Duration) -> Progress {
+        Progress::with_target(reads, total, delay, ProgressDrawTarget::stderr())
     }
 
     /// [`Progress::start`] drawing on `target`.
     pub fn with_target(
-        read: Arc<AtomicU64>,
+        read: Vec<Arc<AtomicU64>>,
         total: Option<u64>,
         delay: Duration,
         target: ProgressDrawTarget,
@@ -110,7 +116,7 @@ impl Drop for Progress {
 /// The display's thread: counts from the start (so the rate and time left
 /// are the whole run's), hidden until `delay` has passed.
 fn watch(
-    read: &AtomicU64,
+    read: &[Arc<AtomicU64>],
     total: Option<u64>,
     delay: Duration,
     target: ProgressDrawTarget,
@@ -128,7 +134,7 @@ fn watch(
         {
             bar.set_draw_target(t);
         }
-        bar.set_position(read.load(Ordering::Relaxed));
+        bar.set_position(read.iter().map(|r| r.load(Ordering::Relaxed)).sum());
         // Wake at the next look, or at once when stopped.
         let wait = if target.is_some() {
             delay.saturating_sub(start.elapsed()).min(REFRESH)
@@ -254,7 +260,7 @@ mod tests {
         let screen = Screen::default();
         let read = Arc::new(AtomicU64::new(0));
         let p = Progress::with_target(
-            read.clone(),
+            vec![read.clone()],
             Some(1000),
             Duration::ZERO,
             ProgressDrawTarget::term_like(Box::new(screen.clone())),
@@ -277,7 +283,7 @@ mod tests {
         let screen = Screen::default();
         let read = Arc::new(AtomicU64::new(0));
         let p = Progress::with_target(
-            read.clone(),
+            vec![read.clone()],
             Some(1000),
             Duration::from_secs(3600),
             ProgressDrawTarget::term_like(Box::new(screen.clone())),
