@@ -109,11 +109,13 @@ enum Command {
     /// health (not the findings: `--metrics` on the other commands has
     /// them). With a capture file, served while it is read.
     Monitor(MonitorArgs),
-    /// Several captures (one per host) written as one pcapng file, packets
-    /// in order of their time on the first capture's clock (the others'
-    /// clocks set from the TCP segments they share): the frame numbers the
-    /// other commands give for several captures are this file's. Each
-    /// packet's comment names its capture and frame there.
+    /// Several captures (one per host) written as one pcapng file, on the
+    /// first capture's clock.
+    ///
+    /// Packets in order of their time on the first capture's clock, the
+    /// others' clocks set from the TCP segments they share: the frame
+    /// numbers the other commands give for several captures are this
+    /// file's. Each packet's comment names its capture and frame there.
     Merge(MergeArgs),
 }
 
