@@ -48,6 +48,10 @@ pub const MAX_CAPTURES: usize = 64;
 /// still come: beyond it the oldest goes on unmatched (a `limit` event).
 pub const MAX_MERGE_HELD: usize = 65_536;
 
+/// Body bytes held at once by those records: beyond it the oldest goes on
+/// unmatched too (a `limit` event), so that large messages cannot pile up.
+pub const MAX_MERGE_HELD_BYTES: usize = 256 << 20;
+
 /// How long after an exchange completed a second capture's view of it may
 /// complete (plus the clock offset's error): the network's one-way time
 /// between the two vantage points, with room.

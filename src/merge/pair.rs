@@ -21,7 +21,13 @@ use crate::session::{
     Status, Summary,
 };
 
-use super::MAX_MERGE_HELD;
+use super::{MAX_MERGE_HELD, MAX_MERGE_HELD_BYTES};
+
+/// Body bytes an exchange holds.
+fn body_bytes(e: &Exchange) -> usize {
+    e.request_body.as_ref().map_or(0, |b| b.bytes.len())
+        + e.response_body.as_ref().map_or(0, |b| b.bytes.len())
+}
 
 /// What makes two captures' views the same exchange: the connection (as
 /// the first capture names it), the correlation id and the API.
@@ -29,6 +35,8 @@ type Key = (SocketAddr, SocketAddr, i32, ApiKey);
 
 struct Slot {
     seq: u64,
+    /// Body bytes it holds (for [`MAX_MERGE_HELD_BYTES`]).
+    bytes: usize,
     /// Held until the merged clock reaches this, ns.
     due: i128,
     rec: Record,
@@ -43,6 +51,12 @@ pub struct Merger<S: RecordSink> {
     aliases: HashMap<(u16, SocketAddr, SocketAddr), (SocketAddr, SocketAddr)>,
     window_ns: i128,
     line: VecDeque<Slot>,
+    /// Body bytes the line holds.
+    held_bytes: usize,
+    /// The line's limits: [`MAX_MERGE_HELD`] records,
+    /// [`MAX_MERGE_HELD_BYTES`] of bodies.
+    max_held: usize,
+    max_held_bytes: usize,
     next_seq: u64,
     index: HashMap<Key, u64>,
     /// Exchanges passed on unmatched, oldest first (at most
@@ -75,6 +89,9 @@ impl<S: RecordSink> Merger<S> {
             aliases,
             window_ns,
             line: VecDeque::new(),
+            held_bytes: 0,
+            max_held: MAX_MERGE_HELD,
+            max_held_bytes: MAX_MERGE_HELD_BYTES,
             next_seq: 0,
             index: HashMap::new(),
             passed: HashMap::new(),
@@ -161,6 +178,10 @@ impl<S: RecordSink> Merger<S> {
             && (held.request.ts.nanos_since(e.request.ts)).abs() <= self.window_ns
         {
             fold(held, *e);
+            // The folded exchange may have taken the other view's body.
+            let now = body_bytes(held);
+            self.held_bytes = self.held_bytes - slot.bytes + now;
+            slot.bytes = now;
             // One fold per exchange: a third capture's view starts anew.
             slot.key = None;
             self.index.remove(&key);
@@ -186,8 +207,14 @@ impl<S: RecordSink> Merger<S> {
     fn push(&mut self, rec: Record, key: Option<Key>, capture: u16, due: i128) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let bytes = match &rec {
+            Record::Exchange(e) => body_bytes(e),
+            _ => 0,
+        };
+        self.held_bytes += bytes;
         self.line.push_back(Slot {
             seq,
+            bytes,
             due,
             rec,
             key,
@@ -208,9 +235,12 @@ impl<S: RecordSink> Merger<S> {
         Ok(())
     }
 
-    /// Keep within [`MAX_MERGE_HELD`]: the oldest goes on unmatched.
+    /// Keep within [`MAX_MERGE_HELD`] records and
+    /// [`MAX_MERGE_HELD_BYTES`] of bodies: the oldest goes on unmatched.
     fn overflow(&mut self) -> std::io::Result<()> {
-        while self.line.len() > MAX_MERGE_HELD {
+        while self.line.len() > self.max_held
+            || (self.held_bytes > self.max_held_bytes && self.line.len() > 1)
+        {
             self.merge.released_early += 1;
             self.limit_hits += 1;
             if self.limit_hits == 1 {
@@ -227,7 +257,11 @@ impl<S: RecordSink> Merger<S> {
                     stream: None,
                     kind: EventKind::Limit {
                         limit: Limit::MaxMergeHeld,
-                        value: MAX_MERGE_HELD as u64,
+                        value: if self.line.len() > self.max_held {
+                            self.max_held as u64
+                        } else {
+                            self.max_held_bytes as u64
+                        },
                     },
                 }))?;
             }
@@ -240,6 +274,7 @@ impl<S: RecordSink> Merger<S> {
         let Some(s) = self.line.pop_front() else {
             return Ok(());
         };
+        self.held_bytes = self.held_bytes.saturating_sub(s.bytes);
         if let Some(k) = s.key
             && self.index.get(&k) == Some(&s.seq)
         {
@@ -408,4 +443,75 @@ fn absorb(t: &mut Summary, s: &Summary) {
     a.full += b.full;
     a.connections_shed += b.connections_shed;
     a.shed.add(b.shed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{Body, MessageInfo};
+
+    fn exchange(corr: i32, ms: i64, body: usize) -> Box<Exchange> {
+        let mut e = placeholder();
+        e.client = "10.0.0.1:5000".parse().unwrap();
+        e.broker = "10.0.0.2:9092".parse().unwrap();
+        e.correlation_id = corr;
+        e.api_key = ApiKey(3);
+        let ts = Timestamp::new(1_000 + ms / 1000, (ms % 1000) as u32 * 1_000_000);
+        e.request = MessageInfo {
+            frame: corr as u64,
+            first_frame: corr as u64,
+            ts,
+            size: 10,
+            lost_bytes: 0,
+        };
+        e.status = Status::NoResponse(crate::session::NoResponseReason::CaptureEnded);
+        if body > 0 {
+            e.request_body = Some(Box::new(Body::of_bytes(&vec![0u8; body])));
+        }
+        Box::new(e)
+    }
+
+    /// Records wait for a second view within the window; past the line's
+    /// limits (records or body bytes) the oldest goes on, counted, with one
+    /// `limit` event.
+    #[test]
+    fn the_delay_line_is_bounded_by_records_and_bytes() {
+        let out: Vec<Record> = Vec::new();
+        let mut sink = out;
+        let mut m = Merger::new(
+            |r: Record| {
+                sink.push(r);
+                Ok(())
+            },
+            2,
+            HashMap::new(),
+            1_000_000_000,
+        );
+        m.max_held = 4;
+        m.max_held_bytes = 1000;
+        let mut recs = vec![Record::Exchange(exchange(1, 0, 600))];
+        m.take(0, &mut recs).unwrap();
+        assert_eq!(m.line.len(), 1);
+        assert_eq!(m.held_bytes, 600);
+        // A second 600-byte body: over the bytes, the first goes on.
+        let mut recs = vec![Record::Exchange(exchange(2, 1, 600))];
+        m.take(0, &mut recs).unwrap();
+        assert_eq!(m.line.len(), 1);
+        assert_eq!(m.held_bytes, 600);
+        assert_eq!(m.merge.released_early, 1);
+        // Small ones: at most four records.
+        for c in 3..10 {
+            let mut recs = vec![Record::Exchange(exchange(c, 2, 0))];
+            m.take(0, &mut recs).unwrap();
+        }
+        assert_eq!(m.line.len(), 4);
+        // The other capture's view of a held one is folded, not added.
+        let mut recs = vec![Record::Exchange(exchange(9, 2, 0))];
+        m.take(1, &mut recs).unwrap();
+        assert_eq!(m.merge.paired, 1);
+        assert_eq!(m.line.len(), 4);
+        let (_, s) = m.finish().unwrap();
+        assert_eq!(s.limits.get(&Limit::MaxMergeHeld), Some(&5));
+        assert_eq!(s.exchanges, 9);
+    }
 }

@@ -1064,6 +1064,7 @@ pub struct MergeSummary {
     /// ended): not counted twice, but not folded either.
     pub late: u64,
     /// Records let go before a second capture could match them, because
-    /// the merge held [`crate::merge::MAX_MERGE_HELD`] already.
+    /// the merge held [`crate::merge::MAX_MERGE_HELD`] records or
+    /// [`crate::merge::MAX_MERGE_HELD_BYTES`] of bodies already.
     pub released_early: u64,
 }
