@@ -246,6 +246,29 @@ pub fn record_limits() -> kwire::kafka::records::RecordLimits {
     }
 }
 
+/// TCP limits small enough to keep whole-capture runs fast.
+pub fn pipeline_tcp() -> kwire::tcp::TcpConfig {
+    kwire::tcp::TcpConfig {
+        max_flows: 1024,
+        max_ooo_bytes: 1 << 20,
+        max_ooo_segments: 64,
+        ..kwire::tcp::TcpConfig::default()
+    }
+}
+
+/// Session limits small enough to keep whole-capture runs fast (records
+/// decoded within [`record_limits`]).
+pub fn pipeline_session() -> kwire::session::SessionConfig {
+    kwire::session::SessionConfig {
+        max_frame_size: 1 << 20,
+        scan_window: 64 << 10,
+        detect_scan_limit: 1 << 20,
+        max_unresolved_records: 10_000,
+        record_limits: record_limits(),
+        ..kwire::session::SessionConfig::default()
+    }
+}
+
 pub fn addr(a: SocketAddrV4) -> SocketAddr {
     SocketAddr::V4(a)
 }

@@ -21,8 +21,7 @@ use kwire::capture::PacketSource;
 use kwire::capture::file::FileSource;
 use kwire::capture::link::{self, Decoded};
 use kwire::merge::{self, clock::Segments};
-use kwire::session::{CaptureInfo, ClockFrom, Record, RecordSink, SessionConfig};
-use kwire::tcp::TcpConfig;
+use kwire::session::{CaptureInfo, ClockFrom, Record, RecordSink};
 use libfuzzer_sys::fuzz_target;
 
 fn open(bytes: &[u8]) -> Option<FileSource> {
@@ -80,20 +79,7 @@ fuzz_target!(|data: &[u8]| {
         };
         inputs.push((Box::new(src), info));
     }
-    let tcp = TcpConfig {
-        max_flows: 1024,
-        max_ooo_bytes: 1 << 20,
-        max_ooo_segments: 64,
-        ..TcpConfig::default()
-    };
-    let session = SessionConfig {
-        max_frame_size: 1 << 20,
-        scan_window: 64 << 10,
-        detect_scan_limit: 1 << 20,
-        max_unresolved_records: 10_000,
-        record_limits: common::record_limits(),
-        ..SessionConfig::default()
-    };
+    let (tcp, session) = (common::pipeline_tcp(), common::pipeline_session());
     let sink = Sink {
         checker: Checker::new(true),
         capture: None,

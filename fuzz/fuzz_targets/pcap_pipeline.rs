@@ -27,7 +27,6 @@ use kwire::capture::file::FileSource;
 use kwire::capture::{CaptureError, LinkType, Packet, PacketSource, SourceFormat};
 use kwire::kafka::records::RecordsMode;
 use kwire::session::{self, CaptureInfo, SessionConfig};
-use kwire::tcp::TcpConfig;
 use libfuzzer_sys::fuzz_target;
 
 /// Counts the packets a source delivers and checks their frame numbers.
@@ -73,29 +72,19 @@ fuzz_target!(|data: &[u8]| {
         filter: None,
         merged: Vec::new(),
     };
-    let tcp = TcpConfig {
-        max_flows: 1024,
-        max_ooo_bytes: 1 << 20,
-        max_ooo_segments: 64,
-        ..TcpConfig::default()
-    };
+    let tcp = common::pipeline_tcp();
     let session = SessionConfig {
         kafka_ports: if !data.len().is_multiple_of(2) {
             SEED_BROKER_PORTS.to_vec()
         } else {
             Vec::new()
         },
-        max_frame_size: 1 << 20,
-        scan_window: 64 << 10,
-        detect_scan_limit: 1 << 20,
-        max_unresolved_records: 10_000,
         records: if (data.len() / 2).is_multiple_of(2) {
             RecordsMode::Meta
         } else {
             RecordsMode::Full
         },
-        record_limits: common::record_limits(),
-        ..SessionConfig::default()
+        ..common::pipeline_session()
     };
     let mut counting = Counting {
         inner: &mut src,

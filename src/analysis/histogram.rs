@@ -35,6 +35,36 @@ pub struct Histogram {
     max: i64,
 }
 
+/// A latency and its two parts, when several captures saw exchanges at
+/// both ends: the client's = the broker's + the network's.
+#[derive(Clone, Debug, Default)]
+pub struct SplitLatency {
+    pub client: Histogram,
+    pub broker: Histogram,
+    pub network: Histogram,
+}
+
+impl SplitLatency {
+    pub fn record(&mut self, client_us: i64, broker_us: i64, network_us: i64) {
+        self.client.record(client_us);
+        self.broker.record(broker_us);
+        self.network.record(network_us);
+    }
+
+    /// The three at quantile `q` (client, broker, network), when any.
+    pub fn at(&self, q: f64) -> Option<(i64, i64, i64)> {
+        Some((
+            self.client.percentile(q)?,
+            self.broker.percentile(q)?,
+            self.network.percentile(q)?,
+        ))
+    }
+
+    pub fn count(&self) -> u64 {
+        self.client.count()
+    }
+}
+
 impl Default for Histogram {
     fn default() -> Self {
         Histogram::new()

@@ -150,9 +150,7 @@ pub struct ApiStats {
 #[derive(Clone, Debug)]
 pub struct EndsStats {
     pub api_key: ApiKey,
-    pub client: Histogram,
-    pub broker: Histogram,
-    pub network: Histogram,
+    pub latency: crate::analysis::histogram::SplitLatency,
 }
 
 /// One (API key, error code) pair.
@@ -659,18 +657,14 @@ impl Stats {
         if let Some(l) = latency {
             self.latency.record(l);
         }
-        if let (Some(l), Some(b), Some(n)) = (latency, e.broker_us(), e.network_us())
+        if let (Some(l), Some((b, n))) = (latency, e.split_us())
             && (self.ends.len() < MAX_APIS || self.ends.contains_key(&e.api_key.0))
         {
             let x = self.ends.entry(e.api_key.0).or_insert_with(|| EndsStats {
                 api_key: e.api_key,
-                client: Histogram::new(),
-                broker: Histogram::new(),
-                network: Histogram::new(),
+                latency: Default::default(),
             });
-            x.client.record(l);
-            x.broker.record(b);
-            x.network.record(n);
+            x.latency.record(l, b, n);
         }
         let (q, r) = (e.request_body.as_deref(), e.response_body.as_deref());
         // The response is read once: for its throttle time, and for the
@@ -1145,9 +1139,9 @@ impl Stats {
                 json!({
                     "api_key": x.api_key.0,
                     "api_name": x.api_key.name(),
-                    "client_us": x.client.to_json(),
-                    "broker_us": x.broker.to_json(),
-                    "network_us": x.network.to_json(),
+                    "client_us": x.latency.client.to_json(),
+                    "broker_us": x.latency.broker.to_json(),
+                    "network_us": x.latency.network.to_json(),
                 })
             })
             .collect();

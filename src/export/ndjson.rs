@@ -360,7 +360,7 @@ fn exchange(e: &Exchange, out: &mut Vec<u8>) {
             None => x.raw("latency_us", b"null"),
         }
         x.end();
-        if let (Some(b), Some(n)) = (e.broker_us(), e.network_us()) {
+        if let Some((b, n)) = e.split_us() {
             o.int("broker_us", b);
             o.int("network_us", n);
         }

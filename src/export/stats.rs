@@ -194,13 +194,13 @@ pub fn tables(s: &Stats, conns: Option<&Connections>) -> Vec<Table> {
                 Tone::Normal,
                 vec![
                     x.api_key.name().to_string(),
-                    x.client.count().to_string(),
-                    p(&x.client, 0.5),
-                    p(&x.client, 0.99),
-                    p(&x.broker, 0.5),
-                    p(&x.broker, 0.99),
-                    p(&x.network, 0.5),
-                    p(&x.network, 0.99),
+                    x.latency.count().to_string(),
+                    p(&x.latency.client, 0.5),
+                    p(&x.latency.client, 0.99),
+                    p(&x.latency.broker, 0.5),
+                    p(&x.latency.broker, 0.99),
+                    p(&x.latency.network, 0.5),
+                    p(&x.latency.network, 0.99),
                 ],
             ));
         }

@@ -157,7 +157,7 @@ fn exchange_line(line: &mut String, e: &Exchange) {
     }
     // Seen at both ends: the latency split into the broker's time and the
     // network's.
-    if let (Some(b), Some(n)) = (e.broker_us(), e.network_us()) {
+    if let Some((b, n)) = e.split_us() {
         line.push_str("  [broker ");
         write_latency(line, b);
         line.push_str(" + network ");

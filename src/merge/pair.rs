@@ -172,7 +172,8 @@ impl<S: RecordSink> Merger<S> {
         let key = self.key(cap, &e);
         if let Some(&seq) = self.index.get(&key)
             && let Some(front) = self.line.front()
-            && let Some(slot) = self.line.get_mut((seq - front.seq) as usize)
+            && let Some(at) = seq.checked_sub(front.seq)
+            && let Some(slot) = self.line.get_mut(at as usize)
             && slot.capture != cap
             && let Record::Exchange(held) = &mut slot.rec
             && (held.request.ts.nanos_since(e.request.ts)).abs() <= self.window_ns
@@ -180,7 +181,7 @@ impl<S: RecordSink> Merger<S> {
             fold(held, *e);
             // The folded exchange may have taken the other view's body.
             let now = body_bytes(held);
-            self.held_bytes = self.held_bytes - slot.bytes + now;
+            self.held_bytes = self.held_bytes.saturating_sub(slot.bytes) + now;
             slot.bytes = now;
             // One fold per exchange: a third capture's view starts anew.
             slot.key = None;
@@ -335,60 +336,28 @@ impl<S: RecordSink> Merger<S> {
 /// Fold `other` (a second capture's view) into `held`: the client's side
 /// (the one that saw the request first; on a tie, the longer latency)
 /// stays the exchange, the other becomes its broker side.
-fn fold(held: &mut Exchange, other: Exchange) {
+fn fold(held: &mut Exchange, mut other: Exchange) {
     let other_first = match other.request.ts.cmp(&held.request.ts) {
         std::cmp::Ordering::Less => true,
         std::cmp::Ordering::Greater => false,
         std::cmp::Ordering::Equal => other.latency_us() > held.latency_us(),
     };
-    let (mut client, broker) = if other_first {
-        (other, std::mem::replace(held, placeholder()))
-    } else {
-        (std::mem::replace(held, placeholder()), other)
-    };
+    // `held` becomes the client's side, `other` the broker's.
+    if other_first {
+        std::mem::swap(held, &mut other);
+    }
     // A body one side lost part of, the other may have whole.
-    if client.request_body.is_none() && client.request.lost_bytes > 0 {
-        client.request_body = broker.request_body;
+    if held.request_body.is_none() && held.request.lost_bytes > 0 {
+        held.request_body = other.request_body;
     }
-    client.broker_side = Some(Box::new(BrokerSide {
-        capture: broker.capture,
-        stream: broker.stream,
-        client: broker.client,
-        broker: broker.broker,
-        request: broker.request,
-        response: broker.response,
+    held.broker_side = Some(Box::new(BrokerSide {
+        capture: other.capture,
+        stream: other.stream,
+        client: other.client,
+        broker: other.broker,
+        request: other.request,
+        response: other.response,
     }));
-    *held = client;
-}
-
-/// What a slot holds for the moment its exchange is folded.
-fn placeholder() -> Exchange {
-    use crate::session::MessageInfo;
-    let m = MessageInfo {
-        frame: 0,
-        first_frame: 0,
-        ts: Timestamp::default(),
-        size: 0,
-        lost_bytes: 0,
-    };
-    let any: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 0));
-    Exchange {
-        stream: 0,
-        client: any,
-        broker: any,
-        api_key: ApiKey(0),
-        api_version: 0,
-        correlation_id: 0,
-        client_id: None,
-        request: m,
-        response: None,
-        status: Status::Ok,
-        errors: Vec::new(),
-        request_body: None,
-        response_body: None,
-        capture: 0,
-        broker_side: None,
-    }
 }
 
 /// Add one capture's summary into the total (peaks: the largest).
@@ -450,8 +419,38 @@ mod tests {
     use super::*;
     use crate::session::{Body, MessageInfo};
 
+    /// An exchange with nothing in it.
+    fn blank() -> Exchange {
+        use crate::session::MessageInfo;
+        let m = MessageInfo {
+            frame: 0,
+            first_frame: 0,
+            ts: Timestamp::default(),
+            size: 0,
+            lost_bytes: 0,
+        };
+        let any: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 0));
+        Exchange {
+            stream: 0,
+            client: any,
+            broker: any,
+            api_key: ApiKey(0),
+            api_version: 0,
+            correlation_id: 0,
+            client_id: None,
+            request: m,
+            response: None,
+            status: Status::Ok,
+            errors: Vec::new(),
+            request_body: None,
+            response_body: None,
+            capture: 0,
+            broker_side: None,
+        }
+    }
+
     fn exchange(corr: i32, ms: i64, body: usize) -> Box<Exchange> {
-        let mut e = placeholder();
+        let mut e = blank();
         e.client = "10.0.0.1:5000".parse().unwrap();
         e.broker = "10.0.0.2:9092".parse().unwrap();
         e.correlation_id = corr;

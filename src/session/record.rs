@@ -190,6 +190,14 @@ impl BrokerSide {
             .map(|r| r.ts.micros_since(self.request.ts))
             .filter(|&us| us >= 0)
     }
+
+    /// A client-side latency of `latency_us` split into the broker's time
+    /// and the network's (both ways, with the hosts' stacks), when both
+    /// ends saw the exchange answered.
+    pub fn split_us(&self, latency_us: Option<i64>) -> Option<(i64, i64)> {
+        let broker = self.latency_us()?;
+        Some((broker, (latency_us? - broker).max(0)))
+    }
 }
 
 /// A decoded message body: its bytes, and what decoding them found. The
@@ -393,13 +401,18 @@ impl Exchange {
     /// The broker's share of the latency, when a capture nearer the broker
     /// saw the exchange answered too.
     pub fn broker_us(&self) -> Option<i64> {
-        self.broker_side.as_ref()?.latency_us()
+        self.split_us().map(|(b, _)| b)
     }
 
     /// The network's share (both ways, with the hosts' stacks): the
     /// client's latency less the broker's, when both are known.
     pub fn network_us(&self) -> Option<i64> {
-        Some((self.latency_us()? - self.broker_us()?).max(0))
+        self.split_us().map(|(_, n)| n)
+    }
+
+    /// [`Self::broker_us`] and [`Self::network_us`] together.
+    pub fn split_us(&self) -> Option<(i64, i64)> {
+        self.broker_side.as_ref()?.split_us(self.latency_us())
     }
 }
 

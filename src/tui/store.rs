@@ -95,9 +95,7 @@ impl Item {
     /// The latency split into the broker's time and the network's, when a
     /// capture nearer the broker saw the exchange answered too.
     pub fn split_us(&self) -> Option<(i64, i64)> {
-        let broker = self.broker_side.as_ref()?.latency_us()?;
-        let total = self.latency_us()?;
-        Some((broker, (total - broker).max(0)))
+        self.broker_side.as_ref()?.split_us(self.latency_us())
     }
 
     /// Whether the exchange's errors are all retriable (not a negotiation).

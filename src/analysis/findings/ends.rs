@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use super::{Context, Detector, Finding, Severity};
-use crate::analysis::histogram::Histogram;
+use crate::analysis::histogram::SplitLatency;
 use crate::kafka::ApiKey;
 use crate::present::{capture_clock, count, latency};
 use crate::session::{CaptureInfo, ClockFrom, Exchange, Summary};
@@ -43,17 +43,13 @@ const MAX_APIS: usize = 128;
 
 #[derive(Default)]
 struct Split {
-    client: Histogram,
-    broker: Histogram,
-    network: Histogram,
+    latency: SplitLatency,
     first_frame: Option<u64>,
 }
 
 impl Split {
     fn add(&mut self, e: &Exchange, l: i64, b: i64, n: i64) {
-        self.client.record(l);
-        self.broker.record(b);
-        self.network.record(n);
+        self.latency.record(l, b, n);
         self.first_frame.get_or_insert(e.request.frame);
     }
 }
@@ -78,7 +74,7 @@ impl Detector for Ends {
     }
 
     fn exchange(&mut self, e: &Exchange, _cx: &Context<'_>) {
-        let (Some(l), Some(b), Some(n)) = (e.latency_us(), e.broker_us(), e.network_us()) else {
+        let (Some(l), Some((b, n))) = (e.latency_us(), e.split_us()) else {
             return;
         };
         self.total.add(e, l, b, n);
@@ -96,7 +92,7 @@ impl Detector for Ends {
     fn findings(&self, _cx: &Context<'_>, out: &mut Vec<Finding>) {
         let Some(c) = &self.capture else { return };
         let merge = self.summary.as_ref().and_then(|s| s.merge.as_ref());
-        let paired = merge.map_or(self.total.client.count(), |m| m.paired);
+        let paired = merge.map_or(self.total.latency.count(), |m| m.paired);
         let name = |k: usize| c.merged.get(k).map_or("?", |m| m.source.as_str());
         let mut f = Finding::new(
             Severity::Info,
@@ -169,15 +165,11 @@ impl Detector for Ends {
 impl Ends {
     /// Where the median latency goes, over all and per API.
     fn split_finding(&self, out: &mut Vec<Finding>) {
-        let t = &self.total;
-        if t.client.count() < MIN_SPLIT {
+        let t = &self.total.latency;
+        if t.count() < MIN_SPLIT {
             return;
         }
-        let (Some(c), Some(b), Some(n)) = (
-            t.client.percentile(0.5),
-            t.broker.percentile(0.5),
-            t.network.percentile(0.5),
-        ) else {
+        let Some((c, b, n)) = t.at(0.5) else {
             return;
         };
         let share = |part: i64| part.saturating_mul(100) / c.max(1);
@@ -200,15 +192,11 @@ impl Ends {
                 latency(b),
                 latency(n),
                 share(n).clamp(0, 100),
-                count(t.client.count(), "exchange", "exchanges"),
+                count(t.count(), "exchange", "exchanges"),
             ),
         );
         for (&k, s) in &self.apis {
-            let (Some(c), Some(b), Some(n)) = (
-                s.client.percentile(0.5),
-                s.broker.percentile(0.5),
-                s.network.percentile(0.5),
-            ) else {
+            let Some((c, b, n)) = s.latency.at(0.5) else {
                 continue;
             };
             let mut line = format!(
@@ -217,15 +205,16 @@ impl Ends {
                 latency(c),
                 latency(b),
                 latency(n),
-                count(s.client.count(), "exchange", "exchanges"),
+                count(s.latency.count(), "exchange", "exchanges"),
             );
             // A tail worth telling apart from the median.
-            if s.client.count() >= P99_FROM {
+            if s.latency.count() >= P99_FROM {
+                let (c, b, n) = s.latency.at(0.99).unwrap_or((c, b, n));
                 line.push_str(&format!(
                     "; p99 {} = broker {} + network {}",
-                    latency(s.client.percentile(0.99).unwrap_or(c)),
-                    latency(s.broker.percentile(0.99).unwrap_or(b)),
-                    latency(s.network.percentile(0.99).unwrap_or(n)),
+                    latency(c),
+                    latency(b),
+                    latency(n),
                 ));
             }
             line.push(')');
@@ -235,7 +224,7 @@ impl Ends {
             }
         }
         f.frames.sort_unstable();
-        f.count = t.client.count();
+        f.count = t.count();
         out.push(f);
     }
 }
